@@ -1,0 +1,101 @@
+// Packs already encoded frames into Batch frames at flush time. [BAT-1] [BAT-10] [RSM-9]
+//
+// Works on encoded bytes so a frame is encoded once whether or not it ends up
+// in a batch. The payload layout is the codec's (size-delimited frames); the
+// LZ4 payload is one raw block from lz4js, the same block API the codec's
+// decodeBatch reads.
+import { create } from '@bufbuild/protobuf'
+import lz4 from 'lz4js'
+import { encodeFrame, encodeVarint } from '../codec/index.js'
+import { BatchCodec, FrameSchema } from '../gen/es/imwire/v1/frame_pb.js'
+
+export interface BatchPolicy {
+  /** LZ4 negotiated ("lz4" in Welcome.features): compress when it pays. [HS-6] */
+  lz4: boolean
+  /**
+   * Also emit uncompressed batches. Worth it on WebSocket (one message instead
+   * of many); pointless on TCP, whose stream already coalesces.
+   */
+  uncompressed: boolean
+  /** Compress only payloads of at least this many bytes ([BAT-10]: 1 KiB). */
+  lz4MinBytes: number
+  /** The peer's batch limits: payload bytes and frames per batch. [BAT-5] */
+  maxBatchBytes: number
+  maxBatchFrames: number
+  /** The peer's max frame size: a batch frame never exceeds it. [FRM-9] */
+  maxFrameBytes: number
+}
+
+/** Bytes of Batch framing beyond the payload: tags, count, length, payload prefix. */
+const BATCH_OVERHEAD = 32
+
+let hashTable: Uint32Array | null = null
+
+function varintSize(n: number): number {
+  let s = 1
+  while (n > 0x7f) {
+    n = Math.floor(n / 128)
+    s++
+  }
+  return s
+}
+
+/** Returns the frames to write: batches where they help, the rest as they were. */
+export function batchFrames(frames: Uint8Array[], policy: BatchPolicy): Uint8Array[] {
+  const out: Uint8Array[] = []
+  // Payload must fit both the batch limit and, with overhead, one frame.
+  const maxPayload = Math.min(policy.maxBatchBytes, policy.maxFrameBytes - BATCH_OVERHEAD)
+  let i = 0
+  while (i < frames.length) {
+    let size = 0
+    let j = i
+    while (j < frames.length && j - i < policy.maxBatchFrames) {
+      const f = frames[j] as Uint8Array
+      const add = varintSize(f.length) + f.length
+      if (size + add > maxPayload) break
+      size += add
+      j++
+    }
+    if (j - i < 2) {
+      out.push(frames[i] as Uint8Array)
+      i = Math.max(j, i + 1)
+      continue
+    }
+    const batch = packBatch(frames.slice(i, j), size, policy)
+    if (batch === null) for (let k = i; k < j; k++) out.push(frames[k] as Uint8Array)
+    else out.push(batch)
+    i = j
+  }
+  return out
+}
+
+function packBatch(frames: Uint8Array[], size: number, policy: BatchPolicy): Uint8Array | null {
+  const raw = new Uint8Array(size)
+  let off = 0
+  for (const f of frames) {
+    const prefix = encodeVarint(f.length)
+    raw.set(prefix, off)
+    off += prefix.length
+    raw.set(f, off)
+    off += f.length
+  }
+  let codec = BatchCodec.NONE
+  let payload = raw
+  if (policy.lz4 && size >= policy.lz4MinBytes) {
+    const dst = new Uint8Array(lz4.compressBound(size))
+    hashTable ??= new Uint32Array(1 << 16)
+    hashTable.fill(0)
+    const n: number = lz4.compressBlock(raw, dst, 0, size, hashTable)
+    // [BAT-10] compress only when it helps.
+    if (n > 0 && n < size) {
+      codec = BatchCodec.LZ4_BLOCK
+      payload = dst.subarray(0, n)
+    }
+  }
+  if (codec === BatchCodec.NONE && !policy.uncompressed) return null
+  return encodeFrame(
+    create(FrameSchema, {
+      body: { case: 'batch', value: { codec, count: frames.length, uncompressedLength: size, payload } },
+    }),
+  )
+}

@@ -1,0 +1,157 @@
+// TCP adapter (node:net): varint-delimited frames on a byte stream. [FRM-1]
+import net from 'node:net'
+import { CodecError, DEFAULT_MAX_FRAME_BYTES } from '../codec/index.js'
+import { Connection, type TransportKind } from './connection.js'
+import { FrameSplitter } from './frame-splitter.js'
+
+export interface TcpOptions {
+  /** Largest frame accepted from the peer. [FRM-3] Default 1 MiB. */
+  maxFrameBytes?: number
+}
+
+export interface ConnectTcpOptions extends TcpOptions {
+  /** Give up connecting after this long. Default 10 s. */
+  connectTimeoutMs?: number
+}
+
+export class TcpConnection extends Connection {
+  readonly kind: TransportKind = 'tcp'
+  readonly remoteAddress: string
+  private readonly socket: net.Socket
+  private readonly splitter: FrameSplitter
+  private error: Error | undefined
+
+  constructor(socket: net.Socket, opts: TcpOptions = {}) {
+    super()
+    this.socket = socket
+    this.remoteAddress = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`
+    this.splitter = new FrameSplitter(opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES)
+    // We coalesce writes ourselves; Nagle would only add latency.
+    socket.setNoDelay(true)
+    socket.on('data', (chunk: Buffer) => this.onData(chunk))
+    socket.on('error', (err) => {
+      this.error ??= err
+    })
+    socket.on('drain', () => this.emit('drain'))
+    socket.on('close', () => {
+      // [FRM-8] a partial frame at end of stream is discarded, never processed.
+      this.transportClosed({ truncatedBytes: this.splitter.pendingBytes, error: this.error })
+    })
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.readBroken || this.ended) return
+    try {
+      this.splitter.push(chunk, (frame, bytes) => this.receiveFrame(frame, bytes))
+    } catch (err) {
+      if (err instanceof CodecError) this.receiveCodecError(err)
+      else throw err
+    }
+  }
+
+  protected writeFrames(frames: Uint8Array[]): void {
+    if (this.socket.destroyed || !this.socket.writable) return
+    // One buffer, one write: varint prefix + frame for each. [FRM-1]
+    let total = 0
+    for (const f of frames) total += prefixSize(f.length) + f.length
+    const out = Buffer.allocUnsafe(total)
+    let off = 0
+    for (const f of frames) {
+      let n = f.length
+      while (n > 0x7f) {
+        out[off++] = (n & 0x7f) | 0x80
+        n = Math.floor(n / 128)
+      }
+      out[off++] = n
+      out.set(f, off)
+      off += f.length
+    }
+    this.socket.write(out)
+  }
+
+  protected writeRaw(data: Uint8Array | string): void {
+    if (this.socket.destroyed || !this.socket.writable) return
+    this.socket.write(data)
+  }
+
+  protected endTransport(): void {
+    this.socket.end()
+  }
+
+  protected destroyTransport(): void {
+    this.socket.destroy()
+  }
+
+  protected socketBufferedBytes(): number {
+    return this.socket.writableLength
+  }
+}
+
+function prefixSize(n: number): number {
+  return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5
+}
+
+/** Open a TCP connection to an imwire server. Rejects on connect failure. */
+export function connectTcp(host: string, port: number, opts: ConnectTcpOptions = {}): Promise<TcpConnection> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host, port })
+    const timer = setTimeout(() => {
+      socket.destroy()
+      reject(Object.assign(new Error(`connect to ${host}:${port} timed out`), { code: 'ETIMEDOUT' }))
+    }, opts.connectTimeoutMs ?? 10_000)
+    const onError = (err: Error) => {
+      clearTimeout(timer)
+      reject(err)
+    }
+    socket.once('error', onError)
+    socket.once('connect', () => {
+      clearTimeout(timer)
+      socket.off('error', onError)
+      resolve(new TcpConnection(socket, opts))
+    })
+  })
+}
+
+export interface Listener {
+  /** Where it listens: "host:port" (TCP) or "ws://host:port/path" (WS). */
+  readonly address: string
+  readonly host: string
+  readonly port: number
+  /**
+   * Stop accepting at once; resolves when every connection accepted by this
+   * listener has closed (the owner closes them).
+   */
+  close(): Promise<void>
+}
+
+export interface ListenTcpOptions extends TcpOptions {
+  host?: string
+  /** 0 = ephemeral. */
+  port?: number
+}
+
+/** Listen for imwire over TCP; onConnection gets each accepted connection. */
+export function listenTcp(opts: ListenTcpOptions, onConnection: (conn: TcpConnection) => void): Promise<Listener> {
+  const server = net.createServer({ noDelay: true }, (socket) => onConnection(new TcpConnection(socket, opts)))
+  return new Promise((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => {
+      server.off('error', reject)
+      const addr = server.address() as net.AddressInfo
+      let closing: Promise<void> | null = null
+      resolve({
+        address: `${hostForUrl(addr.address)}:${addr.port}`,
+        host: addr.address,
+        port: addr.port,
+        close: () => {
+          closing ??= new Promise<void>((done) => server.close(() => done()))
+          return closing
+        },
+      })
+    })
+  })
+}
+
+export function hostForUrl(host: string): string {
+  return host.includes(':') ? `[${host}]` : host
+}
