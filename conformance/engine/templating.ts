@@ -26,8 +26,10 @@ export interface TemplateScope {
   lookup(path: string[]): unknown
 }
 
-const TEMPLATE = /\$\{([^}]*)\}/g
-const EXPR = /^(varint:)?\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_-]+)*)\s*(?:([+-])\s*(\d+))?\s*$/
+// Global regexes carry lastIndex between calls: always use a fresh one.
+const TEMPLATE_SOURCE = '\\$\\{([^}]*)\\}'
+const templates = () => new RegExp(TEMPLATE_SOURCE, 'g')
+const EXPR = /^(varint:)?\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)\s*(?:([+-])\s*(\d+))?\s*$/
 
 export function parseExpr(source: string): TemplateExpr {
   const m = EXPR.exec(source)
@@ -38,12 +40,11 @@ export function parseExpr(source: string): TemplateExpr {
 
 /** Every template expression in a string. */
 export function templatesIn(s: string): TemplateExpr[] {
-  return [...s.matchAll(TEMPLATE)].map((m) => parseExpr(m[1] as string))
+  return [...s.matchAll(templates())].map((m) => parseExpr(m[1] as string))
 }
 
 export function hasTemplate(s: string): boolean {
-  TEMPLATE.lastIndex = 0
-  return TEMPLATE.test(s)
+  return new RegExp(TEMPLATE_SOURCE).test(s)
 }
 
 function evaluate(expr: TemplateExpr, scope: TemplateScope): unknown {
@@ -60,7 +61,7 @@ function evaluate(expr: TemplateExpr, scope: TemplateScope): unknown {
 export function resolveString(s: string, scope: TemplateScope): unknown {
   const whole = /^\$\{([^}]*)\}$/.exec(s)
   if (whole) return evaluate(parseExpr(whole[1] as string), scope)
-  return s.replace(TEMPLATE, (_all, src: string) => {
+  return s.replace(templates(), (_all, src: string) => {
     const v = evaluate(parseExpr(src), scope)
     return typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)
   })

@@ -67,7 +67,6 @@ function matchInto(exp: unknown, act: unknown, caps: Map<string, unknown>, path:
   }
   if (exp !== null && typeof exp === 'object') {
     const obj = exp as Record<string, unknown>
-    if (act === undefined && Object.values(obj).every((v) => isDefaultOrAbsentMatcher(v))) return
     if (act === null || typeof act !== 'object' || Array.isArray(act)) {
       out.push({ path, expected: exp, actual: act, reason: act === undefined ? 'field missing' : 'expected an object' })
       return
@@ -196,11 +195,6 @@ export function isDefault(v: unknown): boolean {
   if (Array.isArray(v)) return v.length === 0
   if (typeof v === 'string') return v.endsWith('_UNSPECIFIED')
   return false
-}
-
-function isDefaultOrAbsentMatcher(v: unknown): boolean {
-  if (isOperatorObject(v)) return v.$absent === true || v.$any === true
-  return isDefault(v)
 }
 
 function scalarEquals(exp: unknown, act: unknown): boolean {

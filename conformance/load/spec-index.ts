@@ -38,9 +38,12 @@ export function loadSpecIndex(specPath: string): SpecIndex {
 export function parseSpec(markdown: string): SpecIndex {
   const lines = markdown.split(/\r?\n/)
   const requirements = new Map<string, Requirement>()
+  // A heading such as "## Retry (RTY) — client rules" makes its bullets client rules.
+  let clientSection = false
   // Definitions in the body: a bullet starting with [ID], or **[ID]** anywhere.
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i] as string
+    if (/^#{1,6}\s/.test(line)) clientSection = /client rules|\(client\)/i.test(line)
     const bullet = DEF_BULLET.exec(line)
     const ids: string[] = []
     if (bullet) ids.push(bullet[1] as string)
@@ -53,7 +56,7 @@ export function parseSpec(markdown: string): SpecIndex {
       requirements.set(id, {
         id,
         level: levelOf(after),
-        party: /\((client|server)\)/i.exec(after.slice(0, 40))?.[1]?.toLowerCase() ?? '',
+        party: /\((client|server)\)/i.exec(after.slice(0, 40))?.[1]?.toLowerCase() ?? (clientSection ? 'client' : ''),
         testedBy: [],
         text,
         indexed: false,
@@ -81,7 +84,8 @@ function paragraphAt(lines: string[], i: number, isBullet: boolean): string {
     if (isBullet && !/^\s/.test(l)) break
     out.push(l.trim())
   }
-  return out.join(' ')
+  // `**[HB-2]** text` -> `[HB-2] text`
+  return out.join(' ').replace(/\*\*\[([A-Z]{2,5}-\d{1,3})\]\*\*/g, '[$1]')
 }
 
 function levelOf(text: string): Level {

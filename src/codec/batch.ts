@@ -1,29 +1,35 @@
-// Batch encode/decode: plain or one raw LZ4 block. [BAT-1..12]
+// Batch encode/decode: size-delimited frames, plain or as one raw LZ4 block.
+// [BAT-1]..[BAT-11] ([BAT-12], Hello inside a batch, is the session's rule.)
 import { create } from '@bufbuild/protobuf'
-import lz4 from 'lz4js'
 import { BatchCodec, type Frame, FrameSchema } from '../gen/es/imwire/v1/frame_pb.js'
 import { CodecError } from './errors.js'
-import { encodeFrame } from './frame-codec.js'
-import { type BatchLimits, DEFAULT_BATCH_LIMITS } from './limits.js'
-import { StreamDecoder, delimit } from './stream-decoder.js'
+import { decodeFrame, encodeFrameDelimited } from './frame-codec.js'
+import { type BatchLimits, DEFAULT_BATCH_LIMITS, MAX_PREFIX_BYTES } from './limits.js'
+import { compressLz4Block, decodeLz4Block } from './lz4-block.js'
 
 export type BatchCodecName = 'none' | 'lz4'
 
-export function encodeBatch(frames: Frame[], codec: BatchCodecName = 'none'): Frame {
-  const parts = frames.map((f) => delimit(encodeFrame(f)))
-  const total = parts.reduce((n, p) => n + p.length, 0)
+/** The uncompressed payload: each frame in TCP form, in order. [BAT-1] */
+export function encodeBatchPayload(frames: readonly Frame[]): Uint8Array {
+  const parts = frames.map(encodeFrameDelimited)
+  let total = 0
+  for (const p of parts) total += p.length
   const raw = new Uint8Array(total)
   let off = 0
   for (const p of parts) {
     raw.set(p, off)
     off += p.length
   }
-  let payload: Uint8Array = raw
-  if (codec === 'lz4') {
-    const dst = new Uint8Array(lz4.compressBound(raw.length))
-    const n = lz4.compressBlock(raw, dst, 0, raw.length, new Uint32Array(1 << 16))
-    payload = n === 0 ? lz4LiteralsOnly(raw) : dst.slice(0, n)
-  }
+  return raw
+}
+
+/**
+ * A Frame whose body is a Batch of `frames`. With 'lz4' the payload is always
+ * one standard LZ4 block, even when that does not pay: deciding whether to
+ * batch or compress at all is the sender's policy [BAT-10].
+ */
+export function encodeBatch(frames: readonly Frame[], codec: BatchCodecName = 'none'): Frame {
+  const raw = encodeBatchPayload(frames)
   return create(FrameSchema, {
     body: {
       case: 'batch',
@@ -31,62 +37,99 @@ export function encodeBatch(frames: Frame[], codec: BatchCodecName = 'none'): Fr
         codec: codec === 'lz4' ? BatchCodec.LZ4_BLOCK : BatchCodec.NONE,
         count: frames.length,
         uncompressedLength: raw.length,
-        payload,
+        payload: codec === 'lz4' ? compressLz4Block(raw) : raw,
       },
     },
   })
 }
 
-/** A valid LZ4 block holding `raw` as literals only (for incompressible input). */
-function lz4LiteralsOnly(raw: Uint8Array): Uint8Array {
-  const out: number[] = []
-  const n = raw.length
-  if (n < 15) out.push(n << 4)
-  else {
-    out.push(0xf0)
-    let rest = n - 15
-    while (rest >= 255) {
-      out.push(255)
-      rest -= 255
-    }
-    out.push(rest)
-  }
-  const res = new Uint8Array(out.length + n)
-  res.set(out, 0)
-  res.set(raw, out.length)
-  return res
-}
-
+/**
+ * The frames carried by a batch frame, in order. Every check that can be made
+ * from the header runs before anything is allocated or decompressed. Throws
+ * CodecError (offsets are into the uncompressed payload); throws TypeError
+ * when `frame` is not a batch.
+ */
 export function decodeBatch(frame: Frame, limits: BatchLimits = DEFAULT_BATCH_LIMITS): Frame[] {
   if (frame.body.case !== 'batch') throw new TypeError('not a batch frame')
   const b = frame.body.value
+  if (b.codec !== BatchCodec.NONE && b.codec !== BatchCodec.LZ4_BLOCK) {
+    throw new CodecError('BATCH_UNKNOWN_CODEC', `codec ${b.codec}`) // [BAT-2]
+  }
+  if (b.codec === BatchCodec.LZ4_BLOCK && !limits.lz4Enabled) {
+    throw new CodecError('BATCH_CODEC_NOT_ENABLED', 'lz4 was not negotiated') // [HS-6]
+  }
+  if (b.count === 0) throw new CodecError('BATCH_COUNT_MISMATCH', 'count is 0') // [BAT-3]
+  if (b.count > limits.maxBatchFrames) {
+    throw new CodecError('BATCH_TOO_LARGE', `count ${b.count} exceeds max_batch_frames ${limits.maxBatchFrames}`) // [BAT-5]
+  }
+  if (b.uncompressedLength > limits.maxBatchBytes) {
+    // [BAT-5] [BAT-9] refused from the header, before allocating or decompressing.
+    throw new CodecError(
+      'BATCH_TOO_LARGE',
+      `uncompressed_length ${b.uncompressedLength} exceeds max_batch_bytes ${limits.maxBatchBytes}`,
+    )
+  }
   let raw: Uint8Array
   if (b.codec === BatchCodec.NONE) {
-    if (b.uncompressedLength !== b.payload.length) throw new CodecError('BATCH_LENGTH_MISMATCH', 'uncompressed_length differs from payload length')
-    if (b.uncompressedLength > limits.maxBatchBytes) throw new CodecError('BATCH_TOO_LARGE', 'batch exceeds max_batch_bytes')
+    if (b.uncompressedLength !== b.payload.length) {
+      throw new CodecError(
+        'BATCH_LENGTH_MISMATCH',
+        `uncompressed_length ${b.uncompressedLength}, payload ${b.payload.length}`,
+      ) // [BAT-4]
+    }
     raw = b.payload
-  } else if (b.codec === BatchCodec.LZ4_BLOCK) {
-    if (!limits.lz4Enabled) throw new CodecError('BATCH_CODEC_NOT_ENABLED', 'lz4 was not negotiated')
-    if (b.uncompressedLength > limits.maxBatchBytes) throw new CodecError('BATCH_TOO_LARGE', 'declared uncompressed_length exceeds max_batch_bytes')
-    const dst = new Uint8Array(b.uncompressedLength)
-    const n = lz4.decompressBlock(b.payload, dst, 0, b.payload.length, 0)
-    if (n !== b.uncompressedLength) throw new CodecError('BATCH_LENGTH_MISMATCH', 'decompressed length differs')
-    raw = dst
   } else {
-    throw new CodecError('BATCH_UNKNOWN_CODEC', `codec ${b.codec}`)
+    // [BAT-6] [BAT-9] exactly uncompressed_length bytes, never written past.
+    raw = decodeLz4Block(b.payload, b.uncompressedLength)
   }
-  if (b.count === 0) throw new CodecError('BATCH_COUNT_MISMATCH', 'count is 0')
-  if (b.count > limits.maxBatchFrames) throw new CodecError('BATCH_TOO_LARGE', 'count exceeds max_batch_frames')
-  const dec = new StreamDecoder({ maxFrameBytes: limits.maxFrameBytes })
-  let frames: Frame[]
-  try {
-    frames = dec.push(raw)
-    dec.end()
-  } catch (err) {
-    if (err instanceof CodecError && err.code === 'TRUNCATED_FRAME') throw new CodecError('BATCH_LENGTH_MISMATCH', 'payload ends inside a frame')
-    throw err
+  return splitPayload(raw, b.count, limits.maxFrameBytes)
+}
+
+/** Exactly `count` size-delimited frames filling `raw`. */
+function splitPayload(raw: Uint8Array, count: number, maxFrameBytes: number): Frame[] {
+  const frames: Frame[] = []
+  const end = raw.length
+  let pos = 0
+  while (pos < end) {
+    // [BAT-3] checked before decoding more: the work stays bounded by count.
+    if (frames.length === count) {
+      throw new CodecError('BATCH_COUNT_MISMATCH', `bytes after the ${count} declared frames`, pos)
+    }
+    const at = pos
+    let len = 0
+    let mul = 1
+    let done = false
+    for (let i = 0; i < MAX_PREFIX_BYTES && pos < end; i++) {
+      const byte = raw[pos++] as number
+      len += (byte & 0x7f) * mul
+      mul *= 128
+      if (byte < 0x80) {
+        done = true
+        break
+      }
+    }
+    if (!done) {
+      if (pos - at >= MAX_PREFIX_BYTES)
+        throw new CodecError('BAD_LENGTH_PREFIX', 'length prefix longer than 5 bytes', at)
+      throw new CodecError('BATCH_LENGTH_MISMATCH', 'payload ends inside a length prefix', at)
+    }
+    if (len >= 2 ** 32) throw new CodecError('BAD_LENGTH_PREFIX', 'length prefix >= 2^32', at)
+    // [BAT-11] inner frames obey max_frame_bytes too.
+    if (len > maxFrameBytes) throw new CodecError('FRAME_TOO_LARGE', `inner frame of ${len} bytes`, at)
+    if (len > end - pos) throw new CodecError('BATCH_LENGTH_MISMATCH', 'payload ends inside a frame', at)
+    let inner: Frame
+    try {
+      inner = decodeFrame(raw.subarray(pos, pos + len), maxFrameBytes)
+    } catch (err) {
+      if (err instanceof CodecError) err.offset = pos + (err.offset ?? 0)
+      throw err
+    }
+    if (inner.body.case === 'batch') throw new CodecError('BATCH_NESTED', 'batch inside a batch', at) // [BAT-7]
+    frames.push(inner)
+    pos += len
   }
-  if (frames.length !== b.count) throw new CodecError('BATCH_COUNT_MISMATCH', `count ${b.count}, found ${frames.length}`)
-  for (const f of frames) if (f.body.case === 'batch') throw new CodecError('BATCH_NESTED', 'batch inside a batch')
+  if (frames.length !== count) {
+    throw new CodecError('BATCH_COUNT_MISMATCH', `count ${count}, found ${frames.length}`, end)
+  }
   return frames
 }

@@ -46,10 +46,18 @@ export const closeCodeFor: Record<CodecErrorCode, CloseCode> = {
 export class CodecError extends Error {
   readonly code: CodecErrorCode
   readonly closeCode: CloseCode
-  constructor(code: CodecErrorCode, message: string) {
+  /**
+   * Byte offset of the problem in the input of the call that threw, when
+   * known: in the frame for decodeFrame, in the whole stream for
+   * StreamDecoder, in the batch payload for decodeBatch. For diagnostics
+   * (`imwire decode`); never part of the error's identity.
+   */
+  offset: number | undefined
+  constructor(code: CodecErrorCode, message: string, offset?: number) {
     super(`${code}: ${message}`)
     this.name = 'CodecError'
     this.code = code
     this.closeCode = closeCodeFor[code]
+    this.offset = offset
   }
 }

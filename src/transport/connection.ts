@@ -155,10 +155,24 @@ export abstract class Connection extends EventEmitter<ConnectionEvents> {
     const closeFrame = create(FrameSchema, {
       body: { case: 'close', value: { code: code as CloseCode, reason: why, retryAfterMs } },
     })
-    this.queue.push(encodeFrame(closeFrame))
     this.flush()
+    // Written on its own, never packed into a Batch: it is the last frame. [ERR-2]
+    if (!this.ended) this.writeFrames([encodeFrame(closeFrame)])
     this.closing = true
     this.endTransport(code, why)
+    this.lingerTimer = setTimeout(() => this.destroy(), CLOSE_LINGER_MS)
+    this.lingerTimer.unref()
+  }
+
+  /**
+   * End gracefully without a Close frame of our own, after queued frames:
+   * the answer to a peer's Close. [ERR-3] (WS: close code 1000.)
+   */
+  end(): void {
+    if (this.closing || this.ended) return
+    this.flush()
+    this.closing = true
+    this.endTransport(1000, '')
     this.lingerTimer = setTimeout(() => this.destroy(), CLOSE_LINGER_MS)
     this.lingerTimer.unref()
   }
@@ -181,11 +195,17 @@ export abstract class Connection extends EventEmitter<ConnectionEvents> {
     return !(this.readBroken || this.ended)
   }
 
-  /** Adapters call this on invalid input: reading stops for good. */
+  /**
+   * Adapters call this on invalid input: reading stops for good. The owner
+   * may close from its 'codecError' listener (with its own reason); if it
+   * does not, the connection closes with err.closeCode right away. It must
+   * happen synchronously: ws closes with its own code (1009) right after.
+   */
   protected receiveCodecError(err: CodecError): void {
     if (this.readBroken || this.ended) return
     this.readBroken = true
     this.emit('codecError', err)
+    if (!this.closing) this.close(err.closeCode, err.code)
   }
 
   /** Adapters call this exactly when the underlying transport is gone. */

@@ -20,14 +20,17 @@
 //                          frame, flush, then end the socket (WS: close with
 //                          the same code). Later sends are dropped. The socket
 //                          is destroyed if the peer keeps it open 2 s more.
+//   end()                  graceful end without a Close frame (answer to a
+//                          peer's Close [ERR-3]; WS close code 1000).
 //   destroy()              abrupt: no Close frame, socket destroyed.
 //   closed: boolean        bufferedBytes: number (queue + socket buffer)
 // Events
 //   'frame' (frame, bytes) one decoded frame, in arrival order.
 //   'codecError' (err: CodecError)  invalid input (bad prefix, over max frame
 //                          size, malformed protobuf, WS text message); no
-//                          'frame' follows. The owner closes with
-//                          err.closeCode (e.g. conn.close(err.closeCode)).
+//                          'frame' follows. The connection then closes
+//                          with err.closeCode unless the listener closed it
+//                          itself (synchronously) first.
 //   'close' (info: CloseInfo)  once: {local, wsCode?, wsReason?, error?,
 //                          truncatedBytes} (a partial frame at end of stream
 //                          is discarded, [FRM-8]).

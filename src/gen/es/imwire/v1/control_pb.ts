@@ -377,7 +377,7 @@ export enum CloseCode {
   WINDOW_EXCEEDED = 3507,
 
   /**
-   * A DeliverAck above the highest seq sent to this connection.
+   * A DeliverAck or Hello.resume position above the conversation's top_seq.
    *
    * @generated from enum value: CLOSE_CODE_ACK_TOO_HIGH = 3508;
    */
@@ -391,8 +391,9 @@ export enum CloseCode {
   SESSION_TAKEN_OVER = 3509,
 
   /**
-   * A frame that is valid but not allowed now: anything before Hello, a
-   * second Hello, a server-only frame from the client.
+   * A frame that is valid but not allowed now: anything but Hello or Close
+   * as the first frame, a second Hello, a Batch before the handshake, a
+   * frame from the wrong party.
    *
    * @generated from enum value: CLOSE_CODE_UNEXPECTED_FRAME = 3510;
    */

@@ -66,7 +66,8 @@ export type ConversationInfo = Message<"imwire.v1.ConversationInfo"> & {
   memberUserIds: string[];
 
   /**
-   * The user who created the conversation (the owner of a group).
+   * The owner: the creator, or, after the owner left a group, the remaining
+   * member with the smallest user id; empty for a group with no members.
    *
    * @generated from field: string owner_user_id = 7;
    */

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file imwire/v1/handshake.proto.
  */
 export const file_imwire_v1_handshake: GenFile = /*@__PURE__*/
-  fileDesc("ChlpbXdpcmUvdjEvaGFuZHNoYWtlLnByb3RvEglpbXdpcmUudjEi2gEKBUhlbGxvEhAKCHZlcnNpb25zGAEgAygNEg0KBXRva2VuGAIgASgJEhEKCWRldmljZV9pZBgDIAEoCRIQCghmZWF0dXJlcxgEIAMoCRIUCgxoZWFydGJlYXRfbXMYBSABKA0SFwoPbWF4X2ZyYW1lX2J5dGVzGAYgASgNEhYKDnJlY2VpdmVfd2luZG93GAcgASgNEi8KBnJlc3VtZRgIIAMoCzIfLmltd2lyZS52MS5Db252ZXJzYXRpb25Qb3NpdGlvbhITCgtjbGllbnRfbmFtZRgJIAEoCSJLChRDb252ZXJzYXRpb25Qb3NpdGlvbhIXCg9jb252ZXJzYXRpb25faWQYASABKAkSCwoDc2VxGAIgASgEEg0KBWVwb2NoGAMgASgEIrUBCgdXZWxjb21lEg8KB3ZlcnNpb24YASABKA0SEAoIZmVhdHVyZXMYAiADKAkSEgoKc2Vzc2lvbl9pZBgDIAEoCRIPCgd1c2VyX2lkGAQgASgJEhEKCWRldmljZV9pZBgFIAEoCRIUCgxoZWFydGJlYXRfbXMYBiABKA0SIQoGbGltaXRzGAcgASgLMhEuaW13aXJlLnYxLkxpbWl0cxIWCg5zZXJ2ZXJfdGltZV9tcxgIIAEoBCKZAgoGTGltaXRzEhcKD21heF9mcmFtZV9ieXRlcxgBIAEoDRIXCg9tYXhfYmF0Y2hfYnl0ZXMYAiABKA0SGAoQbWF4X2JhdGNoX2ZyYW1lcxgDIAEoDRIZChFtYXhfbWVzc2FnZV9ieXRlcxgEIAEoDRIWCg5yZWNlaXZlX3dpbmRvdxgFIAEoDRIaChJtYXhfaW5mbGlnaHRfc2VuZHMYBiABKA0SEwoLbWF4X2JhY2tsb2cYByABKA0SFAoMcmVwbGF5X2xpbWl0GAggASgNEhgKEGhpc3RvcnlfcGFnZV9tYXgYCSABKA0SFQoNcmVzdW1lX3R0bF9tcxgKIAEoBBIYChBkZWR1cGVfd2luZG93X21zGAsgASgEYgZwcm90bzM");
+  fileDesc("ChlpbXdpcmUvdjEvaGFuZHNoYWtlLnByb3RvEglpbXdpcmUudjEi2gEKBUhlbGxvEhAKCHZlcnNpb25zGAEgAygNEg0KBXRva2VuGAIgASgJEhEKCWRldmljZV9pZBgDIAEoCRIQCghmZWF0dXJlcxgEIAMoCRIUCgxoZWFydGJlYXRfbXMYBSABKA0SFwoPbWF4X2ZyYW1lX2J5dGVzGAYgASgNEhYKDnJlY2VpdmVfd2luZG93GAcgASgNEi8KBnJlc3VtZRgIIAMoCzIfLmltd2lyZS52MS5Db252ZXJzYXRpb25Qb3NpdGlvbhITCgtjbGllbnRfbmFtZRgJIAEoCSJLChRDb252ZXJzYXRpb25Qb3NpdGlvbhIXCg9jb252ZXJzYXRpb25faWQYASABKAkSCwoDc2VxGAIgASgEEg0KBWVwb2NoGAMgASgEIrUBCgdXZWxjb21lEg8KB3ZlcnNpb24YASABKA0SEAoIZmVhdHVyZXMYAiADKAkSEgoKc2Vzc2lvbl9pZBgDIAEoCRIPCgd1c2VyX2lkGAQgASgJEhEKCWRldmljZV9pZBgFIAEoCRIUCgxoZWFydGJlYXRfbXMYBiABKA0SIQoGbGltaXRzGAcgASgLMhEuaW13aXJlLnYxLkxpbWl0cxIWCg5zZXJ2ZXJfdGltZV9tcxgIIAEoBCK0AgoGTGltaXRzEhcKD21heF9mcmFtZV9ieXRlcxgBIAEoDRIXCg9tYXhfYmF0Y2hfYnl0ZXMYAiABKA0SGAoQbWF4X2JhdGNoX2ZyYW1lcxgDIAEoDRIZChFtYXhfbWVzc2FnZV9ieXRlcxgEIAEoDRIWCg5yZWNlaXZlX3dpbmRvdxgFIAEoDRIaChJtYXhfaW5mbGlnaHRfc2VuZHMYBiABKA0SEwoLbWF4X2JhY2tsb2cYByABKA0SFAoMcmVwbGF5X2xpbWl0GAggASgNEhgKEGhpc3RvcnlfcGFnZV9tYXgYCSABKA0SFQoNcmVzdW1lX3R0bF9tcxgKIAEoBBIYChBkZWR1cGVfd2luZG93X21zGAsgASgEEhkKEW1heF9ncm91cF9tZW1iZXJzGAwgASgNYgZwcm90bzM");
 
 /**
  * Hello is the client's first frame on every connection. Nothing else may be
@@ -67,7 +67,10 @@ export type Hello = Message<"imwire.v1.Hello"> & {
 
   /**
    * Largest frame, in bytes, the client accepts from the server; 0 means the
-   * protocol default. The server never sends a larger frame.
+   * protocol default (1 MiB). The server never sends a larger frame. A
+   * non-zero value below 1048576 is refused with CLOSE_CODE_PROTOCOL_ERROR: a
+   * client may raise its limit, never lower it, so that every accepted
+   * message can be delivered to every device.
    *
    * @generated from field: uint32 max_frame_bytes = 6;
    */
@@ -86,7 +89,9 @@ export type Hello = Message<"imwire.v1.Hello"> & {
    * Positions the client already holds, one per conversation. The server
    * treats each as a cumulative delivery ack and starts replay after it; a
    * position whose epoch differs from the conversation's current epoch gets
-   * a ConversationUpdated with reason UPDATE_REASON_EPOCH_CHANGED instead.
+   * a ConversationUpdated with reason UPDATE_REASON_EPOCH_CHANGED instead. A
+   * position above the conversation's top_seq closes the connection with
+   * CLOSE_CODE_ACK_TOO_HIGH instead of Welcome.
    *
    * @generated from field: repeated imwire.v1.ConversationPosition resume = 8;
    */
@@ -164,7 +169,8 @@ export type Welcome = Message<"imwire.v1.Welcome"> & {
   features: string[];
 
   /**
-   * Opaque identifier of this connection's session, for logs and support.
+   * Opaque identifier of this connection's session, for logs and support:
+   * 1-128 printable ASCII characters, unique per connection.
    *
    * @generated from field: string session_id = 3;
    */
@@ -301,6 +307,13 @@ export type Limits = Message<"imwire.v1.Limits"> & {
    * @generated from field: uint64 dedupe_window_ms = 11;
    */
   dedupeWindowMs: bigint;
+
+  /**
+   * Most members in one group conversation, the creator included.
+   *
+   * @generated from field: uint32 max_group_members = 12;
+   */
+  maxGroupMembers: number;
 };
 
 /**

@@ -98,7 +98,8 @@ export type SendAck = Message$1<"imwire.v1.SendAck"> & {
   seq: bigint;
 
   /**
-   * Server-assigned message identifier, unique across the server.
+   * Server-assigned message identifier: 1-64 characters from
+   * [A-Za-z0-9._:-], unique on the server, never reused.
    *
    * @generated from field: string message_id = 4;
    */
@@ -263,8 +264,9 @@ export type DeliverAck = Message$1<"imwire.v1.DeliverAck"> & {
   conversationId: string;
 
   /**
-   * Highest seq acknowledged. Lower than the stored cursor: ignored. Higher
-   * than the highest seq this connection was sent: CLOSE_CODE_ACK_TOO_HIGH.
+   * Highest seq acknowledged. At or below the stored cursor: ignored. Above
+   * the conversation's top_seq: CLOSE_CODE_ACK_TOO_HIGH. For a conversation
+   * that does not exist or the user is not a member of: ignored.
    *
    * @generated from field: uint64 up_to_seq = 2;
    */

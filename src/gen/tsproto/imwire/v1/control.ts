@@ -108,13 +108,14 @@ export enum CloseCode {
   CLOSE_CODE_BATCH_TOO_LARGE = 3506,
   /** CLOSE_CODE_WINDOW_EXCEEDED - More sends in flight than Limits.max_inflight_sends. */
   CLOSE_CODE_WINDOW_EXCEEDED = 3507,
-  /** CLOSE_CODE_ACK_TOO_HIGH - A DeliverAck above the highest seq sent to this connection. */
+  /** CLOSE_CODE_ACK_TOO_HIGH - A DeliverAck or Hello.resume position above the conversation's top_seq. */
   CLOSE_CODE_ACK_TOO_HIGH = 3508,
   /** CLOSE_CODE_SESSION_TAKEN_OVER - Another connection of the same (user, device) took this session over. */
   CLOSE_CODE_SESSION_TAKEN_OVER = 3509,
   /**
-   * CLOSE_CODE_UNEXPECTED_FRAME - A frame that is valid but not allowed now: anything before Hello, a
-   * second Hello, a server-only frame from the client.
+   * CLOSE_CODE_UNEXPECTED_FRAME - A frame that is valid but not allowed now: anything but Hello or Close
+   * as the first frame, a second Hello, a Batch before the handshake, a
+   * frame from the wrong party.
    */
   CLOSE_CODE_UNEXPECTED_FRAME = 3510,
   /** CLOSE_CODE_UNSUPPORTED_FRAME - A frame with no body or a body type this version does not define. */

@@ -76,7 +76,10 @@ export interface ConversationInfo {
   cursor: bigint;
   /** Members' user ids, sorted ascending by byte value. */
   memberUserIds: string[];
-  /** The user who created the conversation (the owner of a group). */
+  /**
+   * The owner: the creator, or, after the owner left a group, the remaining
+   * member with the smallest user id; empty for a group with no members.
+   */
   ownerUserId: string;
   /** Display title, free-form, may be empty. */
   title: string;

@@ -49,7 +49,10 @@ export interface Hello {
   heartbeatMs: number;
   /**
    * Largest frame, in bytes, the client accepts from the server; 0 means the
-   * protocol default. The server never sends a larger frame.
+   * protocol default (1 MiB). The server never sends a larger frame. A
+   * non-zero value below 1048576 is refused with CLOSE_CODE_PROTOCOL_ERROR: a
+   * client may raise its limit, never lower it, so that every accepted
+   * message can be delivered to every device.
    */
   maxFrameBytes: number;
   /**
@@ -62,7 +65,9 @@ export interface Hello {
    * Positions the client already holds, one per conversation. The server
    * treats each as a cumulative delivery ack and starts replay after it; a
    * position whose epoch differs from the conversation's current epoch gets
-   * a ConversationUpdated with reason UPDATE_REASON_EPOCH_CHANGED instead.
+   * a ConversationUpdated with reason UPDATE_REASON_EPOCH_CHANGED instead. A
+   * position above the conversation's top_seq closes the connection with
+   * CLOSE_CODE_ACK_TOO_HIGH instead of Welcome.
    */
   resume: ConversationPosition[];
   /** Free-form client name and version for logs, e.g. "imwire-js/0.1.0". */
@@ -88,7 +93,10 @@ export interface Welcome {
   version: number;
   /** Features enabled for this connection: a subset of Hello.features. */
   features: string[];
-  /** Opaque identifier of this connection's session, for logs and support. */
+  /**
+   * Opaque identifier of this connection's session, for logs and support:
+   * 1-128 printable ASCII characters, unique per connection.
+   */
   sessionId: string;
   /** The authenticated user. */
   userId: string;
@@ -146,6 +154,8 @@ export interface Limits {
    * deduplication.
    */
   dedupeWindowMs: bigint;
+  /** Most members in one group conversation, the creator included. */
+  maxGroupMembers: number;
 }
 
 function createBaseHello(): Hello {
@@ -528,6 +538,7 @@ function createBaseLimits(): Limits {
     historyPageMax: 0,
     resumeTtlMs: 0n,
     dedupeWindowMs: 0n,
+    maxGroupMembers: 0,
   };
 }
 
@@ -571,6 +582,9 @@ export const Limits: MessageFns<Limits> = {
         throw new globalThis.Error("value provided for field message.dedupeWindowMs of type uint64 too large");
       }
       writer.uint32(88).uint64(message.dedupeWindowMs);
+    }
+    if (message.maxGroupMembers !== 0) {
+      writer.uint32(96).uint32(message.maxGroupMembers);
     }
     return writer;
   },
@@ -674,6 +688,14 @@ export const Limits: MessageFns<Limits> = {
             }
 
             message.dedupeWindowMs = reader.uint64() as bigint;
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.maxGroupMembers = reader.uint32();
             continue;
           }
         }

@@ -50,7 +50,10 @@ export interface SendAck {
   conversationId: string;
   /** The message's seq in the conversation: dense, from 1, never reused. */
   seq: bigint;
-  /** Server-assigned message identifier, unique across the server. */
+  /**
+   * Server-assigned message identifier: 1-64 characters from
+   * [A-Za-z0-9._:-], unique on the server, never reused.
+   */
   messageId: string;
   /** Commit time, milliseconds since the Unix epoch. */
   serverTimeMs: bigint;
@@ -111,8 +114,9 @@ export interface DeliverAck {
   /** The conversation. */
   conversationId: string;
   /**
-   * Highest seq acknowledged. Lower than the stored cursor: ignored. Higher
-   * than the highest seq this connection was sent: CLOSE_CODE_ACK_TOO_HIGH.
+   * Highest seq acknowledged. At or below the stored cursor: ignored. Above
+   * the conversation's top_seq: CLOSE_CODE_ACK_TOO_HIGH. For a conversation
+   * that does not exist or the user is not a member of: ignored.
    */
   upToSeq: bigint;
 }

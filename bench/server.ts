@@ -1,0 +1,249 @@
+// `npm run bench:server`: the reference server against the aedes MQTT broker,
+// one table, one run, this machine.
+//
+// Each server runs as a child process (one core); this process is the load
+// generator (the other core), speaking raw frames (bench/lib/imwire-peer.ts,
+// bench/lib/mqtt-peer.ts) so it measures the server, not a client library.
+//
+//   send->ack    closed loop, 256 in flight per connection ("window") or one
+//                ("1-in-flight"), with 1, 100 and 1000 connections, TCP and WS.
+//                imwire: durable (SQLite WAL, group commit). aedes: QoS 1,
+//                in-memory persistence (its default; it has no durable store).
+//   paced        open loop at 10,000 sends/s over 100 connections; latency from
+//                when each send was due.
+//   fan-out      one sender into a 100-member group, 99 receivers online,
+//                each acking cumulatively; deliveries/s across receivers.
+//   idle memory  RSS growth of the server process per idle connection
+//                (1000 connections after handshake).
+//
+// Options: --quick (shorter windows), --only imwire|aedes, --cpu-prof DIR
+// (profile the imwire server child), --measure-ms N.
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { makeTestToken } from '../src/client/test-token.js'
+import { type ServerChild, spawnServer } from './lib/child.js'
+import { type Kind, RawImwirePeer } from './lib/imwire-peer.js'
+import { closedLoop, type LoadResult, openLoop, pooled, sleep } from './lib/load.js'
+import { RawMqttPeer } from './lib/mqtt-peer.js'
+import { fmtMs, fmtRate, formatTable, type Row } from './lib/stats.js'
+import { runFanout } from './server-fanout.js'
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const SECRET = 'bench-secret'
+const BODY = new Uint8Array(64).fill(0x61)
+
+interface Args {
+  quick: boolean
+  only: 'imwire' | 'aedes' | null
+  cpuProf: string | null
+  measureMs: number
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { quick: false, only: null, cpuProf: null, measureMs: 2500 }
+  for (let i = 0; i < argv.length; i++) {
+    const v = argv[i]
+    if (v === '--quick') a.quick = true
+    else if (v === '--only') a.only = argv[++i] as Args['only']
+    else if (v === '--cpu-prof') a.cpuProf = argv[++i] ?? 'prof'
+    else if (v === '--measure-ms') a.measureMs = Number(argv[++i])
+  }
+  if (a.quick) a.measureMs = Math.min(a.measureMs, 1000)
+  return a
+}
+
+const COLUMNS = ['server', 'transport', 'test', 'conns', 'rate /s', 'p50 ms', 'p99 ms', 'srv cpu', 'gen cpu', 'notes']
+
+function row(server: string, kind: string, test: string, conns: number, r: LoadResult, notes = ''): Row {
+  return {
+    server,
+    transport: kind,
+    test,
+    conns: String(conns),
+    'rate /s': fmtRate(r.rate),
+    'p50 ms': fmtMs(r.p50Us),
+    'p99 ms': fmtMs(r.p99Us),
+    'srv cpu': `${Math.round(r.serverCpu)}%`,
+    'gen cpu': `${Math.round(r.genCpu)}%`,
+    notes: r.errors > 0 ? `${r.errors} errors ${notes}`.trim() : notes,
+  }
+}
+
+let runId = 0
+
+/** Open n imwire connections, each logged in as its own user with its own group conversation. */
+async function imwirePeers(kind: Kind, addr: string, n: number, tag: string): Promise<RawImwirePeer[]> {
+  const run = `${tag}${runId++}`
+  return pooled(
+    Array.from({ length: n }, (_, i) => i),
+    100,
+    async (i) => {
+      const p = await RawImwirePeer.connect(kind, addr)
+      const user = `u${run}x${i}`
+      await p.handshake(makeTestToken(SECRET, user), 'd1')
+      const conv = `c${run}x${i}`
+      await p.createGroup(conv, [])
+      p.startSending(conv, BODY, randomBytes(8))
+      return p
+    },
+  )
+}
+
+async function mqttPeers(kind: Kind, addr: string, n: number, tag: string): Promise<RawMqttPeer[]> {
+  const run = `${tag}${runId++}`
+  return pooled(
+    Array.from({ length: n }, (_, i) => i),
+    100,
+    async (i) => {
+      const p = await RawMqttPeer.connect(kind, addr)
+      await p.handshake(`m${run}x${i}`)
+      p.startSending(`bench/${run}/${i}`, BODY)
+      return p
+    },
+  )
+}
+
+function closeAll(peers: Array<{ close(): void }>): void {
+  for (const p of peers) p.close()
+}
+
+async function sendAckMatrix(
+  name: string,
+  server: ServerChild,
+  open: (kind: Kind, addr: string, n: number, tag: string) => Promise<Array<RawImwirePeer | RawMqttPeer>>,
+  args: Args,
+  rows: Row[],
+): Promise<void> {
+  const pid = server.proc.pid as number
+  for (const kind of ['tcp', 'ws'] as const) {
+    const addr = (kind === 'tcp' ? server.tcp : server.ws) as string
+    for (const conns of [1, 100, 1000]) {
+      for (const window of [256, 1]) {
+        const peers = await open(kind, addr, conns, kind[0] as string)
+        const r = await closedLoop(peers, {
+          window,
+          warmupMs: args.quick ? 300 : 700,
+          measureMs: args.measureMs,
+          serverPid: pid,
+        })
+        rows.push(row(name, kind, window === 1 ? 'send->ack 1-in-flight' : `send->ack window ${window}`, conns, r))
+        process.stderr.write(`  ${name} ${kind} ${conns} conns window ${window}: ${fmtRate(r.rate)}/s\n`)
+        closeAll(peers)
+        await sleep(200)
+      }
+    }
+    const paced = await open(kind, addr, 100, `p${kind}`)
+    const r = await openLoop(paced, { ratePerSec: 10_000, warmupMs: 500, measureMs: args.measureMs, serverPid: pid })
+    rows.push(row(name, kind, 'paced 10,000/s offered', 100, r, 'latency from due time'))
+    process.stderr.write(`  ${name} ${kind} paced: p99 ${fmtMs(r.p99Us)} ms\n`)
+    closeAll(paced)
+    await sleep(200)
+  }
+}
+
+/** RSS growth per idle connection after handshake. */
+async function idleMemory(
+  name: string,
+  server: ServerChild,
+  open: (n: number) => Promise<Array<{ close(): void }>>,
+  rows: Row[],
+): Promise<void> {
+  // Warm the code paths first so the delta is connections, not JIT and caches.
+  const warm = await open(50)
+  closeAll(warm)
+  await sleep(500)
+  const before = server.rss()
+  const n = 1000
+  const peers = await open(n)
+  await sleep(1000)
+  const after = server.rss()
+  closeAll(peers)
+  rows.push({
+    server: name,
+    transport: 'tcp',
+    test: 'idle memory',
+    conns: String(n),
+    'rate /s': '',
+    'p50 ms': '',
+    'p99 ms': '',
+    'srv cpu': '',
+    'gen cpu': '',
+    notes: `${((after - before) / n / 1024).toFixed(1)} KiB RSS/conn (RSS ${(before / 2 ** 20).toFixed(0)} -> ${(after / 2 ** 20).toFixed(0)} MiB)`,
+  })
+  await sleep(300)
+}
+
+async function benchImwire(args: Args, rows: Row[]): Promise<void> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'imwire-bench-'))
+  const nodeArgs = args.cpuProf !== null ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(args.cpuProf)] : []
+  const server = await spawnServer(
+    process.execPath,
+    [
+      ...nodeArgs,
+      path.join(ROOT, 'dist/src/cli/main.js'),
+      'serve',
+      '--tcp',
+      '127.0.0.1:0',
+      '--ws',
+      '127.0.0.1:0',
+      '--data-dir',
+      dataDir,
+      '--token-secret',
+      SECRET,
+    ],
+    { want: ['tcp', 'ws'], env: { ...process.env, IMWIRE_LOG_LEVEL: 'warn' } },
+  )
+  try {
+    process.stderr.write(`imwire server pid ${server.proc.pid}, data dir ${dataDir}\n`)
+    await idleMemory('imwire', server, (n) => imwirePeers('tcp', server.tcp as string, n, 'm'), rows)
+    await sendAckMatrix('imwire', server, imwirePeers, args, rows)
+    const f = await runFanout(server, SECRET, { measureMs: args.measureMs, members: 100 })
+    rows.push(row('imwire', 'tcp', 'fan-out 100-member group', 100, f.load, f.notes))
+    process.stderr.write(`  imwire fan-out: ${fmtRate(f.load.rate)} deliveries/s\n`)
+  } finally {
+    await server.stop()
+    rmSync(dataDir, { recursive: true, force: true })
+  }
+}
+
+async function benchAedes(args: Args, rows: Row[]): Promise<void> {
+  const server = await spawnServer(
+    process.execPath,
+    [...process.execArgv, path.join(ROOT, 'bench/lib/aedes-broker.ts')],
+    { want: ['tcp', 'ws'] },
+  )
+  try {
+    process.stderr.write(`aedes broker pid ${server.proc.pid}\n`)
+    await idleMemory('aedes', server, (n) => mqttPeers('tcp', server.tcp as string, n, 'm'), rows)
+    await sendAckMatrix('aedes', server, mqttPeers, args, rows)
+  } finally {
+    await server.stop()
+  }
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2))
+  const rows: Row[] = []
+  const started = Date.now()
+  if (args.only !== 'aedes') await benchImwire(args, rows)
+  if (args.only !== 'imwire') await benchAedes(args, rows)
+  const cpus = os.cpus()
+  process.stdout.write(
+    `\nimwire server benchmark — ${cpus.length} x ${cpus[0]?.model ?? '?'}, node ${process.version}, ` +
+      `${((Date.now() - started) / 1000).toFixed(0)} s\n` +
+      'imwire: durable SQLite store (WAL, group commit); aedes: QoS 1, in-memory persistence. Body 64 bytes.\n' +
+      'rate = acked sends/s (fan-out: deliveries/s); srv/gen cpu = % of one core used by the server child / this generator.\n\n',
+  )
+  process.stdout.write(`${formatTable(COLUMNS, rows)}\n`)
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`bench:server failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
+    process.exit(1)
+  },
+)

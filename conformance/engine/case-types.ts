@@ -1,0 +1,48 @@
+// Results of one case, shared by the engine and the reporters.
+import type { Mismatch } from '../judge/matcher.js'
+import type { TransportKind } from '../drivers/transport.js'
+import type { TranscriptEntry } from './transcript.js'
+
+export type Verdict = 'pass' | 'fail' | 'skipped' | 'expected-failure' | 'error'
+
+export interface CaseFailure {
+  /** Step path, e.g. `steps[3]` or `steps[5].parallel[1][2]` or `steps[4].repeat(i=7)[1]`. */
+  step: string
+  /** The step as written in the vector (templates unresolved). */
+  stepJson?: unknown
+  message: string
+  expected?: unknown
+  actual?: unknown
+  /** Field-level differences between matcher and frame. */
+  mismatches?: Mismatch[]
+}
+
+export interface CaseResult {
+  id: string
+  title: string
+  transport: TransportKind
+  verdict: Verdict
+  level: 'MUST' | 'SHOULD'
+  requirements: string[]
+  features: string[]
+  durationMs: number
+  /** Why skipped, or which known-failures line made a failure expected, or the harness error. */
+  reason?: string
+  failure?: CaseFailure
+  transcript: TranscriptEntry[]
+}
+
+export class StepFailure extends Error {
+  override name = 'StepFailure'
+  constructor(
+    message: string,
+    readonly detail: { expected?: unknown; actual?: unknown; mismatches?: Mismatch[] } = {},
+  ) {
+    super(message)
+  }
+}
+
+/** A bug in the runner or an invalid vector: never counted against the server. */
+export class HarnessError extends Error {
+  override name = 'HarnessError'
+}

@@ -1,0 +1,65 @@
+// One handshake per transport before the suite: is the target reachable, does
+// it accept our test tokens, and which features does its Welcome offer (cases
+// needing others are skipped with that reason).
+import { create } from '@bufbuild/protobuf'
+import { decodeFrame, encodeFrame } from '../../src/codec/index.js'
+import { FrameSchema } from '../../src/gen/es/imwire/v1/frame_pb.js'
+import { TargetUnreachable, type TransportKind } from '../drivers/transport.js'
+import { frameToJson } from '../judge/proto-json.js'
+import { ID_PREFIX, testToken } from './scope.js'
+import type { Target } from './target.js'
+
+export interface ProbeResult {
+  transport: TransportKind
+  status: 'ok' | 'unreachable' | 'unauthorized' | 'no-welcome'
+  features: string[]
+  welcome?: unknown
+  detail?: string
+}
+
+export const ALL_FEATURES = ['lz4']
+
+export async function probe(target: Target, kind: TransportKind, secret: string, runId: string, timeoutMs: number): Promise<ProbeResult> {
+  let transport: Awaited<ReturnType<Target['open']>>
+  try {
+    transport = await target.open(kind, timeoutMs)
+  } catch (err) {
+    return { transport: kind, status: err instanceof TargetUnreachable ? 'unreachable' : 'no-welcome', features: [], detail: (err as Error).message }
+  }
+  const user = `${ID_PREFIX}-${runId}-probe`
+  const hello = create(FrameSchema, {
+    body: { case: 'hello', value: { versions: [1], token: testToken(secret, user), deviceId: 'probe', features: ALL_FEATURES, clientName: 'imwire-conformance' } },
+  })
+  return new Promise<ProbeResult>((resolve) => {
+    const finish = (r: ProbeResult) => {
+      clearTimeout(timer)
+      if (!transport.closed) {
+        if (r.status === 'ok') transport.writeFrame(encodeFrame(create(FrameSchema, { body: { case: 'close', value: { code: 3000, reason: 'probe done' } } })))
+        transport.end(3000)
+      }
+      resolve(r)
+    }
+    const timer = setTimeout(() => finish({ transport: kind, status: 'no-welcome', features: [], detail: `no Welcome within ${timeoutMs} ms` }), timeoutMs)
+    transport.onEvent((e) => {
+      if (e.type === 'frame') {
+        let f: ReturnType<typeof decodeFrame>
+        try {
+          f = decodeFrame(e.bytes, 64 * 1024 * 1024)
+        } catch (err) {
+          return finish({ transport: kind, status: 'no-welcome', features: [], detail: `undecodable first frame: ${(err as Error).message}` })
+        }
+        if (f.body.case === 'welcome') return finish({ transport: kind, status: 'ok', features: [...f.body.value.features], welcome: frameToJson(f) })
+        if (f.body.case === 'close' && f.body.value.code === 3501) {
+          return finish({ transport: kind, status: 'unauthorized', features: [], detail: 'the server refused the test token (Close 3501): is --token-secret the secret the server uses?' })
+        }
+        return finish({ transport: kind, status: 'no-welcome', features: [], detail: `first frame was ${JSON.stringify(frameToJson(f))}, not Welcome` })
+      }
+      if (e.type === 'closed') {
+        if (e.wsCode === 3501) return finish({ transport: kind, status: 'unauthorized', features: [], detail: 'the server refused the test token (3501): check --token-secret' })
+        return finish({ transport: kind, status: 'no-welcome', features: [], detail: `connection closed (${e.how}${e.wsCode ? ` ${e.wsCode}` : ''}) before Welcome` })
+      }
+      return finish({ transport: kind, status: 'no-welcome', features: [], detail: e.detail })
+    })
+    transport.writeFrame(encodeFrame(hello))
+  })
+}

@@ -1,0 +1,133 @@
+// Steps that judge what the server sends: expect, expectSet, expectNothing,
+// expectClose, expectOpen.
+import { CloseCode } from '../../src/gen/es/imwire/v1/control_pb.js'
+import { assign, match } from '../judge/matcher.js'
+import { ENUM_NUMBER_BY_NAME } from '../judge/proto-json.js'
+import type { Step, StepVerb } from '../load/scenario-types.js'
+import { DEFAULT_WITHIN_MS } from '../load/scenario-types.js'
+import type { StepContext } from './case-runner.js'
+import { HarnessError, StepFailure } from './case-types.js'
+import type { Connection, InboxItem } from './connection.js'
+import { navigate, type Scope } from './scope.js'
+import { describe, itemJson } from './step-io.js'
+import { resolveTemplates } from './templating.js'
+
+export async function execExpect(verb: StepVerb, step: Step, scope: Scope, ctx: StepContext): Promise<void> {
+  const c = ctx.conn(step[verb] as string)
+  const within = Math.min(ctx.scale((step.withinMs as number | undefined) ?? DEFAULT_WITHIN_MS), ctx.left())
+  switch (verb) {
+    case 'expect': {
+      const matcher = resolveTemplates(step.frame, scope)
+      const item = await c.next(within)
+      if (item === null) {
+        ctx.transcript.event(c.name, 'timeout', `nothing within ${Math.round(within)} ms`)
+        throw new StepFailure(`expected a frame within ${Math.round(within)} ms, got nothing`, { expected: matcher })
+      }
+      if (item.kind !== 'frame') throw new StepFailure(`expected a frame, got ${describe(item)}`, { expected: matcher, actual: itemJson(item) })
+      if (step.batched === true && !item.batched) throw new StepFailure('expected the frame inside a Batch', { expected: matcher, actual: itemJson(item) })
+      if (step.batched === false && item.batched) throw new StepFailure('expected the frame outside any Batch', { expected: matcher, actual: item.json })
+      const caps = new Map<string, unknown>()
+      const mismatches = match(matcher, item.json, caps)
+      if (mismatches.length > 0) throw new StepFailure(`frame does not match (got ${describe(item)})`, { expected: matcher, actual: item.json, mismatches })
+      for (const [k, v] of caps) ctx.state.captures.set(k, v)
+      for (const [name, path] of Object.entries((step.capture as Record<string, string> | undefined) ?? {})) {
+        let v: unknown
+        try {
+          v = navigate(item.json, path.split('.'), ['capture', path])
+        } catch {
+          throw new StepFailure(`capture ${name}: the frame has no ${path}`, { actual: item.json })
+        }
+        ctx.state.captures.set(name, v)
+      }
+      return
+    }
+    case 'expectSet': {
+      const matchers = resolveTemplates(step.frames, scope) as unknown[]
+      const got: Array<Extract<InboxItem, { kind: 'frame' }>> = []
+      const deadline = performance.now() + within
+      while (got.length < matchers.length) {
+        const item = await c.next(Math.max(0, deadline - performance.now()))
+        if (item === null) {
+          ctx.transcript.event(c.name, 'timeout', `${got.length} of ${matchers.length} frames within ${Math.round(within)} ms`)
+          throw new StepFailure(`expected ${matchers.length} frames within ${Math.round(within)} ms, got ${got.length}`, {
+            expected: matchers,
+            actual: got.map(itemJson),
+          })
+        }
+        if (item.kind !== 'frame') throw new StepFailure(`expected a frame, got ${describe(item)}`, { expected: matchers, actual: [...got.map(itemJson), itemJson(item)] })
+        got.push(item)
+      }
+      const actual = got.map((g) => g.json)
+      const assignment = assign(matchers, actual)
+      if (assignment === null) throw new StepFailure('the frames do not match the set in any order', { expected: matchers, actual })
+      assignment.forEach((ai, ei) => match(matchers[ei], actual[ai], ctx.state.captures))
+      return
+    }
+    case 'expectNothing': {
+      const forMs = Math.min(ctx.scale(step.forMs as number), ctx.left())
+      const item = await c.next(forMs)
+      if (item !== null) throw new StepFailure(`expected nothing for ${Math.round(forMs)} ms, got ${describe(item)}`, { actual: itemJson(item) })
+      return
+    }
+    case 'expectOpen': {
+      const forMs = Math.min(ctx.scale(step.forMs as number), ctx.left())
+      if (await c.waitClosed(forMs)) throw new StepFailure(`expected the connection to stay open for ${Math.round(forMs)} ms, it closed`, { actual: c.closedEvent })
+      return
+    }
+    case 'expectClose':
+      return expectClose(step, c, within, ctx)
+    default:
+      throw new HarnessError(`no implementation for ${verb}`)
+  }
+}
+
+function closeCodes(step: Step): number[] {
+  const raw = (step.codes as unknown[] | undefined) ?? [step.code]
+  return raw.map((v) => {
+    if (typeof v === 'number') return v
+    const n = ENUM_NUMBER_BY_NAME.get(String(v))
+    if (n === undefined) throw new HarnessError(`unknown close code ${String(v)}`)
+    return n
+  })
+}
+
+function codeName(n: number): string {
+  return `${n}${CloseCode[n] ? ` ${CloseCode[n]}` : ''}`
+}
+
+async function expectClose(step: Step, c: Connection, within: number, ctx: StepContext): Promise<void> {
+  const codes = closeCodes(step)
+  const want = codes.map(codeName).join(' or ')
+  const required = step.closeFrame !== 'optional'
+  const stepStart = ctx.transcript.now()
+  const deadline = performance.now() + within
+  const first = await c.next(within)
+  if (first === null) {
+    ctx.transcript.event(c.name, 'timeout', `no close within ${Math.round(within)} ms`)
+    throw new StepFailure(`expected Close ${want} within ${Math.round(within)} ms, the connection stayed open and silent`, { expected: { close: { code: codes } } })
+  }
+  const early = (at: number) => {
+    const nb = step.notBeforeMs as number | undefined
+    if (nb !== undefined && at - stepStart < nb) throw new StepFailure(`closed after ${Math.round(at - stepStart)} ms, earlier than ${nb} ms`, { actual: itemJson(first) })
+  }
+  if (first.kind === 'frame') {
+    const b = first.frame.body
+    if (b.case !== 'close') throw new StepFailure(`expected Close ${want}, got ${describe(first)}`, { expected: { close: { code: codes } }, actual: first.json })
+    if (!codes.includes(b.value.code)) throw new StepFailure(`expected Close ${want}, got Close ${codeName(b.value.code)}`, { expected: { close: { code: codes } }, actual: first.json })
+    early(first.at)
+    // [ERR-2] the Close is the last frame, then the connection closes
+    const after = await c.next(Math.max(0, deadline - performance.now()))
+    if (after === null) throw new StepFailure(`Close ${codeName(b.value.code)} received but the connection was not closed within ${Math.round(within)} ms [ERR-2]`)
+    if (after.kind !== 'closed') throw new StepFailure(`${describe(after)} after the Close frame: the Close must be the last frame [ERR-2]`, { actual: itemJson(after) })
+    if (after.event.how === 'ws-close' && after.event.wsCode !== b.value.code) {
+      throw new StepFailure(`WebSocket close code ${after.event.wsCode} differs from the Close frame's ${b.value.code} [ERR-2]`, { expected: b.value.code, actual: after.event.wsCode })
+    }
+    return
+  }
+  if (first.kind === 'garbage') throw new StepFailure(`expected Close ${want}, got ${describe(first)}`, { actual: itemJson(first) })
+  early(first.at)
+  if (required) throw new StepFailure(`the connection closed (${first.event.how}) without a Close frame; expected Close ${want} first [ERR-2]`, { actual: itemJson(first) })
+  if (first.event.how === 'ws-close' && !codes.includes(first.event.wsCode ?? -1)) {
+    throw new StepFailure(`WebSocket close code ${first.event.wsCode}, expected ${want}`, { expected: codes, actual: first.event.wsCode })
+  }
+}

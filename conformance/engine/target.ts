@@ -1,0 +1,286 @@
+// Where the server under test is and, when the runner started it, how to
+// restart it. Three modes: fixed addresses (--target), a command that prints
+// its listening line (--spawn), or the bundled reference server.
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtempSync, rmSync, createWriteStream, type WriteStream } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { openTcp } from '../drivers/tcp-transport.js'
+import type { Transport, TransportKind } from '../drivers/transport.js'
+import { openWs } from '../drivers/ws-transport.js'
+
+export interface Addresses {
+  tcp?: { host: string; port: number }
+  ws?: string
+}
+
+export interface TargetInfo {
+  mode: 'address' | 'spawn' | 'bundled'
+  command?: string
+  addresses: { tcp?: string; ws?: string }
+}
+
+export interface ServerCrash {
+  /** ms since the run started */
+  at: number
+  detail: string
+  stderrTail: string
+}
+
+export interface Target {
+  info(): TargetInfo
+  addresses(): Addresses
+  open(kind: TransportKind, timeoutMs: number): Promise<Transport>
+  readonly canRestart: boolean
+  restart(mode: 'kill' | 'graceful'): Promise<void>
+  /** Unexpected exits of a spawned server (it is started again each time). */
+  readonly crashes: ServerCrash[]
+  stop(): Promise<void>
+}
+
+export class UsageError extends Error {
+  override name = 'UsageError'
+}
+
+export function parseTarget(url: string): Addresses {
+  const tcp = /^tcp:\/\/(\[[^\]]+\]|[^:/]+):(\d+)\/?$/.exec(url)
+  if (tcp) return { tcp: { host: (tcp[1] as string).replace(/^\[|\]$/g, ''), port: Number(tcp[2]) } }
+  if (/^wss?:\/\/[^/]+/.test(url)) return { ws: url }
+  throw new UsageError(`--target ${url}: expected tcp://HOST:PORT or ws://HOST:PORT/PATH`)
+}
+
+function openOn(a: Addresses, kind: TransportKind, timeoutMs: number): Promise<Transport> {
+  if (kind === 'tcp') {
+    if (!a.tcp) throw new UsageError('no TCP address for this target')
+    return openTcp(a.tcp.host, a.tcp.port, timeoutMs)
+  }
+  if (!a.ws) throw new UsageError('no WebSocket address for this target')
+  return openWs(a.ws, timeoutMs)
+}
+
+function describeAddresses(a: Addresses): { tcp?: string; ws?: string } {
+  return { ...(a.tcp ? { tcp: `tcp://${a.tcp.host}:${a.tcp.port}` } : {}), ...(a.ws ? { ws: a.ws } : {}) }
+}
+
+export class FixedTarget implements Target {
+  readonly canRestart = false
+  readonly crashes: ServerCrash[] = []
+  constructor(private readonly a: Addresses) {}
+  info(): TargetInfo {
+    return { mode: 'address', addresses: describeAddresses(this.a) }
+  }
+  addresses(): Addresses {
+    return this.a
+  }
+  open(kind: TransportKind, timeoutMs: number): Promise<Transport> {
+    return openOn(this.a, kind, timeoutMs)
+  }
+  async restart(): Promise<void> {
+    throw new UsageError('cannot restart a server the runner did not start')
+  }
+  async stop(): Promise<void> {}
+}
+
+export interface SpawnOptions {
+  /** Shell command (--spawn) with placeholders, or argv (bundled server, no shell). */
+  command: string | string[]
+  mode: 'spawn' | 'bundled'
+  secret: string
+  startTimeoutMs: number
+  /** Append the server's stderr (and stdout after the listening line) here. */
+  logFile?: string
+  runStarted: number
+}
+
+/** Picks a free loopback port by binding port 0 (for {tcp_port}/{ws_port}). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer()
+    srv.once('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address()
+      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0))
+    })
+  })
+}
+
+export class SpawnedTarget implements Target {
+  readonly canRestart = true
+  readonly crashes: ServerCrash[] = []
+  private child: ChildProcess | null = null
+  private a: Addresses = {}
+  private stderrTail: string[] = []
+  private expectingExit = false
+  private log: WriteStream | null = null
+  private restarting: Promise<void> | null = null
+  private readonly dataDir: string
+  private readonly argv: { file: string; args: string[]; shell: boolean }
+  private stopped = false
+
+  private constructor(
+    private readonly opts: SpawnOptions,
+    resolved: string | string[],
+    dataDir: string,
+  ) {
+    this.dataDir = dataDir
+    this.argv = typeof resolved === 'string' ? { file: resolved, args: [], shell: true } : { file: resolved[0] as string, args: resolved.slice(1), shell: false }
+    if (opts.logFile) this.log = createWriteStream(opts.logFile, { flags: 'a' })
+  }
+
+  static async start(opts: SpawnOptions): Promise<SpawnedTarget> {
+    const dataDir = mkdtempSync(join(tmpdir(), 'imwire-conformance-'))
+    const subst = async (s: string) => {
+      let out = s.replaceAll('{datadir}', dataDir).replaceAll('{secret}', opts.secret)
+      if (out.includes('{tcp_port}') || out.includes('{port}')) {
+        const p = String(await freePort())
+        out = out.replaceAll('{tcp_port}', p).replaceAll('{port}', p)
+      }
+      if (out.includes('{ws_port}')) out = out.replaceAll('{ws_port}', String(await freePort()))
+      return out
+    }
+    const resolved = typeof opts.command === 'string' ? await subst(opts.command) : await Promise.all(opts.command.map(subst))
+    const t = new SpawnedTarget(opts, resolved, dataDir)
+    await t.launch()
+    return t
+  }
+
+  info(): TargetInfo {
+    const command = typeof this.opts.command === 'string' ? this.opts.command : this.opts.command.join(' ')
+    return { mode: this.opts.mode, command, addresses: describeAddresses(this.a) }
+  }
+
+  addresses(): Addresses {
+    return this.a
+  }
+
+  async open(kind: TransportKind, timeoutMs: number): Promise<Transport> {
+    if (this.restarting) await this.restarting
+    return openOn(this.a, kind, timeoutMs)
+  }
+
+  private launch(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(this.argv.file, this.argv.args, {
+        shell: this.argv.shell,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        // own process group, so a shell's children are stopped with it
+        detached: true,
+      })
+      this.child = child
+      let listening = false
+      const timer = setTimeout(() => {
+        if (listening) return
+        this.kill('SIGKILL')
+        reject(new Error(`server did not print its listening line within ${this.opts.startTimeoutMs} ms\n${this.tail()}`))
+      }, this.opts.startTimeoutMs)
+      const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })
+      lines.on('line', (line) => {
+        this.log?.write(`[stdout] ${line}\n`)
+        if (listening) return
+        const parsed = parseListening(line)
+        if (!parsed) return
+        listening = true
+        clearTimeout(timer)
+        this.a = parsed
+        resolve()
+      })
+      child.stderr?.on('data', (d: Buffer) => {
+        this.log?.write(d)
+        this.stderrTail.push(...d.toString('utf8').split('\n').filter((l) => l !== ''))
+        if (this.stderrTail.length > 50) this.stderrTail.splice(0, this.stderrTail.length - 50)
+      })
+      child.once('error', (err) => {
+        clearTimeout(timer)
+        if (!listening) reject(new Error(`cannot start server: ${err.message}`))
+      })
+      child.once('exit', (code, signal) => {
+        clearTimeout(timer)
+        if (!listening) {
+          reject(new Error(`server exited (${signal ?? code}) before printing its listening line\n${this.tail()}`))
+          return
+        }
+        if (this.expectingExit || this.stopped) return
+        // [ERR-5] a crash is evidence; start it again so the remaining cases run
+        this.crashes.push({ at: Math.round(performance.now() - this.opts.runStarted), detail: `exited with ${signal ?? `code ${code}`}`, stderrTail: this.tail() })
+        this.restarting = this.launch().finally(() => {
+          this.restarting = null
+        })
+        this.restarting.catch(() => {})
+      })
+    })
+  }
+
+  private tail(): string {
+    return this.stderrTail.slice(-20).join('\n')
+  }
+
+  private kill(sig: NodeJS.Signals): void {
+    const pid = this.child?.pid
+    if (pid === undefined || this.child?.exitCode !== null || this.child?.signalCode !== null) return
+    try {
+      process.kill(-pid, sig)
+    } catch {
+      this.child?.kill(sig)
+    }
+  }
+
+  private waitExit(ms: number): Promise<boolean> {
+    const child = this.child
+    if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true)
+    return new Promise((resolve) => {
+      const t = setTimeout(() => resolve(false), ms)
+      child.once('exit', () => {
+        clearTimeout(t)
+        resolve(true)
+      })
+    })
+  }
+
+  async restart(mode: 'kill' | 'graceful'): Promise<void> {
+    if (this.restarting) await this.restarting
+    this.expectingExit = true
+    try {
+      this.kill(mode === 'kill' ? 'SIGKILL' : 'SIGTERM')
+      if (!(await this.waitExit(10_000))) {
+        this.kill('SIGKILL')
+        await this.waitExit(5_000)
+      }
+    } finally {
+      this.expectingExit = false
+    }
+    await this.launch()
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true
+    if (this.restarting) await this.restarting.catch(() => {})
+    this.kill('SIGTERM')
+    if (!(await this.waitExit(5_000))) {
+      this.kill('SIGKILL')
+      await this.waitExit(2_000)
+    }
+    this.log?.end()
+    rmSync(this.dataDir, { recursive: true, force: true })
+  }
+}
+
+/** `{"event":"listening","tcp":"HOST:PORT","ws":"ws://HOST:PORT/PATH"}` */
+export function parseListening(line: string): Addresses | null {
+  let j: unknown
+  try {
+    j = JSON.parse(line)
+  } catch {
+    return null
+  }
+  if (j === null || typeof j !== 'object' || (j as { event?: unknown }).event !== 'listening') return null
+  const o = j as { tcp?: unknown; ws?: unknown }
+  const a: Addresses = {}
+  if (typeof o.tcp === 'string') {
+    const m = /^(?:tcp:\/\/)?(\[[^\]]+\]|[^:]+):(\d+)$/.exec(o.tcp)
+    if (m) a.tcp = { host: (m[1] as string).replace(/^\[|\]$/g, ''), port: Number(m[2]) }
+  }
+  if (typeof o.ws === 'string') a.ws = o.ws
+  return a.tcp || a.ws ? a : null
+}

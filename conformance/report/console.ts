@@ -1,0 +1,86 @@
+// Console reporter: live progress (one rewritten line on a TTY, one line per
+// case otherwise), then every failure with its transcript, then the summary.
+import type { CaseResult } from '../engine/case-types.js'
+import type { TransportKind } from '../drivers/transport.js'
+import { caseLabel, failureLines, transcriptLines } from './format.js'
+import type { Report } from './report-types.js'
+
+const MARK: Record<CaseResult['verdict'], string> = { pass: 'ok  ', fail: 'FAIL', skipped: 'skip', 'expected-failure': 'xfail', error: 'ERR ' }
+
+export class ConsoleReporter {
+  private readonly tty: boolean
+  private running = new Set<string>()
+  constructor(
+    private readonly out: NodeJS.WriteStream | { write(s: string): boolean; isTTY?: boolean },
+    private readonly opts: { verbose?: boolean; color?: boolean } = {},
+  ) {
+    this.tty = out.isTTY === true
+  }
+
+  private c(code: string, s: string): string {
+    return this.opts.color ?? this.tty ? `\x1b[${code}m${s}\x1b[0m` : s
+  }
+
+  onStart(info: { total: number; transports: TransportKind[]; features: Report['features']; target: Report['target'] }): void {
+    const where = Object.values(info.target.addresses).join(' ')
+    const feats = info.transports.map((t) => `${t}: [${(info.features[t] ?? []).join(', ')}]`).join('; ')
+    this.out.write(`imwire conformance: ${info.total} cases against ${info.target.mode}${info.target.command ? ` (${info.target.command})` : ''} ${where}\nfeatures offered: ${feats}\n`)
+  }
+
+  onCaseStart(id: string, transport: TransportKind): void {
+    this.running.add(`${transport}:${id}`)
+  }
+
+  onCaseEnd(r: CaseResult, done: number, total: number): void {
+    this.running.delete(caseLabel(r))
+    const mark = r.verdict === 'pass' ? this.c('32', MARK.pass) : r.verdict === 'fail' || r.verdict === 'error' ? this.c('31', MARK[r.verdict]) : this.c('33', MARK[r.verdict])
+    const line = `${mark} ${caseLabel(r)} (${r.durationMs} ms)${r.verdict === 'skipped' ? ` — ${r.reason}` : ''}`
+    if (this.tty) {
+      this.out.write('\r\x1b[2K')
+      if (r.verdict !== 'pass' || this.opts.verbose) this.out.write(`${line}\n`)
+      this.out.write(`[${done}/${total}] running ${this.running.size}…`)
+      if (done === total) this.out.write('\r\x1b[2K')
+    } else {
+      this.out.write(`${line}\n`)
+    }
+  }
+
+  onEnd(report: Report): void {
+    const w = (s = '') => this.out.write(`${s}\n`)
+    const bad = report.cases.filter((c) => c.verdict === 'fail' || c.verdict === 'error')
+    for (const r of bad) {
+      w()
+      w(this.c('1', `── ${r.verdict === 'error' ? 'HARNESS ERROR' : `${r.level} FAILURE`} ${caseLabel(r)} ──`))
+      w(`${r.title}`)
+      w(`requirements: ${r.requirements.join(', ')}`)
+      if (r.failure) for (const l of failureLines(r.failure)) w(l)
+      w('transcript:')
+      for (const l of transcriptLines(r.transcript)) w(`  ${l}`)
+    }
+    const s = report.summary
+    w()
+    const skippedReasons = new Map<string, number>()
+    for (const r of report.cases) if (r.verdict === 'skipped') skippedReasons.set(r.reason ?? '', (skippedReasons.get(r.reason ?? '') ?? 0) + 1)
+    for (const [reason, n] of skippedReasons) w(`skipped ${n}: ${reason}`)
+    const must = report.cases.filter((c) => c.verdict === 'fail' && c.level === 'MUST')
+    const should = report.cases.filter((c) => c.verdict === 'fail' && c.level === 'SHOULD')
+    if (must.length) w(this.c('31', `MUST failures (${must.length}): ${must.map(caseLabel).join(', ')}`))
+    if (should.length) w(this.c('33', `SHOULD failures (${should.length}${report.options.strict ? '' : ', not failing the run without --strict'}): ${should.map(caseLabel).join(', ')}`))
+    const xf = report.cases.filter((c) => c.verdict === 'expected-failure')
+    if (xf.length) w(`expected failures (${xf.length}): ${xf.map(caseLabel).join(', ')}`)
+    for (const p of report.problems) w(this.c(p.kind === 'no-welcome' ? '33' : '31', `${p.kind}: ${p.message}`))
+    const stale = report.problems.filter((p) => p.line !== undefined).sort((a, b) => (a.line ?? 0) - (b.line ?? 0))
+    if (stale.length) {
+      w(`remove these lines from ${report.options.knownFailures ?? 'the known-failures list'}:`)
+      for (const p of stale) w(`  ${p.line}: ${p.text}`)
+    }
+    const parts = [
+      `${s.passed} passed`,
+      `${s.failed} failed (${s.mustFailed} MUST, ${s.shouldFailed} SHOULD)`,
+      `${s.skipped} skipped`,
+      `${s.expectedFailures} expected failures`,
+      ...(s.errors ? [`${s.errors} harness errors`] : []),
+    ]
+    w(`${parts.join(', ')} in ${(s.durationMs / 1000).toFixed(1)} s — ${report.outcome} (exit ${report.exitCode})`)
+  }
+}

@@ -1,0 +1,193 @@
+// `imwire serve`: run the reference server.
+//
+// stdout carries exactly one line, once everything listens:
+//   {"event":"listening","tcp":"HOST:PORT","ws":"ws://HOST:PORT/PATH"}
+// (a disabled listener is null). Logs are pino JSON lines on stderr.
+// SIGTERM/SIGINT: graceful shutdown [ERR-6], exit 0.
+import { randomBytes } from 'node:crypto'
+import { parseArgs } from 'node:util'
+import pino from 'pino'
+import { DEFAULT_LIMITS, HANDSHAKE_TIMEOUT_MS, HEARTBEAT_DEFAULT_MS, type ServerLimits } from '../session/limits.js'
+import { startServer } from './server.js'
+import { createMemoryStore, openSqliteStore } from './store/sqlite-store.js'
+import type { Store, StoreFault } from './store/store.js'
+
+const USAGE = `usage: imwire serve [options]
+
+  --tcp HOST:PORT            TCP listener (default 127.0.0.1:7420; port 0 = ephemeral; "off")
+  --ws HOST:PORT[/PATH]      WebSocket listener (default 127.0.0.1:7421/imwire; "off")
+  --data-dir DIR             SQLite data directory (default ./.imwire-data)
+  --memory                   in-memory store (nothing survives a restart)
+  --token-secret S           test-token secret (or env IMWIRE_TOKEN_SECRET); required unless --dev
+  --dev                      development mode: random token secret, printed to stderr
+  --max-frame-bytes N        --max-batch-bytes N      --max-batch-frames N
+  --max-message-bytes N      --receive-window N       --max-inflight-sends N
+  --max-backlog N            --replay-limit N         --history-page-max N
+  --heartbeat-default-ms N   default heartbeat (30000); requests are clamped to [1000, 300000]
+  --handshake-timeout-ms N   Hello deadline (default 10000)
+  --sync full|normal         SQLite synchronous mode (default full; normal can lose acked data on power loss)
+  --no-worker                run SQLite on the main thread (for measurements)
+  --log-level LEVEL          fatal|error|warn|info|debug|trace|silent (default info)
+`
+
+class UsageError extends Error {}
+
+function hostPort(value: string, flag: string): { host: string; port: number; path: string } {
+  const m = /^(\[[^\]]+\]|[^:/]+):(\d{1,5})(\/.*)?$/.exec(value)
+  if (m === null) throw new UsageError(`${flag}: expected HOST:PORT, got ${JSON.stringify(value)}`)
+  const port = Number(m[2])
+  if (port > 65535) throw new UsageError(`${flag}: port out of range`)
+  return { host: (m[1] as string).replace(/^\[|\]$/g, ''), port, path: m[3] ?? '/imwire' }
+}
+
+function positive(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined
+  if (!/^\d+$/.test(value) || Number(value) <= 0) throw new UsageError(`${flag}: expected a positive integer`)
+  return Number(value)
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let parsed: ReturnType<typeof parse>
+  try {
+    parsed = parse(argv)
+  } catch (err) {
+    process.stderr.write(`imwire serve: ${(err as Error).message}\n\n${USAGE}`)
+    return 2
+  }
+  if (parsed === null) {
+    process.stdout.write(USAGE)
+    return 0
+  }
+  const o = parsed
+  const logger = pino({ level: o.logLevel, base: { svc: 'imwire' } }, pino.destination({ dest: 2, sync: true }))
+  let secret = o.tokenSecret ?? process.env.IMWIRE_TOKEN_SECRET
+  if (secret === undefined || secret === '') {
+    if (!o.dev) {
+      process.stderr.write('imwire serve: --token-secret (or IMWIRE_TOKEN_SECRET) is required unless --dev\n')
+      return 2
+    }
+    secret = `dev-${randomBytes(12).toString('hex')}`
+    process.stderr.write(`imwire serve: development token secret: ${secret}\n`)
+  }
+  const fault = (process.env.IMWIRE_FAULT === 'ack-before-commit' ? 'ack-before-commit' : null) as StoreFault
+  if (fault !== null) logger.warn({ fault }, 'FAULT INJECTION ACTIVE: SendAck is sent before the commit is durable')
+
+  let store: Store
+  try {
+    if (o.memory) store = createMemoryStore(fault)
+    else {
+      const s = await openSqliteStore({ dataDir: o.dataDir, synchronous: o.sync, worker: o.worker, fault })
+      logger.info({ dataDir: o.dataDir, schema: s.migrated, synchronous: o.sync, worker: o.worker }, 'store open')
+      store = s
+    }
+  } catch (err) {
+    logger.fatal({ err }, 'cannot open the store')
+    return 1
+  }
+  let server: Awaited<ReturnType<typeof startServer>>
+  try {
+    server = await startServer({
+      store,
+      tokenSecret: secret,
+      tcp: o.tcp,
+      ws: o.ws,
+      limits: o.limits,
+      heartbeatDefaultMs: o.heartbeatDefaultMs,
+      handshakeTimeoutMs: o.handshakeTimeoutMs,
+      logger,
+    })
+  } catch (err) {
+    logger.fatal({ err }, 'cannot listen')
+    await store.close()
+    return 1
+  }
+  process.stdout.write(`${JSON.stringify({ event: 'listening', tcp: server.tcpAddress, ws: server.wsUrl })}\n`)
+  logger.info({ tcp: server.tcpAddress, ws: server.wsUrl }, 'listening')
+
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      logger.info({ signal }, 'signal received')
+      server.shutdown().then(resolve, (err) => {
+        logger.error({ err }, 'shutdown failed')
+        resolve()
+      })
+    }
+    process.once('SIGTERM', () => stop('SIGTERM'))
+    process.once('SIGINT', () => stop('SIGINT'))
+  })
+  return 0
+}
+
+function parse(argv: string[]) {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      tcp: { type: 'string' },
+      ws: { type: 'string' },
+      'data-dir': { type: 'string' },
+      memory: { type: 'boolean' },
+      'token-secret': { type: 'string' },
+      dev: { type: 'boolean' },
+      'max-frame-bytes': { type: 'string' },
+      'max-batch-bytes': { type: 'string' },
+      'max-batch-frames': { type: 'string' },
+      'max-message-bytes': { type: 'string' },
+      'receive-window': { type: 'string' },
+      'max-inflight-sends': { type: 'string' },
+      'max-backlog': { type: 'string' },
+      'replay-limit': { type: 'string' },
+      'history-page-max': { type: 'string' },
+      'heartbeat-default-ms': { type: 'string' },
+      'handshake-timeout-ms': { type: 'string' },
+      sync: { type: 'string' },
+      'no-worker': { type: 'boolean' },
+      'log-level': { type: 'string' },
+    },
+  })
+  if (values.help) return null
+  const tcpArg = values.tcp ?? '127.0.0.1:7420'
+  const wsArg = values.ws ?? '127.0.0.1:7421/imwire'
+  const tcp = tcpArg === 'off' ? null : hostPort(tcpArg, '--tcp')
+  const ws = wsArg === 'off' ? null : hostPort(wsArg, '--ws')
+  if (tcp === null && ws === null) throw new UsageError('at least one of --tcp and --ws must be on')
+  const limits: Partial<ServerLimits> = {}
+  const flags: [keyof ServerLimits, string][] = [
+    ['maxFrameBytes', 'max-frame-bytes'],
+    ['maxBatchBytes', 'max-batch-bytes'],
+    ['maxBatchFrames', 'max-batch-frames'],
+    ['maxMessageBytes', 'max-message-bytes'],
+    ['receiveWindow', 'receive-window'],
+    ['maxInflightSends', 'max-inflight-sends'],
+    ['maxBacklog', 'max-backlog'],
+    ['replayLimit', 'replay-limit'],
+    ['historyPageMax', 'history-page-max'],
+  ]
+  for (const [k, flag] of flags) {
+    const v = positive(values[flag as keyof typeof values] as string | undefined, `--${flag}`)
+    if (v !== undefined) limits[k] = v
+  }
+  const heartbeatDefaultMs = positive(values['heartbeat-default-ms'], '--heartbeat-default-ms') ?? HEARTBEAT_DEFAULT_MS
+  const sync = (values.sync ?? 'full').toUpperCase()
+  if (sync !== 'FULL' && sync !== 'NORMAL') throw new UsageError('--sync: full or normal')
+  const logLevel = values['log-level'] ?? 'info'
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
+    throw new UsageError('--log-level: unknown level')
+  }
+  return {
+    tcp: tcp && { host: tcp.host, port: tcp.port },
+    ws,
+    dataDir: values['data-dir'] ?? '.imwire-data',
+    memory: values.memory ?? false,
+    tokenSecret: values['token-secret'],
+    dev: values.dev ?? false,
+    limits: { ...limits } satisfies Partial<typeof DEFAULT_LIMITS>,
+    heartbeatDefaultMs,
+    handshakeTimeoutMs: positive(values['handshake-timeout-ms'], '--handshake-timeout-ms') ?? HANDSHAKE_TIMEOUT_MS,
+    sync: sync as 'FULL' | 'NORMAL',
+    worker: !(values['no-worker'] ?? false),
+    logLevel,
+  }
+}

@@ -1,0 +1,176 @@
+// The reference server: listeners, one session per connection, the hub, the
+// store, and graceful shutdown. [ERR-6]
+import { randomBytes } from 'node:crypto'
+import pino, { type Logger } from 'pino'
+import {
+  DEFAULT_LIMITS,
+  DEFAULT_MAX_OUTPUT_BYTES,
+  HANDSHAKE_TIMEOUT_MS,
+  HEARTBEAT_DEFAULT_MS,
+  HEARTBEAT_MAX_MS,
+  HEARTBEAT_MIN_MS,
+  MAX_GROUP_MEMBERS,
+  type ServerLimits,
+} from '../session/limits.js'
+import { SUPPORTED_FEATURES } from '../session/handshake.js'
+import type { SessionConfig } from '../session/session.js'
+import type { ResultOf, StoreOp } from '../session/store-ops.js'
+import { verifyTestToken } from '../session/test-token.js'
+import { type Connection, type Listener, listenTcp, listenWs } from '../transport/index.js'
+import { Hub } from './hub.js'
+import { type DriverContext, SessionDriver } from './session-driver.js'
+import type { Store } from './store/store.js'
+
+export interface ServerOptions {
+  store: Store
+  /** Secret of the test-token scheme. [AUTH-1] */
+  tokenSecret: string
+  /** null: no TCP listener. */
+  tcp?: { host: string; port: number } | null
+  /** null: no WebSocket listener. */
+  ws?: { host: string; port: number; path: string } | null
+  limits?: Partial<ServerLimits>
+  heartbeatDefaultMs?: number
+  heartbeatMinMs?: number
+  heartbeatMaxMs?: number
+  handshakeTimeoutMs?: number
+  maxOutputBytes?: number
+  features?: string[]
+  logger?: Logger
+  /** Clock (ms since the epoch); tests may inject one. */
+  now?: () => number
+}
+
+export interface RunningServer {
+  /** "host:port" of the TCP listener, if any. */
+  readonly tcpAddress: string | null
+  /** "ws://host:port/path" of the WebSocket listener, if any. */
+  readonly wsUrl: string | null
+  readonly store: Store
+  readonly hub: Hub<SessionDriver>
+  /** Serve a connection made elsewhere (tests: in-memory pairs). */
+  accept(conn: Connection): void
+  /** Graceful shutdown. [ERR-6] Idempotent. */
+  shutdown(opts?: { retryAfterMs?: number }): Promise<void>
+}
+
+/** How long shutdown waits for connections to close after Close 3001. */
+const SHUTDOWN_CLOSE_WAIT_MS = 3000
+
+export async function startServer(opts: ServerOptions): Promise<RunningServer> {
+  const logger = opts.logger ?? pino({ level: 'silent' })
+  const limits: ServerLimits = { ...DEFAULT_LIMITS, ...opts.limits }
+  const now = opts.now ?? Date.now
+  const store = opts.store
+  const hub = new Hub<SessionDriver>()
+  const drivers = new Set<SessionDriver>()
+  let draining = false
+  let inflightOps = 0
+  const secret = opts.tokenSecret
+
+  const runStore = <O extends StoreOp>(op: O): Promise<ResultOf<O>> => {
+    inflightOps++
+    const p = store.run(op)
+    p.then(
+      (r) => {
+        inflightOps--
+        // Fan-out in commit order: results settle in commit order. [FAN-1] [ORD-1]
+        const res = r as ResultOf<StoreOp>
+        if (op.op === 'send' && res.ok && 'duplicate' in res) {
+          if (!res.duplicate) hub.publish(res.message, res.epoch, res.members) // [FAN-2]
+        } else if (res.ok && 'notices' in res) {
+          hub.notify(res.conversation.conversationId, res.notices, res.epoch, res.topSeq) // [CNV-6]
+        }
+      },
+      () => {
+        inflightOps--
+      },
+    )
+    return p
+  }
+
+  const ctx: DriverContext = {
+    hub,
+    runStore,
+    get draining() {
+      return draining
+    },
+    now,
+    maxOutputBytes: opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES,
+    maxBatchBytes: limits.maxBatchBytes,
+    maxBatchFrames: limits.maxBatchFrames,
+    logger,
+    onClosed: (d) => drivers.delete(d),
+  }
+
+  const baseConfig: Omit<SessionConfig, 'sessionId'> = {
+    limits,
+    heartbeatDefaultMs: opts.heartbeatDefaultMs ?? HEARTBEAT_DEFAULT_MS,
+    heartbeatMinMs: opts.heartbeatMinMs ?? HEARTBEAT_MIN_MS,
+    heartbeatMaxMs: opts.heartbeatMaxMs ?? HEARTBEAT_MAX_MS,
+    handshakeTimeoutMs: opts.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS,
+    features: opts.features ?? SUPPORTED_FEATURES,
+    authenticate: (token) => verifyTestToken(secret, token),
+    maxGroupMembers: MAX_GROUP_MEMBERS,
+  }
+  const sessionPrefix = randomBytes(4).toString('hex')
+  let sessionCounter = 0
+
+  const accept = (conn: Connection): void => {
+    if (draining) {
+      conn.close(3001, 'server shutting down', 1000)
+      return
+    }
+    // Unique per connection and per server run. [HS-10]
+    const sessionId = `${sessionPrefix}-${(++sessionCounter).toString(36)}`
+    const driver = new SessionDriver(conn, { ...baseConfig, sessionId }, ctx)
+    if (!driver.session.closed) drivers.add(driver)
+    logger.debug({ session: sessionId, remote: conn.remoteAddress, transport: conn.kind }, 'connection accepted')
+  }
+
+  const listeners: Listener[] = []
+  try {
+    if (opts.tcp) listeners.push(await listenTcp({ ...opts.tcp, maxFrameBytes: limits.maxFrameBytes }, accept))
+    if (opts.ws) listeners.push(await listenWs({ ...opts.ws, maxFrameBytes: limits.maxFrameBytes }, accept))
+  } catch (err) {
+    await Promise.all(listeners.map((l) => l.close()))
+    throw err
+  }
+  const tcpListener = opts.tcp ? listeners[0] : undefined
+  const wsListener = opts.ws ? listeners[listeners.length - 1] : undefined
+
+  let shuttingDown: Promise<void> | null = null
+  const shutdown = async (retryAfterMs: number): Promise<void> => {
+    // 1. Stop accepting; frames from open connections are no longer read.
+    draining = true
+    const closed = Promise.all(listeners.map((l) => l.close()))
+    logger.info({ connections: drivers.size }, 'shutting down')
+    // 2. Finish in-flight commits and let their acks be queued. A turn of the
+    //    event loop after each idle() lets result handlers (and any store op
+    //    they start) run.
+    for (let i = 0; i < 100; i++) {
+      await store.idle()
+      await new Promise((r) => setImmediate(r))
+      if (inflightOps === 0) break
+    }
+    // 3. Close 3001 to everyone; Connection.close writes queued acks first. [ERR-6]
+    for (const d of [...drivers]) d.step({ type: 'shutdown', retryAfterMs })
+    await Promise.race([closed, new Promise((r) => setTimeout(r, SHUTDOWN_CLOSE_WAIT_MS).unref())])
+    for (const d of [...drivers]) d.conn.destroy()
+    // 4. Close the store.
+    await store.close()
+    logger.info('stopped')
+  }
+
+  return {
+    tcpAddress: tcpListener?.address ?? null,
+    wsUrl: wsListener?.address ?? null,
+    store,
+    hub,
+    accept,
+    shutdown: (o = {}) => {
+      shuttingDown ??= shutdown(o.retryAfterMs ?? 1000)
+      return shuttingDown
+    },
+  }
+}

@@ -1,0 +1,148 @@
+// Runs one ServerSession on one Connection: feeds it events (frames, timer,
+// store results, fan-out) and carries out its effects. The only place where
+// the pure session meets sockets, timers and the store.
+import type { Logger } from 'pino'
+import type { UpdateReason } from '../gen/es/imwire/v1/conversation_pb.js'
+import type { Effect, LiveMessage, SessionEvent } from '../session/effects.js'
+import { ServerSession, type SessionConfig } from '../session/session.js'
+import type { ResultOf, StoreOp } from '../session/store-ops.js'
+import type { Connection } from '../transport/index.js'
+import type { Hub, HubMember } from './hub.js'
+
+export interface DriverContext {
+  hub: Hub<SessionDriver>
+  /** Runs a store op (and publishes committed sends to the hub). */
+  runStore<O extends StoreOp>(op: O): Promise<ResultOf<O>>
+  /** Frames are ignored while the server drains for shutdown. */
+  readonly draining: boolean
+  now(): number
+  maxOutputBytes: number
+  maxBatchBytes: number
+  maxBatchFrames: number
+  logger: Logger
+  onClosed(driver: SessionDriver): void
+}
+
+export class SessionDriver implements HubMember {
+  readonly session: ServerSession
+  private timer: NodeJS.Timeout | null = null
+  private ended = false
+
+  constructor(
+    readonly conn: Connection,
+    config: SessionConfig,
+    private readonly ctx: DriverContext,
+  ) {
+    this.session = new ServerSession(config, ctx.now())
+    conn.on('frame', (frame) => {
+      if (!ctx.draining) this.step({ type: 'frame', frame })
+    })
+    // Synchronous: the session's Close must go out before ws closes on its own.
+    conn.on('codecError', (err) => this.step({ type: 'codecError', closeCode: err.closeCode, reason: err.code }))
+    conn.on('close', (info) => {
+      this.step({ type: 'disconnected' })
+      this.clearTimer()
+      this.ended = true
+      ctx.logger.debug(
+        { session: config.sessionId, user: this.session.userId, local: info.local, ws: info.wsCode },
+        'connection closed',
+      )
+      ctx.onClosed(this)
+    })
+    this.exec(this.session.start())
+  }
+
+  step(event: SessionEvent): void {
+    this.exec(this.session.step(event, this.ctx.now()))
+  }
+
+  // HubMember
+  live(live: LiveMessage): void {
+    this.step({ type: 'live', live })
+  }
+  notice(conversationId: string, reason: UpdateReason, epoch: number, topSeq: number): void {
+    this.step({ type: 'notice', conversationId, reason, epoch, topSeq })
+  }
+  takenOver(): void {
+    this.step({ type: 'takenOver' })
+  }
+
+  private exec(effects: Effect[]): void {
+    for (const e of effects) {
+      switch (e.type) {
+        case 'send':
+          this.conn.send(e.frame)
+          break
+        case 'sendEncoded':
+          this.conn.sendEncoded(e.bytes)
+          break
+        case 'close':
+          this.ctx.logger.debug({ user: this.session.userId, code: e.code, reason: e.reason }, 'closing connection')
+          this.conn.close(e.code, e.reason, e.retryAfterMs)
+          break
+        case 'end':
+          this.conn.end()
+          break
+        case 'setTimer':
+          this.setTimer(e.at)
+          break
+        case 'clearTimer':
+          this.clearTimer()
+          break
+        case 'store':
+          this.runStore(e.id, e.op)
+          break
+        case 'attach':
+          this.ctx.hub.attach(e.userId, e.deviceId, this)
+          break
+        case 'detach': {
+          const { userId, deviceId } = this.session
+          if (userId !== null && deviceId !== null) this.ctx.hub.detach(userId, deviceId, this)
+          break
+        }
+        case 'batching':
+          // [RSM-9] [BAT-10] LZ4 when negotiated; plain batches only on
+          // WebSocket, where one message per frame costs more than packing.
+          if (e.lz4 || this.conn.kind === 'ws') {
+            this.conn.setBatching({
+              lz4: e.lz4,
+              uncompressed: this.conn.kind === 'ws',
+              lz4MinBytes: 1024,
+              maxBatchBytes: this.ctx.maxBatchBytes,
+              maxBatchFrames: this.ctx.maxBatchFrames,
+              maxFrameBytes: e.maxFrameBytes,
+            })
+          }
+          break
+      }
+    }
+    // [FLW-3] an output buffer over its bound is a slow consumer.
+    if (!this.session.closed && this.conn.bufferedBytes > this.ctx.maxOutputBytes) {
+      this.exec(this.session.step({ type: 'outputOverflow' }, this.ctx.now()))
+    }
+  }
+
+  private runStore(id: number, op: StoreOp): void {
+    this.ctx.runStore(op).then(
+      (result) => this.step({ type: 'storeResult', id, result }),
+      (err: Error) => {
+        this.ctx.logger.error({ err, op: op.op }, 'store operation failed')
+        this.step({ type: 'storeFailed', id, message: err.message })
+      },
+    )
+  }
+
+  private setTimer(at: number): void {
+    this.clearTimer()
+    if (this.ended) return
+    this.timer = setTimeout(() => {
+      this.timer = null
+      this.step({ type: 'timer' })
+    }, Math.max(0, at - this.ctx.now()))
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== null) clearTimeout(this.timer)
+    this.timer = null
+  }
+}

@@ -1,0 +1,120 @@
+// Tables in memory: Maps and dense per-conversation arrays. For tests and
+// `imwire serve --memory`; nothing survives the process.
+import type { StoredMessage } from '../../session/store-ops.js'
+import type { ConversationRow, Tables } from './tables.js'
+
+const key = (...parts: string[]): string => parts.join('\u0000')
+const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex')
+const byBytes = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
+
+export class MemoryTables implements Tables {
+  private readonly convs = new Map<string, ConversationRow>()
+  private readonly memberSets = new Map<string, Set<string>>()
+  private readonly userConvs = new Map<string, Set<string>>()
+  /** messages.get(conv)[seq - 1]: seqs are dense from 1. */
+  private readonly messages = new Map<string, StoredMessage[]>()
+  private readonly byClientId = new Map<string, StoredMessage>()
+  private readonly sendSeqs = new Map<string, number>()
+  private readonly cursors = new Map<string, number>()
+  private readonly devices = new Map<string, number>()
+
+  getConversation(id: string): ConversationRow | undefined {
+    const c = this.convs.get(id)
+    return c === undefined ? undefined : { ...c }
+  }
+  insertConversation(row: ConversationRow): void {
+    this.convs.set(row.id, { ...row })
+    this.memberSets.set(row.id, new Set())
+    this.messages.set(row.id, [])
+  }
+  setTopSeq(id: string, topSeq: number): void {
+    const c = this.convs.get(id)
+    if (c !== undefined) c.topSeq = topSeq
+  }
+  setOwner(id: string, owner: string): void {
+    const c = this.convs.get(id)
+    if (c !== undefined) c.owner = owner
+  }
+  members(conversationId: string): string[] {
+    return [...(this.memberSets.get(conversationId) ?? [])].sort(byBytes)
+  }
+  isMember(conversationId: string, userId: string): boolean {
+    return this.memberSets.get(conversationId)?.has(userId) ?? false
+  }
+  addMember(conversationId: string, userId: string): void {
+    this.memberSets.get(conversationId)?.add(userId)
+    let s = this.userConvs.get(userId)
+    if (s === undefined) {
+      s = new Set()
+      this.userConvs.set(userId, s)
+    }
+    s.add(conversationId)
+  }
+  removeMember(conversationId: string, userId: string): void {
+    this.memberSets.get(conversationId)?.delete(userId)
+    this.userConvs.get(userId)?.delete(conversationId)
+  }
+  userConversations(userId: string, afterId: string, limit: number): string[] {
+    const all = [...(this.userConvs.get(userId) ?? [])].sort(byBytes)
+    return all.filter((id) => id > afterId).slice(0, limit)
+  }
+  findByClientMsgId(userId: string, clientMsgId: Uint8Array): StoredMessage | undefined {
+    return this.byClientId.get(key(userId, hex(clientMsgId)))
+  }
+  insertMessage(m: StoredMessage): void {
+    // Copies: the caller's buffers may be views into a socket chunk.
+    const stored = { ...m, clientMsgId: m.clientMsgId.slice(), body: m.body.slice() }
+    const list = this.messages.get(m.conversationId) as StoredMessage[]
+    list[m.seq - 1] = stored
+    this.byClientId.set(key(m.senderUserId, hex(m.clientMsgId)), stored)
+  }
+  readForward(conversationId: string, afterSeq: number, upToSeq: number, limit: number): StoredMessage[] {
+    const list = this.messages.get(conversationId) ?? []
+    const end = Math.min(upToSeq, list.length, afterSeq + limit)
+    return afterSeq >= end ? [] : list.slice(afterSeq, end)
+  }
+  readBackward(conversationId: string, beforeSeq: number, limit: number): StoredMessage[] {
+    const list = this.messages.get(conversationId) ?? []
+    const end = Math.min(beforeSeq - 1, list.length)
+    return end <= 0 ? [] : list.slice(Math.max(0, end - limit), end)
+  }
+  readReplay(
+    conversationId: string,
+    afterSeq: number,
+    upToSeq: number,
+    limit: number,
+    excludeUserId: string,
+    excludeDeviceId: string,
+  ): StoredMessage[] {
+    const list = this.messages.get(conversationId) ?? []
+    const out: StoredMessage[] = []
+    for (let i = afterSeq; i < Math.min(upToSeq, list.length) && out.length < limit; i++) {
+      const m = list[i] as StoredMessage
+      if (m.senderUserId !== excludeUserId || m.senderDeviceId !== excludeDeviceId) out.push(m)
+    }
+    return out
+  }
+  getSendSeq(userId: string, deviceId: string, conversationId: string): number {
+    return this.sendSeqs.get(key(userId, deviceId, conversationId)) ?? 0
+  }
+  setSendSeq(userId: string, deviceId: string, conversationId: string, sendSeq: number): void {
+    this.sendSeqs.set(key(userId, deviceId, conversationId), sendSeq)
+  }
+  getCursor(userId: string, deviceId: string, conversationId: string): number {
+    return this.cursors.get(key(userId, deviceId, conversationId)) ?? 0
+  }
+  setCursor(userId: string, deviceId: string, conversationId: string, cursor: number): void {
+    this.cursors.set(key(userId, deviceId, conversationId), cursor)
+  }
+  resetCursors(conversationId: string, userId: string): void {
+    const prefix = key(userId, '')
+    for (const k of this.cursors.keys()) {
+      if (k.startsWith(prefix) && k.endsWith(`\u0000${conversationId}`) && k.split('\u0000').length === 3) {
+        this.cursors.delete(k)
+      }
+    }
+  }
+  touchDevice(userId: string, deviceId: string, nowMs: number): void {
+    this.devices.set(key(userId, deviceId), nowMs)
+  }
+}

@@ -1,0 +1,97 @@
+// The durable store: SQLite (WAL) in a data directory, written by a worker
+// thread (default) or on the main thread.
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { Worker } from 'node:worker_threads'
+import type { StoreOp } from '../../session/store-ops.js'
+import { MemoryRunner, type QueuedOp, SqliteRunner, type Synchronous } from './group-runner.js'
+import type { FromWorker, ToWorker, WorkerInit } from './sqlite-worker.js'
+import { LocalStore, QueueingStore, type Store, type StoreFault } from './store.js'
+
+export const DB_FILE = 'imwire.sqlite'
+
+export interface SqliteStoreOptions {
+  dataDir: string
+  /** Default FULL (see group-runner.ts for why). */
+  synchronous?: Synchronous
+  /** Run SQLite in a worker thread (default true). */
+  worker?: boolean
+  fault?: StoreFault
+}
+
+/** Copies the byte fields so that posting them clones only their bytes, not a whole socket chunk. */
+function detach(op: StoreOp): StoreOp {
+  if (op.op !== 'send') return op
+  return { ...op, clientMsgId: op.clientMsgId.slice(), body: op.body.slice() }
+}
+
+class WorkerStore extends QueueingStore {
+  readonly kind = 'sqlite' as const
+  private outbox: QueuedOp[] = []
+  private scheduled = false
+  private closedPromise: Promise<void> | null = null
+
+  constructor(private readonly worker: Worker) {
+    super()
+    worker.on('message', (msg: FromWorker) => {
+      if (msg.type === 'results') this.settle(msg.outcomes)
+    })
+    worker.on('error', (err) => this.failAll(`store worker failed: ${err.message}`))
+    worker.on('exit', () => this.failAll('store worker exited'))
+  }
+
+  protected submit(op: QueuedOp): void {
+    this.outbox.push({ id: op.id, op: detach(op.op) })
+    if (!this.scheduled) {
+      this.scheduled = true
+      // One postMessage per turn carries every op of that turn.
+      setImmediate(() => {
+        this.scheduled = false
+        const ops = this.outbox
+        this.outbox = []
+        this.worker.postMessage({ type: 'ops', ops } satisfies ToWorker)
+      })
+    }
+  }
+
+  protected shutdown(): Promise<void> {
+    this.closedPromise ??= new Promise<void>((resolve) => {
+      this.worker.once('exit', () => resolve())
+      this.worker.postMessage({ type: 'close' } satisfies ToWorker)
+    })
+    return this.closedPromise
+  }
+}
+
+function workerUrl(): URL {
+  // Under ts-node (tests) this module is .ts and so is the worker.
+  const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js'
+  return new URL(`./sqlite-worker${ext}`, import.meta.url)
+}
+
+export async function openSqliteStore(opts: SqliteStoreOptions): Promise<Store & { migrated: { from: number; to: number } }> {
+  mkdirSync(opts.dataDir, { recursive: true })
+  const path = join(opts.dataDir, DB_FILE)
+  const synchronous = opts.synchronous ?? 'FULL'
+  const fault = opts.fault ?? null
+  if (opts.worker === false) {
+    const runner = new SqliteRunner({ path, synchronous })
+    return Object.assign(new LocalStore(runner, 'sqlite', fault), { migrated: runner.migrated })
+  }
+  const init: WorkerInit = { path, synchronous, fault }
+  const worker = new Worker(workerUrl(), { workerData: init })
+  const migrated = await new Promise<{ from: number; to: number }>((resolve, reject) => {
+    const onMessage = (msg: FromWorker) => {
+      if (msg.type === 'ready') resolve(msg.migrated)
+      else if (msg.type === 'fatal') reject(new Error(msg.message))
+    }
+    worker.once('message', onMessage)
+    worker.once('error', reject)
+  })
+  worker.removeAllListeners('error')
+  return Object.assign(new WorkerStore(worker), { migrated })
+}
+
+export function createMemoryStore(fault: StoreFault = null): Store {
+  return new LocalStore(new MemoryRunner(), 'memory', fault)
+}

@@ -1,0 +1,139 @@
+// The store interface the server runs session operations against, and the
+// in-process implementation used for the in-memory store (and for SQLite
+// without a worker thread). Operations run in submission order; the ones
+// submitted during one event-loop turn form one commit group. [ACK-4]
+import type { ResultOf, StoreOp, StoreResult } from '../../session/store-ops.js'
+import type { GroupRunner, OpOutcome, QueuedOp } from './group-runner.js'
+
+export interface Store {
+  readonly kind: 'memory' | 'sqlite'
+  /** Run one operation; resolves after the commit that holds it. [ACK-1] Rejects on backend failure. */
+  run<O extends StoreOp>(op: O): Promise<ResultOf<O>>
+  /** Resolves once every operation submitted so far has completed. */
+  idle(): Promise<void>
+  /** Finish submitted work, then close. Later run() calls reject. */
+  close(): Promise<void>
+}
+
+interface Waiter {
+  resolve(r: StoreResult): void
+  reject(e: Error): void
+}
+
+/** Fault injection for the crash test: ack before the commit is durable. */
+export type StoreFault = 'ack-before-commit' | null
+
+/** Largest commit group: bounds one transaction's latency. */
+export const MAX_GROUP_OPS = 4096
+
+/** Shared bookkeeping: ids, waiters, idle/close promises. */
+export abstract class QueueingStore implements Store {
+  abstract readonly kind: 'memory' | 'sqlite'
+  private nextId = 1
+  private readonly waiters = new Map<number, Waiter>()
+  private idleWaiters: (() => void)[] = []
+  protected closed = false
+
+  run<O extends StoreOp>(op: O): Promise<ResultOf<O>> {
+    if (this.closed) return Promise.reject(new Error('store closed'))
+    const id = this.nextId++
+    return new Promise<ResultOf<O>>((resolve, reject) => {
+      this.waiters.set(id, { resolve: resolve as (r: StoreResult) => void, reject })
+      this.submit({ id, op })
+    })
+  }
+
+  protected settle(outcomes: OpOutcome[]): void {
+    for (const o of outcomes) {
+      const w = this.waiters.get(o.id)
+      if (w === undefined) continue
+      this.waiters.delete(o.id)
+      if ('error' in o) w.reject(new Error(o.error))
+      else w.resolve(o.result)
+    }
+    if (this.waiters.size === 0) {
+      const ws = this.idleWaiters
+      this.idleWaiters = []
+      for (const f of ws) f()
+    }
+  }
+
+  protected failAll(message: string): void {
+    this.settle([...this.waiters.keys()].map((id) => ({ id, error: message })))
+  }
+
+  idle(): Promise<void> {
+    if (this.waiters.size === 0) return Promise.resolve()
+    return new Promise((r) => this.idleWaiters.push(r))
+  }
+
+  async close(): Promise<void> {
+    await this.idle()
+    this.closed = true
+    await this.shutdown()
+  }
+
+  protected abstract submit(op: QueuedOp): void
+  protected abstract shutdown(): Promise<void>
+}
+
+/** Runs a GroupRunner on this thread: one group per event-loop turn. */
+export class LocalStore extends QueueingStore {
+  readonly kind: 'memory' | 'sqlite'
+  private queue: QueuedOp[] = []
+  private scheduled = false
+  private holding = false
+
+  constructor(
+    private readonly runner: GroupRunner,
+    kind: 'memory' | 'sqlite',
+    private readonly fault: StoreFault = null,
+  ) {
+    super()
+    this.kind = kind
+  }
+
+  protected submit(op: QueuedOp): void {
+    this.queue.push(op)
+    this.schedule()
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.holding) return
+    this.scheduled = true
+    setImmediate(() => this.runGroup())
+  }
+
+  private runGroup(): void {
+    this.scheduled = false
+    if (this.queue.length === 0) return
+    const ops = this.queue.splice(0, MAX_GROUP_OPS)
+    const outcomes = this.runner.execute(ops)
+    if (this.fault === 'ack-before-commit') {
+      // FAULT: results out now, commit later; a kill in between loses acked data.
+      this.settle(outcomes)
+      this.holding = true
+      setTimeout(() => {
+        this.commitOrFail([])
+        this.holding = false
+        this.schedule()
+      }, 150)
+      return
+    }
+    this.commitOrFail(outcomes)
+    if (this.queue.length > 0) this.schedule()
+  }
+
+  private commitOrFail(outcomes: OpOutcome[]): void {
+    try {
+      this.runner.commit()
+      this.settle(outcomes)
+    } catch (err) {
+      this.settle(outcomes.map(({ id }) => ({ id, error: (err as Error).message })))
+    }
+  }
+
+  protected async shutdown(): Promise<void> {
+    this.runner.close()
+  }
+}

@@ -1,0 +1,119 @@
+// Hello -> negotiated parameters or a close code; the Welcome frame. [HS-4..10]
+import { create } from '@bufbuild/protobuf'
+import { DEFAULT_MAX_FRAME_BYTES } from '../codec/index.js'
+import { CloseCode } from '../gen/es/imwire/v1/control_pb.js'
+import { type Frame, FrameSchema } from '../gen/es/imwire/v1/frame_pb.js'
+import type { Hello } from '../gen/es/imwire/v1/handshake_pb.js'
+import { isConversationId, isDeviceId, seqFromWire } from './ids.js'
+import type { ServerLimits } from './limits.js'
+import type { ResumePosition } from './store-ops.js'
+
+/** Protocol versions this server speaks. [HS-4] */
+export const SUPPORTED_VERSIONS = [1]
+/** Features this server can enable. [HS-5] */
+export const SUPPORTED_FEATURES = ['lz4']
+
+export interface HandshakeConfig {
+  limits: ServerLimits
+  /** Default heartbeat and bounds; the spec's bounds are [1000, 300000]. [HS-9] */
+  heartbeatDefaultMs: number
+  heartbeatMinMs: number
+  heartbeatMaxMs: number
+  handshakeTimeoutMs: number
+  /** Features offered (a subset of SUPPORTED_FEATURES). */
+  features: readonly string[]
+  /** The user id a token proves, or null. [HS-7] [AUTH-2] */
+  authenticate: (token: string) => string | null
+  maxGroupMembers: number
+}
+
+export interface Negotiated {
+  version: number
+  userId: string
+  deviceId: string
+  features: string[]
+  lz4: boolean
+  heartbeatMs: number
+  /** min(server, client) receive window. [FLW-1] */
+  receiveWindow: number
+  /** The client's receive limit: the server never sends a larger frame. [FRM-9] */
+  peerMaxFrameBytes: number
+  resume: ResumePosition[]
+  limits: ServerLimits
+}
+
+export type HelloOutcome = { ok: true; negotiated: Negotiated } | { ok: false; code: CloseCode; reason: string }
+
+export function acceptHello(hello: Hello, cfg: HandshakeConfig): HelloOutcome {
+  // [HS-4] highest common version; none (or an empty list) -> 3502.
+  let version = 0
+  for (const v of hello.versions) if (SUPPORTED_VERSIONS.includes(v) && v > version) version = v
+  if (version === 0) return { ok: false, code: CloseCode.UNSUPPORTED_VERSION, reason: 'no common protocol version' }
+  // [HS-7] [AUTH-2]
+  const userId = cfg.authenticate(hello.token)
+  if (userId === null) return { ok: false, code: CloseCode.UNAUTHORIZED, reason: 'invalid token' }
+  if (!isDeviceId(hello.deviceId)) {
+    return { ok: false, code: CloseCode.PROTOCOL_ERROR, reason: 'invalid device_id' }
+  }
+  // [HS-5] requested ∩ offered; unknown names ignored.
+  const features = cfg.features.filter((f) => hello.features.includes(f))
+  // [HS-9] clamp(requested or default, min, max).
+  const requested = hello.heartbeatMs === 0 ? cfg.heartbeatDefaultMs : hello.heartbeatMs
+  const heartbeatMs = Math.min(cfg.heartbeatMaxMs, Math.max(cfg.heartbeatMinMs, requested))
+  const receiveWindow =
+    hello.receiveWindow === 0 ? cfg.limits.receiveWindow : Math.min(hello.receiveWindow, cfg.limits.receiveWindow)
+  const resume: ResumePosition[] = []
+  for (const p of hello.resume) {
+    // [RSM-4] positions are acks; ones naming no valid conversation are ignored.
+    if (isConversationId(p.conversationId)) {
+      resume.push({ conversationId: p.conversationId, seq: seqFromWire(p.seq), epoch: seqFromWire(p.epoch) })
+    }
+  }
+  return {
+    ok: true,
+    negotiated: {
+      version,
+      userId,
+      deviceId: hello.deviceId,
+      features,
+      lz4: features.includes('lz4'),
+      heartbeatMs,
+      receiveWindow,
+      peerMaxFrameBytes: hello.maxFrameBytes === 0 ? DEFAULT_MAX_FRAME_BYTES : hello.maxFrameBytes,
+      resume,
+      limits: cfg.limits,
+    },
+  }
+}
+
+/** Welcome with everything [HS-10] asks for; limits as enforced. [LIM-2] */
+export function welcomeFrame(n: Negotiated, sessionId: string, nowMs: number): Frame {
+  const l = n.limits
+  return create(FrameSchema, {
+    body: {
+      case: 'welcome',
+      value: {
+        version: n.version,
+        features: n.features,
+        sessionId,
+        userId: n.userId,
+        deviceId: n.deviceId,
+        heartbeatMs: n.heartbeatMs,
+        limits: {
+          maxFrameBytes: l.maxFrameBytes,
+          maxBatchBytes: l.maxBatchBytes,
+          maxBatchFrames: l.maxBatchFrames,
+          maxMessageBytes: l.maxMessageBytes,
+          receiveWindow: n.receiveWindow,
+          maxInflightSends: l.maxInflightSends,
+          maxBacklog: l.maxBacklog,
+          replayLimit: l.replayLimit,
+          historyPageMax: l.historyPageMax,
+          resumeTtlMs: BigInt(l.resumeTtlMs),
+          dedupeWindowMs: BigInt(l.dedupeWindowMs),
+        },
+        serverTimeMs: BigInt(nowMs),
+      },
+    },
+  })
+}

@@ -1,0 +1,296 @@
+// Client requests after Welcome: Send (answered in order), history, listing
+// and conversation changes. Validation that needs no data happens here; the
+// rest (membership, dedupe, send_seq, ownership) is the store's, in the same
+// transaction as the writes.
+import { create } from '@bufbuild/protobuf'
+import { encodeFrame } from '../codec/index.js'
+import {
+  ConversationKind,
+  type CreateConversation,
+  HistoryDirection,
+  type HistoryRequest,
+  type ListConversations,
+} from '../gen/es/imwire/v1/conversation_pb.js'
+import { CloseCode, ErrorCode } from '../gen/es/imwire/v1/control_pb.js'
+import { type Frame, FrameSchema } from '../gen/es/imwire/v1/frame_pb.js'
+import type { Send } from '../gen/es/imwire/v1/messaging_pb.js'
+import { conversationInfo, errorFrame, messageProto } from './frames.js'
+import type { Negotiated } from './handshake.js'
+import { isConversationId, isUserId, seqFromWire, utf8Length } from './ids.js'
+import { MAX_CONTENT_TYPE_BYTES, MAX_TITLE_BYTES } from './limits.js'
+import type { ConversationOpResult, OpError, ResultOf, StoreOp } from './store-ops.js'
+
+export interface RequestContext {
+  negotiated: Negotiated
+  maxGroupMembers: number
+  now(): number
+  send(frame: Frame): void
+  close(code: CloseCode, reason: string): void
+  store<O extends StoreOp>(op: O, k: (result: ResultOf<O> | OpError) => void): void
+  learnCursor(conversationId: string, cursor: number, epoch: number): void
+  forgetConversation(conversationId: string): void
+}
+
+/** One Send awaiting its answer; answers leave in Send order. [SND-4] */
+interface SendSlot {
+  answer: Frame | null
+}
+
+export class RequestHandler {
+  private slots: SendSlot[] = []
+  private slotHead = 0
+
+  constructor(private readonly ctx: RequestContext) {}
+
+  /** Sends received and not yet answered. [FLW-2] */
+  get inflight(): number {
+    return this.slots.length - this.slotHead
+  }
+
+  send(s: Send): void {
+    const { ctx } = this
+    const n = ctx.negotiated
+    if (this.inflight >= n.limits.maxInflightSends) {
+      ctx.close(CloseCode.WINDOW_EXCEEDED, 'more Sends in flight than max_inflight_sends') // [FLW-2]
+      return
+    }
+    const slot: SendSlot = { answer: null }
+    this.slots.push(slot)
+    const echo = { clientMsgId: s.clientMsgId }
+    const refuse = (code: ErrorCode, message: string) => this.answer(slot, errorFrame(code, message, echo))
+    // [SND-1] [SND-3] checks that need no data.
+    if (s.clientMsgId.length !== 16) return refuse(ErrorCode.BAD_REQUEST, 'client_msg_id must be 16 bytes')
+    if (!isConversationId(s.conversationId)) return refuse(ErrorCode.BAD_REQUEST, 'invalid conversation_id')
+    if (utf8Length(s.contentType) > MAX_CONTENT_TYPE_BYTES) {
+      return refuse(ErrorCode.BAD_REQUEST, 'content_type over 128 bytes')
+    }
+    if (s.body.length > n.limits.maxMessageBytes) {
+      return refuse(ErrorCode.MESSAGE_TOO_LARGE, 'body over max_message_bytes')
+    }
+    ctx.store(
+      {
+        op: 'send',
+        userId: n.userId,
+        deviceId: n.deviceId,
+        conversationId: s.conversationId,
+        clientMsgId: s.clientMsgId,
+        sendSeq: seqFromWire(s.sendSeq),
+        contentType: s.contentType,
+        body: s.body,
+        nowMs: ctx.now(),
+      },
+      (r) => {
+        if (!r.ok) {
+          return this.answer(
+            slot,
+            errorFrame(r.code, r.message, { ...echo, expectedSendSeq: r.expectedSendSeq }), // [ORD-3]
+          )
+        }
+        const m = r.message
+        // [ACK-1] [ACK-3] this runs only after the commit holding the message.
+        this.answer(
+          slot,
+          create(FrameSchema, {
+            body: {
+              case: 'sendAck',
+              value: {
+                clientMsgId: m.clientMsgId,
+                conversationId: m.conversationId,
+                seq: BigInt(m.seq),
+                messageId: m.messageId,
+                serverTimeMs: BigInt(m.serverTimeMs),
+                duplicate: r.duplicate,
+                epoch: BigInt(r.epoch),
+              },
+            },
+          }),
+        )
+      },
+    )
+  }
+
+  private answer(slot: SendSlot, frame: Frame): void {
+    slot.answer = frame
+    while (this.slotHead < this.slots.length) {
+      const head = this.slots[this.slotHead] as SendSlot
+      if (head.answer === null) break
+      this.ctx.send(head.answer)
+      this.slotHead++
+    }
+    if (this.slotHead === this.slots.length) {
+      this.slots = []
+      this.slotHead = 0
+    }
+  }
+
+  /** [HIS-6] request_id 0 is refused with request_id 0. */
+  private badRequestId(requestId: number): boolean {
+    if (requestId !== 0) return false
+    this.ctx.send(errorFrame(ErrorCode.BAD_REQUEST, 'request_id must be non-zero'))
+    return true
+  }
+
+  private pageLimit(limit: number): number {
+    const max = this.ctx.negotiated.limits.historyPageMax
+    return limit === 0 || limit > max ? max : limit // [HIS-2]
+  }
+
+  history(h: HistoryRequest): void {
+    const { ctx } = this
+    if (this.badRequestId(h.requestId)) return
+    const echo = { requestId: h.requestId }
+    if (!isConversationId(h.conversationId)) {
+      return ctx.send(errorFrame(ErrorCode.BAD_REQUEST, 'invalid conversation_id', echo))
+    }
+    // UNSPECIFIED reads forward (proto); values this version does not define are refused.
+    if (!(h.direction in HistoryDirection)) {
+      return ctx.send(errorFrame(ErrorCode.BAD_REQUEST, 'unknown direction', echo))
+    }
+    const anchor = Math.min(seqFromWire(h.anchorSeq), Number.MAX_SAFE_INTEGER)
+    const n = ctx.negotiated
+    ctx.store(
+      {
+        op: 'history',
+        userId: n.userId,
+        deviceId: n.deviceId,
+        conversationId: h.conversationId,
+        backward: h.direction === HistoryDirection.BACKWARD,
+        anchorSeq: anchor,
+        limit: this.pageLimit(h.limit),
+      },
+      (r) => {
+        if (!r.ok) return ctx.send(errorFrame(r.code, r.message, echo)) // [HIS-3]
+        const page = {
+          requestId: h.requestId,
+          conversationId: h.conversationId,
+          epoch: BigInt(r.epoch),
+          topSeq: BigInt(r.topSeq),
+          messages: r.messages.map(messageProto),
+          hasMore: r.hasMore,
+        }
+        const backward = h.direction === HistoryDirection.BACKWARD
+        // [FRM-9] cut the page to the client's frame limit, dropping the
+        // messages farthest from the anchor; has_more then says so. [HIS-4]
+        for (;;) {
+          const frame = create(FrameSchema, { body: { case: 'historyPage', value: page } })
+          if (page.messages.length === 0 || encodeFrame(frame).length <= n.peerMaxFrameBytes) {
+            ctx.send(frame)
+            return
+          }
+          if (backward) page.messages.shift()
+          else page.messages.pop()
+          page.hasMore = true
+        }
+      },
+    )
+  }
+
+  list(l: ListConversations): void {
+    const { ctx } = this
+    if (this.badRequestId(l.requestId)) return
+    const n = ctx.negotiated
+    ctx.store(
+      {
+        op: 'list',
+        userId: n.userId,
+        deviceId: n.deviceId,
+        afterConversationId: l.afterConversationId,
+        limit: this.pageLimit(l.limit),
+      },
+      (r) => {
+        if (!r.ok) return ctx.send(errorFrame(r.code, r.message, { requestId: l.requestId }))
+        const value = {
+          requestId: l.requestId,
+          conversations: r.conversations.map(conversationInfo),
+          hasMore: r.hasMore,
+        }
+        for (;;) {
+          const frame = create(FrameSchema, { body: { case: 'conversationList', value } })
+          if (value.conversations.length <= 1 || encodeFrame(frame).length <= n.peerMaxFrameBytes) {
+            ctx.send(frame)
+            return
+          }
+          value.conversations.pop() // [FRM-9]
+          value.hasMore = true
+        }
+      },
+    )
+  }
+
+  create(c: CreateConversation): void {
+    const { ctx } = this
+    if (this.badRequestId(c.requestId)) return
+    const n = ctx.negotiated
+    const refuse = (message: string) => ctx.send(errorFrame(ErrorCode.BAD_REQUEST, message, { requestId: c.requestId }))
+    // [CNV-1] [CNV-8] [CNV-9]
+    if (!isConversationId(c.conversationId)) return refuse('invalid conversation_id')
+    if (c.kind !== ConversationKind.DIRECT && c.kind !== ConversationKind.GROUP) return refuse('kind required')
+    if (!c.memberUserIds.every(isUserId)) return refuse('invalid user id in member_user_ids')
+    if (utf8Length(c.title) > MAX_TITLE_BYTES) return refuse('title over 256 bytes')
+    const others = [...new Set(c.memberUserIds)].filter((u) => u !== n.userId)
+    if (c.kind === ConversationKind.DIRECT && others.length !== 1) {
+      return refuse('a direct conversation names exactly one other user')
+    }
+    if (others.length + 1 > ctx.maxGroupMembers) return refuse('too many members')
+    ctx.store(
+      {
+        op: 'create',
+        userId: n.userId,
+        deviceId: n.deviceId,
+        conversationId: c.conversationId,
+        kind: c.kind,
+        members: others,
+        title: c.title,
+        maxMembers: ctx.maxGroupMembers,
+      },
+      (r) => this.conversationResult(c.requestId, r),
+    )
+  }
+
+  members(op: 'addMembers' | 'removeMembers', requestId: number, conversationId: string, userIds: string[]): void {
+    const { ctx } = this
+    if (this.badRequestId(requestId)) return
+    const n = ctx.negotiated
+    if (!isConversationId(conversationId)) {
+      return ctx.send(errorFrame(ErrorCode.BAD_REQUEST, 'invalid conversation_id', { requestId }))
+    }
+    if (!userIds.every(isUserId)) {
+      return ctx.send(errorFrame(ErrorCode.BAD_REQUEST, 'invalid user id', { requestId })) // [CNV-9]
+    }
+    ctx.store(
+      {
+        op,
+        userId: n.userId,
+        deviceId: n.deviceId,
+        conversationId,
+        userIds: [...new Set(userIds)],
+        maxMembers: ctx.maxGroupMembers,
+      },
+      (r) => this.conversationResult(requestId, r),
+    )
+  }
+
+  leave(requestId: number, conversationId: string): void {
+    const { ctx } = this
+    if (this.badRequestId(requestId)) return
+    const n = ctx.negotiated
+    if (!isConversationId(conversationId)) {
+      return ctx.send(errorFrame(ErrorCode.BAD_REQUEST, 'invalid conversation_id', { requestId }))
+    }
+    ctx.store({ op: 'leave', userId: n.userId, deviceId: n.deviceId, conversationId }, (r) =>
+      this.conversationResult(requestId, r),
+    )
+  }
+
+  private conversationResult(requestId: number, r: ConversationOpResult | OpError): void {
+    if (!r.ok) return this.ctx.send(errorFrame(r.code, r.message, { requestId }))
+    const v = r.conversation
+    if (v.members.includes(this.ctx.negotiated.userId)) this.ctx.learnCursor(v.conversationId, v.cursor, v.epoch)
+    else this.ctx.forgetConversation(v.conversationId) // left: nothing more is delivered [FAN-3]
+    this.ctx.send(
+      create(FrameSchema, {
+        body: { case: 'conversationResult', value: { requestId, conversation: conversationInfo(r.conversation) } },
+      }),
+    )
+  }
+}

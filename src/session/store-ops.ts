@@ -1,0 +1,194 @@
+// What the session asks of storage, and what it gets back. Plain data
+// (structured-clonable: it crosses to the SQLite worker thread). The session
+// never calls a store: it emits these as effects and receives the results as
+// events; the server runs them against its Store. Seqs are numbers (see
+// ids.ts seqFromWire); the server never produces one above 2^53.
+import type { ConversationKind, UpdateReason } from '../gen/es/imwire/v1/conversation_pb.js'
+import type { ErrorCode } from '../gen/es/imwire/v1/control_pb.js'
+
+/** One committed message as stored. */
+export interface StoredMessage {
+  conversationId: string
+  seq: number
+  messageId: string
+  senderUserId: string
+  senderDeviceId: string
+  clientMsgId: Uint8Array
+  serverTimeMs: number
+  contentType: string
+  body: Uint8Array
+}
+
+/** A conversation as one device sees it (ConversationInfo). */
+export interface ConversationView {
+  conversationId: string
+  kind: ConversationKind
+  epoch: number
+  topSeq: number
+  /** This device's delivery cursor. */
+  cursor: number
+  members: string[]
+  owner: string
+  title: string
+}
+
+/** A refusal with the protocol's error code. */
+export interface OpError {
+  ok: false
+  code: ErrorCode
+  message: string
+  /** For SEND_OUT_OF_ORDER. [ORD-3] */
+  expectedSendSeq?: number
+}
+
+export interface ResumePosition {
+  conversationId: string
+  seq: number
+  epoch: number
+}
+
+// --- operations ------------------------------------------------------------
+
+/** Session start: record the device, apply Hello.resume as acks, snapshot positions. [RSM-1] [RSM-4] */
+export interface OpenDeviceOp {
+  op: 'openDevice'
+  userId: string
+  deviceId: string
+  resume: ResumePosition[]
+  nowMs: number
+}
+export interface ReplayState {
+  conversationId: string
+  epoch: number
+  topSeq: number
+  /** Cursor after applying the resume positions. */
+  cursor: number
+  /** A resume position named another epoch. [RSM-4] */
+  epochChanged: boolean
+}
+export type OpenDeviceResult =
+  | { ok: true; conversations: ReplayState[] }
+  /** A resume position above top_seq. [RSM-4] [DLV-3] */
+  | { ok: false; ackTooHigh: string }
+
+/** Replay read: up to `limit` messages in (afterSeq, upToSeq] not sent by the device. [RSM-1] [DLV-5] */
+export interface ReadReplayOp {
+  op: 'readReplay'
+  conversationId: string
+  afterSeq: number
+  upToSeq: number
+  limit: number
+  excludeUserId: string
+  excludeDeviceId: string
+}
+export type ReadReplayResult = { ok: true; messages: StoredMessage[] }
+
+/** Commit one Send (membership, dedupe, send_seq, seq, message). [DUP-1] [ORD-1] [ORD-2] */
+export interface SendOp {
+  op: 'send'
+  userId: string
+  deviceId: string
+  conversationId: string
+  clientMsgId: Uint8Array
+  /** 0 = no ordering check. Infinity never reaches the store (the session refuses it). */
+  sendSeq: number
+  contentType: string
+  body: Uint8Array
+  nowMs: number
+}
+export type SendResult =
+  | {
+      ok: true
+      duplicate: boolean
+      epoch: number
+      message: StoredMessage
+      /** Members at commit, for fan-out; empty for a duplicate. [FAN-1] [FAN-2] */
+      members: string[]
+    }
+  | OpError
+
+/** Cumulative delivery ack. [DLV-2] [DLV-3] [DLV-4] */
+export interface AckOp {
+  op: 'ack'
+  userId: string
+  deviceId: string
+  conversationId: string
+  upToSeq: number
+}
+export type AckResult = { ok: true; outcome: 'moved' | 'ignored' | 'tooHigh' }
+
+export interface HistoryOp {
+  op: 'history'
+  userId: string
+  deviceId: string
+  conversationId: string
+  backward: boolean
+  /** Exclusive anchor; backward with 0 = from the top. [HIS-1] */
+  anchorSeq: number
+  limit: number
+}
+export type HistoryResult =
+  | { ok: true; epoch: number; topSeq: number; messages: StoredMessage[]; hasMore: boolean }
+  | OpError
+
+export interface ListOp {
+  op: 'list'
+  userId: string
+  deviceId: string
+  afterConversationId: string
+  limit: number
+}
+export type ListResult = { ok: true; conversations: ConversationView[]; hasMore: boolean }
+
+/** A notice the hub sends to the online devices of one user. [CNV-6] */
+export interface Notice {
+  userId: string
+  reason: UpdateReason
+  /** Skip this device (the one that made the change). */
+  exceptDeviceId?: string
+}
+
+export interface CreateOp {
+  op: 'create'
+  userId: string
+  deviceId: string
+  conversationId: string
+  kind: ConversationKind
+  members: string[]
+  title: string
+  maxMembers: number
+}
+export interface MembersOp {
+  op: 'addMembers' | 'removeMembers'
+  userId: string
+  deviceId: string
+  conversationId: string
+  userIds: string[]
+  maxMembers: number
+}
+export interface LeaveOp {
+  op: 'leave'
+  userId: string
+  deviceId: string
+  conversationId: string
+}
+export type ConversationOpResult =
+  | { ok: true; conversation: ConversationView; notices: Notice[]; epoch: number; topSeq: number }
+  | OpError
+
+export type StoreOp = OpenDeviceOp | ReadReplayOp | SendOp | AckOp | HistoryOp | ListOp | CreateOp | MembersOp | LeaveOp
+
+export interface StoreResultMap {
+  openDevice: OpenDeviceResult
+  readReplay: ReadReplayResult
+  send: SendResult
+  ack: AckResult
+  history: HistoryResult
+  list: ListResult
+  create: ConversationOpResult
+  addMembers: ConversationOpResult
+  removeMembers: ConversationOpResult
+  leave: ConversationOpResult
+}
+export type ResultOf<O extends StoreOp> = StoreResultMap[O['op']]
+export type StoreResult = StoreResultMap[keyof StoreResultMap]
