@@ -126,6 +126,7 @@ async function sendAckMatrix(
         const r = await closedLoop(peers, {
           window,
           warmupMs: args.quick ? 300 : 700,
+          maxWarmupMs: 15_000,
           measureMs: args.measureMs,
           serverPid: pid,
         })

@@ -55,7 +55,18 @@ const VALUE_FLAGS = new Set([
 ])
 
 export function parseArgs(argv: string[]): CliArgs {
-  const a: CliArgs = { command: 'run', targets: [], transports: [], cases: [], requirements: [], strict: false, reporters: [], quiet: false, verbose: false, json: false }
+  const a: CliArgs = {
+    command: 'run',
+    targets: [],
+    transports: [],
+    cases: [],
+    requirements: [],
+    strict: false,
+    reporters: [],
+    quiet: false,
+    verbose: false,
+    json: false,
+  }
   const positional: string[] = []
   for (let i = 0; i < argv.length; i++) {
     let arg = argv[i] as string
@@ -121,7 +132,8 @@ export function parseArgs(argv: string[]): CliArgs {
       case '--reporter': {
         const v = take()
         const [name, out] = v.includes('=') ? [v.slice(0, v.indexOf('=')), v.slice(v.indexOf('=') + 1)] : [v, undefined]
-        if (!(REPORTERS as readonly string[]).includes(name)) throw new UsageError(`--reporter ${name}: expected one of ${REPORTERS.join(', ')}`)
+        if (!(REPORTERS as readonly string[]).includes(name))
+          throw new UsageError(`--reporter ${name}: expected one of ${REPORTERS.join(', ')}`)
         a.reporters.push({ name: name as ReporterName, ...(out ? { out } : {}) })
         break
       }
@@ -129,7 +141,8 @@ export function parseArgs(argv: string[]): CliArgs {
         const last = a.reporters[a.reporters.length - 1]
         const out = take()
         if (!last) throw new UsageError('--out must follow a --reporter')
-        if (last.out !== undefined) throw new UsageError(`--out ${out}: reporter ${last.name} already writes to ${last.out}`)
+        if (last.out !== undefined)
+          throw new UsageError(`--out ${out}: reporter ${last.name} already writes to ${last.out}`)
         last.out = out
         break
       }
@@ -175,7 +188,10 @@ export function parseArgs(argv: string[]): CliArgs {
     if (rest.length > 0) throw new UsageError(`unexpected argument '${rest[0]}'`)
   }
   const stdoutReporters = a.reporters.filter((r) => r.out === undefined && r.name !== 'console')
-  if (stdoutReporters.length > 1) throw new UsageError(`only one reporter can write to stdout (${stdoutReporters.map((r) => r.name).join(', ')}): give the others a file (--reporter NAME=FILE)`)
+  if (stdoutReporters.length > 1)
+    throw new UsageError(
+      `only one reporter can write to stdout (${stdoutReporters.map((r) => r.name).join(', ')}): give the others a file (--reporter NAME=FILE)`,
+    )
   return a
 }
 

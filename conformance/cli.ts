@@ -22,7 +22,10 @@ export interface CliIo {
   stderr: { write(s: string): boolean; isTTY?: boolean }
 }
 
-export async function main(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+export async function main(
+  argv: string[],
+  io: CliIo = { stdout: process.stdout, stderr: process.stderr },
+): Promise<number> {
   try {
     return await run(argv, io)
   } catch (err) {
@@ -41,7 +44,10 @@ async function run(argv: string[], io: CliIo): Promise<number> {
     io.stdout.write(USAGE)
     return 0
   }
-  const paths = kitPaths({ ...(args.vectorsDir ? { vectorsDir: args.vectorsDir } : {}), ...(args.specPath ? { specPath: args.specPath } : {}) })
+  const paths = kitPaths({
+    ...(args.vectorsDir ? { vectorsDir: args.vectorsDir } : {}),
+    ...(args.specPath ? { specPath: args.specPath } : {}),
+  })
   if (args.command !== 'run') {
     const spec = loadSpecIndex(paths.specPath)
     const loaded = loadScenarios({ dir: paths.vectorsDir, schemaPath: paths.schemaPath, spec })
@@ -57,14 +63,31 @@ async function run(argv: string[], io: CliIo): Promise<number> {
           (!args.requirements.length || s.requirements.some((r) => args.requirements.includes(r))) &&
           (!args.level || s.level === args.level),
       )
-      io.stdout.write(args.json ? `${JSON.stringify(sel.map(({ id, title, level, requirements, features, needs }) => ({ id, title, level, requirements, features, needs })), null, 2)}\n` : renderList(sel))
+      io.stdout.write(
+        args.json
+          ? `${JSON.stringify(
+              sel.map(({ id, title, level, requirements, features, needs }) => ({
+                id,
+                title,
+                level,
+                requirements,
+                features,
+                needs,
+              })),
+              null,
+              2,
+            )}\n`
+          : renderList(sel),
+      )
       return 0
     }
     if (args.command === 'explain') {
       const s = loaded.scenarios.find((x) => x.id === args.explainId)
       if (!s) {
         const near = loaded.scenarios.filter((x) => x.id.includes(args.explainId ?? '')).map((x) => x.id)
-        io.stderr.write(`imwire conformance: no case '${args.explainId}'${near.length ? `; did you mean: ${near.slice(0, 5).join(', ')}` : ''}\n`)
+        io.stderr.write(
+          `imwire conformance: no case '${args.explainId}'${near.length ? `; did you mean: ${near.slice(0, 5).join(', ')}` : ''}\n`,
+        )
         return 2
       }
       io.stdout.write(args.json ? `${JSON.stringify(s, null, 2)}\n` : renderExplain(s, spec))
@@ -77,7 +100,12 @@ async function run(argv: string[], io: CliIo): Promise<number> {
 
   const toStdout = args.reporters.some((r) => r.out === undefined && r.name !== 'console')
   const consoleOut = toStdout ? io.stderr : io.stdout
-  const consoleReporter = args.quiet ? null : new ConsoleReporter(consoleOut, { verbose: args.verbose, ...(args.color !== undefined ? { color: args.color } : {}) })
+  const consoleReporter = args.quiet
+    ? null
+    : new ConsoleReporter(consoleOut, {
+        verbose: args.verbose,
+        ...(args.color !== undefined ? { color: args.color } : {}),
+      })
   const report = await runSuite({
     targets: args.targets,
     ...(args.spawn ? { spawn: args.spawn } : {}),

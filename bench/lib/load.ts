@@ -70,7 +70,7 @@ async function drain(peers: SenderPeer[], maxMs: number): Promise<void> {
  */
 export async function closedLoop(
   peers: SenderPeer[],
-  opts: { window: number; warmupMs: number; measureMs: number; serverPid: number },
+  opts: { window: number; warmupMs: number; maxWarmupMs: number; measureMs: number; serverPid: number },
 ): Promise<LoadResult> {
   let phase: 'warmup' | 'measure' | 'drain' = 'warmup'
   const samples = new Samples()
@@ -88,8 +88,22 @@ export async function closedLoop(
     }
   }
   const t0 = nowUs()
+  let initial = 0
+  for (const p of peers) {
+    const inner = p.onAnswer
+    p.onAnswer = (t, ok) => {
+      if (t === t0) initial++
+      inner(t, ok)
+    }
+  }
   for (const p of peers) for (let i = 0; i < opts.window; i++) p.send(t0)
+  // Warm up at least warmupMs and until the first window of every
+  // connection came back: with 1000 x 256 in flight that takes seconds, and
+  // measuring before it would count an empty pipe.
+  const total = peers.length * opts.window
+  const warmDeadline = Date.now() + opts.maxWarmupMs
   await sleep(opts.warmupMs)
+  while (initial < total && Date.now() < warmDeadline) await sleep(20)
   const cpu = new CpuWindow(opts.serverPid)
   phase = 'measure'
   const start = performance.now()

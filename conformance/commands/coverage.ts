@@ -42,7 +42,11 @@ export function loadCodecVectorRefs(dir: string): Array<{ id: string; requiremen
           continue
         }
         walkJson(doc, (o) => {
-          if (typeof o.id === 'string' && Array.isArray(o.requirements) && o.requirements.every((r) => typeof r === 'string')) {
+          if (
+            typeof o.id === 'string' &&
+            Array.isArray(o.requirements) &&
+            o.requirements.every((r) => typeof r === 'string')
+          ) {
             out.push({ id: o.id, requirements: o.requirements as string[], file: relative(dir, p) })
           }
         })
@@ -54,20 +58,25 @@ export function loadCodecVectorRefs(dir: string): Array<{ id: string; requiremen
 }
 
 function walkJson(v: unknown, fn: (o: Record<string, unknown>) => void): void {
-  if (Array.isArray(v)) v.forEach((x) => walkJson(x, fn))
+  if (Array.isArray(v)) for (const x of v) walkJson(x, fn)
   else if (v !== null && typeof v === 'object') {
     fn(v as Record<string, unknown>)
     for (const x of Object.values(v)) walkJson(x, fn)
   }
 }
 
-export function computeCoverage(spec: SpecIndex, scenarios: Scenario[], codec: Array<{ id: string; requirements: string[] }>): CoverageResult {
+export function computeCoverage(
+  spec: SpecIndex,
+  scenarios: Scenario[],
+  codec: Array<{ id: string; requirements: string[] }>,
+): CoverageResult {
   const bySession = new Map<string, string[]>()
   const byCodec = new Map<string, string[]>()
   for (const s of scenarios) for (const r of s.requirements) bySession.set(r, [...(bySession.get(r) ?? []), s.id])
   for (const c of codec) for (const r of c.requirements) byCodec.set(r, [...(byCodec.get(r) ?? []), c.id])
   const rows: CoverageRow[] = []
-  for (const req of [...spec.requirements.values()].sort((a, b) => compareIds(a.id, b.id))) rows.push(row(req, bySession.get(req.id) ?? [], byCodec.get(req.id) ?? []))
+  for (const req of [...spec.requirements.values()].sort((a, b) => compareIds(a.id, b.id)))
+    rows.push(row(req, bySession.get(req.id) ?? [], byCodec.get(req.id) ?? []))
   const unknownCited = [...byCodec.keys()].filter((id) => !spec.requirements.has(id)).sort(compareIds)
   return { rows, usesIndexTable: spec.hasIndexTable, unknownCited, ok: rows.every((r) => r.status !== 'missing') }
 }
@@ -83,22 +92,41 @@ function row(req: Requirement, session: string[], codec: string[]): CoverageRow 
     if (kind === 'any' && session.length + codec.length === 0) missing.push('session or codec')
   }
   if (missing.length > 0 && must) return { ...base, status: 'missing', note: `no ${missing.join(' or ')} vector` }
-  if (session.length + codec.length > 0) return { ...base, status: 'covered', ...(missing.length ? { note: `no ${missing.join('/')} vector` } : {}) }
+  if (session.length + codec.length > 0)
+    return { ...base, status: 'covered', ...(missing.length ? { note: `no ${missing.join('/')} vector` } : {}) }
   return { ...base, status: 'untracked' }
 }
 
 export function renderCoverage(c: CoverageResult): string {
   const lines: string[] = []
-  lines.push(c.usesIndexTable ? 'requirement index: spec.md Appendix A' : 'requirement index: not found in spec.md; every MUST needs a vector (client rules exempt)')
+  lines.push(
+    c.usesIndexTable
+      ? 'requirement index: spec.md Appendix A'
+      : 'requirement index: not found in spec.md; every MUST needs a vector (client rules exempt)',
+  )
   const w = Math.max(...c.rows.map((r) => r.id.length), 6)
   for (const r of c.rows) {
-    const mark = r.status === 'covered' ? 'ok     ' : r.status === 'missing' ? 'MISSING' : r.status === 'exempt' ? 'exempt ' : '-      '
+    const mark =
+      r.status === 'covered'
+        ? 'ok     '
+        : r.status === 'missing'
+          ? 'MISSING'
+          : r.status === 'exempt'
+            ? 'exempt '
+            : '-      '
     const vectors = [...r.session.map((s) => `session:${s}`), ...r.codec.map((s) => `codec:${s}`)]
-    const tail = r.status === 'exempt' ? `(${r.note})` : r.status === 'missing' ? `(${r.note}; tested by: ${r.testedBy.join(', ')})` : vectors.join(' ')
+    const tail =
+      r.status === 'exempt'
+        ? `(${r.note})`
+        : r.status === 'missing'
+          ? `(${r.note}; tested by: ${r.testedBy.join(', ')})`
+          : vectors.join(' ')
     lines.push(`${mark} ${r.id.padEnd(w)} ${r.level.padEnd(6)} ${tail}`)
   }
   const n = (st: CoverageRow['status']) => c.rows.filter((r) => r.status === st).length
   for (const id of c.unknownCited) lines.push(`warning: codec vectors cite ${id}, which spec.md does not define`)
-  lines.push(`${c.rows.length} requirements: ${n('covered')} covered, ${n('missing')} missing, ${n('exempt')} exempt, ${n('untracked')} without vectors and not required to have one`)
+  lines.push(
+    `${c.rows.length} requirements: ${n('covered')} covered, ${n('missing')} missing, ${n('exempt')} exempt, ${n('untracked')} without vectors and not required to have one`,
+  )
   return `${lines.join('\n')}\n`
 }

@@ -79,11 +79,20 @@ class TcpTransport implements Transport {
         }
       }
       if (!complete) {
-        if (i - pos >= 5) return this.poison('length prefix longer than 5 bytes [FRM-4]', pos)
+        if (i - pos >= 5) {
+          this.poison('length prefix longer than 5 bytes [FRM-4]', pos)
+          return
+        }
         break
       }
-      if (len >= 2 ** 32) return this.poison('length prefix >= 2^32 [FRM-4]', pos)
-      if (len > RUNNER_MAX_FRAME_BYTES) return this.poison(`frame of ${len} bytes announced [FRM-9]`, pos)
+      if (len >= 2 ** 32) {
+        this.poison('length prefix >= 2^32 [FRM-4]', pos)
+        return
+      }
+      if (len > RUNNER_MAX_FRAME_BYTES) {
+        this.poison(`frame of ${len} bytes announced [FRM-9]`, pos)
+        return
+      }
       if (this.buf.length - i < len) break
       this.emit({ type: 'frame', bytes: Uint8Array.from(this.buf.subarray(i, i + len)) })
       pos = i + len

@@ -20,7 +20,12 @@ export function openWs(url: string, timeoutMs: number): Promise<Transport> {
     const transport = new WsTransport(ws)
     const onError = (err: NodeJS.ErrnoException) => {
       ws.removeListener('open', onOpen)
-      if (err.code === 'ECONNREFUSED' || err.code === 'EHOSTUNREACH' || err.code === 'ENOTFOUND' || /timed out/i.test(err.message)) {
+      if (
+        err.code === 'ECONNREFUSED' ||
+        err.code === 'EHOSTUNREACH' ||
+        err.code === 'ENOTFOUND' ||
+        /timed out/i.test(err.message)
+      ) {
         reject(new TargetUnreachable(`${url}: ${err.code ?? err.message}`))
       } else {
         reject(new Error(`${url}: WebSocket handshake failed: ${err.message}`))
@@ -44,11 +49,18 @@ class WsTransport implements Transport {
   closed = false
 
   constructor(private readonly ws: WebSocket) {
+    // A second 'error' (ws can emit one after the handshake failed) must never crash the runner.
+    ws.on('error', () => {})
     // Listen from the start: the server may send frames (or close) right
     // after the upgrade, before `open` resolves the promise.
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       if (isBinary) this.emit({ type: 'frame', bytes: Uint8Array.from(data) })
-      else this.emit({ type: 'garbage', detail: 'text message from the server [FRM-2]', bytes: Uint8Array.from(data.subarray(0, 64)) })
+      else
+        this.emit({
+          type: 'garbage',
+          detail: 'text message from the server [FRM-2]',
+          bytes: Uint8Array.from(data.subarray(0, 64)),
+        })
     })
     ws.on('close', (code: number, reason: Buffer) => {
       if (this.closed) return
@@ -61,7 +73,12 @@ class WsTransport implements Transport {
   attach(): void {
     this.ws.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'ECONNRESET' || err.code === 'EPIPE') this.sawReset = true
-      else if (/max payload/i.test(err.message)) this.emit({ type: 'garbage', detail: `message over ${RUNNER_MAX_FRAME_BYTES} bytes [FRM-9]`, bytes: new Uint8Array(0) })
+      else if (/max payload/i.test(err.message))
+        this.emit({
+          type: 'garbage',
+          detail: `message over ${RUNNER_MAX_FRAME_BYTES} bytes [FRM-9]`,
+          bytes: new Uint8Array(0),
+        })
     })
     this.socket()?.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'ECONNRESET' || err.code === 'EPIPE') this.sawReset = true
@@ -96,7 +113,9 @@ class WsTransport implements Transport {
 
   async writeChunks(bytes: Uint8Array, chunkBytes: number): Promise<void> {
     for (let off = 0; off < bytes.length && this.open(); off += chunkBytes) {
-      await new Promise<void>((resolve) => this.ws.send(bytes.subarray(off, off + chunkBytes), { binary: true }, () => resolve()))
+      await new Promise<void>((resolve) =>
+        this.ws.send(bytes.subarray(off, off + chunkBytes), { binary: true }, () => resolve()),
+      )
     }
   }
 

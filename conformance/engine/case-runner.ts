@@ -86,13 +86,19 @@ export async function runCase(env: CaseEnv): Promise<CaseResult> {
   }
   const execStep = async (step: Step, path: string, scope: Scope): Promise<void> => {
     const verb = verbOf(step)
-    transcript.event('', 'step', `${path} ${verb}${typeof step[verb] === 'string' ? ` ${step[verb] as string}` : ''}${step.comment ? ` — ${step.comment as string}` : ''}`)
+    transcript.event(
+      '',
+      'step',
+      `${path} ${verb}${typeof step[verb] === 'string' ? ` ${step[verb] as string}` : ''}${step.comment ? ` — ${step.comment as string}` : ''}`,
+    )
     switch (verb) {
       case 'repeat': {
         const as = (step.as as string | undefined) ?? 'i'
         const n = toBigInt(resolveTemplates(step.repeat, scope))
-        if (n === null || n < 0n || n > 10_000n) throw new HarnessError(`repeat count ${JSON.stringify(step.repeat)} is not an integer from 0 to 10000`)
-        for (let i = 0; i < Number(n); i++) await exec(step.steps as Step[], `${path}.repeat(${as}=${i})`, scope.withLoop(as, i))
+        if (n === null || n < 0n || n > 10_000n)
+          throw new HarnessError(`repeat count ${JSON.stringify(step.repeat)} is not an integer from 0 to 10000`)
+        for (let i = 0; i < Number(n); i++)
+          await exec(step.steps as Step[], `${path}.repeat(${as}=${i})`, scope.withLoop(as, i))
         return
       }
       case 'parallel': {
@@ -113,7 +119,11 @@ export async function runCase(env: CaseEnv): Promise<CaseResult> {
         if (!env.server) throw new HarnessError('restartServer without a restartable server (should have been skipped)')
         const mode = ((step.restartServer as { mode?: string }).mode ?? 'kill') as 'kill' | 'graceful'
         transcript.event('', 'restart', `server restart (${mode})`)
-        await env.server.restart(mode)
+        try {
+          await env.server.restart(mode)
+        } catch (err) {
+          throw new StepFailure(`the server did not come back after the restart: ${(err as Error).message}`)
+        }
         transcript.event('', 'restart', 'server listening again')
         return
       }
@@ -140,7 +150,10 @@ export async function runCase(env: CaseEnv): Promise<CaseResult> {
     const where = located ? { step: located.path, stepJson: located.step } : { step: '(scenario)' }
     if (cause instanceof CaseTimeout) {
       verdict = 'fail'
-      failure = { step: '(scenario)', message: `scenario did not finish within its budget of ${Math.round(budget)} ms (timeoutMs ${s.timeoutMs} × time-scale ${env.timeScale})` }
+      failure = {
+        step: '(scenario)',
+        message: `scenario did not finish within its budget of ${Math.round(budget)} ms (timeoutMs ${s.timeoutMs} × time-scale ${env.timeScale})`,
+      }
     } else if (cause instanceof StepFailure) {
       verdict = 'fail'
       failure = { ...where, message: cause.message, ...cause.detail }
@@ -200,7 +213,10 @@ function runAssert(a: Record<string, unknown>, scope: Scope, ctx: StepContext): 
     for (let q = from; q <= last; q++) expected.push(q.toString())
     const actual = seqs.map(String)
     if (!deepEquals(expected, actual)) {
-      throw new StepFailure(`Deliver seqs for ${conv} on ${d.conn} are not the dense run ${from}..${last} [DLV-1] [ORD-1]`, { expected, actual })
+      throw new StepFailure(
+        `Deliver seqs for ${conv} on ${d.conn} are not the dense run ${from}..${last} [DLV-1] [ORD-1]`,
+        { expected, actual },
+      )
     }
     return
   }
@@ -208,13 +224,15 @@ function runAssert(a: Record<string, unknown>, scope: Scope, ctx: StepContext): 
   switch (kind) {
     case 'equal': {
       const vals = arg as unknown[]
-      if (!vals.every((v) => deepEquals(vals[0], v))) throw new StepFailure('values differ', { expected: vals[0], actual: vals })
+      if (!vals.every((v) => deepEquals(vals[0], v)))
+        throw new StepFailure('values differ', { expected: vals[0], actual: vals })
       return
     }
     case 'notEqual': {
       const vals = arg as unknown[]
       for (let i = 0; i < vals.length; i++)
-        for (let j = i + 1; j < vals.length; j++) if (deepEquals(vals[i], vals[j])) throw new StepFailure(`values ${i} and ${j} are equal`, { actual: vals })
+        for (let j = i + 1; j < vals.length; j++)
+          if (deepEquals(vals[i], vals[j])) throw new StepFailure(`values ${i} and ${j} are equal`, { actual: vals })
       return
     }
     case 'increasing': {
@@ -222,14 +240,16 @@ function runAssert(a: Record<string, unknown>, scope: Scope, ctx: StepContext): 
       for (let i = 1; i < vals.length; i++) {
         const a0 = vals[i - 1]
         const a1 = vals[i]
-        if (a0 === null || a1 === null || a0 === undefined || a1 === undefined || !(a1 > a0)) throw new StepFailure('values are not strictly increasing', { actual: arg })
+        if (a0 === null || a1 === null || a0 === undefined || a1 === undefined || !(a1 > a0))
+          throw new StepFailure('values are not strictly increasing', { actual: arg })
       }
       return
     }
     case 'match': {
       const m = arg as { value: unknown; matcher: unknown }
       const mismatches = match(m.matcher, m.value, ctx.state.captures)
-      if (mismatches.length > 0) throw new StepFailure('value does not match', { expected: m.matcher, actual: m.value, mismatches })
+      if (mismatches.length > 0)
+        throw new StepFailure('value does not match', { expected: m.matcher, actual: m.value, mismatches })
       return
     }
     default:

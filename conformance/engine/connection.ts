@@ -98,7 +98,11 @@ export class Connection {
     }
     let frame: Frame
     try {
-      if (e.bytes.length > this.maxFrameBytes) throw new CodecError('FRAME_TOO_LARGE', `${e.bytes.length} bytes over the client's ${this.maxFrameBytes} [FRM-9]`)
+      if (e.bytes.length > this.maxFrameBytes)
+        throw new CodecError(
+          'FRAME_TOO_LARGE',
+          `${e.bytes.length} bytes over the client's ${this.maxFrameBytes} [FRM-9]`,
+        )
       frame = decodeFrame(e.bytes, RUNNER_MAX_FRAME_BYTES)
     } catch (err) {
       const detail = `undecodable frame from the server: ${(err as Error).message}`
@@ -185,7 +189,11 @@ export class Connection {
   }
 
   /** Remove the first item matching pred (waiting up to timeoutMs); items before it stay, or are dropped with `drop`. */
-  async takeFirst(pred: (i: InboxItem) => boolean, timeoutMs: number, drop = false): Promise<{ item: InboxItem | null; before: InboxItem[] }> {
+  async takeFirst(
+    pred: (i: InboxItem) => boolean,
+    timeoutMs: number,
+    drop = false,
+  ): Promise<{ item: InboxItem | null; before: InboxItem[] }> {
     const deadline = performance.now() + timeoutMs
     for (;;) {
       const idx = this.inbox.findIndex(pred)
@@ -231,13 +239,16 @@ export class Connection {
   startKeepalive(heartbeatMs: number): void {
     this.stopKeepalive()
     const every = Math.max(100, Math.floor(heartbeatMs / 3))
-    this.autoTimer = setInterval(() => {
-      if (this.closed || this.silenced > 0) return
-      if (performance.now() - this.lastSentAt < every) return
-      const nonce = AUTO_NONCE_BASE + this.autoNonce++
-      this.autoNonces.add(nonce)
-      this.sendFrame(create(FrameSchema, { body: { case: 'ping', value: { nonce } } }), true)
-    }, Math.max(50, Math.floor(every / 2)))
+    this.autoTimer = setInterval(
+      () => {
+        if (this.closed || this.silenced > 0) return
+        if (performance.now() - this.lastSentAt < every) return
+        const nonce = AUTO_NONCE_BASE + this.autoNonce++
+        this.autoNonces.add(nonce)
+        this.sendFrame(create(FrameSchema, { body: { case: 'ping', value: { nonce } } }), true)
+      },
+      Math.max(50, Math.floor(every / 2)),
+    )
     this.autoTimer.unref()
   }
 
@@ -266,7 +277,8 @@ export class Connection {
     this.stopKeepalive()
     if (this.closed) return
     this.closedByUs = true
-    if (this.established) this.sendFrame(create(FrameSchema, { body: { case: 'close', value: { code: 3000, reason: 'case done' } } }), true)
+    if (this.established)
+      this.sendFrame(create(FrameSchema, { body: { case: 'close', value: { code: 3000, reason: 'case done' } } }), true)
     this.transport.end(3000)
     const t = setTimeout(() => {
       if (!this.transport.closed) this.transport.reset()

@@ -30,7 +30,12 @@ export function parseKnownFailures(text: string, file = 'known-failures'): Known
     if (body === '') return
     const m = /^(?:(tcp|ws):)?([A-Za-z0-9.*?_-]+)$/.exec(body)
     if (!m) throw new KnownFailuresError(`${file}:${i + 1}: expected [tcp:|ws:]CASE-ID-GLOB, got '${body}'`)
-    out.push({ line: i + 1, text: raw.trim(), transport: (m[1] as TransportKind | undefined) ?? null, glob: m[2] as string })
+    out.push({
+      line: i + 1,
+      text: raw.trim(),
+      transport: (m[1] as TransportKind | undefined) ?? null,
+      glob: m[2] as string,
+    })
   })
   return out
 }
@@ -39,7 +44,11 @@ export function loadKnownFailures(file: string): KnownFailure[] {
   return parseKnownFailures(readFileSync(file, 'utf8'), file)
 }
 
-export function knownFailureFor(entries: KnownFailure[], id: string, transport: TransportKind): KnownFailure | undefined {
+export function knownFailureFor(
+  entries: KnownFailure[],
+  id: string,
+  transport: TransportKind,
+): KnownFailure | undefined {
   return entries.find((e) => (e.transport === null || e.transport === transport) && globMatch(e.glob, id))
 }
 

@@ -19,44 +19,103 @@ export interface ProbeResult {
 
 export const ALL_FEATURES = ['lz4']
 
-export async function probe(target: Target, kind: TransportKind, secret: string, runId: string, timeoutMs: number): Promise<ProbeResult> {
+export async function probe(
+  target: Target,
+  kind: TransportKind,
+  secret: string,
+  runId: string,
+  timeoutMs: number,
+): Promise<ProbeResult> {
   let transport: Awaited<ReturnType<Target['open']>>
   try {
     transport = await target.open(kind, timeoutMs)
   } catch (err) {
-    return { transport: kind, status: err instanceof TargetUnreachable ? 'unreachable' : 'no-welcome', features: [], detail: (err as Error).message }
+    return {
+      transport: kind,
+      status: err instanceof TargetUnreachable ? 'unreachable' : 'no-welcome',
+      features: [],
+      detail: (err as Error).message,
+    }
   }
   const user = `${ID_PREFIX}-${runId}-probe`
   const hello = create(FrameSchema, {
-    body: { case: 'hello', value: { versions: [1], token: testToken(secret, user), deviceId: 'probe', features: ALL_FEATURES, clientName: 'imwire-conformance' } },
+    body: {
+      case: 'hello',
+      value: {
+        versions: [1],
+        token: testToken(secret, user),
+        deviceId: 'probe',
+        features: ALL_FEATURES,
+        clientName: 'imwire-conformance',
+      },
+    },
   })
   return new Promise<ProbeResult>((resolve) => {
     const finish = (r: ProbeResult) => {
       clearTimeout(timer)
       if (!transport.closed) {
-        if (r.status === 'ok') transport.writeFrame(encodeFrame(create(FrameSchema, { body: { case: 'close', value: { code: 3000, reason: 'probe done' } } })))
+        if (r.status === 'ok')
+          transport.writeFrame(
+            encodeFrame(create(FrameSchema, { body: { case: 'close', value: { code: 3000, reason: 'probe done' } } })),
+          )
         transport.end(3000)
       }
       resolve(r)
     }
-    const timer = setTimeout(() => finish({ transport: kind, status: 'no-welcome', features: [], detail: `no Welcome within ${timeoutMs} ms` }), timeoutMs)
+    const timer = setTimeout(
+      () =>
+        finish({ transport: kind, status: 'no-welcome', features: [], detail: `no Welcome within ${timeoutMs} ms` }),
+      timeoutMs,
+    )
     transport.onEvent((e) => {
       if (e.type === 'frame') {
         let f: ReturnType<typeof decodeFrame>
         try {
           f = decodeFrame(e.bytes, 64 * 1024 * 1024)
         } catch (err) {
-          return finish({ transport: kind, status: 'no-welcome', features: [], detail: `undecodable first frame: ${(err as Error).message}` })
+          return finish({
+            transport: kind,
+            status: 'no-welcome',
+            features: [],
+            detail: `undecodable first frame: ${(err as Error).message}`,
+          })
         }
-        if (f.body.case === 'welcome') return finish({ transport: kind, status: 'ok', features: [...f.body.value.features], welcome: frameToJson(f) })
+        if (f.body.case === 'welcome')
+          return finish({
+            transport: kind,
+            status: 'ok',
+            features: [...f.body.value.features],
+            welcome: frameToJson(f),
+          })
         if (f.body.case === 'close' && f.body.value.code === 3501) {
-          return finish({ transport: kind, status: 'unauthorized', features: [], detail: 'the server refused the test token (Close 3501): is --token-secret the secret the server uses?' })
+          return finish({
+            transport: kind,
+            status: 'unauthorized',
+            features: [],
+            detail: 'the server refused the test token (Close 3501): is --token-secret the secret the server uses?',
+          })
         }
-        return finish({ transport: kind, status: 'no-welcome', features: [], detail: `first frame was ${JSON.stringify(frameToJson(f))}, not Welcome` })
+        return finish({
+          transport: kind,
+          status: 'no-welcome',
+          features: [],
+          detail: `first frame was ${JSON.stringify(frameToJson(f))}, not Welcome`,
+        })
       }
       if (e.type === 'closed') {
-        if (e.wsCode === 3501) return finish({ transport: kind, status: 'unauthorized', features: [], detail: 'the server refused the test token (3501): check --token-secret' })
-        return finish({ transport: kind, status: 'no-welcome', features: [], detail: `connection closed (${e.how}${e.wsCode ? ` ${e.wsCode}` : ''}) before Welcome` })
+        if (e.wsCode === 3501)
+          return finish({
+            transport: kind,
+            status: 'unauthorized',
+            features: [],
+            detail: 'the server refused the test token (3501): check --token-secret',
+          })
+        return finish({
+          transport: kind,
+          status: 'no-welcome',
+          features: [],
+          detail: `connection closed (${e.how}${e.wsCode ? ` ${e.wsCode}` : ''}) before Welcome`,
+        })
       }
       return finish({ transport: kind, status: 'no-welcome', features: [], detail: e.detail })
     })

@@ -44,7 +44,12 @@ export interface SuiteOptions {
   serverLog?: string
   onCaseStart?: (id: string, transport: TransportKind) => void
   onCaseEnd?: (result: CaseResult, done: number, total: number) => void
-  onStart?: (info: { total: number; transports: TransportKind[]; features: Report['features']; target: Report['target'] }) => void
+  onStart?: (info: {
+    total: number
+    transports: TransportKind[]
+    features: Report['features']
+    target: Report['target']
+  }) => void
 }
 
 export { UsageError }
@@ -63,7 +68,10 @@ interface Job {
 export async function runSuite(options: SuiteOptions = {}): Promise<Report> {
   const started = performance.now()
   const startedAt = new Date().toISOString()
-  const paths = kitPaths({ ...(options.vectorsDir ? { vectorsDir: options.vectorsDir } : {}), ...(options.specPath ? { specPath: options.specPath } : {}) })
+  const paths = kitPaths({
+    ...(options.vectorsDir ? { vectorsDir: options.vectorsDir } : {}),
+    ...(options.specPath ? { specPath: options.specPath } : {}),
+  })
   const runId = newRunId()
   const timeScale = options.timeScale ?? 1
   const jobs = Math.max(1, options.jobs ?? DEFAULT_JOBS)
@@ -83,7 +91,11 @@ export async function runSuite(options: SuiteOptions = {}): Promise<Report> {
       knownFailures: typeof options.knownFailures === 'string' ? options.knownFailures : null,
     },
   }
-  const early = (outcome: Report['outcome'], exitCode: Report['exitCode'], target: Report['target'] = { mode: 'address', addresses: {} }): Report => ({
+  const early = (
+    outcome: Report['outcome'],
+    exitCode: Report['exitCode'],
+    target: Report['target'] = { mode: 'address', addresses: {} },
+  ): Report => ({
     ...base,
     target,
     transports: [],
@@ -102,17 +114,26 @@ export async function runSuite(options: SuiteOptions = {}): Promise<Report> {
   let scenarios = options.scenarios
   if (!scenarios) {
     const loaded = loadScenarios({ dir: paths.vectorsDir, schemaPath: paths.schemaPath, spec })
-    for (const e of loaded.errors) problems.push({ kind: 'load-error', message: `${e.file}${e.where ? ` ${e.where}` : ''}: ${e.message}` })
+    for (const e of loaded.errors)
+      problems.push({ kind: 'load-error', message: `${e.file}${e.where ? ` ${e.where}` : ''}: ${e.message}` })
     if (loaded.errors.length > 0) return early('harness-error', 2)
     scenarios = loaded.scenarios
   }
-  const known = typeof options.knownFailures === 'string' ? loadKnownFailures(options.knownFailures) : (options.knownFailures ?? [])
+  const known =
+    typeof options.knownFailures === 'string' ? loadKnownFailures(options.knownFailures) : (options.knownFailures ?? [])
   const selected = scenarios.filter((s) => selectedBy(s, options))
-  if (selected.length === 0) throw new UsageError('no scenario matches the selection (--case / --requirement / --level)')
+  if (selected.length === 0)
+    throw new UsageError('no scenario matches the selection (--case / --requirement / --level)')
 
   // 2. target
-  const secret = options.tokenSecret ?? process.env.IMWIRE_TOKEN_SECRET ?? (options.targets?.length ? undefined : randomBytes(18).toString('base64url'))
-  if (secret === undefined) throw new UsageError('--target needs --token-secret (or IMWIRE_TOKEN_SECRET): the secret of the server\'s test-token scheme [AUTH-1]')
+  const secret =
+    options.tokenSecret ??
+    process.env.IMWIRE_TOKEN_SECRET ??
+    (options.targets?.length ? undefined : randomBytes(18).toString('base64url'))
+  if (secret === undefined)
+    throw new UsageError(
+      "--target needs --token-secret (or IMWIRE_TOKEN_SECRET): the secret of the server's test-token scheme [AUTH-1]",
+    )
   let target: Target
   try {
     target = await openTarget(options, paths.bundledCli, secret, timeScale, started)
@@ -123,18 +144,28 @@ export async function runSuite(options: SuiteOptions = {}): Promise<Report> {
   }
   try {
     // 3. probe each transport
-    const available = (['tcp', 'ws'] as const).filter((k) => target.addresses()[k] !== undefined && (!options.transports || options.transports.includes(k)))
+    const available = (['tcp', 'ws'] as const).filter(
+      (k) => target.addresses()[k] !== undefined && (!options.transports || options.transports.includes(k)),
+    )
     if (available.length === 0) throw new UsageError('no target address for the selected transports')
     const features: Report['features'] = {}
     for (const k of available) {
       const p = await probe(target, k, secret, runId, PROBE_TIMEOUT_MS * timeScale)
       features[k] = p.features
-      if (p.status === 'unreachable') problems.push({ kind: 'unreachable', message: `${k}: ${p.detail ?? 'unreachable'}` })
-      else if (p.status === 'unauthorized') problems.push({ kind: 'unauthorized', message: `${k}: ${p.detail ?? 'unauthorized'}` })
-      else if (p.status === 'no-welcome') problems.push({ kind: 'no-welcome', message: `${k}: probe handshake failed: ${p.detail ?? ''} (running the suite anyway)` })
+      if (p.status === 'unreachable')
+        problems.push({ kind: 'unreachable', message: `${k}: ${p.detail ?? 'unreachable'}` })
+      else if (p.status === 'unauthorized')
+        problems.push({ kind: 'unauthorized', message: `${k}: ${p.detail ?? 'unauthorized'}` })
+      else if (p.status === 'no-welcome')
+        problems.push({
+          kind: 'no-welcome',
+          message: `${k}: probe handshake failed: ${p.detail ?? ''} (running the suite anyway)`,
+        })
     }
-    if (problems.some((p) => p.kind === 'unreachable')) return { ...early('unreachable', 3, target.info()), transports: available, features }
-    if (problems.some((p) => p.kind === 'unauthorized')) return { ...early('harness-error', 2, target.info()), transports: available, features }
+    if (problems.some((p) => p.kind === 'unreachable'))
+      return { ...early('unreachable', 3, target.info()), transports: available, features }
+    if (problems.some((p) => p.kind === 'unauthorized'))
+      return { ...early('harness-error', 2, target.info()), transports: available, features }
 
     // 4. cases
     const all: Job[] = []
@@ -144,7 +175,8 @@ export async function runSuite(options: SuiteOptions = {}): Promise<Report> {
         const job: Job = { scenario: s, transport: k, index: all.length }
         const missing = s.features.filter((f) => !(features[k] ?? []).includes(f))
         if (missing.length > 0) job.skip = `the server's Welcome over ${k} does not enable ${missing.join(', ')}`
-        else if (s.needs.includes('restart') && !target.canRestart) job.skip = 'needs a server the runner can restart (use --spawn, or the bundled server)'
+        else if (s.needs.includes('restart') && !target.canRestart)
+          job.skip = 'needs a server the runner can restart (use --spawn, or the bundled server)'
         all.push(job)
       }
     }
@@ -176,14 +208,29 @@ export async function runSuite(options: SuiteOptions = {}): Promise<Report> {
       runJob,
     )
     for (const j of exclusive) await runJob(j)
+    await target.stop()
 
     // 5. known failures
     applyKnownFailures(results, known, scenarios, available, problems, options.knownFailures)
-    for (const c of target.crashes) problems.push({ kind: 'server-crash', message: `the server process ${c.detail} at ${c.at} ms and was started again [ERR-5]${c.stderrTail ? `\n${c.stderrTail}` : ''}` })
-    for (const r of results) if (r.verdict === 'error') problems.push({ kind: 'harness-error', message: `${r.transport} ${r.id}: ${r.reason ?? ''}` })
+    for (const c of target.crashes)
+      problems.push({
+        kind: 'server-crash',
+        message: `the server process ${c.detail} at ${c.at} ms and was started again [ERR-5]${c.stderrTail ? `\n${c.stderrTail}` : ''}`,
+      })
+    for (const r of results)
+      if (r.verdict === 'error')
+        problems.push({ kind: 'harness-error', message: `${r.transport} ${r.id}: ${r.reason ?? ''}` })
 
-    const summary = summarize(results, problems.filter((p) => p.kind === 'stale-known-failure' || p.kind === 'unmatched-known-failure').length, performance.now() - started)
-    const failing = summary.mustFailed > 0 || (options.strict === true && summary.shouldFailed > 0) || summary.staleKnownFailures > 0 || target.crashes.length > 0
+    const summary = summarize(
+      results,
+      problems.filter((p) => p.kind === 'stale-known-failure' || p.kind === 'unmatched-known-failure').length,
+      performance.now() - started,
+    )
+    const failing =
+      summary.mustFailed > 0 ||
+      (options.strict === true && summary.shouldFailed > 0) ||
+      summary.staleKnownFailures > 0 ||
+      target.crashes.length > 0
     const outcome: Report['outcome'] = summary.errors > 0 ? 'harness-error' : failing ? 'failures' : 'conformant'
     return {
       ...base,
@@ -210,17 +257,43 @@ function selectedBy(s: Scenario, o: SuiteOptions): boolean {
   return true
 }
 
-async function openTarget(o: SuiteOptions, bundledCli: string, secret: string, timeScale: number, runStarted: number): Promise<Target> {
+async function openTarget(
+  o: SuiteOptions,
+  bundledCli: string,
+  secret: string,
+  timeScale: number,
+  runStarted: number,
+): Promise<Target> {
   if (o.targets?.length && o.spawn) throw new UsageError('use either --target or --spawn, not both')
   if (o.targets?.length) {
     const a = {}
     for (const t of o.targets) Object.assign(a, parseTarget(t))
     return new FixedTarget(a)
   }
-  const common = { secret, startTimeoutMs: SPAWN_TIMEOUT_MS * timeScale, runStarted, ...(o.serverLog ? { logFile: o.serverLog } : {}) }
+  const common = {
+    secret,
+    startTimeoutMs: SPAWN_TIMEOUT_MS * timeScale,
+    runStarted,
+    ...(o.serverLog ? { logFile: o.serverLog } : {}),
+  }
   if (o.spawn) return SpawnedTarget.start({ ...common, command: o.spawn, mode: 'spawn' })
-  if (!existsSync(bundledCli)) throw new UsageError(`the bundled reference server is not built (${bundledCli} is missing): run \`npm run build\`, or use --target / --spawn`)
-  const argv = [process.execPath, bundledCli, 'serve', '--tcp', '127.0.0.1:0', '--ws', '127.0.0.1:0/imwire', '--data-dir', '{datadir}', '--token-secret', '{secret}']
+  if (!existsSync(bundledCli))
+    throw new UsageError(
+      `the bundled reference server is not built (${bundledCli} is missing): run \`npm run build\`, or use --target / --spawn`,
+    )
+  const argv = [
+    process.execPath,
+    bundledCli,
+    'serve',
+    '--tcp',
+    '127.0.0.1:0',
+    '--ws',
+    '127.0.0.1:0/imwire',
+    '--data-dir',
+    '{datadir}',
+    '--token-secret',
+    '{secret}',
+  ]
   return SpawnedTarget.start({ ...common, command: argv, mode: 'bundled' })
 }
 
@@ -270,12 +343,25 @@ function applyKnownFailures(
     }
   }
   for (const k of stale) {
-    const passing = results.filter((r) => r.verdict === 'pass' && knownFailureFor(known, r.id, r.transport) === k).map((r) => `${r.transport}:${r.id}`)
-    problems.push({ kind: 'stale-known-failure', line: k.line, text: k.text, message: `${file}:${k.line}: '${k.text}' lists cases that now pass (${passing.join(', ')}): remove the line` })
+    const passing = results
+      .filter((r) => r.verdict === 'pass' && knownFailureFor(known, r.id, r.transport) === k)
+      .map((r) => `${r.transport}:${r.id}`)
+    problems.push({
+      kind: 'stale-known-failure',
+      line: k.line,
+      text: k.text,
+      message: `${file}:${k.line}: '${k.text}' lists cases that now pass (${passing.join(', ')}): remove the line`,
+    })
   }
   const pairs = scenarios.flatMap((s) => transports.map((t) => ({ id: s.id, transport: t })))
   for (const k of known) {
-    if (!matchesAny(k, pairs)) problems.push({ kind: 'unmatched-known-failure', line: k.line, text: k.text, message: `${file}:${k.line}: '${k.text}' matches no case of the suite: remove the line` })
+    if (!matchesAny(k, pairs))
+      problems.push({
+        kind: 'unmatched-known-failure',
+        line: k.line,
+        text: k.text,
+        message: `${file}:${k.line}: '${k.text}' matches no case of the suite: remove the line`,
+      })
   }
 }
 
@@ -302,7 +388,17 @@ function requirementRows(results: CaseResult[], spec: SpecIndex): RequirementRow
       let row = rows.get(id)
       if (!row) {
         const req = spec.requirements.get(id)
-        row = { id, level: req?.level ?? '', text: req?.text ?? '', cases: 0, passed: 0, failed: 0, skipped: 0, expectedFailures: 0, errors: 0 }
+        row = {
+          id,
+          level: req?.level ?? '',
+          text: req?.text ?? '',
+          cases: 0,
+          passed: 0,
+          failed: 0,
+          skipped: 0,
+          expectedFailures: 0,
+          errors: 0,
+        }
         rows.set(id, row)
       }
       row.cases++

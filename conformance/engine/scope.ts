@@ -129,7 +129,8 @@ export class Scope implements TemplateScope {
 export function navigate(v: unknown, rest: string[], full: string[]): unknown {
   let cur = v
   for (const p of rest) {
-    if (cur === null || typeof cur !== 'object') throw new TemplateError(`\${${full.join('.')}}: no '${p}' in ${JSON.stringify(cur)}`)
+    if (cur === null || typeof cur !== 'object')
+      throw new TemplateError(`\${${full.join('.')}}: no '${p}' in ${JSON.stringify(cur)}`)
     cur = Array.isArray(cur) && /^\d+$/.test(p) ? cur[Number(p)] : (cur as Record<string, unknown>)[p]
     if (cur === undefined) throw new TemplateError(`\${${full.join('.')}}: no '${p}'`)
   }

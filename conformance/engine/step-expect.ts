@@ -23,12 +23,20 @@ export async function execExpect(verb: StepVerb, step: Step, scope: Scope, ctx: 
         ctx.transcript.event(c.name, 'timeout', `nothing within ${Math.round(within)} ms`)
         throw new StepFailure(`expected a frame within ${Math.round(within)} ms, got nothing`, { expected: matcher })
       }
-      if (item.kind !== 'frame') throw new StepFailure(`expected a frame, got ${describe(item)}`, { expected: matcher, actual: itemJson(item) })
-      if (step.batched === true && !item.batched) throw new StepFailure('expected the frame inside a Batch', { expected: matcher, actual: itemJson(item) })
-      if (step.batched === false && item.batched) throw new StepFailure('expected the frame outside any Batch', { expected: matcher, actual: item.json })
+      if (item.kind !== 'frame')
+        throw new StepFailure(`expected a frame, got ${describe(item)}`, { expected: matcher, actual: itemJson(item) })
+      if (step.batched === true && !item.batched)
+        throw new StepFailure('expected the frame inside a Batch', { expected: matcher, actual: itemJson(item) })
+      if (step.batched === false && item.batched)
+        throw new StepFailure('expected the frame outside any Batch', { expected: matcher, actual: item.json })
       const caps = new Map<string, unknown>()
       const mismatches = match(matcher, item.json, caps)
-      if (mismatches.length > 0) throw new StepFailure(`frame does not match (got ${describe(item)})`, { expected: matcher, actual: item.json, mismatches })
+      if (mismatches.length > 0)
+        throw new StepFailure(`frame does not match (got ${describe(item)})`, {
+          expected: matcher,
+          actual: item.json,
+          mismatches,
+        })
       for (const [k, v] of caps) ctx.state.captures.set(k, v)
       for (const [name, path] of Object.entries((step.capture as Record<string, string> | undefined) ?? {})) {
         let v: unknown
@@ -48,30 +56,48 @@ export async function execExpect(verb: StepVerb, step: Step, scope: Scope, ctx: 
       while (got.length < matchers.length) {
         const item = await c.next(Math.max(0, deadline - performance.now()))
         if (item === null) {
-          ctx.transcript.event(c.name, 'timeout', `${got.length} of ${matchers.length} frames within ${Math.round(within)} ms`)
-          throw new StepFailure(`expected ${matchers.length} frames within ${Math.round(within)} ms, got ${got.length}`, {
-            expected: matchers,
-            actual: got.map(itemJson),
-          })
+          ctx.transcript.event(
+            c.name,
+            'timeout',
+            `${got.length} of ${matchers.length} frames within ${Math.round(within)} ms`,
+          )
+          throw new StepFailure(
+            `expected ${matchers.length} frames within ${Math.round(within)} ms, got ${got.length}`,
+            {
+              expected: matchers,
+              actual: got.map(itemJson),
+            },
+          )
         }
-        if (item.kind !== 'frame') throw new StepFailure(`expected a frame, got ${describe(item)}`, { expected: matchers, actual: [...got.map(itemJson), itemJson(item)] })
+        if (item.kind !== 'frame')
+          throw new StepFailure(`expected a frame, got ${describe(item)}`, {
+            expected: matchers,
+            actual: [...got.map(itemJson), itemJson(item)],
+          })
         got.push(item)
       }
       const actual = got.map((g) => g.json)
       const assignment = assign(matchers, actual)
-      if (assignment === null) throw new StepFailure('the frames do not match the set in any order', { expected: matchers, actual })
-      assignment.forEach((ai, ei) => match(matchers[ei], actual[ai], ctx.state.captures))
+      if (assignment === null)
+        throw new StepFailure('the frames do not match the set in any order', { expected: matchers, actual })
+      for (const [ei, ai] of assignment.entries()) match(matchers[ei], actual[ai], ctx.state.captures)
       return
     }
     case 'expectNothing': {
       const forMs = Math.min(ctx.scale(step.forMs as number), ctx.left())
       const item = await c.next(forMs)
-      if (item !== null) throw new StepFailure(`expected nothing for ${Math.round(forMs)} ms, got ${describe(item)}`, { actual: itemJson(item) })
+      if (item !== null)
+        throw new StepFailure(`expected nothing for ${Math.round(forMs)} ms, got ${describe(item)}`, {
+          actual: itemJson(item),
+        })
       return
     }
     case 'expectOpen': {
       const forMs = Math.min(ctx.scale(step.forMs as number), ctx.left())
-      if (await c.waitClosed(forMs)) throw new StepFailure(`expected the connection to stay open for ${Math.round(forMs)} ms, it closed`, { actual: c.closedEvent })
+      if (await c.waitClosed(forMs))
+        throw new StepFailure(`expected the connection to stay open for ${Math.round(forMs)} ms, it closed`, {
+          actual: c.closedEvent,
+        })
       return
     }
     case 'expectClose':
@@ -104,30 +130,61 @@ async function expectClose(step: Step, c: Connection, within: number, ctx: StepC
   const first = await c.next(within)
   if (first === null) {
     ctx.transcript.event(c.name, 'timeout', `no close within ${Math.round(within)} ms`)
-    throw new StepFailure(`expected Close ${want} within ${Math.round(within)} ms, the connection stayed open and silent`, { expected: { close: { code: codes } } })
+    throw new StepFailure(
+      `expected Close ${want} within ${Math.round(within)} ms, the connection stayed open and silent`,
+      { expected: { close: { code: codes } } },
+    )
   }
   const early = (at: number) => {
     const nb = step.notBeforeMs as number | undefined
-    if (nb !== undefined && at - stepStart < nb) throw new StepFailure(`closed after ${Math.round(at - stepStart)} ms, earlier than ${nb} ms`, { actual: itemJson(first) })
+    if (nb !== undefined && at - stepStart < nb)
+      throw new StepFailure(`closed after ${Math.round(at - stepStart)} ms, earlier than ${nb} ms`, {
+        actual: itemJson(first),
+      })
   }
   if (first.kind === 'frame') {
     const b = first.frame.body
-    if (b.case !== 'close') throw new StepFailure(`expected Close ${want}, got ${describe(first)}`, { expected: { close: { code: codes } }, actual: first.json })
-    if (!codes.includes(b.value.code)) throw new StepFailure(`expected Close ${want}, got Close ${codeName(b.value.code)}`, { expected: { close: { code: codes } }, actual: first.json })
+    if (b.case !== 'close')
+      throw new StepFailure(`expected Close ${want}, got ${describe(first)}`, {
+        expected: { close: { code: codes } },
+        actual: first.json,
+      })
+    if (!codes.includes(b.value.code))
+      throw new StepFailure(`expected Close ${want}, got Close ${codeName(b.value.code)}`, {
+        expected: { close: { code: codes } },
+        actual: first.json,
+      })
     early(first.at)
     // [ERR-2] the Close is the last frame, then the connection closes
     const after = await c.next(Math.max(0, deadline - performance.now()))
-    if (after === null) throw new StepFailure(`Close ${codeName(b.value.code)} received but the connection was not closed within ${Math.round(within)} ms [ERR-2]`)
-    if (after.kind !== 'closed') throw new StepFailure(`${describe(after)} after the Close frame: the Close must be the last frame [ERR-2]`, { actual: itemJson(after) })
+    if (after === null)
+      throw new StepFailure(
+        `Close ${codeName(b.value.code)} received but the connection was not closed within ${Math.round(within)} ms [ERR-2]`,
+      )
+    if (after.kind !== 'closed')
+      throw new StepFailure(`${describe(after)} after the Close frame: the Close must be the last frame [ERR-2]`, {
+        actual: itemJson(after),
+      })
     if (after.event.how === 'ws-close' && after.event.wsCode !== b.value.code) {
-      throw new StepFailure(`WebSocket close code ${after.event.wsCode} differs from the Close frame's ${b.value.code} [ERR-2]`, { expected: b.value.code, actual: after.event.wsCode })
+      throw new StepFailure(
+        `WebSocket close code ${after.event.wsCode} differs from the Close frame's ${b.value.code} [ERR-2]`,
+        { expected: b.value.code, actual: after.event.wsCode },
+      )
     }
     return
   }
-  if (first.kind === 'garbage') throw new StepFailure(`expected Close ${want}, got ${describe(first)}`, { actual: itemJson(first) })
+  if (first.kind === 'garbage')
+    throw new StepFailure(`expected Close ${want}, got ${describe(first)}`, { actual: itemJson(first) })
   early(first.at)
-  if (required) throw new StepFailure(`the connection closed (${first.event.how}) without a Close frame; expected Close ${want} first [ERR-2]`, { actual: itemJson(first) })
+  if (required)
+    throw new StepFailure(
+      `the connection closed (${first.event.how}) without a Close frame; expected Close ${want} first [ERR-2]`,
+      { actual: itemJson(first) },
+    )
   if (first.event.how === 'ws-close' && !codes.includes(first.event.wsCode ?? -1)) {
-    throw new StepFailure(`WebSocket close code ${first.event.wsCode}, expected ${want}`, { expected: codes, actual: first.event.wsCode })
+    throw new StepFailure(`WebSocket close code ${first.event.wsCode}, expected ${want}`, {
+      expected: codes,
+      actual: first.event.wsCode,
+    })
   }
 }

@@ -3,7 +3,7 @@
 import { create } from '@bufbuild/protobuf'
 import { delimit, encodeBatch, encodeFrame } from '../../src/codec/index.js'
 import { CloseCode } from '../../src/gen/es/imwire/v1/control_pb.js'
-import { BatchCodec, type Frame, FrameSchema } from '../../src/gen/es/imwire/v1/frame_pb.js'
+import { type BatchCodec, type Frame, FrameSchema } from '../../src/gen/es/imwire/v1/frame_pb.js'
 import { TargetUnreachable } from '../drivers/transport.js'
 import { ENUM_NUMBER_BY_NAME, frameFromJson } from '../judge/proto-json.js'
 import { match } from '../judge/matcher.js'
@@ -36,8 +36,14 @@ export async function execIo(verb: StepVerb, step: Step, scope: Scope, ctx: Step
       return sendRawStep(step, scope, ctx)
     case 'sendText': {
       const c = ctx.conn(step.sendText as string)
-      if (c.transport.kind !== 'ws') throw new HarnessError('sendText on a TCP connection (the scenario must need ws-only)')
-      ctx.transcript.add({ conn: c.name, dir: 'out', event: 'text', detail: String(resolveTemplates(step.text, scope)) })
+      if (c.transport.kind !== 'ws')
+        throw new HarnessError('sendText on a TCP connection (the scenario must need ws-only)')
+      ctx.transcript.add({
+        conn: c.name,
+        dir: 'out',
+        event: 'text',
+        detail: String(resolveTemplates(step.text, scope)),
+      })
       c.transport.writeText(String(resolveTemplates(step.text, scope)))
       return
     }
@@ -59,7 +65,9 @@ export function buildFrame(json: unknown, scope: Scope): Frame {
   try {
     return frameFromJson(resolved)
   } catch (err) {
-    throw new HarnessError(`frame does not convert to protobuf: ${(err as Error).message}: ${JSON.stringify(resolved).slice(0, 300)}`)
+    throw new HarnessError(
+      `frame does not convert to protobuf: ${(err as Error).message}: ${JSON.stringify(resolved).slice(0, 300)}`,
+    )
   }
 }
 
@@ -69,9 +77,11 @@ function buildBatch(step: Step, scope: Scope): Frame {
   const o = step.override as Record<string, unknown> | undefined
   if (o && batch.body.case === 'batch') {
     const b = batch.body.value
-    if (o.codec !== undefined) b.codec = typeof o.codec === 'number' ? o.codec : ((ENUM_NUMBER_BY_NAME.get(String(o.codec)) ?? -1) as BatchCodec)
+    if (o.codec !== undefined)
+      b.codec = typeof o.codec === 'number' ? o.codec : ((ENUM_NUMBER_BY_NAME.get(String(o.codec)) ?? -1) as BatchCodec)
     if (o.count !== undefined) b.count = Number(toBigInt(resolveTemplates(o.count, scope)) ?? 0n)
-    if (o.uncompressedLength !== undefined) b.uncompressedLength = Number(toBigInt(resolveTemplates(o.uncompressedLength, scope)) ?? 0n)
+    if (o.uncompressedLength !== undefined)
+      b.uncompressedLength = Number(toBigInt(resolveTemplates(o.uncompressedLength, scope)) ?? 0n)
     if (o.appendHex !== undefined) {
       const extra = hexToBytes(String(resolveTemplates(o.appendHex, scope)))
       const p = new Uint8Array(b.payload.length + extra.length)
@@ -119,7 +129,8 @@ async function connectStep(step: Step, scope: Scope, ctx: StepContext): Promise<
   const actor = ctx.env.scenario.actors[actorName]
   if (!actor) throw new HarnessError(`unknown actor ${actorName}`)
   const name = (step.conn as string | undefined) ?? actorName
-  const mode = step.handshake === false || step.handshake === 'none' ? 'none' : step.handshake === 'welcome' ? 'welcome' : 'full'
+  const mode =
+    step.handshake === false || step.handshake === 'none' ? 'none' : step.handshake === 'welcome' ? 'welcome' : 'full'
   const old = ctx.conns.get(name)
   if (old && !old.closed) old.dispose()
   let transport: Awaited<ReturnType<StepContext['env']['open']>>
@@ -127,7 +138,9 @@ async function connectStep(step: Step, scope: Scope, ctx: StepContext): Promise<
     transport = await ctx.env.open(ctx.env.transport, Math.min(ctx.scale(CONNECT_TIMEOUT_MS), ctx.left()))
   } catch (err) {
     ctx.transcript.event(name, 'connect-failed', (err as Error).message)
-    throw new StepFailure(`could not connect: ${(err as Error).message}${err instanceof TargetUnreachable ? ' (server down?)' : ''}`)
+    throw new StepFailure(
+      `could not connect: ${(err as Error).message}${err instanceof TargetUnreachable ? ' (server down?)' : ''}`,
+    )
   }
   const hello = helloJson(step, actorName, scope, ctx)
   const c = new Connection(transport, {
@@ -135,33 +148,45 @@ async function connectStep(step: Step, scope: Scope, ctx: StepContext): Promise<
     transcript: ctx.transcript,
     raw: step.raw === true,
     ...(Array.isArray(step.ignore) ? { ignore: resolveTemplates(step.ignore, scope) as unknown[] } : {}),
-    ...(typeof hello.maxFrameBytes === 'number' && hello.maxFrameBytes > 0 ? { maxFrameBytes: hello.maxFrameBytes } : {}),
+    ...(typeof hello.maxFrameBytes === 'number' && hello.maxFrameBytes > 0
+      ? { maxFrameBytes: hello.maxFrameBytes }
+      : {}),
   })
   ctx.conns.set(name, c)
-  ctx.transcript.event(name, 'connect', `${ctx.env.transport} as ${actorName} (${ctx.names.userId(actorName)} / ${actor.device})`)
+  ctx.transcript.event(
+    name,
+    'connect',
+    `${ctx.env.transport} as ${actorName} (${ctx.names.userId(actorName)} / ${actor.device})`,
+  )
   if (mode === 'none') return
   c.sendFrame(buildFrame({ hello }, scope))
   const within = Math.min(ctx.scale((step.withinMs as number | undefined) ?? DEFAULT_CONNECT_WITHIN_MS), ctx.left())
   const first = await c.next(within)
   if (first === null) throw new StepFailure(`no Welcome within ${within} ms`)
-  if (first.kind !== 'frame' || first.frame.body.case !== 'welcome') throw new StepFailure(`expected Welcome, got ${describe(first)}`, { actual: itemJson(first) })
+  if (first.kind !== 'frame' || first.frame.body.case !== 'welcome')
+    throw new StepFailure(`expected Welcome, got ${describe(first)}`, { actual: itemJson(first) })
   const welcome = (first.json as { welcome: Record<string, unknown> }).welcome
   ctx.state.captures.set(`${name}.welcome`, welcome)
   // [HS-5] enabled features are a subset of the requested ones
   const requested = new Set((hello.features as string[] | undefined) ?? [])
   const extra = ((welcome.features as string[] | undefined) ?? []).filter((f) => !requested.has(f))
-  if (extra.length > 0) throw new StepFailure(`Welcome enables features that were not requested: ${extra.join(', ')} [HS-5]`, { actual: welcome.features })
+  if (extra.length > 0)
+    throw new StepFailure(`Welcome enables features that were not requested: ${extra.join(', ')} [HS-5]`, {
+      actual: welcome.features,
+    })
   if (step.welcome !== undefined) {
     const expected = resolveTemplates(step.welcome, scope)
     const mismatches = match(expected, welcome, ctx.state.captures)
-    if (mismatches.length > 0) throw new StepFailure('Welcome does not match', { expected, actual: welcome, mismatches })
+    if (mismatches.length > 0)
+      throw new StepFailure('Welcome does not match', { expected, actual: welcome, mismatches })
   }
   if (step.autoPing !== false) c.startKeepalive(Number(welcome.heartbeatMs) || 30_000)
   if (mode === 'welcome') return
   const drop = step.skipReplay === true
   const { item } = await c.takeFirst((i) => i.kind !== 'frame' || i.frame.body.case === 'replayComplete', within, drop)
   if (item === null) throw new StepFailure(`no ReplayComplete within ${within} ms after Welcome [HS-11]`)
-  if (item.kind !== 'frame') throw new StepFailure(`expected ReplayComplete, got ${describe(item)} [HS-11]`, { actual: itemJson(item) })
+  if (item.kind !== 'frame')
+    throw new StepFailure(`expected ReplayComplete, got ${describe(item)} [HS-11]`, { actual: itemJson(item) })
   ctx.state.captures.set(`${name}.replayComplete`, (item.json as { replayComplete: unknown }).replayComplete)
 }
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { openTcp } from '../drivers/tcp-transport.js'
-import type { Transport, TransportKind } from '../drivers/transport.js'
+import { TargetUnreachable, type Transport, type TransportKind } from '../drivers/transport.js'
 import { openWs } from '../drivers/ws-transport.js'
 
 export interface Addresses {
@@ -106,6 +106,11 @@ export function freePort(): Promise<number> {
   })
 }
 
+/** Unexpected exits after which the runner stops starting the server again. */
+const MAX_RESPAWNS = 5
+/** How long a refused connect waits for news of a crash before it counts as a failure. */
+const RESPAWN_NOTICE_MS = 1000
+
 export class SpawnedTarget implements Target {
   readonly canRestart = true
   readonly crashes: ServerCrash[] = []
@@ -125,7 +130,10 @@ export class SpawnedTarget implements Target {
     dataDir: string,
   ) {
     this.dataDir = dataDir
-    this.argv = typeof resolved === 'string' ? { file: resolved, args: [], shell: true } : { file: resolved[0] as string, args: resolved.slice(1), shell: false }
+    this.argv =
+      typeof resolved === 'string'
+        ? { file: resolved, args: [], shell: true }
+        : { file: resolved[0] as string, args: resolved.slice(1), shell: false }
     if (opts.logFile) this.log = createWriteStream(opts.logFile, { flags: 'a' })
   }
 
@@ -140,7 +148,8 @@ export class SpawnedTarget implements Target {
       if (out.includes('{ws_port}')) out = out.replaceAll('{ws_port}', String(await freePort()))
       return out
     }
-    const resolved = typeof opts.command === 'string' ? await subst(opts.command) : await Promise.all(opts.command.map(subst))
+    const resolved =
+      typeof opts.command === 'string' ? await subst(opts.command) : await Promise.all(opts.command.map(subst))
     const t = new SpawnedTarget(opts, resolved, dataDir)
     await t.launch()
     return t
@@ -157,7 +166,18 @@ export class SpawnedTarget implements Target {
 
   async open(kind: TransportKind, timeoutMs: number): Promise<Transport> {
     if (this.restarting) await this.restarting
-    return openOn(this.a, kind, timeoutMs)
+    try {
+      return await openOn(this.a, kind, timeoutMs)
+    } catch (err) {
+      // Refused because the server just died and its exit is not processed
+      // yet: wait briefly for the respawn and try once more.
+      if (!(err instanceof TargetUnreachable) || this.stopped) throw err
+      for (let waited = 0; waited < RESPAWN_NOTICE_MS && !this.restarting; waited += 25)
+        await new Promise((r) => setTimeout(r, 25))
+      if (!this.restarting) throw err
+      await this.restarting
+      return openOn(this.a, kind, timeoutMs)
+    }
   }
 
   private launch(): Promise<void> {
@@ -173,7 +193,9 @@ export class SpawnedTarget implements Target {
       const timer = setTimeout(() => {
         if (listening) return
         this.kill('SIGKILL')
-        reject(new Error(`server did not print its listening line within ${this.opts.startTimeoutMs} ms\n${this.tail()}`))
+        reject(
+          new Error(`server did not print its listening line within ${this.opts.startTimeoutMs} ms\n${this.tail()}`),
+        )
       }, this.opts.startTimeoutMs)
       const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })
       lines.on('line', (line) => {
@@ -188,7 +210,12 @@ export class SpawnedTarget implements Target {
       })
       child.stderr?.on('data', (d: Buffer) => {
         this.log?.write(d)
-        this.stderrTail.push(...d.toString('utf8').split('\n').filter((l) => l !== ''))
+        this.stderrTail.push(
+          ...d
+            .toString('utf8')
+            .split('\n')
+            .filter((l) => l !== ''),
+        )
         if (this.stderrTail.length > 50) this.stderrTail.splice(0, this.stderrTail.length - 50)
       })
       child.once('error', (err) => {
@@ -203,7 +230,13 @@ export class SpawnedTarget implements Target {
         }
         if (this.expectingExit || this.stopped) return
         // [ERR-5] a crash is evidence; start it again so the remaining cases run
-        this.crashes.push({ at: Math.round(performance.now() - this.opts.runStarted), detail: `exited with ${signal ?? `code ${code}`}`, stderrTail: this.tail() })
+        // (a few times only: a server that dies at once must not loop forever).
+        this.crashes.push({
+          at: Math.round(performance.now() - this.opts.runStarted),
+          detail: `exited with ${signal ?? `code ${code}`}`,
+          stderrTail: this.tail(),
+        })
+        if (this.crashes.length > MAX_RESPAWNS) return
         this.restarting = this.launch().finally(() => {
           this.restarting = null
         })
@@ -254,6 +287,10 @@ export class SpawnedTarget implements Target {
   }
 
   async stop(): Promise<void> {
+    if (this.stopped) return
+    // An exit that has already happened may not have been reported yet: give
+    // it a moment, so a crash in the last case is still recorded.
+    await new Promise((r) => setTimeout(r, 200))
     this.stopped = true
     if (this.restarting) await this.restarting.catch(() => {})
     this.kill('SIGTERM')

@@ -46,7 +46,13 @@ export class Transcript {
     this.entries.push({ t: this.now(), ...e })
   }
 
-  frame(conn: string, dir: 'out' | 'in', frame: JsonValue, bytes: Uint8Array, extra: Partial<TranscriptEntry> = {}): void {
+  frame(
+    conn: string,
+    dir: 'out' | 'in',
+    frame: JsonValue,
+    bytes: Uint8Array,
+    extra: Partial<TranscriptEntry> = {},
+  ): void {
     this.add({ conn, dir, frame: elide(frame), ...hexOf(bytes), ...extra })
   }
 
@@ -60,7 +66,14 @@ export class Transcript {
 
   /** Entries plus a note when some were dropped. */
   finish(): TranscriptEntry[] {
-    if (this.dropped > 0) this.entries.push({ t: this.now(), conn: '', dir: 'event', event: 'note', detail: `${this.dropped} entries dropped (limit ${MAX_ENTRIES})` })
+    if (this.dropped > 0)
+      this.entries.push({
+        t: this.now(),
+        conn: '',
+        dir: 'event',
+        event: 'note',
+        detail: `${this.dropped} entries dropped (limit ${MAX_ENTRIES})`,
+      })
     return this.entries
   }
 }

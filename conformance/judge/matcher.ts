@@ -47,7 +47,14 @@ export function match(expected: unknown, actual: unknown, captures: Map<string, 
   return out
 }
 
-function matchInto(exp: unknown, act: unknown, caps: Map<string, unknown>, path: string, out: Mismatch[], exact: boolean): void {
+function matchInto(
+  exp: unknown,
+  act: unknown,
+  caps: Map<string, unknown>,
+  path: string,
+  out: Mismatch[],
+  exact: boolean,
+): void {
   if (isOperatorObject(exp)) {
     matchOperators(exp, act, caps, path, out)
     return
@@ -62,7 +69,7 @@ function matchInto(exp: unknown, act: unknown, caps: Map<string, unknown>, path:
       out.push({ path, expected: exp, actual: act, reason: `expected ${exp.length} elements, got ${arr.length}` })
       return
     }
-    exp.forEach((e, i) => matchInto(e, arr[i], caps, `${path}[${i}]`, out, exact))
+    for (const [i, e] of exp.entries()) matchInto(e, arr[i], caps, `${path}[${i}]`, out, exact)
     return
   }
   if (exp !== null && typeof exp === 'object') {
@@ -75,19 +82,27 @@ function matchInto(exp: unknown, act: unknown, caps: Map<string, unknown>, path:
     for (const [k, v] of Object.entries(obj)) matchInto(v, a[k], caps, path === '' ? k : `${path}.${k}`, out, exact)
     if (exact) {
       for (const [k, v] of Object.entries(a)) {
-        if (!(k in obj) && !isDefault(v)) out.push({ path: joinPath(path, k), expected: '(default)', actual: v, reason: 'unexpected field ($exact)' })
+        if (!(k in obj) && !isDefault(v))
+          out.push({ path: joinPath(path, k), expected: '(default)', actual: v, reason: 'unexpected field ($exact)' })
       }
     }
     return
   }
-  if (!scalarEquals(exp, act)) out.push({ path, expected: exp, actual: act, reason: act === undefined ? 'field missing' : 'not equal' })
+  if (!scalarEquals(exp, act))
+    out.push({ path, expected: exp, actual: act, reason: act === undefined ? 'field missing' : 'not equal' })
 }
 
 function joinPath(path: string, k: string): string {
   return path === '' ? k : `${path}.${k}`
 }
 
-function matchOperators(ops: Record<string, unknown>, act: unknown, caps: Map<string, unknown>, path: string, out: Mismatch[]): void {
+function matchOperators(
+  ops: Record<string, unknown>,
+  act: unknown,
+  caps: Map<string, unknown>,
+  path: string,
+  out: Mismatch[],
+): void {
   const fail = (reason: string, expected: unknown = ops) => out.push({ path, expected, actual: act, reason })
   for (const [op, arg] of Object.entries(ops)) {
     switch (op) {
@@ -122,7 +137,8 @@ function matchOperators(ops: Record<string, unknown>, act: unknown, caps: Map<st
       }
       case '$oneOf': {
         const alts = Array.isArray(arg) ? arg : []
-        if (!alts.some((alt) => match(alt, act, new Map()).length === 0)) fail('matches none of $oneOf', { $oneOf: arg })
+        if (!alts.some((alt) => match(alt, act, new Map()).length === 0))
+          fail('matches none of $oneOf', { $oneOf: arg })
         else for (const alt of alts) if (match(alt, act, caps).length === 0) break
         break
       }
@@ -147,15 +163,17 @@ function matchOperators(ops: Record<string, unknown>, act: unknown, caps: Map<st
           break
         }
         const assignment = assign(exp, arr)
-        if (assignment === null) fail(op === '$unordered' ? 'elements do not match in any order' : 'missing expected elements')
-        else assignment.forEach((ai, ei) => match(exp[ei], arr[ai], caps))
+        if (assignment === null)
+          fail(op === '$unordered' ? 'elements do not match in any order' : 'missing expected elements')
+        else for (const [ei, ai] of assignment.entries()) match(exp[ei], arr[ai], caps)
         break
       }
       case '$not':
         if (match(arg, act, new Map()).length === 0) fail('matched $not', { $not: arg })
         break
       case '$regex':
-        if (typeof act !== 'string' || !new RegExp(String(arg)).test(act)) fail(`expected to match /${String(arg)}/`, { $regex: arg })
+        if (typeof act !== 'string' || !new RegExp(String(arg)).test(act))
+          fail(`expected to match /${String(arg)}/`, { $regex: arg })
         break
       default:
         fail(`unknown matcher operator ${op}`)
@@ -181,7 +199,8 @@ export function assign(expected: unknown[], actual: unknown[]): number[] | null 
     }
     return false
   }
-  for (let ei = 0; ei < expected.length; ei++) if (!tryAssign(ei, new Array<boolean>(actual.length).fill(false))) return null
+  for (let ei = 0; ei < expected.length; ei++)
+    if (!tryAssign(ei, new Array<boolean>(actual.length).fill(false))) return null
   const result = new Array<number>(expected.length).fill(-1)
   owner.forEach((ei, ai) => {
     if (ei >= 0) result[ei] = ai
@@ -201,7 +220,8 @@ function scalarEquals(exp: unknown, act: unknown): boolean {
   if (act === undefined) return isDefault(exp)
   if (exp === act) return true
   // enums: a number matches the value's name
-  if (typeof exp === 'number' && typeof act === 'string' && ENUM_NUMBER_BY_NAME.has(act)) return ENUM_NUMBER_BY_NAME.get(act) === exp
+  if (typeof exp === 'number' && typeof act === 'string' && ENUM_NUMBER_BY_NAME.has(act))
+    return ENUM_NUMBER_BY_NAME.get(act) === exp
   // integers: uint64 arrives as a string, vectors may write numbers
   const a = toBigInt(exp)
   const b = toBigInt(act)
@@ -211,10 +231,20 @@ function scalarEquals(exp: unknown, act: unknown): boolean {
 
 export function deepEquals(a: unknown, b: unknown): boolean {
   if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => deepEquals(x, b[i]))
-  if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object' && !Array.isArray(a) && !Array.isArray(b)) {
+  if (
+    a !== null &&
+    b !== null &&
+    typeof a === 'object' &&
+    typeof b === 'object' &&
+    !Array.isArray(a) &&
+    !Array.isArray(b)
+  ) {
     const ka = Object.keys(a)
     const kb = Object.keys(b)
-    return ka.length === kb.length && ka.every((k) => deepEquals((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]))
+    return (
+      ka.length === kb.length &&
+      ka.every((k) => deepEquals((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]))
+    )
   }
   return scalarEquals(a, b)
 }

@@ -39,7 +39,13 @@ function findField(desc: DescMessage, key: string): DescField | undefined {
   return desc.fields.find((f) => f.jsonName === key || f.name === key)
 }
 
-function checkMessage(obj: Record<string, unknown>, desc: DescMessage, path: string, mode: ShapeMode, errors: string[]): void {
+function checkMessage(
+  obj: Record<string, unknown>,
+  desc: DescMessage,
+  path: string,
+  mode: ShapeMode,
+  errors: string[],
+): void {
   for (const [key, value] of Object.entries(obj)) {
     const p = path === '' ? key : `${path}.${key}`
     const field = findField(desc, key)
@@ -51,7 +57,14 @@ function checkMessage(obj: Record<string, unknown>, desc: DescMessage, path: str
   }
 }
 
-function checkField(value: unknown, field: DescField, path: string, mode: ShapeMode, errors: string[], element: boolean): void {
+function checkField(
+  value: unknown,
+  field: DescField,
+  path: string,
+  mode: ShapeMode,
+  errors: string[],
+  element: boolean,
+): void {
   if (typeof value === 'string' && hasTemplate(value) && !(field.fieldKind === 'message' && !element)) return
   if (isGenerator(value)) {
     if (!isBytesField(field)) errors.push(`${path}: $bytes/$utf8 only stand for bytes fields`)
@@ -70,7 +83,7 @@ function checkField(value: unknown, field: DescField, path: string, mode: ShapeM
       errors.push(`${path}: expected an array`)
       return
     }
-    value.forEach((v, i) => checkField(v, field, `${path}[${i}]`, mode, errors, true))
+    for (const [i, v] of value.entries()) checkField(v, field, `${path}[${i}]`, mode, errors, true)
     return
   }
   if (field.fieldKind === 'map') {
@@ -80,7 +93,8 @@ function checkField(value: unknown, field: DescField, path: string, mode: ShapeM
   const kind = field.fieldKind === 'list' ? field.listKind : field.fieldKind
   if (kind === 'message') {
     const msg = field.message as DescMessage
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) errors.push(`${path}: expected a ${msg.name} object`)
+    if (value === null || typeof value !== 'object' || Array.isArray(value))
+      errors.push(`${path}: expected a ${msg.name} object`)
     else checkMessage(value as Record<string, unknown>, msg, path, mode, errors)
     return
   }
@@ -110,19 +124,29 @@ function checkScalar(value: unknown, type: ScalarType | undefined, path: string,
       if (typeof value !== 'string') errors.push(`${path}: expected a string`)
       return
     case ScalarType.BYTES:
-      if (typeof value !== 'string' || !/^[A-Za-z0-9+/_-]*={0,2}$/.test(value)) errors.push(`${path}: expected base64 bytes`)
+      if (typeof value !== 'string' || !/^[A-Za-z0-9+/_-]*={0,2}$/.test(value))
+        errors.push(`${path}: expected base64 bytes`)
       return
     case ScalarType.BOOL:
       if (typeof value !== 'boolean') errors.push(`${path}: expected a boolean`)
       return
     default:
-      if (!(typeof value === 'number' && Number.isInteger(value)) && !(typeof value === 'string' && /^-?\d+$/.test(value))) {
+      if (
+        !(typeof value === 'number' && Number.isInteger(value)) &&
+        !(typeof value === 'string' && /^-?\d+$/.test(value))
+      ) {
         errors.push(`${path}: expected an integer (number or decimal string)`)
       }
   }
 }
 
-function checkOperators(ops: Record<string, unknown>, field: DescField, path: string, errors: string[], element: boolean): void {
+function checkOperators(
+  ops: Record<string, unknown>,
+  field: DescField,
+  path: string,
+  errors: string[],
+  element: boolean,
+): void {
   for (const [op, arg] of Object.entries(ops)) {
     if (!(MATCHER_OPERATORS as readonly string[]).includes(op)) {
       errors.push(`${path}: unknown matcher operator ${op}`)
@@ -132,7 +156,7 @@ function checkOperators(ops: Record<string, unknown>, field: DescField, path: st
     switch (op) {
       case '$oneOf':
         if (!Array.isArray(arg)) errors.push(`${path}: $oneOf takes an array`)
-        else arg.forEach((v, i) => again(v, `${path}.$oneOf[${i}]`, element))
+        else for (const [i, v] of arg.entries()) again(v, `${path}.$oneOf[${i}]`, element)
         break
       case '$not':
       case '$exact':
@@ -142,10 +166,11 @@ function checkOperators(ops: Record<string, unknown>, field: DescField, path: st
       case '$contains':
         if (field.fieldKind !== 'list' || element) errors.push(`${path}: ${op} applies to repeated fields`)
         else if (!Array.isArray(arg)) errors.push(`${path}: ${op} takes an array`)
-        else arg.forEach((v, i) => again(v, `${path}.${op}[${i}]`, true))
+        else for (const [i, v] of arg.entries()) again(v, `${path}.${op}[${i}]`, true)
         break
       case '$capture':
-        if (typeof arg !== 'string' || !/^[A-Za-z][A-Za-z0-9_]*$/.test(arg)) errors.push(`${path}: $capture takes a capture name`)
+        if (typeof arg !== 'string' || !/^[A-Za-z][A-Za-z0-9_]*$/.test(arg))
+          errors.push(`${path}: $capture takes a capture name`)
         break
       case '$regex':
         try {

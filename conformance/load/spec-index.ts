@@ -101,7 +101,13 @@ function readIndexTable(lines: string[], reqs: Map<string, Requirement>): boolea
     const lower = cells.map((c) => c.toLowerCase())
     const col = (name: string) => lower.indexOf(name)
     if (col('id') < 0 || col('level') < 0 || col('tested by') < 0) continue
-    const [cId, cLevel, cParty, cTested, cSummary] = [col('id'), col('level'), col('party'), col('tested by'), col('summary')]
+    const [cId, cLevel, cParty, cTested, cSummary] = [
+      col('id'),
+      col('level'),
+      col('party'),
+      col('tested by'),
+      col('summary'),
+    ]
     for (let j = i + 2; j < lines.length; j++) {
       const row = splitRow(lines[j] as string)
       if (row === null) break

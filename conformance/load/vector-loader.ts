@@ -78,12 +78,19 @@ export function loadScenarios(opts: { dir: string; schemaPath: string; spec: Spe
       const where = `/scenarios/${i}`
       const scenario = normalize(s, name)
       const prior = seen.get(scenario.id)
-      if (prior !== undefined) errors.push({ file: name, where, message: `duplicate id ${scenario.id} (also in ${prior})` })
+      if (prior !== undefined)
+        errors.push({ file: name, where, message: `duplicate id ${scenario.id} (also in ${prior})` })
       seen.set(scenario.id, name)
       for (const r of scenario.requirements) {
-        if (!opts.spec.requirements.has(r)) errors.push({ file: name, where: `${where}/requirements`, message: `${r} is not a requirement id in spec.md` })
+        if (!opts.spec.requirements.has(r))
+          errors.push({
+            file: name,
+            where: `${where}/requirements`,
+            message: `${r} is not a requirement id in spec.md`,
+          })
       }
-      for (const message of checkScenario(scenario)) errors.push({ file: name, where: `${where} (${scenario.id})`, message })
+      for (const message of checkScenario(scenario))
+        errors.push({ file: name, where: `${where} (${scenario.id})`, message })
       scenarios.push(scenario)
     })
   }
@@ -115,7 +122,11 @@ function normalize(s: JsonObject, file: string): Scenario {
  * validated against the schema of its own verb (nested steps replaced by a
  * placeholder and explained on their own), which gives one clear message.
  */
-function explainSchemaErrors(doc: unknown, errs: ErrorObject[], ajv: Ajv2020): Array<{ where: string; message: string }> {
+function explainSchemaErrors(
+  doc: unknown,
+  errs: ErrorObject[],
+  ajv: Ajv2020,
+): Array<{ where: string; message: string }> {
   const out: Array<{ where: string; message: string }> = []
   const steps = new Set<string>()
   for (const e of errs) {
@@ -140,7 +151,13 @@ function explainStep(step: unknown, at: string, ajv: Ajv2020, out: Array<{ where
   }
   const verbs = STEP_VERBS.filter((v) => v in step)
   if (verbs.length !== 1) {
-    out.push({ where: at, message: verbs.length === 0 ? `step has no known verb (one of ${STEP_VERBS.join(', ')})` : `step has several verbs: ${verbs.join(', ')}` })
+    out.push({
+      where: at,
+      message:
+        verbs.length === 0
+          ? `step has no known verb (one of ${STEP_VERBS.join(', ')})`
+          : `step has several verbs: ${verbs.join(', ')}`,
+    })
     return
   }
   const s = step as Record<string, unknown>
@@ -148,18 +165,21 @@ function explainStep(step: unknown, at: string, ajv: Ajv2020, out: Array<{ where
   if (Array.isArray(s.steps)) shallow.steps = [PLACEHOLDER]
   if (Array.isArray(s.parallel)) shallow.parallel = s.parallel.map(() => [PLACEHOLDER])
   const sub = ajv.getSchema(`https://imwire.dev/vectors/schema/session.schema.json#/$defs/${verbs[0]}`)
-  if (sub && !sub(shallow)) for (const se of sub.errors ?? []) out.push({ where: `${at}${se.instancePath}`, message: formatAjv(se) })
-  if (Array.isArray(s.steps)) s.steps.forEach((x, i) => explainStep(x, `${at}/steps/${i}`, ajv, out))
+  if (sub && !sub(shallow))
+    for (const se of sub.errors ?? []) out.push({ where: `${at}${se.instancePath}`, message: formatAjv(se) })
+  if (Array.isArray(s.steps)) for (const [i, x] of s.steps.entries()) explainStep(x, `${at}/steps/${i}`, ajv, out)
   if (Array.isArray(s.parallel)) {
     s.parallel.forEach((b, j) => {
-      if (Array.isArray(b)) b.forEach((x, i) => explainStep(x, `${at}/parallel/${j}/${i}`, ajv, out))
+      if (Array.isArray(b)) for (const [i, x] of b.entries()) explainStep(x, `${at}/parallel/${j}/${i}`, ajv, out)
     })
   }
 }
 
 function formatAjv(e: ErrorObject): string {
-  if (e.keyword === 'additionalProperties') return `unknown field '${(e.params as { additionalProperty: string }).additionalProperty}'`
-  if (e.keyword === 'enum') return `${e.message}: ${JSON.stringify((e.params as { allowedValues: unknown[] }).allowedValues)}`
+  if (e.keyword === 'additionalProperties')
+    return `unknown field '${(e.params as { additionalProperty: string }).additionalProperty}'`
+  if (e.keyword === 'enum')
+    return `${e.message}: ${JSON.stringify((e.params as { allowedValues: unknown[] }).allowedValues)}`
   return e.message ?? e.keyword
 }
 
@@ -198,8 +218,10 @@ export function checkScenario(s: Scenario): string[] {
     if (verb === 'connect') {
       if (!actorNames.has(step.connect as string)) at(`unknown actor '${String(step.connect)}'`)
       opened.add((step.conn as string | undefined) ?? (step.connect as string))
-      if (step.hello !== undefined) for (const e of checkMessageShape(step.hello, HelloSchema, 'frame', true)) at(`hello.${e}`)
-      if (step.welcome !== undefined) for (const e of checkMessageShape(step.welcome, WelcomeSchema, 'matcher')) at(`welcome.${e}`)
+      if (step.hello !== undefined)
+        for (const e of checkMessageShape(step.hello, HelloSchema, 'frame', true)) at(`hello.${e}`)
+      if (step.welcome !== undefined)
+        for (const e of checkMessageShape(step.welcome, WelcomeSchema, 'matcher')) at(`welcome.${e}`)
     } else {
       const conn = connOf(step, verb)
       if (conn !== undefined && !opened.has(conn)) at(`connection '${conn}' is used before any connect step opens it`)
@@ -219,7 +241,8 @@ export function checkScenario(s: Scenario): string[] {
       for (const x of exprs) {
         const [ns, name] = x.path
         if (x.path.length === 1) {
-          if (ns !== 'run' && !loopVars.includes(ns as string)) at(`\${${x.source}}: '${ns}' is not a loop variable here`)
+          if (ns !== 'run' && !loopVars.includes(ns as string))
+            at(`\${${x.source}}: '${ns}' is not a loop variable here`)
           continue
         }
         if (!NAMESPACES.has(ns as string)) at(`\${${x.source}}: unknown namespace '${ns}'`)
@@ -230,9 +253,12 @@ export function checkScenario(s: Scenario): string[] {
           at(`\${${x.source}}: nothing captures '${name}' and no connection has that name`)
         else if (ns === 'var' && !varNames.has(name as string)) at(`\${${x.source}}: no set step defines '${name}'`)
         if ((ns === 'msgid' || ns === 'conv') && x.path.length > 2) {
-          for (const seg of x.path.slice(2)) if (!/^\d+$/.test(seg) && !loopVars.includes(seg)) at(`\${${x.source}}: '${seg}' is neither a number nor a loop variable here`)
+          for (const seg of x.path.slice(2))
+            if (!/^\d+$/.test(seg) && !loopVars.includes(seg))
+              at(`\${${x.source}}: '${seg}' is neither a number nor a loop variable here`)
         }
-        if ((ns === 'user' || ns === 'token' || ns === 'device') && x.path.length > 2) at(`\${${x.source}}: ${ns} takes one name`)
+        if ((ns === 'user' || ns === 'token' || ns === 'device') && x.path.length > 2)
+          at(`\${${x.source}}: ${ns} takes one name`)
       }
     })
   })
@@ -244,7 +270,8 @@ function connOf(step: Step, verb: string): string | undefined {
     const dense = (step.assert as JsonObject).dense as JsonObject | undefined
     return dense?.conn as string | undefined
   }
-  if (verb === 'repeat' || verb === 'parallel' || verb === 'sleep' || verb === 'set' || verb === 'restartServer') return undefined
+  if (verb === 'repeat' || verb === 'parallel' || verb === 'sleep' || verb === 'set' || verb === 'restartServer')
+    return undefined
   const v = step[verb]
   return typeof v === 'string' ? v : undefined
 }
@@ -253,9 +280,11 @@ function framesOf(step: Step, verb: string): Array<{ value: unknown; mode: 'fram
   const out: Array<{ value: unknown; mode: 'frame' | 'matcher'; label: string }> = []
   if (verb === 'expect') out.push({ value: step.frame, mode: 'matcher', label: 'frame' })
   else if (step.frame !== undefined) out.push({ value: step.frame, mode: 'frame', label: 'frame' })
-  if (Array.isArray(step.ignore)) step.ignore.forEach((f, i) => out.push({ value: f, mode: 'matcher', label: `ignore[${i}]` }))
+  if (Array.isArray(step.ignore))
+    for (const [i, f] of step.ignore.entries()) out.push({ value: f, mode: 'matcher', label: `ignore[${i}]` })
   if (Array.isArray(step.frames)) {
-    step.frames.forEach((f, i) => out.push({ value: f, mode: verb === 'expectSet' ? 'matcher' : 'frame', label: `frames[${i}]` }))
+    for (const [i, f] of step.frames.entries())
+      out.push({ value: f, mode: verb === 'expectSet' ? 'matcher' : 'frame', label: `frames[${i}]` })
   }
   return out
 }
@@ -266,13 +295,16 @@ function walkSteps(steps: Step[], prefix: string, visit: Visit, loopVars: string
   steps.forEach((step, i) => {
     const where = `${prefix}steps[${i}]`
     visit(step, where, loopVars)
-    if (Array.isArray(step.steps)) walkSteps(step.steps as Step[], `${where}.`, visit, [...loopVars, (step.as as string | undefined) ?? 'i'])
-    if (Array.isArray(step.parallel)) (step.parallel as Step[][]).forEach((b, j) => walkSteps(b, `${where}.parallel[${j}].`, visit, loopVars))
+    if (Array.isArray(step.steps))
+      walkSteps(step.steps as Step[], `${where}.`, visit, [...loopVars, (step.as as string | undefined) ?? 'i'])
+    if (Array.isArray(step.parallel))
+      for (const [j, b] of (step.parallel as Step[][]).entries())
+        walkSteps(b, `${where}.parallel[${j}].`, visit, loopVars)
   })
 }
 
 function collectCaptureOps(v: unknown, into: Set<string>): void {
-  if (Array.isArray(v)) v.forEach((x) => collectCaptureOps(x, into))
+  if (Array.isArray(v)) for (const x of v) collectCaptureOps(x, into)
   else if (v !== null && typeof v === 'object') {
     for (const [k, x] of Object.entries(v)) {
       if (k === '$capture' && typeof x === 'string') into.add(x)
@@ -284,8 +316,9 @@ function collectCaptureOps(v: unknown, into: Set<string>): void {
 /** Every string in a step, nested steps excluded (they are visited on their own). */
 function forEachString(v: unknown, fn: (s: string) => void, top = true): void {
   if (typeof v === 'string') fn(v)
-  else if (Array.isArray(v)) v.forEach((x) => forEachString(x, fn, false))
+  else if (Array.isArray(v)) for (const x of v) forEachString(x, fn, false)
   else if (v !== null && typeof v === 'object') {
-    for (const [k, x] of Object.entries(v)) if (!(top && (k === 'steps' || k === 'parallel'))) forEachString(x, fn, false)
+    for (const [k, x] of Object.entries(v))
+      if (!(top && (k === 'steps' || k === 'parallel'))) forEachString(x, fn, false)
   }
 }

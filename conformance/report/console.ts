@@ -5,7 +5,13 @@ import type { TransportKind } from '../drivers/transport.js'
 import { caseLabel, failureLines, transcriptLines } from './format.js'
 import type { Report } from './report-types.js'
 
-const MARK: Record<CaseResult['verdict'], string> = { pass: 'ok  ', fail: 'FAIL', skipped: 'skip', 'expected-failure': 'xfail', error: 'ERR ' }
+const MARK: Record<CaseResult['verdict'], string> = {
+  pass: 'ok  ',
+  fail: 'FAIL',
+  skipped: 'skip',
+  'expected-failure': 'xfail',
+  error: 'ERR ',
+}
 
 export class ConsoleReporter {
   private readonly tty: boolean
@@ -18,13 +24,20 @@ export class ConsoleReporter {
   }
 
   private c(code: string, s: string): string {
-    return this.opts.color ?? this.tty ? `\x1b[${code}m${s}\x1b[0m` : s
+    return (this.opts.color ?? this.tty) ? `\x1b[${code}m${s}\x1b[0m` : s
   }
 
-  onStart(info: { total: number; transports: TransportKind[]; features: Report['features']; target: Report['target'] }): void {
+  onStart(info: {
+    total: number
+    transports: TransportKind[]
+    features: Report['features']
+    target: Report['target']
+  }): void {
     const where = Object.values(info.target.addresses).join(' ')
     const feats = info.transports.map((t) => `${t}: [${(info.features[t] ?? []).join(', ')}]`).join('; ')
-    this.out.write(`imwire conformance: ${info.total} cases against ${info.target.mode}${info.target.command ? ` (${info.target.command})` : ''} ${where}\nfeatures offered: ${feats}\n`)
+    this.out.write(
+      `imwire conformance: ${info.total} cases against ${info.target.mode}${info.target.command ? ` (${info.target.command})` : ''} ${where}\nfeatures offered: ${feats}\n`,
+    )
   }
 
   onCaseStart(id: string, transport: TransportKind): void {
@@ -33,7 +46,12 @@ export class ConsoleReporter {
 
   onCaseEnd(r: CaseResult, done: number, total: number): void {
     this.running.delete(caseLabel(r))
-    const mark = r.verdict === 'pass' ? this.c('32', MARK.pass) : r.verdict === 'fail' || r.verdict === 'error' ? this.c('31', MARK[r.verdict]) : this.c('33', MARK[r.verdict])
+    const mark =
+      r.verdict === 'pass'
+        ? this.c('32', MARK.pass)
+        : r.verdict === 'fail' || r.verdict === 'error'
+          ? this.c('31', MARK[r.verdict])
+          : this.c('33', MARK[r.verdict])
     const line = `${mark} ${caseLabel(r)} (${r.durationMs} ms)${r.verdict === 'skipped' ? ` — ${r.reason}` : ''}`
     if (this.tty) {
       this.out.write('\r\x1b[2K')
@@ -60,12 +78,19 @@ export class ConsoleReporter {
     const s = report.summary
     w()
     const skippedReasons = new Map<string, number>()
-    for (const r of report.cases) if (r.verdict === 'skipped') skippedReasons.set(r.reason ?? '', (skippedReasons.get(r.reason ?? '') ?? 0) + 1)
+    for (const r of report.cases)
+      if (r.verdict === 'skipped') skippedReasons.set(r.reason ?? '', (skippedReasons.get(r.reason ?? '') ?? 0) + 1)
     for (const [reason, n] of skippedReasons) w(`skipped ${n}: ${reason}`)
     const must = report.cases.filter((c) => c.verdict === 'fail' && c.level === 'MUST')
     const should = report.cases.filter((c) => c.verdict === 'fail' && c.level === 'SHOULD')
     if (must.length) w(this.c('31', `MUST failures (${must.length}): ${must.map(caseLabel).join(', ')}`))
-    if (should.length) w(this.c('33', `SHOULD failures (${should.length}${report.options.strict ? '' : ', not failing the run without --strict'}): ${should.map(caseLabel).join(', ')}`))
+    if (should.length)
+      w(
+        this.c(
+          '33',
+          `SHOULD failures (${should.length}${report.options.strict ? '' : ', not failing the run without --strict'}): ${should.map(caseLabel).join(', ')}`,
+        ),
+      )
     const xf = report.cases.filter((c) => c.verdict === 'expected-failure')
     if (xf.length) w(`expected failures (${xf.length}): ${xf.map(caseLabel).join(', ')}`)
     for (const p of report.problems) w(this.c(p.kind === 'no-welcome' ? '33' : '31', `${p.kind}: ${p.message}`))

@@ -15,10 +15,14 @@ export function transcriptLines(entries: TranscriptEntry[], withHex = true): str
       const [body, value] = Object.entries(e.frame as Record<string, unknown>)[0] ?? ['(empty)', {}]
       const tags = [e.batched ? '[in batch]' : '', e.auto ? '[auto]' : ''].filter(Boolean).join(' ')
       out.push(`${t} ${conn} ${ARROW[e.dir]} ${body} ${JSON.stringify(value)}${tags ? ` ${tags}` : ''}`)
-      if (withHex && e.hex !== undefined && !e.batched) out.push(`${' '.repeat(t.length + conn.length + 4)}hex ${e.hex}${e.bytes !== undefined ? `… (${e.bytes} bytes)` : ''}`)
+      if (withHex && e.hex !== undefined && !e.batched)
+        out.push(
+          `${' '.repeat(t.length + conn.length + 4)}hex ${e.hex}${e.bytes !== undefined ? `… (${e.bytes} bytes)` : ''}`,
+        )
       continue
     }
-    const hex = withHex && e.hex !== undefined ? ` hex ${e.hex}${e.bytes !== undefined ? `… (${e.bytes} bytes)` : ''}` : ''
+    const hex =
+      withHex && e.hex !== undefined ? ` hex ${e.hex}${e.bytes !== undefined ? `… (${e.bytes} bytes)` : ''}` : ''
     out.push(`${t} ${conn} ${ARROW[e.dir]} ${e.event ?? ''}${e.detail ? ` ${e.detail}` : ''}${hex}`)
   }
   return out
@@ -29,7 +33,8 @@ export function failureLines(f: CaseFailure): string[] {
   if (f.stepJson !== undefined) out.push(`  step: ${JSON.stringify(f.stepJson)}`)
   if (f.mismatches?.length) {
     out.push('  differences:')
-    for (const m of f.mismatches.slice(0, 20)) out.push(`    ${m.path || '(frame)'}: ${m.reason}; expected ${short(m.expected)}, actual ${short(m.actual)}`)
+    for (const m of f.mismatches.slice(0, 20))
+      out.push(`    ${m.path || '(frame)'}: ${m.reason}; expected ${short(m.expected)}, actual ${short(m.actual)}`)
     if (f.mismatches.length > 20) out.push(`    … ${f.mismatches.length - 20} more`)
   }
   if (f.expected !== undefined) out.push(`  expected: ${short(f.expected, 2000)}`)

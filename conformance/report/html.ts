@@ -7,7 +7,12 @@ import { caseLabel, short } from './format.js'
 import type { Report } from './report-types.js'
 
 export function htmlEscape(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;')
+  return s
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&#39;')
 }
 
 const CSS = `
@@ -32,25 +37,49 @@ export function renderHtml(report: Report): string {
   h.push('<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">')
   h.push(`<title>imwire conformance — ${htmlEscape(report.outcome)}</title>`)
   h.push(`<style>${CSS}</style><script>${SCRIPT}</script></head><body>`)
-  h.push(`<h1>imwire conformance report <small class="${report.exitCode === 0 ? 'pass' : 'fail'}">${htmlEscape(report.outcome)} (exit ${report.exitCode})</small></h1>`)
+  h.push(
+    `<h1>imwire conformance report <small class="${report.exitCode === 0 ? 'pass' : 'fail'}">${htmlEscape(report.outcome)} (exit ${report.exitCode})</small></h1>`,
+  )
   h.push('<table id="run">')
   const row = (k: string, v: string) => h.push(`<tr><th>${k}</th><td>${v}</td></tr>`)
-  row('target', htmlEscape(`${report.target.mode}${report.target.command ? ` — ${report.target.command}` : ''} ${Object.values(report.target.addresses).join(' ')}`))
+  row(
+    'target',
+    htmlEscape(
+      `${report.target.mode}${report.target.command ? ` — ${report.target.command}` : ''} ${Object.values(report.target.addresses).join(' ')}`,
+    ),
+  )
   row('transports', htmlEscape(report.transports.join(', ')))
-  row('features', htmlEscape(report.transports.map((t) => `${t}: ${(report.features[t] ?? []).join(', ') || '(none)'}`).join('; ')))
+  row(
+    'features',
+    htmlEscape(report.transports.map((t) => `${t}: ${(report.features[t] ?? []).join(', ') || '(none)'}`).join('; ')),
+  )
   row('kit', htmlEscape(`${report.kit.name} ${report.kit.version}, run ${report.runId}, ${report.startedAt}`))
-  row('options', htmlEscape(`jobs ${report.options.jobs}, time-scale ${report.options.timeScale}${report.options.strict ? ', strict' : ''}`))
+  row(
+    'options',
+    htmlEscape(
+      `jobs ${report.options.jobs}, time-scale ${report.options.timeScale}${report.options.strict ? ', strict' : ''}`,
+    ),
+  )
   h.push('</table>')
   h.push('<div class="cards" id="summary">')
-  h.push(`<span class="pass">${s.passed} passed</span><span class="fail">${s.failed} failed (${s.mustFailed} MUST, ${s.shouldFailed} SHOULD)</span>`)
-  h.push(`<span class="skipped">${s.skipped} skipped</span><span class="expected-failure">${s.expectedFailures} expected failures</span>`)
-  h.push(`<span class="error">${s.errors} harness errors</span><span>${(s.durationMs / 1000).toFixed(1)} s</span></div>`)
+  h.push(
+    `<span class="pass">${s.passed} passed</span><span class="fail">${s.failed} failed (${s.mustFailed} MUST, ${s.shouldFailed} SHOULD)</span>`,
+  )
+  h.push(
+    `<span class="skipped">${s.skipped} skipped</span><span class="expected-failure">${s.expectedFailures} expected failures</span>`,
+  )
+  h.push(
+    `<span class="error">${s.errors} harness errors</span><span>${(s.durationMs / 1000).toFixed(1)} s</span></div>`,
+  )
   if (report.problems.length) {
     h.push('<h2>Problems</h2><ul id="problems">')
-    for (const p of report.problems) h.push(`<li class="fail">${htmlEscape(p.kind)}: <pre>${htmlEscape(p.message)}</pre></li>`)
+    for (const p of report.problems)
+      h.push(`<li class="fail">${htmlEscape(p.kind)}: <pre>${htmlEscape(p.message)}</pre></li>`)
     h.push('</ul>')
   }
-  h.push('<h2>Requirements</h2><table id="requirements"><tr><th>id</th><th>level</th><th>cases</th><th>passed</th><th>failed</th><th>other</th><th>text</th></tr>')
+  h.push(
+    '<h2>Requirements</h2><table id="requirements"><tr><th>id</th><th>level</th><th>cases</th><th>passed</th><th>failed</th><th>other</th><th>text</th></tr>',
+  )
   for (const r of report.requirements) {
     const cls = r.failed + r.errors > 0 ? 'fail' : r.passed === r.cases ? 'pass' : 'skipped'
     h.push(
@@ -59,7 +88,8 @@ export function renderHtml(report: Report): string {
   }
   h.push('</table>')
   h.push('<h2>Cases</h2><div id="filters">')
-  for (const v of ['all', 'fail', 'error', 'expected-failure', 'skipped', 'pass']) h.push(`<button type="button" onclick="show('${v}')">${v}</button>`)
+  for (const v of ['all', 'fail', 'error', 'expected-failure', 'skipped', 'pass'])
+    h.push(`<button type="button" onclick="show('${v}')">${v}</button>`)
   h.push('</div><div id="cases">')
   const order: Record<CaseResult['verdict'], number> = { fail: 0, error: 1, 'expected-failure': 2, skipped: 3, pass: 4 }
   for (const c of [...report.cases].sort((a, b) => order[a.verdict] - order[b.verdict])) h.push(caseHtml(c))
@@ -69,7 +99,9 @@ export function renderHtml(report: Report): string {
 
 function caseHtml(c: CaseResult): string {
   const parts: string[] = []
-  parts.push(`<details data-verdict="${c.verdict}" id="${htmlEscape(caseLabel(c))}"${c.verdict === 'fail' || c.verdict === 'error' ? ' open' : ''}>`)
+  parts.push(
+    `<details data-verdict="${c.verdict}" id="${htmlEscape(caseLabel(c))}"${c.verdict === 'fail' || c.verdict === 'error' ? ' open' : ''}>`,
+  )
   parts.push(
     `<summary><span class="${c.verdict}">${c.verdict}</span> <code>${htmlEscape(caseLabel(c))}</code> ${htmlEscape(c.title)} <small>[${htmlEscape(c.level)} ${htmlEscape(c.requirements.join(' '))}] ${c.durationMs} ms</small></summary>`,
   )
@@ -80,7 +112,10 @@ function caseHtml(c: CaseResult): string {
     if (f.stepJson !== undefined) parts.push(`<pre>${htmlEscape(JSON.stringify(f.stepJson, null, 1))}</pre>`)
     if (f.mismatches?.length) {
       parts.push('<table><tr><th>field</th><th>why</th><th>expected</th><th>actual</th></tr>')
-      for (const m of f.mismatches) parts.push(`<tr><td><code>${htmlEscape(m.path)}</code></td><td>${htmlEscape(m.reason)}</td><td><code>${htmlEscape(short(m.expected))}</code></td><td><code>${htmlEscape(short(m.actual))}</code></td></tr>`)
+      for (const m of f.mismatches)
+        parts.push(
+          `<tr><td><code>${htmlEscape(m.path)}</code></td><td>${htmlEscape(m.reason)}</td><td><code>${htmlEscape(short(m.expected))}</code></td><td><code>${htmlEscape(short(m.actual))}</code></td></tr>`,
+        )
       parts.push('</table>')
     }
     if (f.expected !== undefined) parts.push(`<p>expected</p><pre>${htmlEscape(short(f.expected, 5000))}</pre>`)

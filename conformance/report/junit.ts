@@ -40,11 +40,17 @@ export function renderJunit(report: Report): string {
       }
       out.push(`${open}>`)
       if (c.verdict === 'skipped') out.push(`      <skipped message="${xmlEscape(c.reason ?? '')}"/>`)
-      else if (c.verdict === 'expected-failure') out.push(`      <skipped message="${xmlEscape(`expected failure: ${c.reason ?? ''}`)}"/>`)
+      else if (c.verdict === 'expected-failure')
+        out.push(`      <skipped message="${xmlEscape(`expected failure: ${c.reason ?? ''}`)}"/>`)
       else {
         const tag = c.verdict === 'error' ? 'error' : 'failure'
         const msg = c.failure?.message ?? c.reason ?? ''
-        const body = [`${c.level} ${c.requirements.join(' ')}: ${c.title}`, ...(c.failure ? failureLines(c.failure) : []), 'transcript:', ...transcriptLines(c.transcript)]
+        const body = [
+          `${c.level} ${c.requirements.join(' ')}: ${c.title}`,
+          ...(c.failure ? failureLines(c.failure) : []),
+          'transcript:',
+          ...transcriptLines(c.transcript),
+        ]
         out.push(`      <${tag} message="${xmlEscape(msg)}" type="${c.level}">${xmlEscape(body.join('\n'))}</${tag}>`)
       }
       out.push('    </testcase>')

@@ -9,7 +9,15 @@ export const REPORT_VERSION = 1 as const
 export type Outcome = 'conformant' | 'failures' | 'harness-error' | 'unreachable'
 
 export interface Problem {
-  kind: 'load-error' | 'unreachable' | 'unauthorized' | 'no-welcome' | 'stale-known-failure' | 'unmatched-known-failure' | 'server-crash' | 'harness-error'
+  kind:
+    | 'load-error'
+    | 'unreachable'
+    | 'unauthorized'
+    | 'no-welcome'
+    | 'stale-known-failure'
+    | 'unmatched-known-failure'
+    | 'server-crash'
+    | 'harness-error'
   message: string
   /** known-failures line number (stale/unmatched entries) */
   line?: number

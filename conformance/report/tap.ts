@@ -28,7 +28,9 @@ export function renderTap(report: Report): string {
     }
   })
   const s = report.summary
-  lines.push(`# ${s.passed} passed, ${s.failed} failed (${s.mustFailed} MUST, ${s.shouldFailed} SHOULD), ${s.skipped} skipped, ${s.expectedFailures} expected failures, ${s.errors} harness errors`)
+  lines.push(
+    `# ${s.passed} passed, ${s.failed} failed (${s.mustFailed} MUST, ${s.shouldFailed} SHOULD), ${s.skipped} skipped, ${s.expectedFailures} expected failures, ${s.errors} harness errors`,
+  )
   for (const p of report.problems) lines.push(`# ${p.kind}: ${p.message.replace(/\n/g, ' ')}`)
   lines.push(`# outcome: ${report.outcome} (exit ${report.exitCode})`)
   return `${lines.join('\n')}\n`

@@ -11,12 +11,45 @@ import { fakeServerCommand, SECRET, TEST_VECTORS, withFakeServer } from './helpe
 async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = ''
   let err = ''
-  const code = await main(argv, { stdout: { write: (s: string) => ((out += s), true) }, stderr: { write: (s: string) => ((err += s), true) } })
+  const code = await main(argv, {
+    stdout: {
+      write: (s: string) => {
+        out += s
+        return true
+      },
+    },
+    stderr: {
+      write: (s: string) => {
+        err += s
+        return true
+      },
+    },
+  })
   return { code, out, err }
 }
 
 t.test('options parse into one run description', async (t) => {
-  const a = parseArgs(['--target', 'tcp://h:1', '--target=ws://h:2/x', '--case', 'a.*', '--level', 'should', '--jobs', '3', '--time-scale', '2.5', '--reporter', 'json', '--out', 'r.json', '--reporter', 'junit=j.xml', '--reporter', 'tap'])
+  const a = parseArgs([
+    '--target',
+    'tcp://h:1',
+    '--target=ws://h:2/x',
+    '--case',
+    'a.*',
+    '--level',
+    'should',
+    '--jobs',
+    '3',
+    '--time-scale',
+    '2.5',
+    '--reporter',
+    'json',
+    '--out',
+    'r.json',
+    '--reporter',
+    'junit=j.xml',
+    '--reporter',
+    'tap',
+  ])
   t.same(a.targets, ['tcp://h:1', 'ws://h:2/x'])
   t.same([a.command, a.level, a.jobs, a.timeScale], ['run', 'SHOULD', 3, 2.5])
   t.same(a.reporters, [{ name: 'json', out: 'r.json' }, { name: 'junit', out: 'j.xml' }, { name: 'tap' }])
@@ -25,7 +58,10 @@ t.test('options parse into one run description', async (t) => {
 
 t.test('usage errors exit 2 with a message, --help exits 0', async (t) => {
   t.equal((await cli(['--help'])).code, 0)
-  t.match((await cli(['--help'])).out, /exit codes: 0 conformant, 1 conformance failures, 2 usage or harness error, 3 target unreachable/)
+  t.match(
+    (await cli(['--help'])).out,
+    /exit codes: 0 conformant, 1 conformance failures, 2 usage or harness error, 3 target unreachable/,
+  )
   for (const argv of [
     ['--bogus'],
     ['--reporter', 'xml'],
@@ -40,7 +76,7 @@ t.test('usage errors exit 2 with a message, --help exits 0', async (t) => {
     ['--target', 'tcp://127.0.0.1:1'],
     ['--target', 'tcp://127.0.0.1:1', '--spawn', 'x', '--token-secret', 's'],
   ]) {
-    const r = await cli(argv)
+    const r = await cli([...argv, '--vectors', TEST_VECTORS])
     t.equal(r.code, 2, argv.join(' '))
     t.match(r.err, /^imwire conformance: /, argv.join(' '))
   }
@@ -51,7 +87,16 @@ t.test('list, explain and coverage read the vectors and the spec', async (t) => 
   t.equal(list.code, 0)
   t.match(list.out, /^runner.ping-pong-capture +MUST +HB-1\n1 scenarios\n$/)
   const json = JSON.parse((await cli(['list', '--vectors', TEST_VECTORS, '--json', '--requirement', 'HS-5'])).out)
-  t.same(json, [{ id: 'runner.lz4-is-offered', title: 'A scenario needing lz4 runs only when the Welcome enables it', level: 'MUST', requirements: ['HS-5'], features: ['lz4'], needs: [] }])
+  t.same(json, [
+    {
+      id: 'runner.lz4-is-offered',
+      title: 'A scenario needing lz4 runs only when the Welcome enables it',
+      level: 'MUST',
+      requirements: ['HS-5'],
+      features: ['lz4'],
+      needs: [],
+    },
+  ])
   const explain = await cli(['explain', 'runner.idle-connection-times-out', '--vectors', TEST_VECTORS])
   t.equal(explain.code, 0)
   t.match(explain.out, /\[HB-2\] \(MUST\) The server MUST close with 3002/)
@@ -66,7 +111,13 @@ t.test('list, explain and coverage read the vectors and the spec', async (t) => 
 })
 
 t.test('invalid vectors stop every command with exit 2 and the problems listed', async (t) => {
-  const dir = t.testdir({ 'bad.json': JSON.stringify({ kind: 'session', version: 1, scenarios: [{ id: 'x.y', title: 't', requirements: ['HS-1'], level: 'MUST', steps: [{ sleep: 1, oops: 1 }] }] }) })
+  const dir = t.testdir({
+    'bad.json': JSON.stringify({
+      kind: 'session',
+      version: 1,
+      scenarios: [{ id: 'x.y', title: 't', requirements: ['HS-1'], level: 'MUST', steps: [{ sleep: 1, oops: 1 }] }],
+    }),
+  })
   for (const argv of [['list'], ['coverage'], ['--target', 'tcp://127.0.0.1:1', '--token-secret', 's']]) {
     const r = await cli([...argv, '--vectors', dir])
     t.equal(r.code, 2, argv.join(' '))
@@ -77,14 +128,40 @@ t.test('invalid vectors stop every command with exit 2 and the problems listed',
 t.test('a run writes every requested report and exits 0 when conformant, 1 on failures', async (t) => {
   const dir = t.testdir({})
   const ok = await withFakeServer([], (_s, targets) =>
-    cli([...targets.flatMap((x) => ['--target', x]), '--token-secret', SECRET, '--vectors', TEST_VECTORS, '--case', 'runner.ping-*', '--reporter', `json=${join(dir, 'r.json')}`, '--reporter', 'junit', '--out', join(dir, 'sub', 'j.xml'), '--reporter', 'tap']),
+    cli([
+      ...targets.flatMap((x) => ['--target', x]),
+      '--token-secret',
+      SECRET,
+      '--vectors',
+      TEST_VECTORS,
+      '--case',
+      'runner.ping-*',
+      '--reporter',
+      `json=${join(dir, 'r.json')}`,
+      '--reporter',
+      'junit',
+      '--out',
+      join(dir, 'sub', 'j.xml'),
+      '--reporter',
+      'tap',
+    ]),
   )
   t.equal(ok.code, 0, ok.err)
   t.equal(JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8')).summary.passed, 2)
   t.ok(existsSync(join(dir, 'sub', 'j.xml')))
   t.match(ok.out, /^TAP version 14\n1\.\.2\n/, 'tap owns stdout')
   t.match(ok.err, /2 passed, 0 failed/, 'the console moved to stderr')
-  const bad = await withFakeServer(['bad-pong'], (_s, targets) => cli([...targets.flatMap((x) => ['--target', x]), '--token-secret', SECRET, '--vectors', TEST_VECTORS, '--case', 'runner.ping-*']))
+  const bad = await withFakeServer(['bad-pong'], (_s, targets) =>
+    cli([
+      ...targets.flatMap((x) => ['--target', x]),
+      '--token-secret',
+      SECRET,
+      '--vectors',
+      TEST_VECTORS,
+      '--case',
+      'runner.ping-*',
+    ]),
+  )
   t.equal(bad.code, 1)
   t.match(bad.out, /MUST FAILURE tcp:runner.ping-pong-capture/)
 })
@@ -92,12 +169,39 @@ t.test('a run writes every requested report and exits 0 when conformant, 1 on fa
 t.test('a stale known-failures file fails the run and names the lines to remove', async (t) => {
   const dir = t.testdir({ 'kf.txt': '# known\nruner.typo-*  # never matches\n\ntcp:runner.ping-pong-capture\n' })
   const r = await withFakeServer([], (_s, targets) =>
-    cli([...targets.flatMap((x) => ['--target', x]), '--token-secret', SECRET, '--vectors', TEST_VECTORS, '--case', 'runner.ping-*', '--known-failures', join(dir, 'kf.txt')]),
+    cli([
+      ...targets.flatMap((x) => ['--target', x]),
+      '--token-secret',
+      SECRET,
+      '--vectors',
+      TEST_VECTORS,
+      '--case',
+      'runner.ping-*',
+      '--known-failures',
+      join(dir, 'kf.txt'),
+    ]),
   )
   t.equal(r.code, 1)
-  t.match(r.out, /remove these lines from .*kf.txt:\n {2}2: runer.typo-\* {2}# never matches\n {2}4: tcp:runner.ping-pong-capture\n/)
+  t.match(
+    r.out,
+    /remove these lines from .*kf.txt:\n {2}2: runer.typo-\* {2}# never matches\n {2}4: tcp:runner.ping-pong-capture\n/,
+  )
   writeFileSync(join(dir, 'bad.txt'), 'not a glob!\n')
-  t.equal((await cli(['--target', 'tcp://127.0.0.1:1', '--token-secret', 's', '--vectors', TEST_VECTORS, '--known-failures', join(dir, 'bad.txt')])).code, 2)
+  t.equal(
+    (
+      await cli([
+        '--target',
+        'tcp://127.0.0.1:1',
+        '--token-secret',
+        's',
+        '--vectors',
+        TEST_VECTORS,
+        '--known-failures',
+        join(dir, 'bad.txt'),
+      ])
+    ).code,
+    2,
+  )
 })
 
 t.test('an unreachable target exits 3', async (t) => {
@@ -109,20 +213,73 @@ t.test('an unreachable target exits 3', async (t) => {
 
 t.test('--spawn starts the server, restarts it for restart cases, and stops it', async (t) => {
   const dir = t.testdir({})
-  const r = await cli(['--spawn', fakeServerCommand(), '--vectors', TEST_VECTORS, '--case', 'runner.restart-*', '--case', 'runner.ping-*', '--reporter', `json=${join(dir, 'r.json')}`])
+  const r = await cli([
+    '--spawn',
+    fakeServerCommand(),
+    '--vectors',
+    TEST_VECTORS,
+    '--case',
+    'runner.restart-*',
+    '--case',
+    'runner.ping-*',
+    '--reporter',
+    `json=${join(dir, 'r.json')}`,
+  ])
   t.equal(r.code, 0, r.out + r.err)
   const report = JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8'))
   t.equal(report.target.mode, 'spawn')
   t.same(
-    report.cases.map((c: { transport: string; id: string; verdict: string }) => `${c.transport}:${c.id}:${c.verdict}`).sort(),
-    ['tcp:runner.ping-pong-capture:pass', 'tcp:runner.restart-keeps-serving:pass', 'ws:runner.ping-pong-capture:pass', 'ws:runner.restart-keeps-serving:pass'],
+    report.cases
+      .map((c: { transport: string; id: string; verdict: string }) => `${c.transport}:${c.id}:${c.verdict}`)
+      .sort(),
+    [
+      'tcp:runner.ping-pong-capture:pass',
+      'tcp:runner.restart-keeps-serving:pass',
+      'ws:runner.ping-pong-capture:pass',
+      'ws:runner.restart-keeps-serving:pass',
+    ],
   )
   const restart = report.cases.find((c: { id: string }) => c.id === 'runner.restart-keeps-serving')
   t.ok(restart.transcript.some((e: { event?: string }) => e.event === 'restart'))
 })
 
 t.test('a spawned server that never prints its listening line is unreachable (exit 3)', async (t) => {
-  const r = await cli(['--spawn', `"${process.execPath}" -e "setTimeout(()=>{}, 100)"`, '--vectors', TEST_VECTORS, '--time-scale', '0.1'])
+  const r = await cli([
+    '--spawn',
+    `"${process.execPath}" -e "setTimeout(()=>{}, 100)"`,
+    '--vectors',
+    TEST_VECTORS,
+    '--time-scale',
+    '0.1',
+  ])
   t.equal(r.code, 3)
   t.match(r.out, /exited \(0\) before printing its listening line/)
+})
+
+t.test('a spawned server that crashes is recorded, started again, and fails the run', async (t) => {
+  const dir = t.testdir({})
+  const r = await cli([
+    '--spawn',
+    fakeServerCommand(['exit-on-666']),
+    '--vectors',
+    TEST_VECTORS,
+    '--case',
+    'runner.exit-on-ping',
+    '--case',
+    'runner.ping-pong-capture',
+    '--jobs',
+    '1',
+    '--reporter',
+    `json=${join(dir, 'r.json')}`,
+  ])
+  t.equal(r.code, 1)
+  const report = JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8'))
+  t.equal(report.serverCrashes.length, 1)
+  t.match(report.problems, [{ kind: 'server-crash' }])
+  const verdicts = Object.fromEntries(
+    report.cases.map((c: { transport: string; id: string; verdict: string }) => [`${c.transport}:${c.id}`, c.verdict]),
+  )
+  t.equal(verdicts['tcp:runner.exit-on-ping'], 'fail')
+  t.equal(verdicts['tcp:runner.ping-pong-capture'], 'pass', 'the cases after the crash ran against the new process')
+  t.equal(verdicts['ws:runner.ping-pong-capture'], 'pass')
 })

@@ -9,7 +9,10 @@ export const FAKE_SERVER_MAIN = join(kitPaths().root, 'conformance', 'test', 'fi
 /** The TypeScript loader tap itself uses, so a fixture can run as its own process. */
 export const TS_IMPORT = '@isaacs/ts-node-temp-fork-for-pr-2009/import'
 
-export async function withFakeServer<T>(faults: Fault[], fn: (s: FakeServer, targets: string[]) => Promise<T>): Promise<T> {
+export async function withFakeServer<T>(
+  faults: Fault[],
+  fn: (s: FakeServer, targets: string[]) => Promise<T>,
+): Promise<T> {
   const s = await startFakeServer({ secret: SECRET, faults })
   try {
     return await fn(s, [`tcp://${s.tcp}`, s.ws])

@@ -4,7 +4,9 @@ import { KnownFailuresError, knownFailureFor, matchesAny, parseKnownFailures } f
 import { globMatch } from '../engine/glob.js'
 
 t.test('entries are id globs with an optional transport prefix; comments and blanks are ignored', async (t) => {
-  const list = parseKnownFailures(['# header', '', 'dedupe.retry-*   # flaky dedupe', 'ws:limits.frame-too-large', '  tcp:*.idle?  '].join('\n'))
+  const list = parseKnownFailures(
+    ['# header', '', 'dedupe.retry-*   # flaky dedupe', 'ws:limits.frame-too-large', '  tcp:*.idle?  '].join('\n'),
+  )
   t.same(
     list.map((e) => [e.line, e.transport, e.glob]),
     [

@@ -72,7 +72,11 @@ t.test('$oneOf, $not, $ne, $regex, $eq and $any', async (t) => {
 
 t.test('$capture records the value, and every mismatch names its path', async (t) => {
   const caps = new Map<string, unknown>()
-  const mm = match({ sendAck: { seq: { $capture: 's1' }, messageId: 'x' } }, { sendAck: { seq: '7', messageId: 'y' } }, caps)
+  const mm = match(
+    { sendAck: { seq: { $capture: 's1' }, messageId: 'x' } },
+    { sendAck: { seq: '7', messageId: 'y' } },
+    caps,
+  )
   t.equal(caps.get('s1'), '7')
   t.same(
     mm.map((m) => m.path),

@@ -22,7 +22,9 @@ async function mixedReport(): Promise<Report> {
       tokenSecret: SECRET,
       vectorsDir: TEST_VECTORS,
       cases: ['runner.ping-pong-capture', 'runner.expect-set-any-order', 'runner.text-*', 'runner.restart-*'],
-      knownFailures: [{ line: 1, text: 'tcp:runner.expect-set-any-order', transport: 'tcp', glob: 'runner.expect-set-any-order' }],
+      knownFailures: [
+        { line: 1, text: 'tcp:runner.expect-set-any-order', transport: 'tcp', glob: 'runner.expect-set-any-order' },
+      ],
     })
     return report
   })
@@ -41,8 +43,18 @@ function hostileReport(base: Report): Report {
         ...c,
         verdict: 'fail',
         title: evil,
-        failure: { step: 'steps[1]', message: evil, stepJson: { comment: evil }, expected: evil, actual: { x: evil }, mismatches: [{ path: 'a.b', expected: evil, actual: evil, reason: evil }] },
-        transcript: [{ t: 1, conn: 'a1', dir: 'in', frame: { error: { message: evil } }, hex: '00' }, { t: 2, conn: 'a1', dir: 'event', event: 'note', detail: evil }],
+        failure: {
+          step: 'steps[1]',
+          message: evil,
+          stepJson: { comment: evil },
+          expected: evil,
+          actual: { x: evil },
+          mismatches: [{ path: 'a.b', expected: evil, actual: evil, reason: evil }],
+        },
+        transcript: [
+          { t: 1, conn: 'a1', dir: 'in', frame: { error: { message: evil } }, hex: '00' },
+          { t: 2, conn: 'a1', dir: 'event', event: 'note', detail: evil },
+        ],
       },
       ...base.cases.slice(1),
     ],
@@ -70,7 +82,11 @@ t.test('reports with every verdict render in every format', async (t) => {
       const xml = renderReport('junit', r)
       t.equal(XMLValidator.validate(xml), true)
       const doc = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '' }).parse(xml) as {
-        testsuites: { tests: string; failures: string; testsuite: Array<{ testcase: unknown[] | unknown }> | { testcase: unknown[] | unknown } }
+        testsuites: {
+          tests: string
+          failures: string
+          testsuite: Array<{ testcase: unknown[] | unknown }> | { testcase: unknown[] | unknown }
+        }
       }
       const suites = [doc.testsuites.testsuite].flat()
       const cases = suites.flatMap((s) => [s.testcase].flat())
@@ -108,18 +124,32 @@ t.test('reports with every verdict render in every format', async (t) => {
     for (const r of report.requirements) t.match(html, `<td>${r.id}</td>`)
   })
 
-  t.test('the HTML page renders in headless Chromium when it is installed', { skip: !existsSync('/usr/bin/chromium') && 'no /usr/bin/chromium' }, async (t) => {
-    const { execFileSync } = await import('node:child_process')
-    const { writeFileSync } = await import('node:fs')
-    const dir = t.testdir({})
-    writeFileSync(`${dir}/r.html`, renderReport('html', report))
-    const dom = execFileSync('/usr/bin/chromium', ['--headless', '--no-sandbox', '--dump-dom', `file://${dir}/r.html`], { encoding: 'utf8', timeout: 30_000 })
-    t.match(dom, /imwire conformance report/)
-  })
+  t.test(
+    'the HTML page renders in headless Chromium when it is installed',
+    { skip: !existsSync('/usr/bin/chromium') && 'no /usr/bin/chromium' },
+    async (t) => {
+      const { execFileSync } = await import('node:child_process')
+      const { writeFileSync } = await import('node:fs')
+      const dir = t.testdir({})
+      writeFileSync(`${dir}/r.html`, renderReport('html', report))
+      const dom = execFileSync(
+        '/usr/bin/chromium',
+        ['--headless', '--no-sandbox', '--dump-dom', `file://${dir}/r.html`],
+        { encoding: 'utf8', timeout: 30_000 },
+      )
+      t.match(dom, /imwire conformance report/)
+    },
+  )
 
   t.test('the console reporter prints failures with their transcript and a summary line', async (t) => {
     let out = ''
-    const r = new ConsoleReporter({ write: (s: string) => ((out += s), true), isTTY: false })
+    const r = new ConsoleReporter({
+      write: (s: string) => {
+        out += s
+        return true
+      },
+      isTTY: false,
+    })
     for (const c of report.cases) r.onCaseEnd(c, 1, report.cases.length)
     r.onEnd(report)
     t.match(out, /FAIL ws:runner.ping-pong-capture/)
@@ -130,7 +160,10 @@ t.test('reports with every verdict render in every format', async (t) => {
     t.match(out, /MUST failures \(\d+\): /)
     t.match(out, /expected failures \(1\): tcp:runner.expect-set-any-order/)
     t.match(out, /skipped \d+: needs a server the runner can restart/)
-    t.match(out, /\d+ passed, \d+ failed \(\d+ MUST, 0 SHOULD\), \d+ skipped, 1 expected failures in [\d.]+ s — failures \(exit 1\)$/m)
+    t.match(
+      out,
+      /\d+ passed, \d+ failed \(\d+ MUST, 0 SHOULD\), \d+ skipped, 1 expected failures in [\d.]+ s — failures \(exit 1\)$/m,
+    )
     t.notMatch(out, /\x1b\[/, 'no colour codes when not a TTY')
   })
 })

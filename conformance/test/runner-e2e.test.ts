@@ -1,6 +1,7 @@
 // The runner end to end against the scripted fake server: every verb works
 // against a correct server, and each planted fault is caught by the case
 // written for it, with the step and the evidence.
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${...} is the session language's template syntax, not JavaScript
 import t from 'tap'
 import type { CaseResult } from '../engine/case-types.js'
 import type { Scenario } from '../load/scenario-types.js'
@@ -11,9 +12,18 @@ import { SECRET, TEST_VECTORS, withFakeServer } from './helpers.js'
 const byKey = (r: Report) => new Map(r.cases.map((c) => [`${c.transport}:${c.id}`, c] as [string, CaseResult]))
 
 t.test('every runner scenario passes against a correct server over TCP and WebSocket', async (t) => {
-  const report = await withFakeServer([], (_s, targets) => runSuite({ targets, tokenSecret: SECRET, vectorsDir: TEST_VECTORS }))
+  const report = await withFakeServer([], (_s, targets) =>
+    runSuite({ targets, tokenSecret: SECRET, vectorsDir: TEST_VECTORS }),
+  )
   const cases = byKey(report)
-  t.equal(report.exitCode, 0, report.cases.filter((c) => c.verdict !== 'pass').map((c) => `${c.transport}:${c.id} ${c.verdict} ${c.failure?.message ?? c.reason}`).join('\n'))
+  t.equal(
+    report.exitCode,
+    0,
+    report.cases
+      .filter((c) => c.verdict !== 'pass')
+      .map((c) => `${c.transport}:${c.id} ${c.verdict} ${c.failure?.message ?? c.reason}`)
+      .join('\n'),
+  )
   t.equal(report.outcome, 'conformant')
   t.same(report.transports, ['tcp', 'ws'])
   t.same(report.features, { tcp: ['lz4'], ws: ['lz4'] })
@@ -25,11 +35,16 @@ t.test('every runner scenario passes against a correct server over TCP and WebSo
   t.equal(report.summary.passed + report.summary.skipped, report.summary.total)
   t.ok(report.requirements.some((r) => r.id === 'HB-1' && r.passed >= 2))
   const hb = cases.get('tcp:runner.idle-connection-times-out')
-  t.ok(hb?.transcript.some((e) => e.dir === 'in' && JSON.stringify(e.frame).includes('HEARTBEAT_TIMEOUT')), 'the transcript holds the Close frame')
+  t.ok(
+    hb?.transcript.some((e) => e.dir === 'in' && JSON.stringify(e.frame).includes('HEARTBEAT_TIMEOUT')),
+    'the transcript holds the Close frame',
+  )
 })
 
 t.test('a wrong Pong nonce fails the case at the step that checks it, with the evidence', async (t) => {
-  const report = await withFakeServer(['bad-pong'], (_s, targets) => runSuite({ targets, tokenSecret: SECRET, vectorsDir: TEST_VECTORS, cases: ['runner.ping-pong-capture'] }))
+  const report = await withFakeServer(['bad-pong'], (_s, targets) =>
+    runSuite({ targets, tokenSecret: SECRET, vectorsDir: TEST_VECTORS, cases: ['runner.ping-pong-capture'] }),
+  )
   t.equal(report.exitCode, 1)
   for (const c of report.cases) {
     t.equal(c.verdict, 'fail')
@@ -38,21 +53,38 @@ t.test('a wrong Pong nonce fails the case at the step that checks it, with the e
     t.same(c.failure?.actual, ['43', '43', '42'])
   }
   t.equal(report.summary.mustFailed, 2)
-  const report2 = await withFakeServer(['bad-pong'], (_s, targets) => runSuite({ targets, tokenSecret: SECRET, vectorsDir: TEST_VECTORS, cases: ['runner.expect-set-any-order'] }))
+  const report2 = await withFakeServer(['bad-pong'], (_s, targets) =>
+    runSuite({ targets, tokenSecret: SECRET, vectorsDir: TEST_VECTORS, cases: ['runner.expect-set-any-order'] }),
+  )
   t.match(report2.cases[0]?.failure?.message, /do not match the set/)
   const report3 = await withFakeServer(['bad-pong'], (_s, targets) =>
-    runSuite({ targets, tokenSecret: SECRET, vectorsDir: TEST_VECTORS, cases: ['runner.parallel-connections'], transports: ['tcp'] }),
+    runSuite({
+      targets,
+      tokenSecret: SECRET,
+      vectorsDir: TEST_VECTORS,
+      cases: ['runner.parallel-connections'],
+      transports: ['tcp'],
+    }),
   )
   const f = report3.cases[0]?.failure
   t.match(f?.step, /^steps\[0\]\.parallel\[[01]\]\[2\]$/, 'the path names the branch and the step')
   t.same(
     f?.mismatches?.map((m) => [m.path, m.expected, m.actual]),
-    [['pong.nonce', '1', '2']].filter(() => f?.step.includes('parallel[0]')).concat([['pong.nonce', '2', '3']].filter(() => f?.step.includes('parallel[1]'))),
+    [['pong.nonce', '1', '2']]
+      .filter(() => f?.step.includes('parallel[0]'))
+      .concat([['pong.nonce', '2', '3']].filter(() => f?.step.includes('parallel[1]'))),
   )
 })
 
 t.test('a server that closes without a Close frame fails the expectClose steps [ERR-2]', async (t) => {
-  const report = await withFakeServer(['no-close-frame'], (_s, targets) => runSuite({ targets, tokenSecret: SECRET, vectorsDir: TEST_VECTORS, cases: ['runner.text-*', 'runner.bad-prefix-*'] }))
+  const report = await withFakeServer(['no-close-frame'], (_s, targets) =>
+    runSuite({
+      targets,
+      tokenSecret: SECRET,
+      vectorsDir: TEST_VECTORS,
+      cases: ['runner.text-*', 'runner.bad-prefix-*'],
+    }),
+  )
   t.equal(report.exitCode, 1)
   t.equal(report.cases.length, 2)
   for (const c of report.cases) t.match(c.failure?.message, /without a Close frame.*\[ERR-2\]/)
@@ -60,7 +92,12 @@ t.test('a server that closes without a Close frame fails the expectClose steps [
 
 t.test('a WebSocket close code that differs from the Close frame fails over ws only', async (t) => {
   const report = await withFakeServer(['ws-code-mismatch'], (_s, targets) =>
-    runSuite({ targets, tokenSecret: SECRET, vectorsDir: TEST_VECTORS, cases: ['runner.text-*', 'runner.bad-prefix-*'] }),
+    runSuite({
+      targets,
+      tokenSecret: SECRET,
+      vectorsDir: TEST_VECTORS,
+      cases: ['runner.text-*', 'runner.bad-prefix-*'],
+    }),
   )
   const cases = byKey(report)
   t.equal(cases.get('tcp:runner.bad-prefix-is-malformed')?.verdict, 'pass')
@@ -69,7 +106,9 @@ t.test('a WebSocket close code that differs from the Close frame fails over ws o
 })
 
 t.test('a feature the Welcome does not enable skips the case with the reason', async (t) => {
-  const report = await withFakeServer(['no-features'], (_s, targets) => runSuite({ targets, tokenSecret: SECRET, vectorsDir: TEST_VECTORS, cases: ['runner.lz4-*'] }))
+  const report = await withFakeServer(['no-features'], (_s, targets) =>
+    runSuite({ targets, tokenSecret: SECRET, vectorsDir: TEST_VECTORS, cases: ['runner.lz4-*'] }),
+  )
   t.equal(report.exitCode, 0)
   t.same(report.features, { tcp: [], ws: [] })
   for (const c of report.cases) {
@@ -80,12 +119,21 @@ t.test('a feature the Welcome does not enable skips the case with the reason', a
 
 t.test('SHOULD failures are reported apart and fail the run only with strict', async (t) => {
   // The fake server with no-replay-complete breaks every handshake, so the SHOULD case fails too.
-  const opts = { tokenSecret: SECRET, vectorsDir: TEST_VECTORS, cases: ['runner.raw-writes-and-disconnects'], transports: ['tcp' as const] }
-  const lax = await withFakeServer(['no-replay-complete'], (_s, targets) => runSuite({ ...opts, targets, timeScale: 0.3 }))
+  const opts = {
+    tokenSecret: SECRET,
+    vectorsDir: TEST_VECTORS,
+    cases: ['runner.raw-writes-and-disconnects'],
+    transports: ['tcp' as const],
+  }
+  const lax = await withFakeServer(['no-replay-complete'], (_s, targets) =>
+    runSuite({ ...opts, targets, timeScale: 0.3 }),
+  )
   t.equal(lax.summary.shouldFailed, 1)
   t.equal(lax.summary.mustFailed, 0)
   t.equal(lax.exitCode, 0)
-  const strict = await withFakeServer(['no-replay-complete'], (_s, targets) => runSuite({ ...opts, targets, timeScale: 0.3, strict: true }))
+  const strict = await withFakeServer(['no-replay-complete'], (_s, targets) =>
+    runSuite({ ...opts, targets, timeScale: 0.3, strict: true }),
+  )
   t.equal(strict.exitCode, 1)
 })
 
@@ -96,7 +144,13 @@ t.test('known failures turn failures into expected failures and flag stale or un
     { line: 3, text: 'nothing.like.this', transport: null, glob: 'nothing.like.this' },
   ]
   const report = await withFakeServer(['bad-pong'], (_s, targets) =>
-    runSuite({ targets, tokenSecret: SECRET, vectorsDir: TEST_VECTORS, cases: ['runner.ping-pong-capture', 'runner.lz4-*'], knownFailures: known }),
+    runSuite({
+      targets,
+      tokenSecret: SECRET,
+      vectorsDir: TEST_VECTORS,
+      cases: ['runner.ping-pong-capture', 'runner.lz4-*'],
+      knownFailures: known,
+    }),
   )
   t.same(
     report.cases.filter((c) => c.id === 'runner.ping-pong-capture').map((c) => c.verdict),
@@ -109,7 +163,15 @@ t.test('known failures turn failures into expected failures and flag stale or un
     'line 2 matches a case that was not selected: neither stale nor unmatched',
   )
   t.equal(report.exitCode, 1, 'an unmatched line fails the run')
-  const stale = await withFakeServer([], (_s, targets) => runSuite({ targets, tokenSecret: SECRET, vectorsDir: TEST_VECTORS, cases: ['runner.ping-pong-capture'], knownFailures: known.slice(0, 1) }))
+  const stale = await withFakeServer([], (_s, targets) =>
+    runSuite({
+      targets,
+      tokenSecret: SECRET,
+      vectorsDir: TEST_VECTORS,
+      cases: ['runner.ping-pong-capture'],
+      knownFailures: known.slice(0, 1),
+    }),
+  )
   t.equal(stale.exitCode, 1)
   t.same(
     stale.problems.map((p) => [p.kind, p.line, p.text]),
@@ -119,7 +181,9 @@ t.test('known failures turn failures into expected failures and flag stale or un
 })
 
 t.test('a wrong token secret is a usage problem (exit 2), an unreachable target exit 3', async (t) => {
-  const bad = await withFakeServer([], (_s, targets) => runSuite({ targets, tokenSecret: 'wrong', vectorsDir: TEST_VECTORS }))
+  const bad = await withFakeServer([], (_s, targets) =>
+    runSuite({ targets, tokenSecret: 'wrong', vectorsDir: TEST_VECTORS }),
+  )
   t.equal(bad.exitCode, 2)
   t.equal(bad.problems[0]?.kind, 'unauthorized')
   const port = await withFakeServer([], async (s) => s.tcp)
@@ -139,15 +203,23 @@ t.test('a vector the runner cannot execute is a harness error, not a server fail
     needs: [],
     timeoutMs: 2000,
     actors: { alice: { user: 'alice', device: 'd' } },
-    steps: [{ connect: 'alice', conn: 'a1' }, { send: 'a1', frame: { ping: { nonce: 'not-a-number' } } }],
+    steps: [
+      { connect: 'alice', conn: 'a1' },
+      { send: 'a1', frame: { ping: { nonce: 'not-a-number' } } },
+    ],
     file: 'x.json',
   }
-  const report = await withFakeServer([], (_s, targets) => runSuite({ targets, tokenSecret: SECRET, scenarios: [scenario], transports: ['tcp'] }))
+  const report = await withFakeServer([], (_s, targets) =>
+    runSuite({ targets, tokenSecret: SECRET, scenarios: [scenario], transports: ['tcp'] }),
+  )
   t.equal(report.cases[0]?.verdict, 'error')
   t.equal(report.exitCode, 2)
   t.equal(report.outcome, 'harness-error')
   t.equal(report.summary.mustFailed, 0)
-  t.match(report.problems.map((p) => p.kind), ['harness-error'])
+  t.match(
+    report.problems.map((p) => p.kind),
+    ['harness-error'],
+  )
 })
 
 t.test('a scenario over its time budget fails with the budget in the message', async (t) => {
@@ -160,14 +232,23 @@ t.test('a scenario over its time budget fails with the budget in the message', a
     needs: [],
     timeoutMs: 300,
     actors: { alice: { user: 'alice', device: 'd' } },
-    steps: [{ connect: 'alice', conn: 'a1' }, { expectNothing: 'a1', forMs: 250 }, { expect: 'a1', frame: { pong: {} }, withinMs: 5000 }],
+    steps: [
+      { connect: 'alice', conn: 'a1' },
+      { expectNothing: 'a1', forMs: 250 },
+      { expect: 'a1', frame: { pong: {} }, withinMs: 5000 },
+    ],
     file: 'x.json',
   }
-  const report = await withFakeServer([], (_s, targets) => runSuite({ targets, tokenSecret: SECRET, scenarios: [scenario], transports: ['ws'] }))
+  const report = await withFakeServer([], (_s, targets) =>
+    runSuite({ targets, tokenSecret: SECRET, scenarios: [scenario], transports: ['ws'] }),
+  )
   t.equal(report.cases[0]?.verdict, 'fail')
   t.match(report.cases[0]?.failure?.message, /(budget of 300 ms|within \d+ ms)/)
 })
 
 t.test('an empty selection is a usage error', async (t) => {
-  await t.rejects(runSuite({ targets: ['tcp://127.0.0.1:1'], tokenSecret: SECRET, vectorsDir: TEST_VECTORS, cases: ['no.such.*'] }), { name: 'UsageError' })
+  await t.rejects(
+    runSuite({ targets: ['tcp://127.0.0.1:1'], tokenSecret: SECRET, vectorsDir: TEST_VECTORS, cases: ['no.such.*'] }),
+    { name: 'UsageError' },
+  )
 })

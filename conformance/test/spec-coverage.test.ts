@@ -29,7 +29,18 @@ const WITH_INDEX = `${OUTLINE}
 `
 
 function scenario(id: string, requirements: string[]): Scenario {
-  return { id, title: id, requirements, level: 'MUST', features: [], needs: [], timeoutMs: 1000, actors: {}, steps: [], file: 'x.json' }
+  return {
+    id,
+    title: id,
+    requirements,
+    level: 'MUST',
+    features: [],
+    needs: [],
+    timeoutMs: 1000,
+    actors: {},
+    steps: [],
+    file: 'x.json',
+  }
 }
 
 t.test('definitions are read from bullets and bold ids, with their level and text', async (t) => {
@@ -59,7 +70,11 @@ t.test('Appendix A decides level, exemptions and which vector kinds a MUST needs
   const onlySession = computeCoverage(spec, [scenario('a.b', ['HS-1', 'ACK-1'])], [])
   t.equal(onlySession.rows.find((r) => r.id === 'ACK-1')?.status, 'missing', 'a codec vector is required as well')
   t.match(onlySession.rows.find((r) => r.id === 'ACK-1')?.note, /codec/)
-  const full = computeCoverage(spec, [scenario('a.b', ['HS-1', 'ACK-1'])], [{ id: 'c1', requirements: ['ACK-1', 'NOPE-1'] }])
+  const full = computeCoverage(
+    spec,
+    [scenario('a.b', ['HS-1', 'ACK-1'])],
+    [{ id: 'c1', requirements: ['ACK-1', 'NOPE-1'] }],
+  )
   t.ok(full.ok)
   t.same(full.unknownCited, ['NOPE-1'])
   t.match(renderCoverage(full), /exempt +SND-5/)
@@ -73,7 +88,12 @@ t.test('the real spec defines the ids the example vectors cite', async (t) => {
 
 t.test('codec vector references are found in any JSON layout', async (t) => {
   const dir = t.testdir({
-    'a.json': JSON.stringify({ vectors: [{ id: 'v1', requirements: ['FRM-1'] }, { id: 'v2', nested: { id: 'v3', requirements: ['FRM-4'] } }] }),
+    'a.json': JSON.stringify({
+      vectors: [
+        { id: 'v1', requirements: ['FRM-1'] },
+        { id: 'v2', nested: { id: 'v3', requirements: ['FRM-4'] } },
+      ],
+    }),
     sub: { 'b.json': JSON.stringify([{ id: 'v4', requirements: ['BAT-2'] }]) },
     'broken.json': '{',
   })
@@ -83,7 +103,9 @@ t.test('codec vector references are found in any JSON layout', async (t) => {
 })
 
 t.test('bullets under a "client rules" heading are client rules', async (t) => {
-  const spec = parseSpec('## Retry (RTY) — client rules\n- [RTY-1] MUST: no retransmission.\n## Heartbeat\n- [HB-1] MUST: pong.\n')
+  const spec = parseSpec(
+    '## Retry (RTY) — client rules\n- [RTY-1] MUST: no retransmission.\n## Heartbeat\n- [HB-1] MUST: pong.\n',
+  )
   t.equal(spec.requirements.get('RTY-1')?.party, 'client')
   t.equal(spec.requirements.get('HB-1')?.party, '')
   t.equal(computeCoverage(spec, [], []).rows.find((r) => r.id === 'RTY-1')?.status, 'exempt')

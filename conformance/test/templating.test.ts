@@ -1,4 +1,5 @@
 // Templates, value generators and the per-case scope behind them.
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${...} is the session language's template syntax, not JavaScript
 import { createHmac } from 'node:crypto'
 import t from 'tap'
 import type { Scenario } from '../load/scenario-types.js'
@@ -13,7 +14,11 @@ const scenario: Scenario = {
   features: [],
   needs: [],
   timeoutMs: 1000,
-  actors: { alice: { user: 'alice', device: 'alice-dev' }, alice2: { user: 'alice', device: 'phone' }, bob: { user: 'bob', device: 'bob-dev' } },
+  actors: {
+    alice: { user: 'alice', device: 'alice-dev' },
+    alice2: { user: 'alice', device: 'phone' },
+    bob: { user: 'bob', device: 'bob-dev' },
+  },
   steps: [],
   file: 'x.json',
 }
@@ -41,17 +46,20 @@ t.test('the test token is the AUTH-1 HMAC of the user id', async (t) => {
   t.notMatch(mac, /[=+/]/, 'base64url without padding')
 })
 
-t.test('a client message id is 16 random bytes, stable per name, one per loop iteration with an index segment', async (t) => {
-  const { scope: s } = scope()
-  const a = resolveTemplates('${msgid.m1}', s) as string
-  t.equal(Buffer.from(a, 'base64').length, 16)
-  t.equal(resolveTemplates('${msgid.m1}', s), a)
-  t.not(resolveTemplates('${msgid.m2}', s), a)
-  const in3 = resolveTemplates('${msgid.m.i}', s.withLoop('i', 3))
-  t.equal(resolveTemplates('${msgid.m.3}', s), in3)
-  t.not(resolveTemplates('${msgid.m.i}', s.withLoop('i', 4)), in3)
-  t.equal(resolveTemplates('${conv.g.i}', s.withLoop('i', 2)), 'cf-run1-7-g.2')
-})
+t.test(
+  'a client message id is 16 random bytes, stable per name, one per loop iteration with an index segment',
+  async (t) => {
+    const { scope: s } = scope()
+    const a = resolveTemplates('${msgid.m1}', s) as string
+    t.equal(Buffer.from(a, 'base64').length, 16)
+    t.equal(resolveTemplates('${msgid.m1}', s), a)
+    t.not(resolveTemplates('${msgid.m2}', s), a)
+    const in3 = resolveTemplates('${msgid.m.i}', s.withLoop('i', 3))
+    t.equal(resolveTemplates('${msgid.m.3}', s), in3)
+    t.not(resolveTemplates('${msgid.m.i}', s.withLoop('i', 4)), in3)
+    t.equal(resolveTemplates('${conv.g.i}', s.withLoop('i', 2)), 'cf-run1-7-g.2')
+  },
+)
 
 t.test('a whole-string template keeps its type; embedded ones interpolate', async (t) => {
   const { state, scope: s } = scope()

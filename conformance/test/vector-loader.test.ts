@@ -1,5 +1,6 @@
 // Loading session vectors: schema, ids, requirement ids, frame shapes,
 // template references. Every problem is a load error, never a silent skip.
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${...} is the session language's template syntax, not JavaScript
 import { readdirSync } from 'node:fs'
 import t, { type Test } from 'tap'
 import { kitPaths } from '../engine/paths.js'
@@ -16,7 +17,11 @@ function scenario(over: Record<string, unknown> = {}, steps?: unknown[]): Record
     requirements: ['HS-1'],
     level: 'MUST',
     actors: { alice: {} },
-    steps: steps ?? [{ connect: 'alice', conn: 'a1' }, { send: 'a1', frame: { ping: { nonce: '1' } } }, { expect: 'a1', frame: { pong: { nonce: '1' } } }],
+    steps: steps ?? [
+      { connect: 'alice', conn: 'a1' },
+      { send: 'a1', frame: { ping: { nonce: '1' } } },
+      { expect: 'a1', frame: { pong: { nonce: '1' } } },
+    ],
     ...over,
   }
 }
@@ -50,9 +55,30 @@ t.test('a valid scenario loads with defaults filled in', async (t) => {
 
 t.test('unknown fields anywhere are load errors', async (t) => {
   t.match(errorsOf(t, scenario({ colour: 'red' })).join('\n'), /unknown field 'colour'/)
-  t.match(errorsOf(t, scenario({}, [{ connect: 'alice', conn: 'a1', helo: {} }])).join('\n'), /steps\/0: unknown field 'helo'/)
-  t.match(errorsOf(t, scenario({}, [{ connect: 'alice', conn: 'a1' }, { expect: 'a1', frame: { pong: { nonse: '1' } } }])).join('\n'), /pong.nonse: no such field/)
-  t.match(errorsOf(t, scenario({}, [{ connect: 'alice', conn: 'a1' }, { send: 'a1', frame: { pong: { nonce: { $gt: 1 } } } }])).join('\n'), /operators are not allowed in a frame to send/)
+  t.match(
+    errorsOf(t, scenario({}, [{ connect: 'alice', conn: 'a1', helo: {} }])).join('\n'),
+    /steps\/0: unknown field 'helo'/,
+  )
+  t.match(
+    errorsOf(
+      t,
+      scenario({}, [
+        { connect: 'alice', conn: 'a1' },
+        { expect: 'a1', frame: { pong: { nonse: '1' } } },
+      ]),
+    ).join('\n'),
+    /pong.nonse: no such field/,
+  )
+  t.match(
+    errorsOf(
+      t,
+      scenario({}, [
+        { connect: 'alice', conn: 'a1' },
+        { send: 'a1', frame: { pong: { nonce: { $gt: 1 } } } },
+      ]),
+    ).join('\n'),
+    /operators are not allowed in a frame to send/,
+  )
 })
 
 t.test('unknown feature names, needs and verbs are load errors', async (t) => {
@@ -86,8 +112,18 @@ t.test('wrong field types and enum names are caught against the proto', async (t
   t.match(errs, /clientMsgId: expected base64 bytes/)
   t.match(errs, /sendSeq: expected an integer/)
   t.match(errs, /CLOSE_CODE_NOPE" is not a value of imwire.v1.CloseCode/)
-  const twoBodies = errorsOf(t, scenario({}, [{ connect: 'alice', conn: 'a1' }, { expect: 'a1', frame: { send: {}, sendAck: {} } }]))
-  t.same(twoBodies, ['/scenarios/0/steps/1/frame: must NOT have more than 1 properties'], 'one clear message per bad step')
+  const twoBodies = errorsOf(
+    t,
+    scenario({}, [
+      { connect: 'alice', conn: 'a1' },
+      { expect: 'a1', frame: { send: {}, sendAck: {} } },
+    ]),
+  )
+  t.same(
+    twoBodies,
+    ['/scenarios/0/steps/1/frame: must NOT have more than 1 properties'],
+    'one clear message per bad step',
+  )
 })
 
 t.test('template references must name actors, captures, variables and loop variables that exist', async (t) => {
@@ -95,7 +131,10 @@ t.test('template references must name actors, captures, variables and loop varia
     t,
     scenario({}, [
       { connect: 'alice', conn: 'a1' },
-      { send: 'a1', frame: { send: { conversationId: '${conv.g}', clientMsgId: '${msgid.m.i}', body: '${cap.nothing}' } } },
+      {
+        send: 'a1',
+        frame: { send: { conversationId: '${conv.g}', clientMsgId: '${msgid.m.i}', body: '${cap.nothing}' } },
+      },
       { send: 'a1', frame: { hello: { token: '${token.carol}', deviceId: '${device.bob}' } } },
       { send: 'a1', frame: { ping: { nonce: '${var.n}' } } },
       { send: 'a1', frame: { ping: { nonce: '${j}' } } },
@@ -114,7 +153,15 @@ t.test('template references must name actors, captures, variables and loop varia
 })
 
 t.test('connections must be opened before use, and transport-bound verbs need their need', async (t) => {
-  const errs = errorsOf(t, scenario({}, [{ send: 'a1', frame: { ping: {} } }, { connect: 'alice', conn: 'a1' }, { sendText: 'a1', text: 'x' }, { restartServer: {} }])).join('\n')
+  const errs = errorsOf(
+    t,
+    scenario({}, [
+      { send: 'a1', frame: { ping: {} } },
+      { connect: 'alice', conn: 'a1' },
+      { sendText: 'a1', text: 'x' },
+      { restartServer: {} },
+    ]),
+  ).join('\n')
   t.match(errs, /connection 'a1' is used before any connect step opens it/)
   t.match(errs, /sendText needs "needs": \["ws-only"\]/)
   t.match(errs, /restartServer needs "needs": \["restart"\]/)

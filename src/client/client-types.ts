@@ -32,8 +32,6 @@ export interface ImwireClientOptions {
   deadMarginMs?: number
   /** Coalesce DeliverAcks for this long (default 5 ms; 0 = end of the event-loop turn). */
   ackDelayMs?: number
-  /** A delivery gap still open after this long is filled from history (default 1000 ms). */
-  gapFillAfterMs?: number
   connectTimeoutMs?: number
   /** Give up on a handshake (no Welcome and ReplayComplete) after this long (default 15 s). */
   handshakeTimeoutMs?: number
@@ -56,7 +54,7 @@ export interface Delivered {
   serverTimeMs: number
   /** Committed before this connection's Welcome. [DLV-6] */
   replayed: boolean
-  /** Read from history to fill a gap rather than delivered. */
+  /** Read from history (joined with history, replay limit, new epoch) rather than delivered. */
   fromHistory: boolean
 }
 

@@ -49,8 +49,6 @@ interface Link {
   conn: Connection
   welcome: Welcome | null
   heartbeat: Heartbeat | null
-  /** Highest replayed seq per conversation on this connection. */
-  replayed: Map<string, number>
   closeCode: number
   closeReason: string
   retryAfterMs: number
@@ -207,7 +205,6 @@ export class ImwireClient extends EventEmitter<ClientEvents> {
       conn,
       welcome: null,
       heartbeat: null,
-      replayed: new Map(),
       closeCode: 0,
       closeReason: '',
       retryAfterMs: 0,
@@ -349,7 +346,6 @@ export class ImwireClient extends EventEmitter<ClientEvents> {
       link.conn.send(create(FrameSchema, { body: { case: 'ping', value: { nonce: link.nonce++ } } }))
       hb.sent(this.now())
     }
-    this.fillGaps()
   }
 
   // --- inbound frames ------------------------------------------------------
@@ -409,13 +405,13 @@ export class ImwireClient extends EventEmitter<ClientEvents> {
       case 'conversationResult':
         if (b.value.conversation !== undefined) {
           const c = b.value.conversation
-          this.emitAll(this.tracker.setCursor(c.conversationId, Number(c.cursor), Number(c.epoch), this.now()))
+          this.emitAll(this.tracker.setCursor(c.conversationId, Number(c.cursor), Number(c.epoch)).items)
         }
         this.requests.settle(b.value.requestId, b.value)
         return
       case 'conversationList':
         for (const c of b.value.conversations) {
-          this.emitAll(this.tracker.setCursor(c.conversationId, Number(c.cursor), Number(c.epoch), this.now()))
+          this.emitAll(this.tracker.setCursor(c.conversationId, Number(c.cursor), Number(c.epoch)).items)
         }
         this.requests.settle(b.value.requestId, b.value)
         return
@@ -445,7 +441,6 @@ export class ImwireClient extends EventEmitter<ClientEvents> {
   private onReplayComplete(link: Link): void {
     if (link.handshakeTimer !== null) clearTimeout(link.handshakeTimer)
     const now = this.now()
-    for (const [c, seq] of link.replayed) this.emitAll(this.tracker.replayed(c, seq, now))
     this.scheduleAck()
     this.backoff.reset()
     this.setState('ready')
@@ -465,10 +460,9 @@ export class ImwireClient extends EventEmitter<ClientEvents> {
     if (m === undefined) return
     const seq = Number(m.seq)
     const epoch = Number(d.epoch)
-    if (d.replayed && (link.replayed.get(m.conversationId) ?? 0) < seq) link.replayed.set(m.conversationId, seq)
     link.unacked++
     const item = toDelivered(m, epoch, d.replayed, false)
-    this.emitAll(this.tracker.deliver(m.conversationId, seq, epoch, item, this.now()))
+    this.emitAll(this.tracker.deliver(m.conversationId, seq, epoch, item))
     this.ackDirty.add(m.conversationId)
     // Half the receive window unacked: ack now rather than let the server stall. [FLW-1]
     const window = link.welcome?.limits?.receiveWindow || 256
@@ -493,7 +487,7 @@ export class ImwireClient extends EventEmitter<ClientEvents> {
       duplicate: a.duplicate,
     }
     // [DLV-5] our own message counts as held; the cumulative ack may cover it.
-    this.emitAll(this.tracker.own(a.conversationId, result.seq, result.epoch, now))
+    this.emitAll(this.tracker.own(a.conversationId, result.seq, result.epoch))
     this.ackDirty.add(a.conversationId)
     this.scheduleAck()
     const w = this.waiters.get(id)
@@ -534,12 +528,14 @@ export class ImwireClient extends EventEmitter<ClientEvents> {
 
   private onUpdated(u: ConversationUpdated): void {
     // The notice carries this device's cursor; a new epoch starts the
-    // conversation over from it (the tracker resets on an epoch change). [RSM-4]
-    this.emitAll(this.tracker.setCursor(u.conversationId, Number(u.cursor), Number(u.epoch), this.now()))
-    if (u.reason === UpdateReason.REPLAY_LIMIT) {
-      // [RSM-2] too much to replay: page it from history instead.
-      void this.fillFromHistory(u.conversationId, Number(u.topSeq))
-    }
+    // conversation over from it (the tracker resets on an epoch change). Joined
+    // with history, too much to replay [RSM-2] or a new epoch: page history up
+    // to the announced top, holding later deliveries behind it.
+    const pullReasons = [UpdateReason.JOINED, UpdateReason.REPLAY_LIMIT, UpdateReason.EPOCH_CHANGED]
+    const top = pullReasons.includes(u.reason) ? Number(u.topSeq) : 0
+    const r = this.tracker.setCursor(u.conversationId, Number(u.cursor), Number(u.epoch), top)
+    this.emitAll(r.items)
+    if (r.pull) void this.fillFromHistory(u.conversationId, top)
     this.emit('updated', u)
   }
 
@@ -602,36 +598,30 @@ export class ImwireClient extends EventEmitter<ClientEvents> {
     link.heartbeat?.sent(this.now())
   }
 
-  private fillGaps(): void {
-    for (const g of this.tracker.gaps(this.now(), this.opts.gapFillAfterMs ?? 1000)) {
-      void this.fillFromHistory(g.conversationId, g.beforeSeq - 1)
-    }
-  }
-
-  /** Read history forward from what we hold up to upTo, handing over what we lacked. */
+  /** Read history forward from our position up to upTo, handing over what we lacked. */
   private async fillFromHistory(conversationId: string, upTo: number): Promise<void> {
     if (this.filling.has(conversationId)) return
     this.filling.add(conversationId)
     try {
-      // Bounded: each page moves the anchor forward or ends the loop.
-      for (let guard = 0; guard < 1_000_000; guard++) {
-        const from = this.tracker.contiguous(conversationId) ?? 0
+      // Bounded: each page moves the position forward or ends the loop.
+      for (;;) {
+        const from = this.tracker.position(conversationId) ?? 0
         if (from >= upTo || this.current === 'closed') break
         const page = await this.conversations.history({ conversationId, anchorSeq: from })
-        const now = this.now()
         for (const m of page.messages) {
           const own = m.senderUserId === this.userId && m.senderDeviceId === this.deviceId
           const item = own ? null : toDelivered(m, Number(page.epoch), false, true)
-          this.emitAll(this.tracker.fill(conversationId, Number(m.seq), Number(page.epoch), item, now))
+          this.emitAll(this.tracker.fill(conversationId, Number(m.seq), Number(page.epoch), item))
         }
         this.ackDirty.add(conversationId)
         this.scheduleAck()
-        if (!page.hasMore || page.messages.length === 0) break
+        if (!page.hasMore || page.messages.length === 0 || (this.tracker.position(conversationId) ?? 0) <= from) break
       }
     } catch {
-      // Not a member any more, or the client closed: nothing left to fill.
+      // Not a member any more, or the client closed: nothing left to pull.
     } finally {
       this.filling.delete(conversationId)
+      this.emitAll(this.tracker.endPull(conversationId))
     }
   }
 }

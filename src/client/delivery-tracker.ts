@@ -1,38 +1,41 @@
 // Per-conversation delivery progress: which seqs this device holds, what it
-// may acknowledge, what it may hand to the application, and where it has gaps.
+// may acknowledge, what it may hand to the application, and when it must pull
+// history instead of waiting for deliveries.
 //
-// Pure: no timers, no I/O; time comes in as arguments. Generic over the item
-// handed to the application so tests can use plain numbers.
+// Pure: no timers, no I/O. Generic over the item handed to the application
+// so tests can use plain numbers.
 //
-// "Contiguous" is the highest seq such that every seq up to it is held: seen
-// in a Deliver, or the device's own message (it got the SendAck instead of a
-// Deliver, [DLV-5]), or covered by the server's cursor for this device. The
-// cumulative DeliverAck carries exactly that number [DLV-2], which can never be
-// above the conversation's top_seq [DLV-3]. Items above a gap are held back so
-// the application sees every conversation in seq order with no duplicates; a
-// gap that does not close by itself (a message the device lost track of) is
-// reported by gaps() and the client fills it from history.
-
-export interface GapInfo {
-  conversationId: string
-  /** Highest contiguous seq; history is read forward from it. */
-  afterSeq: number
-  /** The gap ends before this seq (the lowest held one). */
-  beforeSeq: number
-}
+// "Position" is the highest seq up to which this device holds everything it
+// will ever be sent; the cumulative DeliverAck carries it [DLV-2], and it is
+// never above what the server has committed [DLV-3].
+//
+// Deliveries advance the position straight to their seq. The server sends a
+// connection every message of a conversation that is not the device's own,
+// in increasing seq order [DLV-1], starting after the cursor [RSM-1]; so when
+// seq s arrives, every seq below it was either delivered before, acked
+// earlier, or is one of this device's own messages, which the cumulative ack
+// may cover [DLV-5] and whose SendAck comes (again, on a resend) through the
+// outbox. Holding deliveries back until own SendAcks filled the holes would
+// stall the server's receive window [FLW-1] whenever a SendAck was lost with a
+// connection, for no benefit.
+//
+// The exception is a conversation the server tells us to pull (joined with
+// history, replay limit exceeded, new epoch): while history is paged up to the
+// announced top, deliveries above it are held and handed over after the
+// pulled messages, so the application still sees the conversation in order.
 
 interface Track {
   epoch: number
   /** Highest contiguous seq; null while the base is unknown. */
-  contiguous: number | null
-  /** Seqs above contiguous already seen; the value is the item to release (null: own, nothing to release). */
+  position: number | null
+  /** Pulling history up to this seq; null when not pulling. */
+  pullUntil: number | null
+  /** Seqs above position already seen; value = item to hand over (null: own, nothing to hand over). */
   held: Map<number, unknown>
   /** Own seqs seen while the base was unknown. */
   ownEarly: Set<number>
   /** Highest seq acknowledged to the server (or taken from its cursor). */
   acked: number
-  /** When the current gap appeared (ms), null when there is none. */
-  gapSince: number | null
 }
 
 export interface Position {
@@ -50,8 +53,8 @@ export class DeliveryTracker<T> {
     }
   }
 
-  private fresh(epoch: number, contiguous: number | null, acked = 0): Track {
-    return { epoch, contiguous, held: new Map(), ownEarly: new Set(), acked, gapSince: null }
+  private fresh(epoch: number, position: number | null, acked = 0): Track {
+    return { epoch, position, pullUntil: null, held: new Map(), ownEarly: new Set(), acked }
   }
 
   private track(conversationId: string, epoch: number): Track {
@@ -69,82 +72,106 @@ export class DeliveryTracker<T> {
   /** Positions to present in Hello.resume and to persist. [RSM-4] */
   positions(): Array<[string, Position]> {
     const out: Array<[string, Position]> = []
-    for (const [c, t] of this.tracks)
-      if (t.contiguous !== null && t.epoch !== 0) out.push([c, { seq: t.contiguous, epoch: t.epoch }])
+    for (const [c, t] of this.tracks) {
+      if (t.position !== null && t.epoch !== 0) out.push([c, { seq: t.position, epoch: t.epoch }])
+    }
     return out
   }
 
-  contiguous(conversationId: string): number | null {
-    return this.tracks.get(conversationId)?.contiguous ?? null
+  position(conversationId: string): number | null {
+    return this.tracks.get(conversationId)?.position ?? null
   }
 
   epoch(conversationId: string): number {
     return this.tracks.get(conversationId)?.epoch ?? 0
   }
 
+  /** True while history is being pulled for this conversation. */
+  pulling(conversationId: string): boolean {
+    return (this.tracks.get(conversationId)?.pullUntil ?? null) !== null
+  }
+
   /**
    * The server told us its cursor for this device (ConversationResult,
    * ConversationList, ConversationUpdated): everything up to it was
-   * acknowledged by this device at some point, so it is held.
+   * acknowledged by this device at some point, so it is held. With topSeq
+   * above it (a notice that asks us to pull), enter pull mode: returns true
+   * when the caller should page history from position() up to topSeq.
    */
-  setCursor(conversationId: string, cursor: number, epoch: number, now = 0): T[] {
+  setCursor(conversationId: string, cursor: number, epoch: number, topSeq = 0): { items: T[]; pull: boolean } {
     const t = this.track(conversationId, epoch)
     if (t.acked < cursor) t.acked = cursor
-    if (t.contiguous === null) {
-      t.contiguous = cursor
-      for (const s of t.ownEarly) if (s > cursor) t.held.set(s, null)
-      t.ownEarly.clear()
-    } else if (t.contiguous < cursor) {
-      return this.advanceTo(t, cursor, now)
+    let items: T[] = []
+    if (t.position === null) this.setBase(t, cursor)
+    else if (t.position < cursor) items = this.advanceTo(t, cursor)
+    items = items.concat(this.release(t))
+    const pos = t.position as number
+    if (topSeq > pos) {
+      t.pullUntil = Math.max(t.pullUntil ?? 0, topSeq)
+      return { items, pull: true }
     }
-    return this.release(t, now)
+    return { items, pull: false }
   }
 
   /**
    * A Deliver arrived. Returns the items the application may now see, in seq
-   * order: none for a duplicate or while a gap is open below it.
+   * order: none for a duplicate or while the conversation is being pulled.
    */
-  deliver(conversationId: string, seq: number, epoch: number, item: T, now = 0): T[] {
+  deliver(conversationId: string, seq: number, epoch: number, item: T): T[] {
     const t = this.track(conversationId, epoch)
-    // The server delivers from cursor+1 [RSM-1]; with no base yet, the first
-    // Deliver sets it (anything skipped below is this device's own or acked).
-    if (t.contiguous === null) this.setBase(t, seq - 1)
-    return this.offer(t, seq, item, now)
+    // With no base yet, the first Deliver sets it (cursor + 1 on a replay).
+    if (t.position === null) this.setBase(t, seq - 1)
+    const pos = t.position as number
+    if (seq <= pos || t.held.has(seq)) return []
+    if (t.pullUntil !== null) {
+      t.held.set(seq, item)
+      return this.release(t)
+    }
+    // Everything below seq is held or own (see the header).
+    const out = this.advanceTo(t, seq - 1)
+    t.position = seq
+    out.push(item)
+    return out.concat(this.release(t))
   }
 
   /** A SendAck for this device's own message: held, never handed over. [DLV-5] */
-  own(conversationId: string, seq: number, epoch: number, now = 0): T[] {
+  own(conversationId: string, seq: number, epoch: number): T[] {
     const t = this.track(conversationId, epoch)
-    if (t.contiguous === null) {
+    if (t.position === null) {
       t.ownEarly.add(seq)
       return []
     }
-    return this.offer(t, seq, null, now)
-  }
-
-  /** A message read from history while filling a gap; item null for own messages. */
-  fill(conversationId: string, seq: number, epoch: number, item: T | null, now = 0): T[] {
-    const t = this.track(conversationId, epoch)
-    if (t.contiguous === null) this.setBase(t, seq - 1)
-    return this.offer(t, seq, item, now)
+    if (seq <= t.position || t.held.has(seq)) return []
+    t.held.set(seq, null)
+    return this.release(t)
   }
 
   /**
-   * ReplayComplete: the replay of a conversation is every unacked message
-   * that is not the device's own [RSM-1], so below the last replayed seq
-   * nothing else will ever come: close the gaps up to it.
+   * A message read from history; item null for own messages. History pages
+   * are contiguous, so the position moves only through unbroken runs.
    */
-  replayed(conversationId: string, lastReplayedSeq: number, now = 0): T[] {
+  fill(conversationId: string, seq: number, epoch: number, item: T | null): T[] {
+    const t = this.track(conversationId, epoch)
+    if (t.position === null) this.setBase(t, seq - 1)
+    if (seq <= (t.position as number) || t.held.has(seq)) return []
+    t.held.set(seq, item)
+    return this.release(t)
+  }
+
+  /** The pull ended (done or failed): hand over what was held behind it, in order. */
+  endPull(conversationId: string): T[] {
     const t = this.tracks.get(conversationId)
-    if (t === undefined || t.contiguous === null || t.contiguous >= lastReplayedSeq) return []
-    return this.advanceTo(t, lastReplayedSeq, now)
+    if (t === undefined || t.pullUntil === null) return []
+    t.pullUntil = null
+    const top = Math.max(t.position ?? 0, ...t.held.keys())
+    return this.advanceTo(t, top)
   }
 
   /** The cumulative ack to send for a conversation, or null when nothing new. [DLV-2] */
   ackDue(conversationId: string): number | null {
     const t = this.tracks.get(conversationId)
-    if (t === undefined || t.contiguous === null || t.contiguous <= t.acked) return null
-    return t.contiguous
+    if (t === undefined || t.position === null || t.position <= t.acked) return null
+    return t.position
   }
 
   markAcked(conversationId: string, seq: number): void {
@@ -157,62 +184,48 @@ export class DeliveryTracker<T> {
     for (const t of this.tracks.values()) t.acked = 0
   }
 
-  /** Conversations whose gap has been open at least minAgeMs. */
-  gaps(now: number, minAgeMs: number): GapInfo[] {
-    const out: GapInfo[] = []
-    for (const [c, t] of this.tracks) {
-      if (t.gapSince === null || t.contiguous === null || now - t.gapSince < minAgeMs) continue
-      let low = Number.POSITIVE_INFINITY
-      for (const s of t.held.keys()) if (s < low) low = s
-      out.push({ conversationId: c, afterSeq: t.contiguous, beforeSeq: low })
-    }
-    return out
-  }
-
-  /** Held items (waiting above a gap), for bounds and diagnostics. */
+  /** Held items (above the position), for bounds and diagnostics. */
   heldCount(conversationId: string): number {
     return this.tracks.get(conversationId)?.held.size ?? 0
   }
 
   private setBase(t: Track, base: number): void {
-    t.contiguous = base
+    t.position = base
     for (const s of t.ownEarly) if (s > base) t.held.set(s, null)
     t.ownEarly.clear()
   }
 
-  private offer(t: Track, seq: number, item: T | null, now: number): T[] {
-    const c = t.contiguous as number
-    if (seq <= c || t.held.has(seq)) return []
-    t.held.set(seq, item)
-    return this.release(t, now)
-  }
-
-  private advanceTo(t: Track, upTo: number, now: number): T[] {
+  /** Move the position up to upTo, handing over held items below it in seq order. */
+  private advanceTo(t: Track, upTo: number): T[] {
     const out: T[] = []
-    const below = [...t.held.keys()].filter((s) => s <= upTo).sort((a, b) => a - b)
-    for (const s of below) {
-      const item = t.held.get(s)
-      t.held.delete(s)
-      if (item !== null && item !== undefined) out.push(item as T)
+    if (t.held.size > 0) {
+      const below = [...t.held.keys()].filter((s) => s <= upTo).sort((a, b) => a - b)
+      for (const s of below) {
+        const item = t.held.get(s)
+        t.held.delete(s)
+        if (item !== null && item !== undefined) out.push(item as T)
+      }
     }
-    t.contiguous = upTo
-    return out.concat(this.release(t, now))
+    if ((t.position ?? 0) < upTo) t.position = upTo
+    return out
   }
 
-  private release(t: Track, now: number): T[] {
+  /** Absorb held seqs that continue the position; end a pull that reached its top. */
+  private release(t: Track): T[] {
     const out: T[] = []
-    let c = t.contiguous as number
-    while (t.held.size > 0) {
-      const next = c + 1
-      if (!t.held.has(next)) break
-      const item = t.held.get(next)
-      t.held.delete(next)
-      c = next
+    let p = t.position as number
+    while (t.held.size > 0 && t.held.has(p + 1)) {
+      const item = t.held.get(p + 1)
+      t.held.delete(p + 1)
+      p++
       if (item !== null) out.push(item as T)
     }
-    t.contiguous = c
-    if (t.held.size === 0) t.gapSince = null
-    else if (t.gapSince === null) t.gapSince = now
+    t.position = p
+    if (t.pullUntil !== null && p >= t.pullUntil) {
+      t.pullUntil = null
+      // Deliveries held behind the pull follow, in order.
+      if (t.held.size > 0) out.push(...this.advanceTo(t, Math.max(...t.held.keys())))
+    }
     return out
   }
 }

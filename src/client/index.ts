@@ -20,7 +20,7 @@ export {
 export { JsonFileClientStore, type FileStoreOptions } from './client-file-store.js'
 export { Outbox, type OutboxEntry } from './outbox.js'
 export { Backoff, BACKOFF_BASE_MS, BACKOFF_CAP_MS, type BackoffOptions } from './backoff.js'
-export { DeliveryTracker, type GapInfo } from './delivery-tracker.js'
+export { DeliveryTracker, type Position } from './delivery-tracker.js'
 export { Heartbeat, DEAD_MARGIN_MS } from './heartbeat.js'
 export { SendPipeline } from './send-pipeline.js'
 export type { CreateConversationOptions, HistoryOptions } from './conversation-requests.js'

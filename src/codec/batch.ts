@@ -85,16 +85,21 @@ export function decodeBatch(frame: Frame, limits: BatchLimits = DEFAULT_BATCH_LI
   return splitPayload(raw, b.count, limits.maxFrameBytes)
 }
 
-/** Exactly `count` size-delimited frames filling `raw`. */
+/**
+ * Exactly `count` size-delimited frames filling `raw`, checked in the order of
+ * the spec's validation steps 7 and 8 [BAT-16]. Pass 1 splits the payload
+ * without decoding (prefixes [FRM-4], lengths [BAT-11], truncation [BAT-3]);
+ * pass 2 decodes at most `count` frames [FRM-5], so a payload of millions of
+ * tiny frames costs no more than max_batch_frames decodes. The one departure
+ * from the step order: a malformed frame beyond `count` is reported as the
+ * count mismatch it also is.
+ */
 function splitPayload(raw: Uint8Array, count: number, maxFrameBytes: number): Frame[] {
-  const frames: Frame[] = []
   const end = raw.length
+  const starts: number[] = []
+  const lengths: number[] = []
   let pos = 0
   while (pos < end) {
-    // [BAT-3] checked before decoding more: the work stays bounded by count.
-    if (frames.length === count) {
-      throw new CodecError('BATCH_COUNT_MISMATCH', `bytes after the ${count} declared frames`, pos)
-    }
     const at = pos
     let len = 0
     let mul = 1
@@ -109,27 +114,37 @@ function splitPayload(raw: Uint8Array, count: number, maxFrameBytes: number): Fr
       }
     }
     if (!done) {
-      if (pos - at >= MAX_PREFIX_BYTES)
-        throw new CodecError('BAD_LENGTH_PREFIX', 'length prefix longer than 5 bytes', at)
-      throw new CodecError('BATCH_LENGTH_MISMATCH', 'payload ends inside a length prefix', at)
+      if (pos - at >= MAX_PREFIX_BYTES) throw new CodecError('BAD_LENGTH_PREFIX', 'length prefix longer than 5 bytes', at)
+      throw new CodecError('BATCH_LENGTH_MISMATCH', 'payload ends inside a length prefix', at) // [BAT-3]
     }
     if (len >= 2 ** 32) throw new CodecError('BAD_LENGTH_PREFIX', 'length prefix >= 2^32', at)
     // [BAT-11] inner frames obey max_frame_bytes too.
     if (len > maxFrameBytes) throw new CodecError('FRAME_TOO_LARGE', `inner frame of ${len} bytes`, at)
-    if (len > end - pos) throw new CodecError('BATCH_LENGTH_MISMATCH', 'payload ends inside a frame', at)
-    let inner: Frame
-    try {
-      inner = decodeFrame(raw.subarray(pos, pos + len), maxFrameBytes)
-    } catch (err) {
-      if (err instanceof CodecError) err.offset = pos + (err.offset ?? 0)
-      throw err
+    if (len > end - pos) throw new CodecError('BATCH_LENGTH_MISMATCH', 'payload ends inside a frame', at) // [BAT-3]
+    if (starts.length <= count) {
+      starts.push(pos)
+      lengths.push(len)
     }
-    if (inner.body.case === 'batch') throw new CodecError('BATCH_NESTED', 'batch inside a batch', at) // [BAT-7]
-    frames.push(inner)
     pos += len
   }
-  if (frames.length !== count) {
-    throw new CodecError('BATCH_COUNT_MISMATCH', `count ${count}, found ${frames.length}`, end)
+  const frames: Frame[] = []
+  for (let k = 0; k < starts.length && k < count; k++) {
+    const start = starts[k] as number
+    try {
+      frames.push(decodeFrame(raw.subarray(start, start + (lengths[k] as number)), maxFrameBytes))
+    } catch (err) {
+      if (err instanceof CodecError) err.offset = start + (err.offset ?? 0)
+      throw err
+    }
+  }
+  if (starts.length !== count) {
+    const found = starts.length > count ? 'more' : String(starts.length)
+    throw new CodecError('BATCH_COUNT_MISMATCH', `count ${count}, payload holds ${found} frames`, end) // [BAT-3]
+  }
+  for (let k = 0; k < frames.length; k++) {
+    if ((frames[k] as Frame).body.case === 'batch') {
+      throw new CodecError('BATCH_NESTED', 'batch inside a batch', starts[k]) // [BAT-7]
+    }
   }
   return frames
 }

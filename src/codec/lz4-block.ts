@@ -44,6 +44,16 @@ function corrupt(message: string, offset: number): never {
  */
 export function decodeLz4Block(src: Uint8Array, outputLength: number): Uint8Array {
   const dst = new Uint8Array(outputLength)
+  decodeLz4BlockInto(src, dst, outputLength)
+  return dst
+}
+
+/**
+ * The decoder proper: writes only dst[0, outputLength). Exported so tests can
+ * hand it a larger buffer and check that nothing past the bound was touched.
+ */
+export function decodeLz4BlockInto(src: Uint8Array, dst: Uint8Array, outputLength: number): void {
+  if (dst.length < outputLength) throw new RangeError('output buffer shorter than outputLength')
   const iend = src.length
   const oend = outputLength
   let ip = 0
@@ -101,7 +111,6 @@ export function decodeLz4Block(src: Uint8Array, outputLength: number): Uint8Arra
     }
   }
   if (op !== oend) throw new CodecError('BATCH_LENGTH_MISMATCH', `block decodes to ${op} bytes, declared ${oend}`, ip)
-  return dst
 }
 
 function literalBlockSize(n: number): number {

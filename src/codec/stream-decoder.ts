@@ -39,6 +39,8 @@ export class StreamDecoder {
   /** Body being assembled across chunks, exactly as long as declared. */
   private body: Uint8Array | null = null
   private filled = 0
+  /** Prefix length of the frame whose body is being assembled. */
+  private bodyPrefix = 0
   /** Stream offsets: bytes fully fed before the current chunk, start of the frame in progress. */
   private fed = 0
   private frameStart = 0
@@ -93,6 +95,7 @@ export class StreamDecoder {
         if (len > this.maxFrameBytes)
           this.fail('FRAME_TOO_LARGE', `frame of ${len} bytes exceeds ${this.maxFrameBytes}`)
         bodyAt = this.fed + pos
+        this.bodyPrefix = this.prefixBytes
         this.prefixBytes = 0
         this.prefixValue = 0
         this.prefixMul = 1
@@ -144,7 +147,7 @@ export class StreamDecoder {
 
   /** Bytes held for an incomplete frame (prefix bytes included); at most maxFrameBytes + 5. */
   get pending(): number {
-    return this.prefixBytes + this.filled
+    return this.body === null ? this.prefixBytes : this.bodyPrefix + this.filled
   }
 
   /** Bytes fed so far that were fully processed (stream offset of the next chunk). */

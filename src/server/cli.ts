@@ -7,7 +7,13 @@
 import { randomBytes } from 'node:crypto'
 import { parseArgs } from 'node:util'
 import pino from 'pino'
-import { DEFAULT_LIMITS, HANDSHAKE_TIMEOUT_MS, HEARTBEAT_DEFAULT_MS, type ServerLimits } from '../session/limits.js'
+import {
+  checkLimits,
+  DEFAULT_LIMITS,
+  HANDSHAKE_TIMEOUT_MS,
+  HEARTBEAT_DEFAULT_MS,
+  type ServerLimits,
+} from '../session/limits.js'
 import { startServer } from './server.js'
 import { createMemoryStore, openSqliteStore } from './store/sqlite-store.js'
 import type { Store, StoreFault } from './store/store.js'
@@ -23,8 +29,9 @@ const USAGE = `usage: imwire serve [options]
   --max-frame-bytes N        --max-batch-bytes N      --max-batch-frames N
   --max-message-bytes N      --receive-window N       --max-inflight-sends N
   --max-backlog N            --replay-limit N         --history-page-max N
-  --heartbeat-default-ms N   default heartbeat (30000); requests are clamped to [1000, 300000]
-  --handshake-timeout-ms N   Hello deadline (default 10000)
+  --max-group-members N      (limits: spec Appendix D bounds apply)
+  --heartbeat-default-ms N   heartbeat for clients asking 0 (default 30000, within [1000, 300000])
+  --handshake-timeout-ms N   Hello deadline (default 10000, at most 10000)
   --sync full|normal         SQLite synchronous mode (default full; normal can lose acked data on power loss)
   --no-worker                run SQLite on the main thread (for measurements)
   --log-level LEVEL          fatal|error|warn|info|debug|trace|silent (default info)
@@ -140,6 +147,7 @@ function parse(argv: string[]) {
       'max-backlog': { type: 'string' },
       'replay-limit': { type: 'string' },
       'history-page-max': { type: 'string' },
+      'max-group-members': { type: 'string' },
       'heartbeat-default-ms': { type: 'string' },
       'handshake-timeout-ms': { type: 'string' },
       sync: { type: 'string' },
@@ -164,12 +172,20 @@ function parse(argv: string[]) {
     ['maxBacklog', 'max-backlog'],
     ['replayLimit', 'replay-limit'],
     ['historyPageMax', 'history-page-max'],
+    ['maxGroupMembers', 'max-group-members'],
   ]
   for (const [k, flag] of flags) {
     const v = positive(values[flag as keyof typeof values] as string | undefined, `--${flag}`)
     if (v !== undefined) limits[k] = v
   }
+  const problems = checkLimits({ ...DEFAULT_LIMITS, ...limits })
+  if (problems.length > 0) throw new UsageError(`invalid limits: ${problems.join('; ')}`) // [LIM-1]
   const heartbeatDefaultMs = positive(values['heartbeat-default-ms'], '--heartbeat-default-ms') ?? HEARTBEAT_DEFAULT_MS
+  if (heartbeatDefaultMs < 1000 || heartbeatDefaultMs > 300_000) {
+    throw new UsageError('--heartbeat-default-ms: within [1000, 300000]') // [HS-9]
+  }
+  const handshakeTimeoutMs = positive(values['handshake-timeout-ms'], '--handshake-timeout-ms') ?? HANDSHAKE_TIMEOUT_MS
+  if (handshakeTimeoutMs > 10_000) throw new UsageError('--handshake-timeout-ms: at most 10000') // [HS-8]
   const sync = (values.sync ?? 'full').toUpperCase()
   if (sync !== 'FULL' && sync !== 'NORMAL') throw new UsageError('--sync: full or normal')
   const logLevel = values['log-level'] ?? 'info'
@@ -183,9 +199,9 @@ function parse(argv: string[]) {
     memory: values.memory ?? false,
     tokenSecret: values['token-secret'],
     dev: values.dev ?? false,
-    limits: { ...limits } satisfies Partial<typeof DEFAULT_LIMITS>,
+    limits,
     heartbeatDefaultMs,
-    handshakeTimeoutMs: positive(values['handshake-timeout-ms'], '--handshake-timeout-ms') ?? HANDSHAKE_TIMEOUT_MS,
+    handshakeTimeoutMs,
     sync: sync as 'FULL' | 'NORMAL',
     worker: !(values['no-worker'] ?? false),
     logLevel,

@@ -1,10 +1,14 @@
-// Who is online, and fan-out to them. [FAN-1] [FAN-2] [FAN-3] [RSM-6] [CNV-6]
+// Who is online, and fan-out to them. [FAN-1] [FAN-2] [FAN-3] [FAN-5] [RSM-6] [CNV-6]
 //
-// One entry per (user, device): a second connection of the same device takes
-// the first one over. Committed messages are published here in commit order
-// (the store settles results in order), and each online device of each
-// member at commit time gets them, except the sending device.
+// One session per (user, device): attaching a second one takes the first
+// over. A session still in its handshake is only subscribed: it gets live
+// traffic (so nothing committed after its store snapshot is missed) but does
+// not displace the active session until its Hello has passed every check.
+// Committed messages are published here in commit order (the store settles
+// results in order); each online device of each member at commit time gets
+// them, except the sending device.
 import { encodeFrame } from '../codec/index.js'
+import type { UpdateReason } from '../gen/es/imwire/v1/conversation_pb.js'
 import type { LiveMessage } from '../session/effects.js'
 import { deliverFrame } from '../session/frames.js'
 import type { Notice, StoredMessage } from '../session/store-ops.js'
@@ -12,37 +16,58 @@ import type { Notice, StoredMessage } from '../session/store-ops.js'
 /** What the hub needs from a connection's driver. */
 export interface HubMember {
   live(message: LiveMessage): void
-  notice(conversationId: string, reason: Notice['reason'], epoch: number, topSeq: number): void
+  notice(conversationId: string, reason: UpdateReason, epoch: number, topSeq: number): void
   takenOver(): void
 }
 
+interface UserEntry<M> {
+  /** The active session of each device. */
+  active: Map<string, M>
+  /** Sessions in their handshake, with their device. */
+  pending: Map<M, string>
+}
+
 export class Hub<M extends HubMember = HubMember> {
-  private readonly online = new Map<string, Map<string, M>>()
+  private readonly users = new Map<string, UserEntry<M>>()
   private count = 0
 
+  /** Active sessions. */
   get size(): number {
     return this.count
   }
 
-  attach(userId: string, deviceId: string, member: M): void {
-    let devices = this.online.get(userId)
-    if (devices === undefined) {
-      devices = new Map()
-      this.online.set(userId, devices)
+  private entry(userId: string): UserEntry<M> {
+    let e = this.users.get(userId)
+    if (e === undefined) {
+      e = { active: new Map(), pending: new Map() }
+      this.users.set(userId, e)
     }
-    const previous = devices.get(deviceId)
-    devices.set(deviceId, member)
+    return e
+  }
+
+  subscribe(userId: string, deviceId: string, member: M): void {
+    this.entry(userId).pending.set(member, deviceId)
+  }
+
+  attach(userId: string, deviceId: string, member: M): void {
+    const e = this.entry(userId)
+    e.pending.delete(member)
+    const previous = e.active.get(deviceId)
+    e.active.set(deviceId, member)
     if (previous === undefined) this.count++
     else if (previous !== member) previous.takenOver() // [RSM-6]
   }
 
-  /** Removes the entry only if it is still this member (not its successor). */
+  /** Removes the member, if it is still registered (not replaced by its successor). */
   detach(userId: string, deviceId: string, member: M): void {
-    const devices = this.online.get(userId)
-    if (devices?.get(deviceId) !== member) return
-    devices.delete(deviceId)
-    this.count--
-    if (devices.size === 0) this.online.delete(userId)
+    const e = this.users.get(userId)
+    if (e === undefined) return
+    e.pending.delete(member)
+    if (e.active.get(deviceId) === member) {
+      e.active.delete(deviceId)
+      this.count--
+    }
+    if (e.active.size === 0 && e.pending.size === 0) this.users.delete(userId)
   }
 
   /** Fan a committed message out to the members' online devices. */
@@ -57,29 +82,27 @@ export class Hub<M extends HubMember = HubMember> {
         return bytes
       },
     }
+    const sender = (userId: string, deviceId: string) =>
+      userId === message.senderUserId && deviceId === message.senderDeviceId
     for (const userId of members) {
-      const devices = this.online.get(userId)
-      if (devices === undefined) continue
-      for (const [deviceId, member] of devices) {
-        // [DLV-5] [FAN-1] never back to the sending device.
-        if (userId === message.senderUserId && deviceId === message.senderDeviceId) continue
-        member.live(live)
-      }
+      const e = this.users.get(userId)
+      if (e === undefined) continue
+      // [DLV-5] [FAN-1] never back to the sending device.
+      for (const [deviceId, member] of e.active) if (!sender(userId, deviceId)) member.live(live)
+      for (const [member, deviceId] of e.pending) if (!sender(userId, deviceId)) member.live(live)
     }
   }
 
   notify(conversationId: string, notices: readonly Notice[], epoch: number, topSeq: number): void {
     for (const n of notices) {
-      const devices = this.online.get(n.userId)
-      if (devices === undefined) continue
-      for (const [deviceId, member] of devices) {
-        if (deviceId === n.exceptDeviceId) continue
-        member.notice(conversationId, n.reason, epoch, topSeq)
+      const e = this.users.get(n.userId)
+      if (e === undefined) continue
+      for (const [deviceId, member] of e.active) {
+        if (deviceId !== n.exceptDeviceId) member.notice(conversationId, n.reason, epoch, topSeq)
+      }
+      for (const [member, deviceId] of e.pending) {
+        if (deviceId !== n.exceptDeviceId) member.notice(conversationId, n.reason, epoch, topSeq)
       }
     }
-  }
-
-  *members(): IterableIterator<M> {
-    for (const devices of this.online.values()) yield* devices.values()
   }
 }

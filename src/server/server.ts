@@ -9,7 +9,7 @@ import {
   HEARTBEAT_DEFAULT_MS,
   HEARTBEAT_MAX_MS,
   HEARTBEAT_MIN_MS,
-  MAX_GROUP_MEMBERS,
+  checkLimits,
   type ServerLimits,
 } from '../session/limits.js'
 import { SUPPORTED_FEATURES } from '../session/handshake.js'
@@ -30,9 +30,9 @@ export interface ServerOptions {
   /** null: no WebSocket listener. */
   ws?: { host: string; port: number; path: string } | null
   limits?: Partial<ServerLimits>
+  /** Heartbeat for Hello.heartbeat_ms = 0, within [1000, 300000]. [HS-9] */
   heartbeatDefaultMs?: number
-  heartbeatMinMs?: number
-  heartbeatMaxMs?: number
+  /** At most 10000 ms. [HS-8] */
   handshakeTimeoutMs?: number
   maxOutputBytes?: number
   features?: string[]
@@ -50,7 +50,7 @@ export interface RunningServer {
   readonly hub: Hub<SessionDriver>
   /** Serve a connection made elsewhere (tests: in-memory pairs). */
   accept(conn: Connection): void
-  /** Graceful shutdown. [ERR-6] Idempotent. */
+  /** Graceful shutdown. [ERR-6] Idempotent. Default retry_after_ms: random in [1000, 10000). */
   shutdown(opts?: { retryAfterMs?: number }): Promise<void>
 }
 
@@ -60,6 +60,16 @@ const SHUTDOWN_CLOSE_WAIT_MS = 3000
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const logger = opts.logger ?? pino({ level: 'silent' })
   const limits: ServerLimits = { ...DEFAULT_LIMITS, ...opts.limits }
+  const problems = checkLimits(limits) // [LIM-1]
+  if (problems.length > 0) throw new RangeError(`invalid limits: ${problems.join('; ')}`)
+  const heartbeatDefaultMs = opts.heartbeatDefaultMs ?? HEARTBEAT_DEFAULT_MS
+  if (heartbeatDefaultMs < HEARTBEAT_MIN_MS || heartbeatDefaultMs > HEARTBEAT_MAX_MS) {
+    throw new RangeError('heartbeat default must be within [1000, 300000] ms') // [HS-9]
+  }
+  const handshakeTimeoutMs = opts.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS
+  if (handshakeTimeoutMs <= 0 || handshakeTimeoutMs > 10_000) {
+    throw new RangeError('handshake timeout must be within (0, 10000] ms') // [HS-8]
+  }
   const now = opts.now ?? Date.now
   const store = opts.store
   const hub = new Hub<SessionDriver>()
@@ -105,13 +115,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
 
   const baseConfig: Omit<SessionConfig, 'sessionId'> = {
     limits,
-    heartbeatDefaultMs: opts.heartbeatDefaultMs ?? HEARTBEAT_DEFAULT_MS,
-    heartbeatMinMs: opts.heartbeatMinMs ?? HEARTBEAT_MIN_MS,
-    heartbeatMaxMs: opts.heartbeatMaxMs ?? HEARTBEAT_MAX_MS,
-    handshakeTimeoutMs: opts.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS,
+    heartbeatDefaultMs,
+    // The bounds are the spec's: every request inside them is honoured. [HS-9]
+    heartbeatMinMs: HEARTBEAT_MIN_MS,
+    heartbeatMaxMs: HEARTBEAT_MAX_MS,
+    handshakeTimeoutMs,
     features: opts.features ?? SUPPORTED_FEATURES,
     authenticate: (token) => verifyTestToken(secret, token),
-    maxGroupMembers: MAX_GROUP_MEMBERS,
   }
   const sessionPrefix = randomBytes(4).toString('hex')
   let sessionCounter = 0
@@ -140,7 +150,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const wsListener = opts.ws ? listeners[listeners.length - 1] : undefined
 
   let shuttingDown: Promise<void> | null = null
-  const shutdown = async (retryAfterMs: number): Promise<void> => {
+  const shutdown = async (retryAfterMs: number | undefined): Promise<void> => {
     // 1. Stop accepting; frames from open connections are no longer read.
     draining = true
     const closed = Promise.all(listeners.map((l) => l.close()))
@@ -153,8 +163,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       await new Promise((r) => setImmediate(r))
       if (inflightOps === 0) break
     }
-    // 3. Close 3001 to everyone; Connection.close writes queued acks first. [ERR-6]
-    for (const d of [...drivers]) d.step({ type: 'shutdown', retryAfterMs })
+    // 3. Close 3001 to everyone; Connection.close writes queued acks first.
+    //    retry_after_ms spreads the reconnects over [1 s, 10 s). [ERR-6] [ERR-14]
+    for (const d of [...drivers]) {
+      d.step({ type: 'shutdown', retryAfterMs: retryAfterMs ?? 1000 + Math.floor(Math.random() * 9000) })
+    }
     await Promise.race([closed, new Promise((r) => setTimeout(r, SHUTDOWN_CLOSE_WAIT_MS).unref())])
     for (const d of [...drivers]) d.conn.destroy()
     // 4. Close the store.
@@ -169,7 +182,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     hub,
     accept,
     shutdown: (o = {}) => {
-      shuttingDown ??= shutdown(o.retryAfterMs ?? 1000)
+      shuttingDown ??= shutdown(o.retryAfterMs)
       return shuttingDown
     },
   }

@@ -92,6 +92,9 @@ export class SessionDriver implements HubMember {
         case 'store':
           this.runStore(e.id, e.op)
           break
+        case 'subscribe':
+          this.ctx.hub.subscribe(e.userId, e.deviceId, this)
+          break
         case 'attach':
           this.ctx.hub.attach(e.userId, e.deviceId, this)
           break
@@ -135,10 +138,13 @@ export class SessionDriver implements HubMember {
   private setTimer(at: number): void {
     this.clearTimer()
     if (this.ended) return
-    this.timer = setTimeout(() => {
-      this.timer = null
-      this.step({ type: 'timer' })
-    }, Math.max(0, at - this.ctx.now()))
+    this.timer = setTimeout(
+      () => {
+        this.timer = null
+        this.step({ type: 'timer' })
+      },
+      Math.max(0, at - this.ctx.now()),
+    )
   }
 
   private clearTimer(): void {

@@ -1,21 +1,24 @@
 // Deliveries on one connection: replay, then live traffic, under the receive
-// window. [RSM-1..3] [RSM-7] [DLV-1] [DLV-6] [FLW-1] [FLW-3] [HS-11]
+// window. [RSM-1..3] [RSM-7] [RSM-10] [DLV-1] [DLV-6] [FLW-1] [FLW-3] [HS-11] [CNV-14]
 //
 // Per conversation the connection tracks `acked` (the device's cursor as far
 // as this connection knows) and `delivered` (highest seq handed to this
-// connection: sent, skipped as its own, or covered by replay/notice). A
-// message is sent only if its seq is above both, so a conversation's seqs
-// leave strictly increasing and never twice. [DLV-1]
+// connection: sent, or covered by the replay boundary). A message goes out
+// only if its seq is above `delivered`, so a conversation's seqs leave
+// strictly increasing and never twice. [DLV-1]
 //
-// Live messages that arrive while replaying wait in `pending`; the replay
-// covers everything up to the snapshot's top_seq, so pending messages at or
-// below it are dropped and the rest follow ReplayComplete in order. [RSM-7]
+// Live traffic (messages and membership notices, in commit order) waits in
+// one FIFO until ReplayComplete is out; the replay covers everything up to
+// each conversation's boundary, so queued messages at or below it are
+// dropped and the rest follow in order [RSM-7]. Notices share the FIFO so
+// that JOINED precedes the conversation's first live Deliver and no Deliver
+// follows REMOVED [CNV-14]; they are not Deliver frames, so the window does
+// not count them, but they keep their place behind held Delivers.
+import { create } from '@bufbuild/protobuf'
+import { encodeFrame } from '../codec/index.js'
 import { UpdateReason } from '../gen/es/imwire/v1/conversation_pb.js'
 import { CloseCode } from '../gen/es/imwire/v1/control_pb.js'
-import type { Frame } from '../gen/es/imwire/v1/frame_pb.js'
-import { create } from '@bufbuild/protobuf'
-import { FrameSchema } from '../gen/es/imwire/v1/frame_pb.js'
-import { encodeFrame } from '../codec/index.js'
+import { type Frame, FrameSchema } from '../gen/es/imwire/v1/frame_pb.js'
 import type { LiveMessage } from './effects.js'
 import { deliverFrame, noticeFrame } from './frames.js'
 import type { ReadReplayOp, ReplayState, StoredMessage } from './store-ops.js'
@@ -30,36 +33,44 @@ export interface DeliveryOut {
 export interface DeliveryOptions {
   userId: string
   deviceId: string
-  /** min(server, client) receive window. [FLW-1] */
+  /** min(server, client) receive window. [FLW-1] [FLW-5] */
   window: number
   replayLimit: number
   maxBacklog: number
-  /** The client's max frame size. [FRM-9] */
+  /** The client's inbound frame limit. [FRM-9] */
   peerMaxFrameBytes: number
 }
+
+export interface Notice {
+  conversationId: string
+  reason: UpdateReason
+  epoch: number
+  topSeq: number
+}
+
+type LiveItem = { live: LiveMessage; notice?: undefined } | { live?: undefined; notice: Notice }
 
 interface ConvState {
   acked: number
   delivered: number
-  epoch: number
   /** Seqs sent on this connection and not yet acked, ascending. */
   unacked: number[]
 }
 
-type Phase = 'idle' | 'replaying' | 'live'
-
 export class Deliveries {
   private readonly convs = new Map<string, ConvState>()
   private unackedTotal = 0
-  private pending: LiveMessage[] = []
-  private pendingHead = 0
-  private phase: Phase = 'idle'
+  private queue: LiveItem[] = []
+  private head = 0
+  /** Messages in the queue (notices excluded). [FLW-3] */
+  private queuedMessages = 0
+  private live = false
+  private started = false
   // Replay progress.
   private replayQueue: ReplayState[] = []
   private replayIndex = 0
   private replayMessages: StoredMessage[] | null = null
   private replayPos = 0
-  private replayEpoch = 0
   private readPending = false
   private replayed = 0
   private pullRequired = 0
@@ -69,27 +80,28 @@ export class Deliveries {
     private readonly opts: DeliveryOptions,
   ) {}
 
+  /** True until ReplayComplete has been sent. */
   get replaying(): boolean {
-    return this.phase !== 'live'
+    return !this.live
   }
 
-  /** Messages committed but not yet sent on this connection (live only). [FLW-3] */
+  /** Live messages due to this connection and not yet sent. [FLW-3] */
   get backlog(): number {
-    return this.pending.length - this.pendingHead
+    return this.queuedMessages
   }
 
-  /** This connection's view of the device cursor (for notices). */
+  /** This connection's view of the device cursor. [DLV-7] */
   cursorOf(conversationId: string): number {
     return this.convs.get(conversationId)?.acked ?? 0
   }
 
-  /** Begin replay from the store snapshot taken before Welcome. [HS-11] [RSM-1] */
+  /** Begin replay from the snapshot taken when Welcome was sent. [HS-11] [RSM-1] */
   startReplay(states: ReplayState[]): void {
     this.replayQueue = [...states].sort((a, b) => (a.conversationId < b.conversationId ? -1 : 1))
     for (const s of this.replayQueue) {
-      this.convs.set(s.conversationId, { acked: s.cursor, delivered: s.cursor, epoch: s.epoch, unacked: [] })
+      this.convs.set(s.conversationId, { acked: s.cursor, delivered: s.cursor, unacked: [] })
     }
-    this.phase = 'replaying'
+    this.started = true
     this.pump()
   }
 
@@ -98,27 +110,34 @@ export class Deliveries {
     const state = this.replayQueue[this.replayIndex]
     if (state === undefined) return
     if (messages.length > this.opts.replayLimit) {
-      // [RSM-2] too much to replay: the client pages history instead.
-      this.notice(state, UpdateReason.REPLAY_LIMIT)
+      // [RSM-2] too much to replay: one notice, the client pages history.
+      this.replayNotice(state, UpdateReason.REPLAY_LIMIT)
       this.finishConversation(state)
     } else {
       this.replayMessages = messages
       this.replayPos = 0
-      this.replayEpoch = state.epoch
     }
     this.pump()
   }
 
-  live(m: LiveMessage): void {
-    this.pending.push(m)
-    if (this.backlog > this.opts.maxBacklog) {
+  /** A committed message for this connection (from the hub). */
+  message(m: LiveMessage): void {
+    this.queue.push({ live: m })
+    this.queuedMessages++
+    if (this.queuedMessages > this.opts.maxBacklog) {
       this.out.close(CloseCode.SLOW_CONSUMER, 'backlog over max_backlog') // [FLW-3]
       return
     }
-    if (this.phase === 'live' && this.backlog === 1) this.pump()
+    if (this.live && this.queue.length - this.head === 1) this.pump()
   }
 
-  /** Cumulative ack from the client (already validated by the store or about to be). [DLV-2] */
+  /** A membership notice: live traffic, after ReplayComplete, in order. [CNV-14] */
+  notice(n: Notice): void {
+    this.queue.push({ notice: n })
+    if (this.live && this.queue.length - this.head === 1) this.pump()
+  }
+
+  /** A cumulative ack from the client (the store checks it against top_seq). [DLV-2] */
   ack(conversationId: string, upTo: number): void {
     const c = this.convs.get(conversationId)
     if (c === undefined || upTo <= c.acked) return
@@ -133,35 +152,33 @@ export class Deliveries {
     this.pump()
   }
 
-  /** An ack the store accepted for a conversation this connection had not seen yet. */
-  learn(conversationId: string, cursor: number, epoch: number): void {
+  /** The store moved the cursor of a conversation this connection had not seen yet. */
+  learn(conversationId: string, cursor: number): void {
     if (!this.convs.has(conversationId)) {
-      this.convs.set(conversationId, { acked: cursor, delivered: cursor, epoch, unacked: [] })
+      this.convs.set(conversationId, { acked: cursor, delivered: cursor, unacked: [] })
     }
   }
 
-  /** The user left or was removed: stop counting this conversation. [FAN-3] */
-  forget(conversationId: string): void {
+  private forget(conversationId: string): void {
     const c = this.convs.get(conversationId)
     if (c === undefined) return
     this.unackedTotal -= c.unacked.length
     this.convs.delete(conversationId)
-    this.pump()
   }
 
   private windowOpen(): boolean {
     return this.unackedTotal < this.opts.window
   }
 
-  private notice(state: ReplayState, reason: UpdateReason): void {
-    this.pullRequired++
+  private replayNotice(state: ReplayState, reason: UpdateReason): void {
+    this.pullRequired++ // [RSM-10]
     this.out.send(noticeFrame(state.conversationId, reason, state.epoch, state.topSeq, state.cursor))
   }
 
   private finishConversation(state: ReplayState): void {
     const c = this.convs.get(state.conversationId)
-    // Everything up to the snapshot's top is covered: replayed, the device's
-    // own (DLV-5), or left to history after a notice.
+    // Everything up to the boundary is covered: replayed, the device's own
+    // (DLV-5), or left to history after a notice. [RSM-7]
     if (c !== undefined && c.delivered < state.topSeq) c.delivered = state.topSeq
     this.replayMessages = null
     this.replayIndex++
@@ -169,42 +186,85 @@ export class Deliveries {
 
   /** Send whatever may go now. */
   private pump(): void {
-    while (this.phase === 'replaying') {
-      if (this.readPending) return
+    if (!this.started) return
+    if (!this.live && !this.pumpReplay()) return
+    while (this.head < this.queue.length) {
+      const item = this.queue[this.head] as LiveItem
+      if (item.notice !== undefined) {
+        this.head++
+        const n = item.notice
+        this.out.send(noticeFrame(n.conversationId, n.reason, n.epoch, n.topSeq, this.cursorOf(n.conversationId)))
+        if (n.reason === UpdateReason.REMOVED) this.forget(n.conversationId) // [FAN-3]
+        continue
+      }
+      const lm = item.live
+      const m = lm.message
+      let c = this.convs.get(m.conversationId)
+      if (c !== undefined && m.seq <= c.delivered) {
+        this.head++
+        this.queuedMessages--
+        continue
+      }
+      if (!this.windowOpen()) break
+      if (c === undefined) {
+        // First sight of this conversation (joined after Welcome). [FAN-5]
+        c = { acked: 0, delivered: 0, unacked: [] }
+        this.convs.set(m.conversationId, c)
+      }
+      this.head++
+      this.queuedMessages--
+      if (!this.sendDeliver(c, m, lm.deliverBytes())) return
+    }
+    if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head)
+      this.head = 0
+    }
+  }
+
+  /** Advance the replay; true once ReplayComplete is out. */
+  private pumpReplay(): boolean {
+    for (;;) {
+      if (this.readPending) return false
       if (this.replayMessages !== null) {
         const msgs = this.replayMessages
+        const state = this.replayQueue[this.replayIndex] as ReplayState
         while (this.replayPos < msgs.length) {
-          if (!this.windowOpen()) return
-          const m = msgs[this.replayPos++] as StoredMessage
-          // Acked meanwhile (RSM-3) or left the conversation: skip.
+          const m = msgs[this.replayPos] as StoredMessage
+          // Acked meanwhile: never replayed. [RSM-3]
           const c = this.convs.get(m.conversationId)
-          if (c === undefined || m.seq <= c.delivered) continue
-          if (!this.sendDeliver(m, encodeFrame(deliverFrame(m, this.replayEpoch, true)))) return
+          if (c === undefined || m.seq <= c.delivered) {
+            this.replayPos++
+            continue
+          }
+          if (!this.windowOpen()) return false // replay is paced by the window [FLW-1]
+          this.replayPos++
+          if (!this.sendDeliver(c, m, encodeFrame(deliverFrame(m, state.epoch, true)))) return false
           this.replayed++
         }
-        this.finishConversation(this.replayQueue[this.replayIndex] as ReplayState)
+        this.finishConversation(state)
         continue
       }
       const state = this.replayQueue[this.replayIndex]
       if (state === undefined) {
-        this.phase = 'live'
+        this.live = true
         this.out.send(
           create(FrameSchema, {
             body: {
               case: 'replayComplete',
-              value: { delivered: BigInt(this.replayed), pullRequired: this.pullRequired },
+              value: { delivered: BigInt(this.replayed), pullRequired: this.pullRequired }, // [RSM-10]
             },
           }),
         )
-        break
+        return true
       }
       if (state.epochChanged) {
-        this.notice(state, UpdateReason.EPOCH_CHANGED) // [RSM-4]
+        this.replayNotice(state, UpdateReason.EPOCH_CHANGED) // [RSM-4]
         this.finishConversation(state)
       } else if (state.cursor >= state.topSeq) {
         this.finishConversation(state)
       } else {
         this.readPending = true
+        // limit + 1 tells whether the replay would exceed replay_limit. [RSM-2]
         this.out.readReplay({
           op: 'readReplay',
           conversationId: state.conversationId,
@@ -214,40 +274,18 @@ export class Deliveries {
           excludeUserId: this.opts.userId,
           excludeDeviceId: this.opts.deviceId,
         })
-        return
+        return false
       }
-    }
-    if (this.phase !== 'live') return
-    while (this.pendingHead < this.pending.length) {
-      const lm = this.pending[this.pendingHead] as LiveMessage
-      const m = lm.message
-      let c = this.convs.get(m.conversationId)
-      if (c !== undefined && m.seq <= c.delivered) {
-        this.pendingHead++
-        continue
-      }
-      if (!this.windowOpen()) break
-      if (c === undefined) {
-        c = { acked: 0, delivered: 0, epoch: lm.epoch, unacked: [] }
-        this.convs.set(m.conversationId, c)
-      }
-      this.pendingHead++
-      if (!this.sendDeliver(m, lm.deliverBytes())) return
-    }
-    if (this.pendingHead > 1024 && this.pendingHead * 2 > this.pending.length) {
-      this.pending = this.pending.slice(this.pendingHead)
-      this.pendingHead = 0
     }
   }
 
-  private sendDeliver(m: StoredMessage, bytes: Uint8Array): boolean {
+  private sendDeliver(c: ConvState, m: StoredMessage, bytes: Uint8Array): boolean {
     if (bytes.length > this.opts.peerMaxFrameBytes) {
-      // [FRM-9] never send a frame over the client's limit; a Deliver cannot
-      // be cut, so the client must reconnect with a larger max_frame_bytes.
-      this.out.close(CloseCode.PROTOCOL_ERROR, 'Deliver exceeds Hello.max_frame_bytes')
+      // [FRM-9] cannot happen within [LIM-1] and [HS-13] (every accepted body
+      // fits 1 MiB); kept as a guard: never send an oversize frame.
+      this.out.close(CloseCode.INTERNAL_ERROR, 'Deliver exceeds the client frame limit')
       return false
     }
-    const c = this.convs.get(m.conversationId) as ConvState
     c.delivered = m.seq
     c.unacked.push(m.seq)
     this.unackedTotal++

@@ -25,7 +25,7 @@ export type SessionEvent =
   | { type: 'storeFailed'; id: number; message: string }
   /** A message committed in a conversation this user belongs to (not sent by this device). */
   | { type: 'live'; live: LiveMessage }
-  /** A conversation changed (membership). [CNV-6] */
+  /** A conversation's membership changed. [CNV-6] [CNV-14] */
   | { type: 'notice'; conversationId: string; reason: UpdateReason; epoch: number; topSeq: number }
   /** Another connection of the same (user, device) took over. [RSM-6] */
   | { type: 'takenOver' }
@@ -49,7 +49,12 @@ export type Effect =
   | { type: 'clearTimer' }
   /** Run a store operation; answer with storeResult/storeFailed carrying `id`. */
   | { type: 'store'; id: number; op: StoreOp }
-  /** Register this session as the online (user, device); a previous one is taken over. [RSM-6] */
+  /**
+   * Receive live traffic for (user, device) from now on, without taking over
+   * an existing session yet (the Hello may still fail). [RSM-7] [SEC-8]
+   */
+  | { type: 'subscribe'; userId: string; deviceId: string }
+  /** Become the (user, device)'s session: an older one is taken over (3509). [RSM-6] */
   | { type: 'attach'; userId: string; deviceId: string }
   /** Unregister (the session is over). */
   | { type: 'detach' }

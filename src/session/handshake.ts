@@ -5,7 +5,7 @@ import { CloseCode } from '../gen/es/imwire/v1/control_pb.js'
 import { type Frame, FrameSchema } from '../gen/es/imwire/v1/frame_pb.js'
 import type { Hello } from '../gen/es/imwire/v1/handshake_pb.js'
 import { isConversationId, isDeviceId, seqFromWire } from './ids.js'
-import type { ServerLimits } from './limits.js'
+import { MIN_CLIENT_MAX_FRAME_BYTES, type ServerLimits } from './limits.js'
 import type { ResumePosition } from './store-ops.js'
 
 /** Protocol versions this server speaks. [HS-4] */
@@ -24,7 +24,6 @@ export interface HandshakeConfig {
   features: readonly string[]
   /** The user id a token proves, or null. [HS-7] [AUTH-2] */
   authenticate: (token: string) => string | null
-  maxGroupMembers: number
 }
 
 export interface Negotiated {
@@ -44,6 +43,11 @@ export interface Negotiated {
 
 export type HelloOutcome = { ok: true; negotiated: Negotiated } | { ok: false; code: CloseCode; reason: string }
 
+/**
+ * The checks of [HS-12] that need no data, in its order: version (3502),
+ * token (3501), device_id (3500), max_frame_bytes (3500). Check 5 (resume
+ * positions above top_seq, 3508) needs the store and is the session's.
+ */
 export function acceptHello(hello: Hello, cfg: HandshakeConfig): HelloOutcome {
   // [HS-4] highest common version; none (or an empty list) -> 3502.
   let version = 0
@@ -55,9 +59,13 @@ export function acceptHello(hello: Hello, cfg: HandshakeConfig): HelloOutcome {
   if (!isDeviceId(hello.deviceId)) {
     return { ok: false, code: CloseCode.PROTOCOL_ERROR, reason: 'invalid device_id' }
   }
+  // [HS-13] a client may raise its inbound limit, never lower it below 1 MiB.
+  if (hello.maxFrameBytes !== 0 && hello.maxFrameBytes < MIN_CLIENT_MAX_FRAME_BYTES) {
+    return { ok: false, code: CloseCode.PROTOCOL_ERROR, reason: 'max_frame_bytes must be 0 or at least 1048576' }
+  }
   // [HS-5] requested ∩ offered; unknown names ignored.
   const features = cfg.features.filter((f) => hello.features.includes(f))
-  // [HS-9] clamp(requested or default, min, max).
+  // [HS-9] clamp(requested or default, min, max). [FLW-5] min(requested, ours).
   const requested = hello.heartbeatMs === 0 ? cfg.heartbeatDefaultMs : hello.heartbeatMs
   const heartbeatMs = Math.min(cfg.heartbeatMaxMs, Math.max(cfg.heartbeatMinMs, requested))
   const receiveWindow =
@@ -111,6 +119,7 @@ export function welcomeFrame(n: Negotiated, sessionId: string, nowMs: number): F
           historyPageMax: l.historyPageMax,
           resumeTtlMs: BigInt(l.resumeTtlMs),
           dedupeWindowMs: BigInt(l.dedupeWindowMs),
+          maxGroupMembers: l.maxGroupMembers,
         },
         serverTimeMs: BigInt(nowMs),
       },

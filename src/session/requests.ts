@@ -11,7 +11,7 @@ import {
   type HistoryRequest,
   type ListConversations,
 } from '../gen/es/imwire/v1/conversation_pb.js'
-import { CloseCode, ErrorCode } from '../gen/es/imwire/v1/control_pb.js'
+import { ErrorCode } from '../gen/es/imwire/v1/control_pb.js'
 import { type Frame, FrameSchema } from '../gen/es/imwire/v1/frame_pb.js'
 import type { Send } from '../gen/es/imwire/v1/messaging_pb.js'
 import { conversationInfo, errorFrame, messageProto } from './frames.js'
@@ -22,13 +22,9 @@ import type { ConversationOpResult, OpError, ResultOf, StoreOp } from './store-o
 
 export interface RequestContext {
   negotiated: Negotiated
-  maxGroupMembers: number
   now(): number
   send(frame: Frame): void
-  close(code: CloseCode, reason: string): void
   store<O extends StoreOp>(op: O, k: (result: ResultOf<O> | OpError) => void): void
-  learnCursor(conversationId: string, cursor: number, epoch: number): void
-  forgetConversation(conversationId: string): void
 }
 
 /** One Send awaiting its answer; answers leave in Send order. [SND-4] */
@@ -50,22 +46,28 @@ export class RequestHandler {
   send(s: Send): void {
     const { ctx } = this
     const n = ctx.negotiated
-    if (this.inflight >= n.limits.maxInflightSends) {
-      ctx.close(CloseCode.WINDOW_EXCEEDED, 'more Sends in flight than max_inflight_sends') // [FLW-2]
-      return
-    }
+    // The in-flight bound [FLW-2] is checked by the session when the frame arrives.
     const slot: SendSlot = { answer: null }
     this.slots.push(slot)
     const echo = { clientMsgId: s.clientMsgId }
     const refuse = (code: ErrorCode, message: string) => this.answer(slot, errorFrame(code, message, echo))
-    // [SND-1] [SND-3] checks that need no data.
-    if (s.clientMsgId.length !== 16) return refuse(ErrorCode.BAD_REQUEST, 'client_msg_id must be 16 bytes')
-    if (!isConversationId(s.conversationId)) return refuse(ErrorCode.BAD_REQUEST, 'invalid conversation_id')
+    // [SND-6] steps 1 and 2: syntax [SND-1] [SND-7] [SND-3], then size [SND-3];
+    // membership, dedupe, send order and commit are the store's (steps 3-6).
+    if (s.clientMsgId.length !== 16) {
+      refuse(ErrorCode.BAD_REQUEST, 'client_msg_id must be 16 bytes')
+      return
+    }
+    if (!isConversationId(s.conversationId)) {
+      refuse(ErrorCode.BAD_REQUEST, 'invalid conversation_id')
+      return
+    }
     if (utf8Length(s.contentType) > MAX_CONTENT_TYPE_BYTES) {
-      return refuse(ErrorCode.BAD_REQUEST, 'content_type over 128 bytes')
+      refuse(ErrorCode.BAD_REQUEST, 'content_type over 128 bytes')
+      return
     }
     if (s.body.length > n.limits.maxMessageBytes) {
-      return refuse(ErrorCode.MESSAGE_TOO_LARGE, 'body over max_message_bytes')
+      refuse(ErrorCode.MESSAGE_TOO_LARGE, 'body over max_message_bytes')
+      return
     }
     ctx.store(
       {
@@ -140,11 +142,13 @@ export class RequestHandler {
     if (this.badRequestId(h.requestId)) return
     const echo = { requestId: h.requestId }
     if (!isConversationId(h.conversationId)) {
-      return ctx.send(errorFrame(ErrorCode.BAD_REQUEST, 'invalid conversation_id', echo))
+      ctx.send(errorFrame(ErrorCode.BAD_REQUEST, 'invalid conversation_id', echo))
+      return
     }
     // UNSPECIFIED reads forward (proto); values this version does not define are refused.
     if (!(h.direction in HistoryDirection)) {
-      return ctx.send(errorFrame(ErrorCode.BAD_REQUEST, 'unknown direction', echo))
+      ctx.send(errorFrame(ErrorCode.BAD_REQUEST, 'unknown direction', echo))
+      return
     }
     const anchor = Math.min(seqFromWire(h.anchorSeq), Number.MAX_SAFE_INTEGER)
     const n = ctx.negotiated
@@ -159,7 +163,10 @@ export class RequestHandler {
         limit: this.pageLimit(h.limit),
       },
       (r) => {
-        if (!r.ok) return ctx.send(errorFrame(r.code, r.message, echo)) // [HIS-3]
+        if (!r.ok) {
+          ctx.send(errorFrame(r.code, r.message, echo)) // [HIS-3]
+          return
+        }
         const page = {
           requestId: h.requestId,
           conversationId: h.conversationId,
@@ -169,11 +176,12 @@ export class RequestHandler {
           hasMore: r.hasMore,
         }
         const backward = h.direction === HistoryDirection.BACKWARD
-        // [FRM-9] cut the page to the client's frame limit, dropping the
-        // messages farthest from the anchor; has_more then says so. [HIS-4]
+        // [HIS-7] [FRM-9] cut the page to the client's frame limit, dropping
+        // the messages farthest from the anchor; has_more then says so.
         for (;;) {
           const frame = create(FrameSchema, { body: { case: 'historyPage', value: page } })
-          if (page.messages.length === 0 || encodeFrame(frame).length <= n.peerMaxFrameBytes) {
+          // [HIS-7] at least one message whenever one is available.
+          if (page.messages.length <= 1 || encodeFrame(frame).length <= n.peerMaxFrameBytes) {
             ctx.send(frame)
             return
           }
@@ -198,7 +206,10 @@ export class RequestHandler {
         limit: this.pageLimit(l.limit),
       },
       (r) => {
-        if (!r.ok) return ctx.send(errorFrame(r.code, r.message, { requestId: l.requestId }))
+        if (!r.ok) {
+          ctx.send(errorFrame(r.code, r.message, { requestId: l.requestId }))
+          return
+        }
         const value = {
           requestId: l.requestId,
           conversations: r.conversations.map(conversationInfo),
@@ -222,16 +233,29 @@ export class RequestHandler {
     if (this.badRequestId(c.requestId)) return
     const n = ctx.negotiated
     const refuse = (message: string) => ctx.send(errorFrame(ErrorCode.BAD_REQUEST, message, { requestId: c.requestId }))
-    // [CNV-1] [CNV-8] [CNV-9]
-    if (!isConversationId(c.conversationId)) return refuse('invalid conversation_id')
-    if (c.kind !== ConversationKind.DIRECT && c.kind !== ConversationKind.GROUP) return refuse('kind required')
-    if (!c.memberUserIds.every(isUserId)) return refuse('invalid user id in member_user_ids')
-    if (utf8Length(c.title) > MAX_TITLE_BYTES) return refuse('title over 256 bytes')
+    // [ERR-13] step 2, syntax: [CNV-1] [CNV-9] [CNV-13] [GEN-3]. The member
+    // bound [CNV-8] is a state check (step 5), after ALREADY_EXISTS: the store's.
+    if (!isConversationId(c.conversationId)) {
+      refuse('invalid conversation_id')
+      return
+    }
+    if (c.kind !== ConversationKind.DIRECT && c.kind !== ConversationKind.GROUP) {
+      refuse('kind required')
+      return
+    }
+    if (!c.memberUserIds.every(isUserId)) {
+      refuse('invalid user id in member_user_ids')
+      return
+    }
+    if (utf8Length(c.title) > MAX_TITLE_BYTES) {
+      refuse('title over 256 bytes')
+      return
+    }
     const others = [...new Set(c.memberUserIds)].filter((u) => u !== n.userId)
     if (c.kind === ConversationKind.DIRECT && others.length !== 1) {
-      return refuse('a direct conversation names exactly one other user')
+      refuse('a direct conversation names exactly one other user')
+      return
     }
-    if (others.length + 1 > ctx.maxGroupMembers) return refuse('too many members')
     ctx.store(
       {
         op: 'create',
@@ -241,7 +265,7 @@ export class RequestHandler {
         kind: c.kind,
         members: others,
         title: c.title,
-        maxMembers: ctx.maxGroupMembers,
+        maxMembers: n.limits.maxGroupMembers,
       },
       (r) => this.conversationResult(c.requestId, r),
     )
@@ -252,10 +276,16 @@ export class RequestHandler {
     if (this.badRequestId(requestId)) return
     const n = ctx.negotiated
     if (!isConversationId(conversationId)) {
-      return ctx.send(errorFrame(ErrorCode.BAD_REQUEST, 'invalid conversation_id', { requestId }))
+      ctx.send(errorFrame(ErrorCode.BAD_REQUEST, 'invalid conversation_id', { requestId }))
+      return
+    }
+    if (userIds.length === 0) {
+      ctx.send(errorFrame(ErrorCode.BAD_REQUEST, 'user_ids is empty', { requestId })) // [CNV-3] [CNV-4]
+      return
     }
     if (!userIds.every(isUserId)) {
-      return ctx.send(errorFrame(ErrorCode.BAD_REQUEST, 'invalid user id', { requestId })) // [CNV-9]
+      ctx.send(errorFrame(ErrorCode.BAD_REQUEST, 'invalid user id', { requestId })) // [CNV-9]
+      return
     }
     ctx.store(
       {
@@ -264,7 +294,7 @@ export class RequestHandler {
         deviceId: n.deviceId,
         conversationId,
         userIds: [...new Set(userIds)],
-        maxMembers: ctx.maxGroupMembers,
+        maxMembers: n.limits.maxGroupMembers,
       },
       (r) => this.conversationResult(requestId, r),
     )
@@ -275,7 +305,8 @@ export class RequestHandler {
     if (this.badRequestId(requestId)) return
     const n = ctx.negotiated
     if (!isConversationId(conversationId)) {
-      return ctx.send(errorFrame(ErrorCode.BAD_REQUEST, 'invalid conversation_id', { requestId }))
+      ctx.send(errorFrame(ErrorCode.BAD_REQUEST, 'invalid conversation_id', { requestId }))
+      return
     }
     ctx.store({ op: 'leave', userId: n.userId, deviceId: n.deviceId, conversationId }, (r) =>
       this.conversationResult(requestId, r),
@@ -283,10 +314,10 @@ export class RequestHandler {
   }
 
   private conversationResult(requestId: number, r: ConversationOpResult | OpError): void {
-    if (!r.ok) return this.ctx.send(errorFrame(r.code, r.message, { requestId }))
-    const v = r.conversation
-    if (v.members.includes(this.ctx.negotiated.userId)) this.ctx.learnCursor(v.conversationId, v.cursor, v.epoch)
-    else this.ctx.forgetConversation(v.conversationId) // left: nothing more is delivered [FAN-3]
+    if (!r.ok) {
+      this.ctx.send(errorFrame(r.code, r.message, { requestId }))
+      return
+    }
     this.ctx.send(
       create(FrameSchema, {
         body: { case: 'conversationResult', value: { requestId, conversation: conversationInfo(r.conversation) } },

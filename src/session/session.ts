@@ -3,22 +3,21 @@
 // operations, timer). No I/O, no clock of its own: `now` comes with every
 // event, so tests drive it with plain calls and a fake clock.
 //
-// Phases: awaitHello -> opening (Hello accepted, store snapshot pending;
-// nothing is sent [HS-2], client frames are held) -> replaying (Welcome sent)
-// -> live (ReplayComplete sent) -> closed.
+// Phases (spec section 5.1): awaitHello; opening (Hello passed the checks
+// that need no data, the store snapshot is pending; nothing is sent [HS-2]
+// and client frames are held [HS-15]); replaying (Welcome sent); live
+// (ReplayComplete sent); closed (Close sent or received, or transport gone).
+import { create } from '@bufbuild/protobuf'
 import { decodeBatch } from '../codec/index.js'
 import { CodecError } from '../codec/errors.js'
 import { CloseCode, ErrorCode } from '../gen/es/imwire/v1/control_pb.js'
-import { create } from '@bufbuild/protobuf'
-import { UpdateReason } from '../gen/es/imwire/v1/conversation_pb.js'
 import { type Frame, FrameSchema } from '../gen/es/imwire/v1/frame_pb.js'
 import type { Hello } from '../gen/es/imwire/v1/handshake_pb.js'
-import { type DeliveryOut, Deliveries } from './delivery.js'
+import { Deliveries } from './delivery.js'
 import type { Effect, SessionEvent } from './effects.js'
-import { noticeFrame } from './frames.js'
 import { acceptHello, type HandshakeConfig, type Negotiated, welcomeFrame } from './handshake.js'
 import { isConversationId, seqFromWire } from './ids.js'
-import { type RequestContext, RequestHandler } from './requests.js'
+import { RequestHandler } from './requests.js'
 import type { OpError, ReplayState, ResultOf, StoreOp, StoreResult } from './store-ops.js'
 
 export interface SessionConfig extends HandshakeConfig {
@@ -28,7 +27,7 @@ export interface SessionConfig extends HandshakeConfig {
 
 type Phase = 'awaitHello' | 'opening' | 'replaying' | 'live' | 'closed'
 
-/** Client frames the server accepts after Welcome. [FRM-10] */
+/** Client frames the server accepts after Hello (Appendix F). [FRM-10] */
 const CLIENT_FRAMES = new Set([
   'send',
   'deliverAck',
@@ -44,8 +43,11 @@ const CLIENT_FRAMES = new Set([
   'close',
 ])
 
-/** Frames held between Hello and Welcome, at most (a client should wait for Welcome). */
-const MAX_HELD_FRAMES = 1024
+/**
+ * Frames held between Hello and Welcome, at most. A client sends nothing
+ * there [HS-14]; the bound keeps a misbehaving one from growing memory [SEC-1].
+ */
+const MAX_HELD_FRAMES = 4096
 
 type Pending = (result: StoreResult | OpError) => void
 
@@ -59,10 +61,10 @@ export class ServerSession {
   private deliveries: Deliveries | null = null
   private requests: RequestHandler | null = null
   private held: Frame[] = []
-  private heldNotices: Extract<SessionEvent, { type: 'notice' }>[] = []
+  private heldSends = 0
   private nextOpId = 1
   private readonly pendingOps = new Map<number, Pending>()
-  private attached = false
+  private registered = false
 
   constructor(
     private readonly config: SessionConfig,
@@ -92,12 +94,13 @@ export class ServerSession {
   step(event: SessionEvent, now: number): Effect[] {
     this.now = now
     if (this.phase === 'closed') {
-      this.pendingOps.delete((event as { id?: number }).id ?? -1)
+      // CLOSING/CLOSED: everything is read and discarded.
+      if (event.type === 'storeResult' || event.type === 'storeFailed') this.pendingOps.delete(event.id)
       return this.flush()
     }
     switch (event.type) {
       case 'frame':
-        this.lastInboundAt = now // [HB-4] any frame counts
+        this.lastInboundAt = now // [HB-4] any complete frame counts
         this.onFrame(event.frame, false)
         break
       case 'codecError':
@@ -116,17 +119,17 @@ export class ServerSession {
         this.onStoreFailed(event.id, event.message)
         break
       case 'live':
-        this.deliveries?.live(event.live)
+        this.deliveries?.message(event.live)
         break
       case 'notice':
-        this.onNotice(event)
+        this.deliveries?.notice(event)
         break
       case 'takenOver':
-        this.attached = false
+        this.registered = false
         this.close(CloseCode.SESSION_TAKEN_OVER, 'another connection of this device took over') // [RSM-6]
         break
       case 'shutdown':
-        this.close(CloseCode.GOING_AWAY, 'server shutting down', event.retryAfterMs) // [ERR-6]
+        this.close(CloseCode.GOING_AWAY, 'server shutting down', event.retryAfterMs) // [ERR-6] [ERR-14]
         break
       case 'outputOverflow':
         this.close(CloseCode.SLOW_CONSUMER, 'output buffer over its bound') // [FLW-3]
@@ -144,7 +147,7 @@ export class ServerSession {
     return out
   }
 
-  // --- effects helpers ----------------------------------------------------
+  // --- effect helpers -----------------------------------------------------
 
   private send(frame: Frame): void {
     if (this.phase !== 'closed') this.out.push({ type: 'send', frame })
@@ -159,8 +162,8 @@ export class ServerSession {
   private finish(): void {
     this.phase = 'closed'
     this.out.push({ type: 'clearTimer' })
-    if (this.attached) this.out.push({ type: 'detach' })
-    this.attached = false
+    if (this.registered) this.out.push({ type: 'detach' })
+    this.registered = false
     this.held = []
   }
 
@@ -173,10 +176,8 @@ export class ServerSession {
   private onStoreFailed(id: number, message: string): void {
     const k = this.pendingOps.get(id)
     this.pendingOps.delete(id)
-    if (k === undefined) return
-    // Answer the request with INTERNAL (ops that have no Error to give, such
-    // as the handshake snapshot or a replay read, close instead).
-    k({ ok: false, code: ErrorCode.INTERNAL, message })
+    // Requests get INTERNAL; the snapshot and replay reads close 3005 instead.
+    k?.({ ok: false, code: ErrorCode.INTERNAL, message })
   }
 
   // --- timers -------------------------------------------------------------
@@ -186,16 +187,21 @@ export class ServerSession {
       this.close(CloseCode.HANDSHAKE_TIMEOUT, 'no Hello in time') // [HS-8]
       return
     }
+    // [HB-2] 1.5 x heartbeat after the later of the last frame and Welcome.
     const hb = this.negotiated?.heartbeatMs ?? 0
     const deadline = this.lastInboundAt + hb * 1.5
     if (this.now >= deadline) {
-      this.close(CloseCode.HEARTBEAT_TIMEOUT, 'no frame for 1.5 heartbeat intervals') // [HB-2]
+      this.close(CloseCode.HEARTBEAT_TIMEOUT, 'no frame for 1.5 heartbeat intervals')
     } else {
       this.out.push({ type: 'setTimer', at: deadline })
     }
   }
 
   // --- inbound frames -----------------------------------------------------
+
+  private inflight(): number {
+    return this.phase === 'opening' ? this.heldSends : (this.requests?.inflight ?? 0)
+  }
 
   private onFrame(frame: Frame, inBatch: boolean): void {
     if (this.phase === 'closed') return
@@ -204,9 +210,16 @@ export class ServerSession {
       this.close(CloseCode.UNSUPPORTED_FRAME, 'frame without a known body') // [FRM-7]
       return
     }
+    if (kind === 'close') {
+      // [ERR-3] stop sending and processing; end without a Close of our own.
+      // Allowed in every state, before Hello included (Appendix F).
+      this.out.push({ type: 'end' })
+      this.finish()
+      return
+    }
     if (this.phase === 'awaitHello') {
       if (kind !== 'hello') {
-        this.close(CloseCode.UNEXPECTED_FRAME, `${kind} before Hello`) // [HS-1]
+        this.close(CloseCode.UNEXPECTED_FRAME, `${kind} before Hello`) // [HS-1] [BAT-12]
         return
       }
       this.onHello(frame.body.value as Hello)
@@ -220,16 +233,53 @@ export class ServerSession {
       this.close(CloseCode.UNEXPECTED_FRAME, `${kind} is a server-only frame`) // [FRM-10]
       return
     }
+    if (kind === 'batch') {
+      this.onBatch(frame)
+      return
+    }
+    const n = this.negotiated as Negotiated
+    if (kind === 'send' && !inBatch && this.inflight() + 1 > n.limits.maxInflightSends) {
+      this.close(CloseCode.WINDOW_EXCEEDED, 'more Sends in flight than max_inflight_sends') // [FLW-2]
+      return
+    }
     if (this.phase === 'opening') {
-      // Nothing may be sent before Welcome [HS-2]: hold the frame until then.
+      // [HS-15] processed after Welcome, in order; nothing is sent before it [HS-2].
       if (this.held.length >= MAX_HELD_FRAMES) {
         this.close(CloseCode.WINDOW_EXCEEDED, 'too many frames before Welcome')
         return
       }
       this.held.push(frame)
+      if (kind === 'send') this.heldSends++
       return
     }
     this.dispatch(frame)
+  }
+
+  private onBatch(frame: Frame): void {
+    const n = this.negotiated as Negotiated
+    let frames: Frame[]
+    try {
+      // [BAT-13] the whole batch is validated before any inner frame acts.
+      frames = decodeBatch(frame, {
+        maxBatchBytes: n.limits.maxBatchBytes,
+        maxBatchFrames: n.limits.maxBatchFrames,
+        maxFrameBytes: n.limits.maxFrameBytes, // [BAT-11]
+        lz4Enabled: n.lz4, // [HS-6]
+      })
+    } catch (err) {
+      if (!(err instanceof CodecError)) throw err
+      this.close(err.closeCode, err.code) // [BAT-2..7]
+      return
+    }
+    // [FLW-2] a frame that would bring the Sends in flight over the bound is
+    // refused whole, before any part of it is processed.
+    let sends = 0
+    for (const f of frames) if (f.body.case === 'send') sends++
+    if (this.inflight() + sends > n.limits.maxInflightSends) {
+      this.close(CloseCode.WINDOW_EXCEEDED, 'batch brings Sends in flight over max_inflight_sends')
+      return
+    }
+    for (const f of frames) this.onFrame(f, true) // [BAT-1] in order, as if received one by one
   }
 
   private dispatch(frame: Frame): void {
@@ -265,53 +315,20 @@ export class ServerSession {
         this.send(create(FrameSchema, { body: { case: 'pong', value: { nonce: body.value.nonce } } }))
         break
       case 'pong':
-        break
-      case 'close':
-        // [ERR-3] the client is closing: stop sending, close without a Close of our own.
-        this.out.push({ type: 'end' })
-        this.finish()
-        break
-      case 'batch':
-        this.onBatch(frame)
-        break
-    }
-  }
-
-  private onBatch(frame: Frame): void {
-    const n = this.negotiated as Negotiated
-    let frames: Frame[]
-    try {
-      frames = decodeBatch(frame, {
-        maxBatchBytes: n.limits.maxBatchBytes,
-        maxBatchFrames: n.limits.maxBatchFrames,
-        maxFrameBytes: n.limits.maxFrameBytes, // [BAT-11]
-        lz4Enabled: n.lz4, // [HS-6]
-      })
-    } catch (err) {
-      if (!(err instanceof CodecError)) throw err
-      this.close(err.closeCode, err.code) // [BAT-2..7]
-      return
-    }
-    for (const f of frames) {
-      if (this.phase === 'closed') return
-      this.onFrame(f, true) // [BAT-1] in order, as if received one by one
+        break // [HB-5] unsolicited Pongs are ignored
     }
   }
 
   private onDeliverAck(conversationId: string, upTo: number): void {
     const n = this.negotiated as Negotiated
-    // [DLV-4] unknown or malformed conversation ids are ignored like non-members.
+    // [DLV-4] invalid ids are ignored like unknown conversations.
     if (!isConversationId(conversationId)) return
     this.deliveries?.ack(conversationId, upTo)
-    this.store(
-      { op: 'ack', userId: n.userId, deviceId: n.deviceId, conversationId, upToSeq: upTo },
-      (r) => {
-        if (!r.ok) return
-        if ('outcome' in r && r.outcome === 'tooHigh') {
-          this.close(CloseCode.ACK_TOO_HIGH, 'DeliverAck above top_seq') // [DLV-3]
-        }
-      },
-    )
+    this.store({ op: 'ack', userId: n.userId, deviceId: n.deviceId, conversationId, upToSeq: upTo }, (r) => {
+      if (!r.ok) return
+      if (r.outcome === 'tooHigh') this.close(CloseCode.ACK_TOO_HIGH, 'DeliverAck above top_seq') // [DLV-3]
+      else if (r.outcome === 'moved') this.deliveries?.learn(conversationId, upTo)
+    })
   }
 
   // --- handshake ----------------------------------------------------------
@@ -319,7 +336,7 @@ export class ServerSession {
   private onHello(hello: Hello): void {
     const res = acceptHello(hello, this.config)
     if (!res.ok) {
-      this.close(res.code, res.reason) // [HS-4] [HS-7]
+      this.close(res.code, res.reason) // [HS-12] checks 1-4
       return
     }
     const n = res.negotiated
@@ -327,19 +344,43 @@ export class ServerSession {
     this.phase = 'opening'
     this.lastInboundAt = this.now
     this.out.push({ type: 'setTimer', at: this.now + n.heartbeatMs * 1.5 })
-    // Attach first, then snapshot: every message committed after the
-    // snapshot reaches this session live (no gap at the boundary). [RSM-7]
-    this.attached = true
-    this.out.push({ type: 'attach', userId: n.userId, deviceId: n.deviceId })
+    this.deliveries = new Deliveries(
+      {
+        send: (f) => this.send(f),
+        sendEncoded: (bytes) => {
+          if (this.phase !== 'closed') this.out.push({ type: 'sendEncoded', bytes })
+        },
+        close: (code, reason) => this.close(code, reason),
+        readReplay: (op) =>
+          this.store(op, (r) => {
+            if (!r.ok) return this.close(CloseCode.INTERNAL_ERROR, 'replay read failed')
+            this.deliveries?.onReplayRead(r.messages)
+            this.afterReplayProgress()
+          }),
+      },
+      {
+        userId: n.userId,
+        deviceId: n.deviceId,
+        window: n.receiveWindow,
+        replayLimit: n.limits.replayLimit,
+        maxBacklog: n.limits.maxBacklog,
+        peerMaxFrameBytes: n.peerMaxFrameBytes,
+      },
+    )
+    // Subscribe before the snapshot, so every message committed after it
+    // reaches this session live (no gap at the boundary [RSM-7]); but take
+    // over an older session only once every check has passed. [RSM-6] [SEC-8]
+    this.registered = true
+    this.out.push({ type: 'subscribe', userId: n.userId, deviceId: n.deviceId })
     this.store(
       { op: 'openDevice', userId: n.userId, deviceId: n.deviceId, resume: n.resume, nowMs: this.now },
       (r) => {
         if (!r.ok) {
-          if ('ackTooHigh' in r) this.close(CloseCode.ACK_TOO_HIGH, 'resume position above top_seq') // [RSM-4]
+          // [HS-12] check 5 / [RSM-4]: no Welcome, nothing applied.
+          if ('ackTooHigh' in r) this.close(CloseCode.ACK_TOO_HIGH, 'resume position above top_seq')
           else this.close(CloseCode.INTERNAL_ERROR, 'store unavailable')
           return
         }
-        if (!('conversations' in r)) return
         this.welcome(r.conversations)
       },
     )
@@ -347,66 +388,27 @@ export class ServerSession {
 
   private welcome(conversations: ReplayState[]): void {
     const n = this.negotiated as Negotiated
+    this.out.push({ type: 'attach', userId: n.userId, deviceId: n.deviceId }) // 3509 to the older one first
     this.phase = 'replaying'
     this.send(welcomeFrame(n, this.config.sessionId, this.now)) // [HS-10]
+    this.lastInboundAt = Math.max(this.lastInboundAt, this.now) // [HB-2] counted from Welcome too
     this.out.push({ type: 'batching', lz4: n.lz4, maxFrameBytes: n.peerMaxFrameBytes })
-    const out: DeliveryOut = {
-      send: (f) => this.send(f),
-      sendEncoded: (bytes) => {
-        if (this.phase !== 'closed') this.out.push({ type: 'sendEncoded', bytes })
-      },
-      close: (code, reason) => this.close(code, reason),
-      readReplay: (op) =>
-        this.store(op, (r) => {
-          if (!r.ok || !('messages' in r)) {
-            this.close(CloseCode.INTERNAL_ERROR, 'replay read failed')
-            return
-          }
-          this.deliveries?.onReplayRead(r.messages)
-          this.afterReplayProgress()
-        }),
-    }
-    this.deliveries = new Deliveries(out, {
-      userId: n.userId,
-      deviceId: n.deviceId,
-      window: n.receiveWindow,
-      replayLimit: n.limits.replayLimit,
-      maxBacklog: n.limits.maxBacklog,
-      peerMaxFrameBytes: n.peerMaxFrameBytes,
-    })
-    const ctx: RequestContext = {
+    this.requests = new RequestHandler({
       negotiated: n,
-      maxGroupMembers: this.config.maxGroupMembers,
       now: () => this.now,
       send: (f) => this.send(f),
-      close: (code, reason) => this.close(code, reason),
       store: (op, k) => this.store(op, k),
-      learnCursor: (conv, cursor, epoch) => this.deliveries?.learn(conv, cursor, epoch),
-      forgetConversation: (conv) => this.deliveries?.forget(conv),
-    }
-    this.requests = new RequestHandler(ctx)
-    // Notices that came while opening go right after Welcome. [HS-2]
-    for (const e of this.heldNotices) this.onNotice(e)
-    this.heldNotices = []
-    this.deliveries.startReplay(conversations)
+    })
+    const d = this.deliveries as Deliveries
+    d.startReplay(conversations)
     this.afterReplayProgress()
     const held = this.held
     this.held = []
+    this.heldSends = 0
     for (const f of held) this.onFrame(f, false)
   }
 
   private afterReplayProgress(): void {
     if (this.phase === 'replaying' && this.deliveries !== null && !this.deliveries.replaying) this.phase = 'live'
-  }
-
-  private onNotice(e: Extract<SessionEvent, { type: 'notice' }>): void {
-    if (this.phase === 'opening' || this.phase === 'awaitHello') {
-      if (this.phase === 'opening') this.heldNotices.push(e)
-      return
-    }
-    const d = this.deliveries as Deliveries
-    const cursor = d.cursorOf(e.conversationId)
-    this.send(noticeFrame(e.conversationId, e.reason, e.epoch, e.topSeq, cursor)) // [CNV-6]
-    if (e.reason === UpdateReason.REMOVED) d.forget(e.conversationId)
   }
 }

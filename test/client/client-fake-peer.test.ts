@@ -241,15 +241,16 @@ t.test('deliveries are handed over once each, in order, and acked cumulatively [
   const got: number[] = []
   const it = client.messages()
   const conn = peer.last
-  for (const seq of [1, 2, 2, 4, 3, 5]) peer.deliver(conn, 'c1', seq)
+  // A replayed repeat (2) and a gap that is someone's acked or own message (4).
+  for (const seq of [1, 2, 2, 3, 5, 5, 6]) peer.deliver(conn, 'c1', seq)
   for (let i = 0; i < 5; i++) {
     const n = await it.next()
     got.push((n.value as Delivered).seq)
   }
-  t.same(got, [1, 2, 3, 4, 5])
-  await peer.until(() => peer.framesOf('deliverAck').some((f) => f.body.case === 'deliverAck' && f.body.value.upToSeq === 5n), 'ack 5')
+  t.same(got, [1, 2, 3, 5, 6])
+  await peer.until(() => peer.framesOf('deliverAck').some((f) => f.body.case === 'deliverAck' && f.body.value.upToSeq === 6n), 'ack 6')
   const acks = peer.framesOf('deliverAck')
-  t.ok(acks.length <= 2, `coalesced (${acks.length} acks for 6 deliveries)`)
+  t.ok(acks.length <= 2, `coalesced (${acks.length} acks for 7 deliveries)`)
   await it.return?.()
   await client.close()
 })
@@ -343,6 +344,49 @@ t.test('a REPLAY_LIMIT notice makes the client page history and hand over what i
   await peer.until(
     () => peer.framesOf('deliverAck').some((f) => f.body.case === 'deliverAck' && f.body.value.upToSeq === 250n),
     'ack 250',
+  )
+  await client.close()
+})
+
+t.test('joined to a group with history: pulls it, holding a live message behind it, all in order [CNV-7]', async (t) => {
+  const peer = new FakePeer()
+  const client = await open(peer)
+  const got: Delivered[] = []
+  client.on('message', (m) => got.push(m))
+  await client.connect()
+  for (let i = 1; i <= 3; i++) {
+    const list = peer.messages.get('g') ?? []
+    list.push({
+      seq: i,
+      id: `g/${i}`,
+      sender: 'bob',
+      send: {
+        $typeName: 'imwire.v1.Send',
+        clientMsgId: new Uint8Array(16),
+        conversationId: 'g',
+        sendSeq: 0n,
+        contentType: '',
+        body: new TextEncoder().encode(`m${i}`),
+      },
+    })
+    peer.messages.set('g', list)
+  }
+  peer.last.send(
+    frame({
+      case: 'conversationUpdated',
+      value: { conversationId: 'g', reason: UpdateReason.JOINED, epoch: 1n, topSeq: 3n, cursor: 0n },
+    }),
+  )
+  peer.deliver(peer.last, 'g', 4)
+  await peer.until(() => got.length === 4, 'four messages')
+  t.same(
+    got.map((m) => [m.seq, m.fromHistory]),
+    [
+      [1, true],
+      [2, true],
+      [3, true],
+      [4, false],
+    ],
   )
   await client.close()
 })

@@ -1,7 +1,7 @@
 // A scripted server for client tests over the in-memory transport: enough of
 // the protocol to drive the client (handshake, acks with dense seqs, dedupe,
 // send_seq checks, history), with hooks a test uses to misbehave on purpose.
-import { create } from '@bufbuild/protobuf'
+import { create, type MessageInitShape } from '@bufbuild/protobuf'
 import { CloseCode, ErrorCode } from '../../src/gen/es/imwire/v1/control_pb.js'
 import { type Frame, FrameSchema } from '../../src/gen/es/imwire/v1/frame_pb.js'
 import type { Hello } from '../../src/gen/es/imwire/v1/handshake_pb.js'
@@ -15,7 +15,7 @@ export interface StoredMessage {
   send: Send
 }
 
-export const frame = (body: Frame['body']): Frame => create(FrameSchema, { body })
+export const frame = (body: MessageInitShape<typeof FrameSchema>['body']): Frame => create(FrameSchema, { body })
 
 export class FakePeer {
   /** Every connection the client opened, newest last. */

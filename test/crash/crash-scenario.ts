@@ -180,10 +180,14 @@ export async function runCrashScenario(opts: CrashOptions): Promise<CrashReport>
       if (d.client.outboxSize > 0) violations.push(`${d.user}: ${d.client.outboxSize} sends never acked`)
       if (d.terminated) violations.push(`${d.user}: client terminated (server closed it with a terminal code)`)
     }
-    const reader = devices.find((d) => !d.terminated) ?? owner
     const history = new Map<string, Array<{ seq: number; id: string; sender: string; cid: string; body: string }>>()
     for (const conv of convMembers.keys()) {
-      const msgs = await reader.client.conversations.readAll(conv).catch(() => [])
+      // [HIS-3] only members may read: page with a member's client.
+      const reader = devices.find((d) => !d.terminated && d.convs.includes(conv)) ?? owner
+      const msgs = await reader.client.conversations.readAll(conv).catch((err: unknown) => {
+        violations.push(`history of ${conv} unreadable: ${String(err)}`)
+        return []
+      })
       history.set(
         conv,
         msgs.map((m) => ({

@@ -26,7 +26,12 @@ export class Peer {
     conn.on('frame', (f) => {
       if (f.body.case === 'batch') {
         this.batches++
-        const inner = decodeBatch(f, { maxBatchBytes: 1 << 24, maxBatchFrames: 1 << 16, maxFrameBytes: 1 << 24, lz4Enabled: true })
+        const inner = decodeBatch(f, {
+          maxBatchBytes: 1 << 24,
+          maxBatchFrames: 1 << 16,
+          maxFrameBytes: 1 << 24,
+          lz4Enabled: true,
+        })
         this.queue.push(...inner)
       } else this.queue.push(f)
       this.wake?.()
@@ -75,7 +80,8 @@ export class Peer {
   /** The next frame, which must be of this kind. */
   async expect<C extends NonNullable<Frame['body']['case']>>(kind: C): Promise<Value<C>> {
     const f = await this.next()
-    if (f.body.case !== kind) throw new Error(`expected ${kind}, got ${f.body.case}: ${JSON.stringify(f.body.value, bigintJson)}`)
+    if (f.body.case !== kind)
+      throw new Error(`expected ${kind}, got ${f.body.case}: ${JSON.stringify(f.body.value, bigintJson)}`)
     return f.body.value as Value<C>
   }
 
@@ -94,7 +100,12 @@ export class Peer {
   }
 
   /** Hello; returns the Welcome, leaving replay frames queued (through ReplayComplete). */
-  async hello(secret: string, userId: string, deviceId: string, over: Record<string, unknown> = {}): Promise<Value<'welcome'>> {
+  async hello(
+    secret: string,
+    userId: string,
+    deviceId: string,
+    over: Record<string, unknown> = {},
+  ): Promise<Value<'welcome'>> {
     this.send({ case: 'hello', value: { versions: [1], token: makeTestToken(secret, userId), deviceId, ...over } })
     return this.expect('welcome')
   }

@@ -66,19 +66,22 @@ t.test('create is idempotent; other settings get ALREADY_EXISTS [CNV-2]', async 
   t.same(errors(a), [[ErrorCode.ALREADY_EXISTS, 7]])
 })
 
-t.test("notifies JOINED to the other members and to the creator's other devices, not the creating device [CNV-6]", async (t) => {
-  const w = new World()
-  const a1 = w.connect('alice', 'a1')
-  const a2 = w.connect('alice', 'a2')
-  const b = w.connect('bob', 'b1')
-  for (const c of [a1, a2, b]) c.take()
-  create(a1, 'g1', ConversationKind.GROUP, ['bob'])
-  t.same(a1.cases(), ['conversationResult'])
-  for (const c of [a2, b]) {
-    const u = c.of('conversationUpdated')[0]
-    t.same([u?.conversationId, u?.reason, u?.topSeq, u?.cursor], ['g1', UpdateReason.JOINED, 0n, 0n])
-  }
-})
+t.test(
+  "notifies JOINED to the other members and to the creator's other devices, not the creating device [CNV-6]",
+  async (t) => {
+    const w = new World()
+    const a1 = w.connect('alice', 'a1')
+    const a2 = w.connect('alice', 'a2')
+    const b = w.connect('bob', 'b1')
+    for (const c of [a1, a2, b]) c.take()
+    create(a1, 'g1', ConversationKind.GROUP, ['bob'])
+    t.same(a1.cases(), ['conversationResult'])
+    for (const c of [a2, b]) {
+      const u = c.of('conversationUpdated')[0]
+      t.same([u?.conversationId, u?.reason, u?.topSeq, u?.cursor], ['g1', UpdateReason.JOINED, 0n, 0n])
+    }
+  },
+)
 
 t.test('membership changes notify JOINED, MEMBERS_CHANGED and REMOVED [CNV-3] [CNV-4] [CNV-5] [CNV-6]', async (t) => {
   const w = new World()
@@ -89,18 +92,33 @@ t.test('membership changes notify JOINED, MEMBERS_CHANGED and REMOVED [CNV-3] [C
   for (const x of [a, b, c]) x.take()
   b.send({ case: 'addMembers', value: { requestId: 3, conversationId: 'g1', userIds: ['carol'] } })
   t.same(b.of('conversationResult')[0]?.conversation?.memberUserIds, ['alice', 'bob', 'carol'])
-  t.same(c.of('conversationUpdated').map((u) => u.reason), [UpdateReason.JOINED])
-  t.same(a.of('conversationUpdated').map((u) => u.reason), [UpdateReason.MEMBERS_CHANGED])
+  t.same(
+    c.of('conversationUpdated').map((u) => u.reason),
+    [UpdateReason.JOINED],
+  )
+  t.same(
+    a.of('conversationUpdated').map((u) => u.reason),
+    [UpdateReason.MEMBERS_CHANGED],
+  )
   b.send({ case: 'removeMembers', value: { requestId: 4, conversationId: 'g1', userIds: ['carol'] } })
   t.same(errors(b), [[ErrorCode.FORBIDDEN, 4]], 'only the owner removes')
   a.send({ case: 'removeMembers', value: { requestId: 5, conversationId: 'g1', userIds: ['carol'] } })
-  t.same(c.of('conversationUpdated').map((u) => u.reason), [UpdateReason.REMOVED])
-  t.same(b.of('conversationUpdated').map((u) => u.reason), [UpdateReason.MEMBERS_CHANGED])
+  t.same(
+    c.of('conversationUpdated').map((u) => u.reason),
+    [UpdateReason.REMOVED],
+  )
+  t.same(
+    b.of('conversationUpdated').map((u) => u.reason),
+    [UpdateReason.MEMBERS_CHANGED],
+  )
   a.take()
   a.send({ case: 'leaveConversation', value: { requestId: 6, conversationId: 'g1' } })
   const left = a.of('conversationResult')[0]?.conversation
   t.same([left?.ownerUserId, left?.memberUserIds], ['bob', ['bob']], 'ownership passes on')
-  t.same(b.of('conversationUpdated').map((u) => u.reason), [UpdateReason.MEMBERS_CHANGED])
+  t.same(
+    b.of('conversationUpdated').map((u) => u.reason),
+    [UpdateReason.MEMBERS_CHANGED],
+  )
   a.send({ case: 'addMembers', value: { requestId: 8, conversationId: 'g1', userIds: ['zed'] } })
   t.same(errors(a), [[ErrorCode.CONVERSATION_NOT_FOUND, 8]], 'no longer a member')
 })
@@ -127,7 +145,16 @@ t.test('history pages by seq in both directions, clamping the limit [HIS-1] [HIS
   for (let i = 0; i < 10; i++) send(a)
   a.take()
   const page = (direction: HistoryDirection, anchorSeq: number, limit: number) => {
-    a.send({ case: 'historyRequest', value: { requestId: 9, conversationId: 'g1', direction, anchorSeq: BigInt(anchorSeq), limit } })
+    a.send({
+      case: 'historyRequest',
+      value: {
+        requestId: 9,
+        conversationId: 'g1',
+        direction,
+        anchorSeq: anchorSeq > Number.MAX_SAFE_INTEGER ? 18446744073709551615n : BigInt(anchorSeq),
+        limit,
+      },
+    })
     const p = a.of('historyPage')[0]
     return [p?.messages.map((m) => Number(m.seq)), p?.hasMore, p?.topSeq, p?.epoch, p?.requestId]
   }
@@ -138,23 +165,26 @@ t.test('history pages by seq in both directions, clamping the limit [HIS-1] [HIS
   t.same(page(HistoryDirection.BACKWARD, 0, 3), [[8, 9, 10], true, 10n, 1n, 9])
   t.same(page(HistoryDirection.BACKWARD, 3, 3), [[1, 2], false, 10n, 1n, 9])
   t.same(page(HistoryDirection.FORWARD, 10, 3), [[], false, 10n, 1n, 9])
-  t.same(page(HistoryDirection.BACKWARD, 18446744073709551615, 2), [[9, 10], true, 10n, 1n, 9])
+  t.same(page(HistoryDirection.BACKWARD, Number.MAX_SAFE_INTEGER + 2, 2), [[9, 10], true, 10n, 1n, 9])
 })
 
-t.test("history of a non-member or unknown conversation is CONVERSATION_NOT_FOUND with the request id [HIS-3] [SEC-1]", async (t) => {
-  const w = new World()
-  const a = w.connect('alice', 'a1')
-  create(a, 'g1', ConversationKind.GROUP, [])
-  const m = w.connect('mallory', 'm1')
-  m.take()
-  for (const conversationId of ['g1', 'nope']) {
-    m.send({ case: 'historyRequest', value: { requestId: 5, conversationId } })
-  }
-  t.same(errors(m), [
-    [ErrorCode.CONVERSATION_NOT_FOUND, 5],
-    [ErrorCode.CONVERSATION_NOT_FOUND, 5],
-  ])
-})
+t.test(
+  'history of a non-member or unknown conversation is CONVERSATION_NOT_FOUND with the request id [HIS-3] [SEC-1]',
+  async (t) => {
+    const w = new World()
+    const a = w.connect('alice', 'a1')
+    create(a, 'g1', ConversationKind.GROUP, [])
+    const m = w.connect('mallory', 'm1')
+    m.take()
+    for (const conversationId of ['g1', 'nope']) {
+      m.send({ case: 'historyRequest', value: { requestId: 5, conversationId } })
+    }
+    t.same(errors(m), [
+      [ErrorCode.CONVERSATION_NOT_FOUND, 5],
+      [ErrorCode.CONVERSATION_NOT_FOUND, 5],
+    ])
+  },
+)
 
 t.test('request_id 0 on any request gets BAD_REQUEST with request_id 0 [HIS-6]', async (t) => {
   const w = new World()
@@ -172,41 +202,98 @@ t.test('request_id 0 on any request gets BAD_REQUEST with request_id 0 [HIS-6]',
   )
 })
 
-t.test('lists conversations ascending with kind, epoch, top, this device cursor, members, owner; paged [HIS-5]', async (t) => {
-  const w = new World()
-  w.limits.historyPageMax = 2
-  const a = w.connect('alice', 'a1')
-  for (const id of ['c', 'a', 'b']) create(a, id, ConversationKind.GROUP, ['bob'])
-  send(a, 'b')
-  const b = w.connect('bob', 'b1')
-  b.send({ case: 'deliverAck', value: { conversationId: 'b', upToSeq: 1n } })
-  b.take()
-  b.send({ case: 'listConversations', value: { requestId: 1 } })
-  const p1 = b.of('conversationList')[0]
-  t.same(p1?.conversations.map((c) => [c.conversationId, Number(c.topSeq), Number(c.cursor)]), [
-    ['a', 0, 0],
-    ['b', 1, 1],
-  ])
-  t.equal(p1?.hasMore, true)
-  const first = p1?.conversations[0]
-  t.same([first?.kind, first?.epoch, first?.ownerUserId, first?.memberUserIds], [ConversationKind.GROUP, 1n, 'alice', ['alice', 'bob']])
-  b.send({ case: 'listConversations', value: { requestId: 2, afterConversationId: 'b' } })
-  const p2 = b.of('conversationList')[0]
-  t.same([p2?.conversations.map((c) => c.conversationId), p2?.hasMore], [['c'], false])
-})
+t.test(
+  'lists conversations ascending with kind, epoch, top, this device cursor, members, owner; paged [HIS-5]',
+  async (t) => {
+    const w = new World()
+    w.limits.historyPageMax = 2
+    const a = w.connect('alice', 'a1')
+    for (const id of ['c', 'a', 'b']) create(a, id, ConversationKind.GROUP, ['bob'])
+    send(a, 'b')
+    const b = w.connect('bob', 'b1')
+    b.send({ case: 'deliverAck', value: { conversationId: 'b', upToSeq: 1n } })
+    b.take()
+    b.send({ case: 'listConversations', value: { requestId: 1 } })
+    const p1 = b.of('conversationList')[0]
+    t.same(
+      p1?.conversations.map((c) => [c.conversationId, Number(c.topSeq), Number(c.cursor)]),
+      [
+        ['a', 0, 0],
+        ['b', 1, 1],
+      ],
+    )
+    t.equal(p1?.hasMore, true)
+    const first = p1?.conversations[0]
+    t.same(
+      [first?.kind, first?.epoch, first?.ownerUserId, first?.memberUserIds],
+      [ConversationKind.GROUP, 1n, 'alice', ['alice', 'bob']],
+    )
+    b.send({ case: 'listConversations', value: { requestId: 2, afterConversationId: 'b' } })
+    const p2 = b.of('conversationList')[0]
+    t.same([p2?.conversations.map((c) => c.conversationId), p2?.hasMore], [['c'], false])
+  },
+)
 
-t.test("history pages are cut to the client's max_frame_bytes, with has_more [FRM-9] [HIS-4]", async (t) => {
+t.test("history pages are cut to the client's max_frame_bytes, nearest the anchor, with has_more [HIS-7] [FRM-9]", async (t) => {
   const w = new World()
-  const a = w.connect('alice', 'a1', { maxFrameBytes: 400 })
+  const a = w.connect('alice', 'a1')
   create(a, 'g1', ConversationKind.GROUP, [])
-  for (let i = 0; i < 10; i++) {
-    a.send({ case: 'send', value: { clientMsgId: newClientMsgId(), conversationId: 'g1', body: new Uint8Array(60) } })
+  const body = new Uint8Array(w.limits.maxMessageBytes)
+  for (let i = 0; i < 20; i++) {
+    a.send({ case: 'send', value: { clientMsgId: newClientMsgId(), conversationId: 'g1', body } })
   }
   a.take()
-  a.send({ case: 'historyRequest', value: { requestId: 1, conversationId: 'g1', limit: 10 } })
-  const p = a.of('historyPage')[0]
-  const n = p?.messages.length ?? 0
-  t.ok(n > 0 && n < 10, `cut to ${n}`)
-  t.equal(p?.messages[0]?.seq, 1n, 'forward keeps the seqs nearest the anchor')
-  t.equal(p?.hasMore, true)
+  const page = (direction: HistoryDirection) => {
+    a.send({ case: 'historyRequest', value: { requestId: 1, conversationId: 'g1', direction, limit: 20 } })
+    return a.of('historyPage')[0]
+  }
+  const fwd = page(HistoryDirection.FORWARD)
+  const n = fwd?.messages.length ?? 0
+  t.ok(n > 0 && n < 20, `cut to ${n}`)
+  t.equal(fwd?.messages[0]?.seq, 1n, 'forward keeps the lowest seqs')
+  t.equal(fwd?.hasMore, true)
+  const back = page(HistoryDirection.BACKWARD)
+  t.equal(back?.messages.at(-1)?.seq, 20n, 'backward keeps the highest seqs')
+  t.equal(back?.hasMore, true)
+})
+
+t.test('AddMembers and RemoveMembers with an empty user list get BAD_REQUEST [CNV-3] [CNV-4]', async (t) => {
+  const w = new World()
+  const a = w.connect('alice', 'a1')
+  create(a, 'g1', ConversationKind.GROUP, ['bob'])
+  a.take()
+  a.send({ case: 'addMembers', value: { requestId: 3, conversationId: 'g1', userIds: [] } })
+  a.send({ case: 'removeMembers', value: { requestId: 4, conversationId: 'g1', userIds: [] } })
+  t.same(errors(a), [
+    [ErrorCode.BAD_REQUEST, 3],
+    [ErrorCode.BAD_REQUEST, 4],
+  ])
+})
+
+t.test('create answers ALREADY_EXISTS before checking the member bound [ERR-13] [CNV-8]', async (t) => {
+  const w = new World()
+  w.limits.maxGroupMembers = 3
+  const a = w.connect('alice', 'a1')
+  create(a, 'g1', ConversationKind.GROUP, ['bob'])
+  a.take()
+  create(a, 'g1', ConversationKind.GROUP, ['bob', 'carol', 'dave'])
+  t.same(errors(a), [[ErrorCode.ALREADY_EXISTS, 7]])
+  create(a, 'g2', ConversationKind.GROUP, ['bob', 'carol', 'dave'])
+  t.same(errors(a), [[ErrorCode.BAD_REQUEST, 7]])
+})
+
+t.test('membership notices wait for ReplayComplete and precede live deliveries [CNV-14] [HS-11]', async (t) => {
+  const w = new World()
+  const a = w.connect('alice', 'a1')
+  create(a, 'g0', ConversationKind.GROUP, ['bob'])
+  send(a, 'g0')
+  w.holdStore = true
+  const b = w.connect('bob', 'b1') // snapshot queued
+  create(a, 'g1', ConversationKind.GROUP, ['bob']) // JOINED for bob while he is replaying
+  send(a, 'g1')
+  w.runStore()
+  t.same(
+    b.take().map((f) => (f.body.case === 'conversationUpdated' ? `u:${f.body.value.conversationId}` : f.body.case === 'deliver' ? `d:${f.body.value.message?.conversationId}` : f.body.case)),
+    ['welcome', 'd:g0', 'replayComplete', 'u:g1', 'd:g1'],
+  )
 })

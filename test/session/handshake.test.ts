@@ -29,6 +29,7 @@ t.test('answers a valid Hello with Welcome then exactly one ReplayComplete [HS-1
   for (const [k, v] of Object.entries(l ?? {})) if (k !== '$typeName') t.ok(Number(v) > 0, `${k} positive`)
   t.equal(l?.maxFrameBytes, 1048576)
   t.equal(l?.receiveWindow, 256)
+  t.equal(l?.maxGroupMembers, 1000)
 })
 
 t.test('session ids differ per connection [HS-10]', async (t) => {
@@ -55,17 +56,91 @@ t.test('a second Hello closes 3510 [HS-3]', async (t) => {
 
 t.test('picks the highest common version; none or an empty list closes 3502 [HS-4]', async (t) => {
   const w = new World()
-  t.equal(w.open().send(hello('a', { versions: [7, 1, 3] })).of('welcome')[0]?.version, 1)
+  t.equal(
+    w
+      .open()
+      .send(hello('a', { versions: [7, 1, 3] }))
+      .of('welcome')[0]?.version,
+    1,
+  )
   t.equal(w.open().send(hello('b', { versions: [2] })).closeCode, CloseCode.UNSUPPORTED_VERSION)
   t.equal(w.open().send(hello('c', { versions: [] })).closeCode, CloseCode.UNSUPPORTED_VERSION)
 })
 
 t.test('enables only requested and supported features, ignoring unknown ones [HS-5]', async (t) => {
   const w = new World()
-  t.same(w.open().send(hello('a', { features: ['zstd', 'lz4'] })).of('welcome')[0]?.features, ['lz4'])
-  t.same(w.open().send(hello('b', { features: ['zstd'] })).of('welcome')[0]?.features, [])
+  t.same(
+    w
+      .open()
+      .send(hello('a', { features: ['zstd', 'lz4'] }))
+      .of('welcome')[0]?.features,
+    ['lz4'],
+  )
+  t.same(
+    w
+      .open()
+      .send(hello('b', { features: ['zstd'] }))
+      .of('welcome')[0]?.features,
+    [],
+  )
   w.features = []
-  t.same(w.open().send(hello('c', { features: ['lz4'] })).of('welcome')[0]?.features, [])
+  t.same(
+    w
+      .open()
+      .send(hello('c', { features: ['lz4'] }))
+      .of('welcome')[0]?.features,
+    [],
+  )
+})
+
+t.test('Hello.max_frame_bytes must be 0 or at least 1 MiB, else 3500 [HS-13]', async (t) => {
+  const w = new World()
+  t.equal(w.open().send(hello('a', { maxFrameBytes: 1048575 })).closeCode, CloseCode.PROTOCOL_ERROR)
+  t.equal(w.open().send(hello('b', { maxFrameBytes: 1048576 })).closeCode, null)
+  t.equal(w.open().send(hello('c', { maxFrameBytes: 0 })).closeCode, null)
+})
+
+t.test('checks Hello in order: version, token, device id, max_frame_bytes [HS-12]', async (t) => {
+  const w = new World()
+  const all = { versions: [9], token: 'nope', deviceId: '', maxFrameBytes: 5 }
+  t.equal(w.open().send(hello('a', all)).closeCode, CloseCode.UNSUPPORTED_VERSION)
+  t.equal(w.open().send(hello('a', { ...all, versions: [1] })).closeCode, CloseCode.UNAUTHORIZED)
+  const token = makeTestToken(SECRET, 'a')
+  t.equal(w.open().send(hello('a', { ...all, versions: [1], token })).closeCode, CloseCode.PROTOCOL_ERROR)
+  t.equal(w.open().send(hello('a', { ...all, versions: [1], token, deviceId: 'd' })).closeCode, CloseCode.PROTOCOL_ERROR)
+})
+
+t.test('a Close as the first frame simply ends the connection (Appendix F) [ERR-3]', async (t) => {
+  const w = new World()
+  const c = w.open().send({ case: 'close', value: { code: CloseCode.NORMAL } })
+  t.equal(c.ended, true)
+  t.equal(c.closeEffect, null)
+})
+
+t.test('a Close while the Welcome is pending discards the held frames [HS-15] [ERR-3]', async (t) => {
+  const w = new World()
+  w.holdStore = true
+  const c = w.open().send(hello())
+  c.send({ case: 'ping', value: { nonce: 1n } })
+  c.send({ case: 'close', value: { code: CloseCode.NORMAL } })
+  w.holdStore = false
+  w.runStore()
+  t.equal(c.ended, true)
+  t.same(c.cases(), [])
+})
+
+t.test('the idle period starts again when Welcome is sent [HB-2]', async (t) => {
+  const w = new World()
+  w.holdStore = true
+  const c = w.open().send(hello('a', { heartbeatMs: 1_000 }))
+  w.advance(1_400, [c]) // the snapshot is slow
+  w.holdStore = false
+  w.runStore()
+  t.same(c.cases(), ['welcome', 'replayComplete'])
+  w.advance(1_400, [c])
+  t.equal(c.closeCode, null, 'not 1.5 s after Hello: 1.5 s after Welcome')
+  w.advance(100, [c])
+  t.equal(c.closeCode, CloseCode.HEARTBEAT_TIMEOUT)
 })
 
 t.test('a bad token closes 3501, a bad device id 3500 [HS-7] [AUTH-2]', async (t) => {
@@ -91,7 +166,11 @@ t.test('no Hello within the handshake timeout closes 3004 [HS-8]', async (t) => 
 
 t.test('clamps the heartbeat into [1000, 300000], default 30000 [HS-9]', async (t) => {
   const w = new World()
-  const hb = (ms: number) => w.open().send(hello(`u${ms}`, { heartbeatMs: ms })).of('welcome')[0]?.heartbeatMs
+  const hb = (ms: number) =>
+    w
+      .open()
+      .send(hello(`u${ms}`, { heartbeatMs: ms }))
+      .of('welcome')[0]?.heartbeatMs
   t.equal(hb(0), 30_000)
   t.equal(hb(1), 1_000)
   t.equal(hb(1_000), 1_000)
@@ -102,8 +181,20 @@ t.test('clamps the heartbeat into [1000, 300000], default 30000 [HS-9]', async (
 
 t.test('uses the smaller receive window of client and server [FLW-1] [LIM-2]', async (t) => {
   const w = new World()
-  t.equal(w.open().send(hello('a', { receiveWindow: 10 })).of('welcome')[0]?.limits?.receiveWindow, 10)
-  t.equal(w.open().send(hello('b', { receiveWindow: 9999 })).of('welcome')[0]?.limits?.receiveWindow, 256)
+  t.equal(
+    w
+      .open()
+      .send(hello('a', { receiveWindow: 10 }))
+      .of('welcome')[0]?.limits?.receiveWindow,
+    10,
+  )
+  t.equal(
+    w
+      .open()
+      .send(hello('b', { receiveWindow: 9999 }))
+      .of('welcome')[0]?.limits?.receiveWindow,
+    256,
+  )
 })
 
 t.test('sends nothing before Welcome: frames after Hello wait for it [HS-2]', async (t) => {
@@ -247,6 +338,6 @@ t.test('an output buffer over its bound closes 3003 [FLW-3]', async (t) => {
 
 t.test('batching is enabled after Welcome with the negotiated LZ4 and the client frame limit [RSM-9]', async (t) => {
   const w = new World()
-  const c = w.open().send(hello('a', { features: ['lz4'], maxFrameBytes: 50_000 }))
-  t.same([c.batching?.lz4, c.batching?.maxFrameBytes], [true, 50_000])
+  const c = w.open().send(hello('a', { features: ['lz4'], maxFrameBytes: 2_000_000 }))
+  t.same([c.batching?.lz4, c.batching?.maxFrameBytes], [true, 2_000_000])
 })

@@ -14,7 +14,6 @@ import {
   HEARTBEAT_DEFAULT_MS,
   HEARTBEAT_MAX_MS,
   HEARTBEAT_MIN_MS,
-  MAX_GROUP_MEMBERS,
   type ServerLimits,
 } from '../../src/session/limits.js'
 import { ServerSession, type SessionConfig } from '../../src/session/session.js'
@@ -23,6 +22,9 @@ import { makeTestToken, verifyTestToken } from '../../src/session/test-token.js'
 
 export const SECRET = 'unit-test-secret'
 export type Body = MessageInitShape<typeof FrameSchema>['body']
+
+export type FrameCase = NonNullable<Frame['body']['case']>
+export type Value<C extends FrameCase> = Extract<Frame['body'], { case: C }>['value']
 
 export const frame = (body: Body): Frame => create(FrameSchema, { body })
 
@@ -48,7 +50,6 @@ export class World {
       handshakeTimeoutMs: this.handshakeTimeoutMs,
       features: this.features,
       authenticate: (token) => verifyTestToken(SECRET, token),
-      maxGroupMembers: MAX_GROUP_MEMBERS,
     }
   }
 
@@ -158,6 +159,9 @@ export class Client implements HubMember {
         case 'store':
           this.world.enqueue(this, e.id, e.op)
           break
+        case 'subscribe':
+          this.world.hub.subscribe(e.userId, e.deviceId, this)
+          break
         case 'attach':
           this.attached = true
           this.world.hub.attach(e.userId, e.deviceId, this)
@@ -188,10 +192,10 @@ export class Client implements HubMember {
   }
 
   /** Take frames and return the values of those of one case. */
-  of<C extends NonNullable<Frame['body']['case']>>(kind: C): Extract<Frame['body'], { case: C }>['value'][] {
-    return this.take()
-      .filter((f) => f.body.case === kind)
-      .map((f) => f.body.value as Extract<Frame['body'], { case: C }>['value'])
+  of<C extends FrameCase>(kind: C): Value<C>[] {
+    const out: Value<C>[] = []
+    for (const f of this.take()) if (f.body.case === kind) out.push(f.body.value as Value<C>)
+    return out
   }
 
   get closeCode(): number | null {

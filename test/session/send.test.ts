@@ -2,7 +2,8 @@
 import t from 'tap'
 import { ConversationKind } from '../../src/gen/es/imwire/v1/conversation_pb.js'
 import { CloseCode, ErrorCode } from '../../src/gen/es/imwire/v1/control_pb.js'
-import { type Client, newClientMsgId, World } from './harness.js'
+import { encodeBatch } from '../../src/codec/index.js'
+import { type Client, frame, newClientMsgId, World } from './harness.js'
 
 function setup(members = ['bob']) {
   const w = new World()
@@ -34,10 +35,41 @@ t.test('acks a Send with every field after its commit [ACK-1] [ACK-3]', async (t
   t.same(ack?.clientMsgId, id)
   t.equal(ack?.conversationId, 'g1')
   t.equal(ack?.seq, 1n)
-  t.equal(ack?.messageId, 'g1/1')
+  t.match(ack?.messageId, /^[A-Za-z0-9._:-]{1,64}$/, 'message_id syntax [ACK-5] [GEN-5]')
   t.equal(ack?.serverTimeMs, BigInt(w.now))
   t.equal(ack?.epoch, 1n)
   t.equal(ack?.duplicate, false)
+})
+
+t.test('message ids are unique across conversations [ACK-5]', async (t) => {
+  const { alice } = setup()
+  alice.send({
+    case: 'createConversation',
+    value: { requestId: 2, conversationId: 'g2', kind: ConversationKind.GROUP, memberUserIds: [] },
+  })
+  for (let i = 0; i < 5; i++) {
+    sendMsg(alice)
+    sendMsg(alice, { conversationId: 'g2' })
+  }
+  const ids = alice.of('sendAck').map((a) => a.messageId)
+  t.equal(new Set(ids).size, 10)
+})
+
+t.test('a Batch that would bring Sends in flight over the bound closes 3507 before any of it runs [FLW-2]', async (t) => {
+  const { w } = setup()
+  w.limits.maxInflightSends = 3
+  const c = w.connect('alice', 'a7')
+  c.take()
+  w.holdStore = true
+  sendMsg(c)
+  const inner = [1, 2, 3].map(() =>
+    frame({ case: 'send', value: { clientMsgId: newClientMsgId(), conversationId: 'g1', body: new Uint8Array(1) } }),
+  )
+  c.step({ type: 'frame', frame: encodeBatch(inner, 'none') })
+  t.equal(c.closeCode, CloseCode.WINDOW_EXCEEDED)
+  w.holdStore = false
+  w.runStore()
+  t.same(c.cases(), [], 'nothing of the batch was processed (and the connection is closing)')
 })
 
 t.test('acks a retried Send with the original seq, id and time, marked duplicate [DUP-2]', async (t) => {
@@ -51,7 +83,10 @@ t.test('acks a retried Send with the original seq, id and time, marked duplicate
   sendMsg(again, { clientMsgId: id })
   const dup = again.of('sendAck')[0]
   t.equal(dup?.duplicate, true)
-  t.same([dup?.seq, dup?.messageId, dup?.serverTimeMs, dup?.epoch], [first?.seq, first?.messageId, first?.serverTimeMs, first?.epoch])
+  t.same(
+    [dup?.seq, dup?.messageId, dup?.serverTimeMs, dup?.epoch],
+    [first?.seq, first?.messageId, first?.serverTimeMs, first?.epoch],
+  )
 })
 
 t.test('refuses the same client_msg_id with another body with 104 [DUP-3]', async (t) => {

@@ -47,8 +47,12 @@ function memberConversation(t: Tables, id: string, userId: string): Conversation
 }
 
 export function send(t: Tables, op: SendOp): SendResult {
-  // [DUP-1] [DUP-2] dedupe first (before membership and send_seq [ORD-2]):
-  // a retry of a committed message gets its original ack.
+  // [SND-6] step 3: membership (a non-member's retry is NOT_FOUND even if
+  // its message committed before the removal).
+  const conv = memberConversation(t, op.conversationId, op.userId)
+  if (conv === undefined) return notFound()
+  // Step 4: dedupe [DUP-1] [DUP-2], before the send order check [ORD-2].
+  // Neither send_seq nor the device is compared [DUP-7].
   const prior = t.findByClientMsgId(op.userId, op.clientMsgId)
   if (prior !== undefined) {
     if (
@@ -58,25 +62,23 @@ export function send(t: Tables, op: SendOp): SendResult {
     ) {
       return fail(ErrorCode.IDEMPOTENCY_CONFLICT, 'client_msg_id already used for another message') // [DUP-3]
     }
-    const conv = t.getConversation(prior.conversationId)
-    return { ok: true, duplicate: true, epoch: conv?.epoch ?? 1, message: prior, members: [] } // [FAN-2]
+    const original = t.getConversation(prior.conversationId) as ConversationRow
+    return { ok: true, duplicate: true, epoch: original.epoch, message: prior, members: [] } // [FAN-2]
   }
-  const conv = memberConversation(t, op.conversationId, op.userId)
-  if (conv === undefined) return notFound()
+  // Step 5: send order. [ORD-2] accept iff send_seq = last + 1; 0 skips [ORD-5].
   if (op.sendSeq !== 0) {
-    // [ORD-2] accept iff send_seq = last + 1.
     const last = t.getSendSeq(op.userId, op.deviceId, op.conversationId)
     if (op.sendSeq > last + 1) {
       return { ...fail(ErrorCode.SEND_OUT_OF_ORDER, 'send_seq skips ahead'), expectedSendSeq: last + 1 } // [ORD-3]
     }
     if (op.sendSeq <= last) return fail(ErrorCode.SEND_SEQ_REUSED, 'send_seq already used') // [ORD-4]
   }
-  // [ORD-1] dense, from 1, in commit order.
+  // Step 6: commit. [ORD-1] dense, from 1, in commit order.
   const seq = conv.topSeq + 1
   const message: StoredMessage = {
     conversationId: op.conversationId,
     seq,
-    messageId: messageIdOf(op.conversationId, seq),
+    messageId: messageIdOf(t.nextMessageNumber()), // [ACK-5]
     senderUserId: op.userId,
     senderDeviceId: op.deviceId,
     clientMsgId: op.clientMsgId,
@@ -186,9 +188,16 @@ export function list(t: Tables, op: ListOp): ListResult {
 
 function result(t: Tables, c: ConversationRow, op: { userId: string; deviceId: string }, notices: Notice[]) {
   const fresh = t.getConversation(c.id) as ConversationRow
-  return { ok: true as const, conversation: view(t, fresh, op.userId, op.deviceId), notices, epoch: fresh.epoch, topSeq: fresh.topSeq }
+  return {
+    ok: true as const,
+    conversation: view(t, fresh, op.userId, op.deviceId),
+    notices,
+    epoch: fresh.epoch,
+    topSeq: fresh.topSeq,
+  }
 }
 
+/** [ERR-13] steps 3-5 after the session's syntax checks: existence, permission, state. */
 export function create(t: Tables, op: CreateOp): ConversationOpResult {
   const wanted = [...new Set([op.userId, ...op.members])].sort()
   const existing = t.getConversation(op.conversationId)
@@ -204,7 +213,14 @@ export function create(t: Tables, op: CreateOp): ConversationOpResult {
     return result(t, existing, op, [])
   }
   if (wanted.length > op.maxMembers) return fail(ErrorCode.BAD_REQUEST, 'too many members') // [CNV-8]
-  const row: ConversationRow = { id: op.conversationId, kind: op.kind, owner: op.userId, title: op.title, epoch: 1, topSeq: 0 }
+  const row: ConversationRow = {
+    id: op.conversationId,
+    kind: op.kind,
+    owner: op.userId,
+    title: op.title,
+    epoch: 1,
+    topSeq: 0,
+  }
   t.insertConversation(row)
   for (const u of wanted) t.addMember(row.id, u)
   // [CNV-6] the other members, and the creator's other devices, get JOINED.
@@ -223,10 +239,9 @@ export function addMembers(t: Tables, op: MembersOp): ConversationOpResult {
   const before = t.members(c.id)
   const added = op.userIds.filter((u) => !t.isMember(c.id, u))
   if (before.length + added.length > op.maxMembers) return fail(ErrorCode.BAD_REQUEST, 'too many members') // [CNV-8]
-  for (const u of added) {
-    t.addMember(c.id, u)
-    t.resetCursors(c.id, u) // [CNV-7] an added user reads the whole history
-  }
+  // [CNV-7] an added user reads the whole history; its devices keep any
+  // cursor from an earlier membership (a cursor moves only by acks [DLV-7]).
+  for (const u of added) t.addMember(c.id, u)
   const notices: Notice[] = []
   if (added.length > 0) {
     for (const u of added) notices.push({ userId: u, reason: UpdateReason.JOINED })

@@ -17,6 +17,7 @@ export class MemoryTables implements Tables {
   private readonly sendSeqs = new Map<string, number>()
   private readonly cursors = new Map<string, number>()
   private readonly devices = new Map<string, number>()
+  private messageCounter = 0
 
   getConversation(id: string): ConversationRow | undefined {
     const c = this.convs.get(id)
@@ -106,13 +107,8 @@ export class MemoryTables implements Tables {
   setCursor(userId: string, deviceId: string, conversationId: string, cursor: number): void {
     this.cursors.set(key(userId, deviceId, conversationId), cursor)
   }
-  resetCursors(conversationId: string, userId: string): void {
-    const prefix = key(userId, '')
-    for (const k of this.cursors.keys()) {
-      if (k.startsWith(prefix) && k.endsWith(`\u0000${conversationId}`) && k.split('\u0000').length === 3) {
-        this.cursors.delete(k)
-      }
-    }
+  nextMessageNumber(): number {
+    return ++this.messageCounter
   }
   touchDevice(userId: string, deviceId: string, nowMs: number): void {
     this.devices.set(key(userId, deviceId), nowMs)

@@ -26,11 +26,11 @@ export const MIGRATIONS: string[] = [
   -- (sender_user, client_msg_id) index IS the dedupe record [DUP-1]: it is
   -- written by the same INSERT, so message, seq and dedupe key commit
   -- together, and it is never deleted (the reference server keeps history),
-  -- which outlives any dedupe window [DUP-5]. message_id is derived
-  -- (conversation/seq), so it is not stored.
+  -- which outlives any dedupe window [DUP-5].
   CREATE TABLE messages (
     conv          TEXT NOT NULL,
     seq           INTEGER NOT NULL,
+    message_id    TEXT NOT NULL,
     sender_user   TEXT NOT NULL,
     sender_device TEXT NOT NULL,
     client_msg_id BLOB NOT NULL,
@@ -53,6 +53,11 @@ export const MIGRATIONS: string[] = [
     conv          TEXT NOT NULL,
     last_send_seq INTEGER NOT NULL,
     PRIMARY KEY (user, device, conv)
+  ) WITHOUT ROWID;
+  -- Server-wide counters; 'message' numbers message ids [ACK-5].
+  CREATE TABLE counters (
+    name  TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
   ) WITHOUT ROWID;
   CREATE TABLE devices (
     user      TEXT NOT NULL,

@@ -69,7 +69,9 @@ function workerUrl(): URL {
   return new URL(`./sqlite-worker${ext}`, import.meta.url)
 }
 
-export async function openSqliteStore(opts: SqliteStoreOptions): Promise<Store & { migrated: { from: number; to: number } }> {
+export async function openSqliteStore(
+  opts: SqliteStoreOptions,
+): Promise<Store & { migrated: { from: number; to: number } }> {
   mkdirSync(opts.dataDir, { recursive: true })
   const path = join(opts.dataDir, DB_FILE)
   const synchronous = opts.synchronous ?? 'FULL'

@@ -5,11 +5,12 @@
 // in-transaction state; a rolled-back group calls reset().
 import type Database from 'better-sqlite3'
 import type { StoredMessage } from '../../session/store-ops.js'
-import { type ConversationRow, messageIdOf, type Tables } from './tables.js'
+import type { ConversationRow, Tables } from './tables.js'
 
 interface MessageRow {
   conv: string
   seq: number
+  message_id: string
   sender_user: string
   sender_device: string
   client_msg_id: Uint8Array
@@ -18,7 +19,7 @@ interface MessageRow {
   body: Uint8Array
 }
 
-const COLS = 'conv, seq, sender_user, sender_device, client_msg_id, ts, content_type, body'
+const COLS = 'conv, seq, message_id, sender_user, sender_device, client_msg_id, ts, content_type, body'
 const key = (...parts: string[]): string => parts.join('\u0000')
 /** Above this many cached conversations the clean entries are dropped. */
 const CACHE_MAX = 100_000
@@ -27,7 +28,7 @@ function toMessage(r: MessageRow): StoredMessage {
   return {
     conversationId: r.conv,
     seq: r.seq,
-    messageId: messageIdOf(r.conv, r.seq),
+    messageId: r.message_id,
     senderUserId: r.sender_user,
     senderDeviceId: r.sender_device,
     clientMsgId: r.client_msg_id,
@@ -45,8 +46,10 @@ export class SqliteTables implements Tables {
   private sendSeqCache = new Map<string, number>()
   private dirtySendSeq = new Map<string, [string, string, string, number]>()
   private dirtyCursor = new Map<string, [string, string, string, number]>()
+  private messageCounter: number | undefined
+  private counterDirty = false
 
-  constructor(private readonly db: Database.Database) {
+  constructor(db: Database.Database) {
     const p = (sql: string) => db.prepare(sql)
     this.s = {
       getConv: p('SELECT id, kind, owner, title, epoch, top_seq AS topSeq FROM conversations WHERE id = ?'),
@@ -58,7 +61,7 @@ export class SqliteTables implements Tables {
       delMember: p('DELETE FROM members WHERE conv = ? AND user = ?'),
       userConvs: p('SELECT conv FROM members WHERE user = ? AND conv > ? ORDER BY conv LIMIT ?').pluck(),
       byClientId: p(`SELECT ${COLS} FROM messages WHERE sender_user = ? AND client_msg_id = ?`),
-      insMessage: p(`INSERT INTO messages (${COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+      insMessage: p(`INSERT INTO messages (${COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       forward: p(`SELECT ${COLS} FROM messages WHERE conv = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?`),
       backward: p(`SELECT ${COLS} FROM messages WHERE conv = ? AND seq < ? ORDER BY seq DESC LIMIT ?`),
       replay: p(
@@ -75,7 +78,8 @@ export class SqliteTables implements Tables {
         `INSERT INTO cursors (user, device, conv, cursor) VALUES (?, ?, ?, ?)
          ON CONFLICT (user, device, conv) DO UPDATE SET cursor = excluded.cursor`,
       ),
-      resetCursors: p('DELETE FROM cursors WHERE user = ? AND conv = ?'),
+      getCounter: p("SELECT value FROM counters WHERE name = 'message'").pluck(),
+      putCounter: p("INSERT INTO counters (name, value) VALUES ('message', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value"),
       touchDevice: p(
         `INSERT INTO devices (user, device, last_seen) VALUES (?, ?, ?)
          ON CONFLICT (user, device) DO UPDATE SET last_seen = excluded.last_seen`,
@@ -88,6 +92,8 @@ export class SqliteTables implements Tables {
     for (const [id, top] of this.dirtyTop) this.s.setTop.run(top, id)
     for (const v of this.dirtySendSeq.values()) this.s.putSendSeq.run(...v)
     for (const v of this.dirtyCursor.values()) this.s.putCursor.run(...v)
+    if (this.counterDirty) this.s.putCounter.run(this.messageCounter)
+    this.counterDirty = false
     this.dirtyTop.clear()
     this.dirtySendSeq.clear()
     this.dirtyCursor.clear()
@@ -98,6 +104,8 @@ export class SqliteTables implements Tables {
 
   /** The transaction rolled back: forget everything cached. */
   reset(): void {
+    this.messageCounter = undefined
+    this.counterDirty = false
     this.convCache.clear()
     this.memberCache.clear()
     this.sendSeqCache.clear()
@@ -171,6 +179,7 @@ export class SqliteTables implements Tables {
     this.s.insMessage.run(
       m.conversationId,
       m.seq,
+      m.messageId,
       m.senderUserId,
       m.senderDeviceId,
       m.clientMsgId,
@@ -218,9 +227,11 @@ export class SqliteTables implements Tables {
   setCursor(userId: string, deviceId: string, conversationId: string, cursor: number): void {
     this.dirtyCursor.set(key(userId, deviceId, conversationId), [userId, deviceId, conversationId, cursor])
   }
-  resetCursors(conversationId: string, userId: string): void {
-    for (const [k, v] of this.dirtyCursor) if (v[0] === userId && v[2] === conversationId) this.dirtyCursor.delete(k)
-    this.s.resetCursors.run(userId, conversationId)
+  nextMessageNumber(): number {
+    this.messageCounter ??= (this.s.getCounter.get() as number | undefined) ?? 0
+    this.messageCounter++
+    this.counterDirty = true
+    return this.messageCounter
   }
   touchDevice(userId: string, deviceId: string, nowMs: number): void {
     this.s.touchDevice.run(userId, deviceId, nowMs)

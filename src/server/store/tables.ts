@@ -46,12 +46,16 @@ export interface Tables {
   setSendSeq(userId: string, deviceId: string, conversationId: string, sendSeq: number): void
   getCursor(userId: string, deviceId: string, conversationId: string): number
   setCursor(userId: string, deviceId: string, conversationId: string, cursor: number): void
-  /** Forget a user's cursors in a conversation (re-added users start at 0). [CNV-7] */
-  resetCursors(conversationId: string, userId: string): void
+  /** A number never handed out before (durable, in the transaction). [ACK-5] */
+  nextMessageNumber(): number
   touchDevice(userId: string, deviceId: string, nowMs: number): void
 }
 
-/** Message ids are derived: unique because conversation ids are and seqs are never reused. */
-export function messageIdOf(conversationId: string, seq: number): string {
-  return `${conversationId}/${seq}`
+/**
+ * message_id: "m" + a server-wide counter in base 36, never reused (the
+ * counter commits with the message). Short, and within the id syntax of
+ * [GEN-5] whatever the conversation id. [ACK-5]
+ */
+export function messageIdOf(n: number): string {
+  return `m${n.toString(36)}`
 }

@@ -41,7 +41,7 @@ export function chatDeliver(i: number): Frame {
 }
 
 const B = ['BAT-1', 'BAT-8', 'FRM-11']
-const L = ['BAT-1', 'BAT-6', 'BAT-9', 'HS-6']
+const L = ['BAT-1', 'BAT-6', 'BAT-9', 'BAT-14', 'HS-6']
 
 const ping = (n: bigint) => frame({ body: { case: 'ping', value: { nonce: n } } })
 

@@ -1,7 +1,8 @@
 // frames-noncanonical.json: valid bytes that no canonical encoder writes but
 // every decoder must (or should) accept: unknown fields of every wire type
-// [FRM-6], unknown body field numbers [FRM-7], reordered and repeated
-// fields, explicit defaults, non-minimal varints, unpacked repeated scalars.
+// [FRM-6], unknown body field numbers [FRM-7], and the other valid
+// encodings [GEN-1] requires: reordered, repeated and merged fields,
+// explicit defaults, non-minimal varints, unpacked repeated scalars.
 import { type VectorCase, WT, bytes, frame, ld, tag, utf8, valid, varint, vf } from './helpers.js'
 import { CID } from './frames.js'
 
@@ -36,7 +37,7 @@ export function nonCanonicalCases(): VectorCase[] {
     valid({
       id: 'frame.send.unknown-fields-skipped',
       description: 'Unknown fields of each wire type (varint, fixed64, length-delimited, fixed32) between the known fields of a Send are skipped.',
-      requirements: ['FRM-6'],
+      requirements: ['FRM-6', 'GEN-1'],
       frames: [expectSend],
       hex: sendBody(
         sendFields.id,
@@ -56,7 +57,7 @@ export function nonCanonicalCases(): VectorCase[] {
     valid({
       id: 'frame.send.unknown-group-skipped',
       description: 'An unknown field in the (deprecated) group wire types 3/4, holding a nested field, is skipped whole.',
-      requirements: ['FRM-6'],
+      requirements: ['FRM-6', 'GEN-1'],
       frames: [expectSend],
       hex: sendBody(
         sendFields.id,
@@ -73,88 +74,84 @@ export function nonCanonicalCases(): VectorCase[] {
     valid({
       id: 'frame.unknown-field-before-body',
       description: 'An unknown field of the Frame itself before the body field is skipped; the body still decodes.',
-      requirements: ['FRM-6'],
+      requirements: ['FRM-6', 'GEN-1'],
       frames: [expectSend],
       hex: bytes(vf(99, 1), ld(98, 'ff'), sendBody(sendFields.id, sendFields.conv, sendFields.seq, sendFields.ct, sendFields.body)),
     }),
     valid({
       id: 'frame.deliver.unknown-field-nested',
       description: 'An unknown field inside the Message nested in a Deliver is skipped.',
-      requirements: ['FRM-6'],
+      requirements: ['FRM-6', 'GEN-1'],
       frames: [frame({ body: { case: 'deliver', value: { message: { conversationId: 'c', seq: 2n }, epoch: 1n } } })],
       hex: ld(5, ld(1, ld(1, utf8('c')), vf(50, 1), vf(2, 2)), vf(2, 1)),
     }),
     valid({
       id: 'frame.send.fields-reversed',
       description: 'Fields in descending field-number order decode the same as in canonical order.',
-      requirements: ['FRM-5'],
+      requirements: ['GEN-1'],
       frames: [expectSend],
       hex: sendBody(sendFields.body, sendFields.ct, sendFields.seq, sendFields.conv, sendFields.id),
     }),
     valid({
       id: 'frame.send.repeated-scalar-last-wins',
       description: 'A singular field that appears twice takes the last value (protobuf rule).',
-      requirements: ['FRM-5'],
+      requirements: ['GEN-1'],
       frames: [expectSend],
       hex: sendBody(sendFields.id, ld(2, utf8('first')), sendFields.seq, vf(3, 1), sendFields.conv, sendFields.ct, sendFields.body),
     }),
     valid({
       id: 'frame.send.explicit-defaults',
       description: 'Default values written explicitly (send_seq 0, empty content type and body) decode as defaults.',
-      requirements: ['FRM-5'],
+      requirements: ['GEN-1'],
       frames: [frame({ body: { case: 'send', value: { clientMsgId: CID, conversationId: 'conv-1' } } })],
       hex: sendBody(sendFields.id, sendFields.conv, vf(3, 0), ld(4), ld(5)),
     }),
     valid({
       id: 'frame.send.non-minimal-varints',
       description: 'Non-minimal varints (send_seq 1 as 81 80 80 00, lengths 14 and 6 as 8e 00 and 86 00) are valid protobuf.',
-      requirements: ['FRM-5'],
+      requirements: ['GEN-1'],
       frames: [frame({ body: { case: 'send', value: { conversationId: 'conv-1', sendSeq: 1n } } })],
       hex: bytes('1a 8e 00', tag(2, WT.len), '86 00', utf8('conv-1'), tag(3, WT.varint), '81 80 80 00'),
     }),
     valid({
       id: 'frame.hello.versions-unpacked',
       description: 'A repeated uint32 sent unpacked (one tag per element) decodes like the packed form.',
-      requirements: ['FRM-5'],
+      requirements: ['GEN-1'],
       frames: [frame({ body: { case: 'hello', value: { versions: [1, 2, 3] } } })],
       hex: ld(1, vf(1, 1), vf(1, 2), vf(1, 3)),
     }),
     valid({
       id: 'frame.hello.versions-packed-and-unpacked',
       description: 'Packed and unpacked runs of the same repeated field concatenate.',
-      requirements: ['FRM-5'],
+      requirements: ['GEN-1'],
       frames: [frame({ body: { case: 'hello', value: { versions: [1, 2, 3, 4] } } })],
       hex: ld(1, ld(1, varint(1), varint(2)), vf(1, 3), ld(1, varint(4))),
     }),
     valid({
       id: 'frame.send-ack.bool-non-canonical',
       description: 'A bool encoded as 2 is true (any non-zero varint).',
-      requirements: ['FRM-5'],
-      level: 'SHOULD',
+      requirements: ['GEN-1'],
       frames: [frame({ body: { case: 'sendAck', value: { seq: 1n, duplicate: true } } })],
       hex: ld(4, vf(3, 1), vf(6, 2)),
     }),
     valid({
       id: 'frame.deliver.message-merged',
       description: 'A nested message field that appears twice is merged (protobuf rule): fields of both occurrences.',
-      requirements: ['FRM-5'],
-      level: 'SHOULD',
+      requirements: ['GEN-1'],
       frames: [frame({ body: { case: 'deliver', value: { message: { conversationId: 'c', seq: 2n, messageId: 'm' }, epoch: 1n } } })],
       hex: ld(5, ld(1, ld(1, utf8('c')), vf(2, 1)), vf(2, 1), ld(1, vf(2, 2), ld(3, utf8('m')))),
     }),
     valid({
       id: 'frame.body-last-wins',
       description: 'Two different body fields: the last one is the body (oneof rule).',
-      requirements: ['FRM-5'],
-      level: 'SHOULD',
+      requirements: ['GEN-1'],
       frames: [frame({ body: { case: 'ping', value: { nonce: 5n } } })],
       hex: bytes(sendBody(sendFields.conv), ld(8, vf(1, 5))),
     }),
     valid({
       id: 'frame.body-same-field-merged',
       description: 'The same body field twice merges into one body (protobuf rule for message fields).',
-      requirements: ['FRM-5'],
-      level: 'SHOULD',
+      requirements: ['GEN-1'],
       frames: [frame({ body: { case: 'send', value: { conversationId: 'conv-1', sendSeq: 1n } } })],
       hex: bytes(sendBody(sendFields.conv), sendBody(sendFields.seq)),
     }),

@@ -1,0 +1,48 @@
+// The newcomer's first command: `imwire conformance` with no target starts
+// the bundled reference server and runs the whole suite over TCP and
+// WebSocket. The reference server must pass every case.
+import { spawnSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import t from 'tap'
+import { ensureBuilt } from './build-once.js'
+
+t.test('the bundled reference server passes the whole suite over TCP and WebSocket', async (t) => {
+  const cli = await ensureBuilt()
+  const dir = t.testdir({})
+  const out = join(dir, 'report.json')
+  const res = spawnSync(process.execPath, [cli, 'conformance', '--reporter', `json=${out}`, '--no-color'], {
+    encoding: 'utf8',
+    timeout: 180_000,
+  })
+  const report = JSON.parse(readFileSync(out, 'utf8')) as {
+    target: { mode: string }
+    problems: Array<{ kind: string; message: string }>
+    transports: string[]
+    summary: { total: number; passed: number }
+    cases: Array<{
+      id: string
+      transport: string
+      verdict: string
+      reason?: string
+      failure?: { step: string; message: string }
+    }>
+  }
+  t.same(
+    report.problems.map((p) => `${p.kind}: ${p.message}`),
+    [],
+    'no problems (unreachable server, crashes, harness errors)',
+  )
+  const notPassing = report.cases
+    .filter((c) => c.verdict !== 'pass')
+    .map(
+      (c) =>
+        `${c.transport}:${c.id} ${c.verdict}: ${c.failure ? `${c.failure.step} ${c.failure.message}` : (c.reason ?? '')}`,
+    )
+  t.same(notPassing, [], 'every case passes')
+  t.equal(res.status, 0, res.stdout.split('\n').slice(-5).join('\n'))
+  t.equal(report.target.mode, 'bundled')
+  t.same(report.transports, ['tcp', 'ws'])
+  t.equal(report.summary.passed, report.summary.total)
+  t.ok(report.summary.total > 100, 'the suite is not empty')
+})

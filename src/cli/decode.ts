@@ -1,0 +1,244 @@
+// `imwire decode`: wire bytes (hex or binary, from a file or stdin) to frames
+// as protobuf JSON, batches expanded. On a codec error it prints the error
+// code, the close code a receiver would send and the byte offset.
+// Exit codes: 0 decoded, 1 decode error, 2 usage error.
+import { readFileSync } from 'node:fs'
+import { type JsonValue, toJson } from '@bufbuild/protobuf'
+import {
+  type BatchLimits,
+  CodecError,
+  DEFAULT_BATCH_LIMITS,
+  decodeBatch,
+  decodeFrame,
+  StreamDecoder,
+} from '../codec/index.js'
+import { CloseCode } from '../gen/es/imwire/v1/control_pb.js'
+import { BatchCodec, type Frame, FrameSchema } from '../gen/es/imwire/v1/frame_pb.js'
+
+export interface CliIo {
+  stdout: { write(s: string): boolean }
+  stderr: { write(s: string): boolean }
+  /** Standard input, read whole when no file is given (default: process.stdin). */
+  stdin?: AsyncIterable<Uint8Array | string>
+}
+
+const USAGE = `usage: imwire decode [options] [FILE | -]
+
+Decodes imwire wire bytes and prints each frame as protobuf JSON; batches are
+expanded. Input is hex (whitespace, 0x prefixes and colons are ignored) or raw
+binary, from FILE or standard input.
+
+  --form stream|frame|auto  stream: TCP form (length-prefixed frames);
+                            frame: one frame (WebSocket form);
+                            auto (default): try stream, then frame
+  --hex | --binary          input encoding (default: hex when the input looks like hex)
+  --max-frame-bytes N       frame size limit (default 1048576)
+  --max-batch-bytes N       decompressed batch limit (default 4194304)
+  --max-batch-frames N      frames per batch limit (default 1024)
+  --no-lz4                  refuse LZ4 batches (lz4 not negotiated)
+  --json                    one JSON array with offsets and sizes instead of text
+
+Exit codes: 0 decoded, 1 decode error, 2 usage error.
+`
+
+class UsageError extends Error {}
+
+interface Options {
+  form: 'stream' | 'frame' | 'auto'
+  encoding: 'hex' | 'binary' | 'auto'
+  limits: BatchLimits
+  json: boolean
+  file: string | undefined
+}
+
+function positiveInt(name: string, v: string | undefined): number {
+  const n = Number(v)
+  if (v === undefined || !Number.isInteger(n) || n <= 0) throw new UsageError(`${name} needs a positive integer`)
+  return n
+}
+
+function parseArgs(argv: string[]): Options | 'help' {
+  const o: Options = { form: 'auto', encoding: 'auto', limits: { ...DEFAULT_BATCH_LIMITS }, json: false, file: undefined }
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string
+    const next = () => argv[++i]
+    switch (a) {
+      case '--help':
+      case '-h':
+        return 'help'
+      case '--form': {
+        const v = next()
+        if (v !== 'stream' && v !== 'frame' && v !== 'auto') throw new UsageError('--form is stream, frame or auto')
+        o.form = v
+        break
+      }
+      case '--hex':
+      case '--binary':
+        o.encoding = a === '--hex' ? 'hex' : 'binary'
+        break
+      case '--max-frame-bytes':
+        o.limits.maxFrameBytes = positiveInt(a, next())
+        break
+      case '--max-batch-bytes':
+        o.limits.maxBatchBytes = positiveInt(a, next())
+        break
+      case '--max-batch-frames':
+        o.limits.maxBatchFrames = positiveInt(a, next())
+        break
+      case '--no-lz4':
+        o.limits.lz4Enabled = false
+        break
+      case '--json':
+        o.json = true
+        break
+      default:
+        if (a.startsWith('-') && a !== '-') throw new UsageError(`unknown option ${a}`)
+        if (o.file !== undefined) throw new UsageError('only one input file')
+        o.file = a
+    }
+  }
+  return o
+}
+
+const HEX_TOKEN_JUNK = /0x|[\s:,]/gi
+
+/** Hex text to bytes, or undefined when the text is not hex. */
+export function parseHex(text: string): Uint8Array | undefined {
+  const clean = text.replace(HEX_TOKEN_JUNK, '')
+  if (!/^(?:[0-9a-fA-F]{2})*$/.test(clean)) return undefined
+  return Uint8Array.from(Buffer.from(clean, 'hex'))
+}
+
+async function readInput(file: string | undefined, io: CliIo): Promise<Uint8Array> {
+  if (file !== undefined && file !== '-') return readFileSync(file)
+  const chunks: Buffer[] = []
+  for await (const c of io.stdin ?? process.stdin) chunks.push(typeof c === 'string' ? Buffer.from(c) : Buffer.from(c))
+  return Buffer.concat(chunks)
+}
+
+interface Decoded {
+  offset: number
+  length: number
+  frame: Frame
+  inner?: Frame[]
+  error?: CodecError
+}
+
+/** Decodes as far as possible; the error, if any, is returned with the frames before it. */
+function decodeAll(bytes: Uint8Array, form: 'stream' | 'frame', limits: BatchLimits): { frames: Decoded[]; error?: CodecError } {
+  const frames: Decoded[] = []
+  try {
+    if (form === 'frame') frames.push({ offset: 0, length: bytes.length, frame: decodeFrame(bytes, limits.maxFrameBytes) })
+    else {
+      const dec = new StreamDecoder({ maxFrameBytes: limits.maxFrameBytes })
+      dec.feed(bytes, (frame, b, offset) => {
+        frames.push({ offset, length: b.length, frame })
+      })
+      dec.end()
+    }
+  } catch (err) {
+    if (err instanceof CodecError) return { frames, error: err }
+    throw err
+  }
+  for (const d of frames) {
+    if (d.frame.body.case !== 'batch') continue
+    try {
+      d.inner = decodeBatch(d.frame, limits)
+    } catch (err) {
+      if (!(err instanceof CodecError)) throw err
+      d.error = err
+      return { frames: frames.slice(0, frames.indexOf(d) + 1), error: err }
+    }
+  }
+  return { frames }
+}
+
+function describeError(err: CodecError, where: string): string {
+  const close = CloseCode[err.closeCode] ?? String(err.closeCode)
+  const detail = err.message.startsWith(`${err.code}: `) ? err.message.slice(err.code.length + 2) : err.message
+  return `error: ${err.code} ${where} (close ${err.closeCode} ${close}): ${detail}\n`
+}
+
+function batchSummary(d: Decoded): string {
+  if (d.frame.body.case !== 'batch') return ''
+  const b = d.frame.body.value
+  const codec = BatchCodec[b.codec] ?? String(b.codec)
+  const ratio = b.uncompressedLength > 0 ? ` (ratio ${(b.payload.length / b.uncompressedLength).toFixed(3)})` : ''
+  return `batch codec ${codec}, count ${b.count}, payload ${b.payload.length} bytes, uncompressed ${b.uncompressedLength} bytes${ratio}`
+}
+
+function render(frames: Decoded[], json: boolean): string {
+  if (json) {
+    const out = frames.map((d) => {
+      const o: Record<string, JsonValue> = { offset: d.offset, length: d.length, frame: toJson(FrameSchema, d.frame) }
+      if (d.inner !== undefined) o.inner = d.inner.map((f) => toJson(FrameSchema, f))
+      return o
+    })
+    return `${JSON.stringify(out, null, 2)}\n`
+  }
+  let s = ''
+  frames.forEach((d, i) => {
+    s += `# frame ${i + 1} at byte ${d.offset}, ${d.length} bytes: ${d.frame.body.case ?? '(no body)'}\n`
+    s += `${JSON.stringify(toJson(FrameSchema, d.frame), null, 2)}\n`
+    if (d.frame.body.case === 'batch') {
+      s += `# ${batchSummary(d)}\n`
+      d.inner?.forEach((f, k) => {
+        s += `# frame ${i + 1}.${k + 1} (in batch): ${f.body.case ?? '(no body)'}\n`
+        s += `${JSON.stringify(toJson(FrameSchema, f), null, 2)}\n`
+      })
+    }
+  })
+  return s
+}
+
+export async function main(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+  let opts: Options | 'help'
+  try {
+    opts = parseArgs(argv)
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err
+    io.stderr.write(`imwire decode: ${err.message}\n${USAGE}`)
+    return 2
+  }
+  if (opts === 'help') {
+    io.stdout.write(USAGE)
+    return 0
+  }
+  let input: Uint8Array
+  try {
+    input = await readInput(opts.file, io)
+  } catch (err) {
+    io.stderr.write(`imwire decode: cannot read ${opts.file}: ${(err as Error).message}\n`)
+    return 2
+  }
+  let bytes: Uint8Array = input
+  if (opts.encoding !== 'binary') {
+    const parsed = parseHex(Buffer.from(input).toString('latin1'))
+    if (parsed !== undefined && (opts.encoding === 'hex' || input.length > 0)) bytes = parsed
+    else if (opts.encoding === 'hex') {
+      io.stderr.write('imwire decode: input is not hex\n')
+      return 2
+    }
+  }
+  let form: 'stream' | 'frame' = opts.form === 'frame' ? 'frame' : 'stream'
+  let result = decodeAll(bytes, form, opts.limits)
+  if (opts.form === 'auto' && result.error !== undefined) {
+    const asFrame = decodeAll(bytes, 'frame', opts.limits)
+    if (asFrame.error === undefined) {
+      form = 'frame'
+      result = asFrame
+    } else if (result.frames.length === 0) {
+      io.stderr.write(`# as a single frame: ${describeError(asFrame.error, `at byte ${asFrame.error.offset ?? 0}`)}`)
+    }
+  }
+  if (!opts.json) io.stdout.write(`# ${bytes.length} bytes decoded as ${form === 'stream' ? 'a TCP stream' : 'one frame (WebSocket form)'}\n`)
+  io.stdout.write(render(result.frames, opts.json))
+  if (result.error !== undefined) {
+    const err = result.error
+    const inBatch = result.frames.at(-1)?.error === err
+    const where = inBatch ? `in the batch frame at byte ${err.offset ?? 0}` : `at byte ${err.offset ?? 0}`
+    io.stderr.write(describeError(err, where))
+    return 1
+  }
+  return 0
+}

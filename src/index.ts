@@ -1,0 +1,39 @@
+// imwire public API: a small named list. Internals (session state machine
+// pieces, store engine, generated code) stay behind their own modules.
+
+// Codec: frames <-> bytes.
+export {
+  CodecError,
+  CodecErrorCode,
+  decodeBatch,
+  decodeFrame,
+  delimit,
+  encodeBatch,
+  encodeFrame,
+  StreamDecoder,
+} from './codec/index.js'
+
+// Transports: one peer carrying frames.
+export {
+  type CloseInfo,
+  Connection,
+  connectTcp,
+  connectWs,
+  createMemoryPair,
+  type Listener,
+  listenTcp,
+  listenWs,
+  WS_SUBPROTOCOL,
+} from './transport/index.js'
+
+// Test-token authentication. [AUTH-1]
+export { makeTestToken, verifyTestToken } from './session/test-token.js'
+export { DEFAULT_LIMITS, type ServerLimits } from './session/limits.js'
+
+// Reference server and its stores.
+export { type RunningServer, type ServerOptions, startServer } from './server/server.js'
+export type { Store } from './server/store/store.js'
+export { createMemoryStore, openSqliteStore, type SqliteStoreOptions } from './server/store/sqlite-store.js'
+
+// Client.
+export { ImwireClient } from './client/index.js'

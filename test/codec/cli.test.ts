@@ -1,0 +1,136 @@
+// `imwire decode` and `imwire vectors lint`, called in-process through their
+// main() with captured output.
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { main as decode } from '../../src/cli/decode.js'
+import { main as vectors } from '../../src/cli/vectors.js'
+import { root } from './helpers.js'
+
+function capture(input?: string | Uint8Array) {
+  const io = {
+    out: '',
+    err: '',
+    stdout: { write: (s: string) => ((io.out += s), true) },
+    stderr: { write: (s: string) => ((io.err += s), true) },
+    stdin: (async function* () {
+      if (input !== undefined) yield typeof input === 'string' ? Buffer.from(input) : input
+    })(),
+  }
+  return io
+}
+
+t.test('decode prints each frame of a hex stream as protobuf JSON', async (t) => {
+  const io = capture('04 42 02 08 01\n0x04:0x4a:0x02:0x08:0x01\n')
+  t.equal(await decode([], io), 0)
+  t.match(io.out, /frame 1 at byte 0, 4 bytes: ping/)
+  t.match(io.out, /frame 2 at byte 5, 4 bytes: pong/)
+  t.match(io.out, /"nonce": "1"/)
+})
+
+t.test('decode --json gives offsets, sizes and the frames inside a batch', async (t) => {
+  // The spec's example batch: Ping and Pong, codec NONE, on TCP.
+  const io = capture('14 3a 12 08 01 10 02 18 0a 22 0a 04 42 02 08 01 04 4a 02 08 01')
+  t.equal(await decode(['--json', '--form', 'stream'], io), 0)
+  const out = JSON.parse(io.out) as Array<{ offset: number; length: number; frame: { batch: unknown }; inner: unknown[] }>
+  t.equal(out.length, 1)
+  t.same(out[0]?.inner, [{ ping: { nonce: '1' } }, { pong: { nonce: '1' } }])
+  t.equal(out[0]?.length, 20)
+})
+
+t.test('decode shows codec and sizes of a batch in text form', async (t) => {
+  const io = capture('3a 12 08 01 10 02 18 0a 22 0a 04 42 02 08 01 04 4a 02 08 01')
+  t.equal(await decode(['--form', 'frame'], io), 0)
+  t.match(io.out, /batch codec NONE, count 2, payload 10 bytes, uncompressed 10 bytes/)
+  t.match(io.out, /frame 1\.2 \(in batch\): pong/)
+})
+
+t.test('decode --form auto falls back to a single frame', async (t) => {
+  // As a stream, 0x1a announces 26 bytes that never come.
+  const io = capture('1a 04 12 02 61 62')
+  t.equal(await decode([], io), 0)
+  t.match(io.out, /as one frame/)
+  t.match(io.out, /"conversationId": "ab"/)
+})
+
+t.test('decode reports the error code, close code and byte offset, after the good frames', async (t) => {
+  const io = capture('04 42 02 08 01 04 1a 02 12 c3')
+  t.equal(await decode(['--form', 'stream'], io), 1)
+  t.match(io.out, /ping/)
+  // The frame starts at byte 6; its Send's string length byte (c3, cut) is byte 9.
+  t.match(io.err, /error: MALFORMED_FRAME at byte 9 \(close 3504 MALFORMED_FRAME\)/)
+  const big = capture('ff ff 7f')
+  t.equal(await decode(['--form', 'stream', '--max-frame-bytes', '1000'], big), 1)
+  t.match(big.err, /FRAME_TOO_LARGE at byte 0 \(close 3503/)
+  const lz4 = capture('3a 0a 08 02 10 01 18 01 22 02 10 42')
+  t.equal(await decode(['--form', 'frame', '--no-lz4'], lz4), 1)
+  t.match(lz4.err, /BATCH_CODEC_NOT_ENABLED in the batch frame at byte 0 \(close 3505/)
+})
+
+t.test('decode reads binary from a file', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'imwire-decode-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const file = join(dir, 'frames.bin')
+  writeFileSync(file, Uint8Array.of(0x04, 0x42, 0x02, 0x08, 0x01))
+  const io = capture()
+  t.equal(await decode([file], io), 0)
+  t.match(io.out, /ping/)
+  const hexIo = capture()
+  t.equal(await decode(['--hex', file], hexIo), 2, '--hex on binary input is a usage error')
+})
+
+t.test('decode usage errors exit 2', async (t) => {
+  for (const argv of [['--form', 'udp'], ['--max-frame-bytes', '0'], ['--bogus'], ['a', 'b'], ['/nonexistent/file']]) {
+    const io = capture('')
+    t.equal(await decode(argv, io), 2, argv.join(' '))
+  }
+  const help = capture()
+  t.equal(await decode(['--help'], help), 0)
+  t.match(help.out, /usage: imwire decode/)
+})
+
+t.test('vectors lint passes on the committed vectors', async (t) => {
+  const io = capture()
+  t.equal(await vectors(['lint'], io), 0, io.out)
+  t.match(io.out, /0 problems/)
+})
+
+t.test('vectors lint finds schema errors, duplicate ids, unknown requirements and bad frames', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'imwire-vectors-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  mkdirSync(join(dir, 'schema'))
+  mkdirSync(join(dir, 'codec'))
+  copyFileSync(join(root, 'vectors/schema/codec.schema.json'), join(dir, 'schema/codec.schema.json'))
+  const good = { id: 'frame.ping.one', description: 'd', requirements: ['FRM-2'], level: 'MUST', form: 'frame', hex: '42020801', frames: [{ ping: { nonce: '1' } }] }
+  const doc = (cases: unknown[]) => JSON.stringify({ kind: 'codec', version: 1, cases })
+  writeFileSync(join(dir, 'codec/a.json'), doc([good]))
+  writeFileSync(
+    join(dir, 'codec/b.json'),
+    doc([
+      good,
+      { ...good, id: 'frame.x.unknown-req', requirements: ['ZZZ-1'] },
+      { ...good, id: 'frame.x.bad-field', frames: [{ ping: { nonse: '1' } }] },
+      { ...good, id: 'frame.x.batch', frames: [{ batch: { codec: 'BATCH_CODEC_NONE', count: 1 } }] },
+    ]),
+  )
+  writeFileSync(join(dir, 'codec/c.json'), doc([{ ...good, id: 'Bad Id', level: 'MAY' }]))
+  writeFileSync(join(dir, 'other.json'), JSON.stringify({ kind: 'future', version: 1 }))
+  const io = capture()
+  t.equal(await vectors(['lint', '--dir', dir, '--spec', join(root, 'spec.md')], io), 1)
+  t.match(io.out, /duplicate id 'frame\.ping\.one'/)
+  t.match(io.out, /requirement ZZZ-1 is not defined/)
+  t.match(io.out, /frames\/0: not a Frame/)
+  t.match(io.out, /needs expandedFrames/)
+  t.match(io.out, /c\.json \/cases\/0\/id/)
+  t.match(io.err, /no schema for kind 'future'/)
+  t.notMatch(io.out, /^codec\/a\.json/m, 'the good file has no problem')
+})
+
+t.test('vectors lint usage errors exit 2', async (t) => {
+  t.equal(await vectors([], capture()), 2)
+  t.equal(await vectors(['check'], capture()), 2)
+  t.equal(await vectors(['lint', '--dir', '/nonexistent'], capture()), 2)
+  t.equal(await vectors(['lint', '--bogus'], capture()), 2)
+  t.ok(readFileSync(join(root, 'vectors/schema/codec.schema.json'), 'utf8').includes('"additionalProperties": false'))
+})

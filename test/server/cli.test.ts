@@ -1,0 +1,115 @@
+// `imwire serve` as a process: the listening line, SIGTERM shutdown with
+// 3001, restart on the same data directory, usage errors.
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { ConversationKind } from '../../src/gen/es/imwire/v1/conversation_pb.js'
+import { CloseCode } from '../../src/gen/es/imwire/v1/control_pb.js'
+import { type Kind, Peer } from './peer.js'
+
+const ROOT = new URL('../..', import.meta.url).pathname
+const CLI = join(ROOT, 'dist/src/cli/main.js')
+const SECRET = 'cli-test-secret'
+
+// Build once for this file (errors elsewhere in the tree do not stop tsc from emitting).
+spawnSync('npx', ['--no-install', 'tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'ignore' })
+if (!existsSync(join(ROOT, 'dist/src/server/cli.js'))) throw new Error('build produced no dist/src/server/cli.js')
+
+const dataDir = mkdtempSync(join(tmpdir(), 'imwire-cli-'))
+t.teardown(() => rmSync(dataDir, { recursive: true, force: true }))
+
+interface Proc {
+  child: ChildProcess
+  listening: { event: string; tcp: string | null; ws: string | null }
+  stdout: () => string
+  stderr: () => string
+  exit: Promise<number | null>
+}
+
+async function serve(args: string[]): Promise<Proc> {
+  const child = spawn(process.execPath, [CLI, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  let err = ''
+  child.stderr?.on('data', (d) => {
+    err += d
+  })
+  const exit = new Promise<number | null>((r) => child.on('exit', (code) => r(code)))
+  const line = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no listening line; stderr: ${err}`)), 10_000)
+    child.stdout?.on('data', (d) => {
+      out += d
+      if (out.includes('\n')) {
+        clearTimeout(timer)
+        resolve(out.slice(0, out.indexOf('\n')))
+      }
+    })
+    exit.then((code) => reject(new Error(`exited ${code} before listening; stderr: ${err}`)))
+  })
+  return { child, listening: JSON.parse(line), stdout: () => out, stderr: () => err, exit }
+}
+
+const common = ['--tcp', '127.0.0.1:0', '--ws', '127.0.0.1:0/imwire', '--data-dir', dataDir, '--token-secret', SECRET]
+const id = Uint8Array.from({ length: 16 }, (_, i) => i + 1)
+
+t.test('prints one listening line, serves both transports, and shuts down on SIGTERM with 3001 [ERR-6]', async (t) => {
+  const p = await serve([...common, '--log-level', 'info'])
+  t.teardown(() => p.child.kill('SIGKILL'))
+  t.equal(p.listening.event, 'listening')
+  t.match(p.listening.tcp, /^127\.0\.0\.1:\d+$/)
+  t.match(p.listening.ws, /^ws:\/\/127\.0\.0\.1:\d+\/imwire$/)
+  const server = { tcpAddress: p.listening.tcp, wsUrl: p.listening.ws }
+  const peers: Peer[] = []
+  for (const kind of ['tcp', 'ws'] as Kind[]) {
+    const peer = await Peer.open(kind, server)
+    await peer.login(SECRET, 'alice', `a-${kind}`)
+    peers.push(peer)
+  }
+  const [a] = peers as [Peer, Peer]
+  a.send({ case: 'createConversation', value: { requestId: 1, conversationId: 'g', kind: ConversationKind.GROUP } })
+  await a.expect('conversationResult')
+  t.equal((await (peers[1] as Peer).expect('conversationUpdated')).conversationId, 'g', 'JOINED on the other device')
+  a.send({ case: 'send', value: { clientMsgId: id, conversationId: 'g', body: Uint8Array.of(7) } })
+  t.equal((await a.expect('sendAck')).seq, 1n)
+  t.equal((await (peers[1] as Peer).expect('deliver')).message?.seq, 1n, 'the other device got it over WS')
+  p.child.kill('SIGTERM')
+  for (const peer of peers) t.equal(await peer.expectClose(), CloseCode.GOING_AWAY)
+  t.equal(await p.exit, 0)
+  t.equal(p.stdout().trim().split('\n').length, 1, 'nothing else on stdout')
+  t.match(p.stderr(), /"msg":"stopped"/, 'structured logs on stderr')
+})
+
+t.test('a restart on the same data dir keeps seqs and dedupe records [DUP-5] [ACK-2]', async (t) => {
+  const p = await serve([...common, '--ws', 'off', '--log-level', 'warn'])
+  t.teardown(() => p.child.kill('SIGKILL'))
+  t.equal(p.listening.ws, null)
+  const a = await Peer.open('tcp', { tcpAddress: p.listening.tcp, wsUrl: null })
+  t.teardown(() => a.destroy())
+  await a.login(SECRET, 'alice', 'a-tcp')
+  a.send({ case: 'send', value: { clientMsgId: id, conversationId: 'g', body: Uint8Array.of(7) } })
+  const dup = await a.expect('sendAck')
+  t.same([dup.seq, dup.duplicate], [1n, true])
+  a.send({ case: 'send', value: { clientMsgId: new Uint8Array(16), conversationId: 'g', body: Uint8Array.of(8) } })
+  t.same((await a.expect('sendAck')).seq, 2n)
+  p.child.kill('SIGINT')
+  t.equal(await p.exit, 0)
+})
+
+t.test('refuses to start without a token secret unless --dev, which prints one to stderr [AUTH-3]', async (t) => {
+  const env = { ...process.env }
+  delete env.IMWIRE_TOKEN_SECRET
+  const r = spawnSync(process.execPath, [CLI, 'serve', '--memory', '--tcp', '127.0.0.1:0', '--ws', 'off'], {
+    env,
+    encoding: 'utf8',
+    timeout: 10_000,
+  })
+  t.equal(r.status, 2)
+  t.equal(r.stdout, '')
+  const bad = spawnSync(process.execPath, [CLI, 'serve', '--tcp', 'nonsense'], { encoding: 'utf8', timeout: 10_000 })
+  t.equal(bad.status, 2, 'usage error')
+  const dev = await serve(['--dev', '--memory', '--tcp', '127.0.0.1:0', '--ws', 'off', '--log-level', 'silent'])
+  t.match(dev.stderr(), /development token secret: dev-[0-9a-f]+/)
+  dev.child.kill('SIGTERM')
+  t.equal(await dev.exit, 0)
+})
