@@ -49,14 +49,21 @@ function runFor(fn: () => number, ms: number, batch: number): number {
 function opsPerSec(fns: Array<() => number>, batch = 200): number[] {
   for (const fn of fns) runFor(fn, WARMUP_MS, batch)
   const samples: number[][] = fns.map(() => [])
-  for (let r = 0; r < ROUNDS; r++) fns.forEach((fn, i) => samples[i]?.push(runFor(fn, SLICE_MS, batch)))
+  for (let r = 0; r < ROUNDS; r++) for (const [i, fn] of fns.entries()) samples[i]?.push(runFor(fn, SLICE_MS, batch))
   return samples.map((xs) => xs.sort((a, b) => a - b)[xs.length >> 1] as number)
 }
 
 // ---- realistic frames ---------------------------------------------------------
 
 const PHRASES = ['ok', 'see you at 6?', 'lunch today?', 'sure 👍', 'running late, 10 min', 'did you push the fix?']
-const PHRASES2 = ['yes, CI is green', 'haha', 'can you review my PR', 'thanks!', 'meeting moved to 3pm', 'where are the slides?']
+const PHRASES2 = [
+  'yes, CI is green',
+  'haha',
+  'can you review my PR',
+  'thanks!',
+  'meeting moved to 3pm',
+  'where are the slides?',
+]
 const USERS = ['alice', 'bob', 'carol', 'dave']
 
 function randomBytes(seed: number, n: number): Uint8Array {
@@ -110,11 +117,20 @@ const frames: Record<string, Frame> = {
   SendAck: create(FrameSchema, {
     body: {
       case: 'sendAck',
-      value: { clientMsgId: cid, conversationId: 'conv-3', seq: 100042n, messageId: 'm-5f3a1a2b', serverTimeMs: 1763800000123n, epoch: 1n },
+      value: {
+        clientMsgId: cid,
+        conversationId: 'conv-3',
+        seq: 100042n,
+        messageId: 'm-5f3a1a2b',
+        serverTimeMs: 1763800000123n,
+        epoch: 1n,
+      },
     },
   }),
   Deliver: chatDeliver(42),
-  DeliverAck: create(FrameSchema, { body: { case: 'deliverAck', value: { conversationId: 'conv-3', upToSeq: 100042n } } }),
+  DeliverAck: create(FrameSchema, {
+    body: { case: 'deliverAck', value: { conversationId: 'conv-3', upToSeq: 100042n } },
+  }),
 }
 
 // ---- peers ---------------------------------------------------------------------------
@@ -144,18 +160,30 @@ function measureFrame(name: string, f: Frame): Row[] {
     ['ts-proto', TsFrame.encode(ts).finish()],
     ['protobufjs', PbFrame.encode(pb).finish()],
   ] as const) {
-    if (Buffer.compare(Buffer.from(bytes), Buffer.from(bin)) !== 0) throw new Error(`${codec} encodes ${name} differently`)
+    if (Buffer.compare(Buffer.from(bytes), Buffer.from(bin)) !== 0)
+      throw new Error(`${codec} encodes ${name} differently`)
   }
   const contenders: Array<[string, number, () => number, () => number]> = [
     ['imwire (hot path)', bin.length, () => encodeFrame(f).length, () => (decodeFrame(bin).body.case ? 1 : 0)],
-    ['protobuf-es', bin.length, () => toBinary(FrameSchema, f).length, () => (fromBinary(FrameSchema, bin).body.case ? 1 : 0)],
+    [
+      'protobuf-es',
+      bin.length,
+      () => toBinary(FrameSchema, f).length,
+      () => (fromBinary(FrameSchema, bin).body.case ? 1 : 0),
+    ],
     ['ts-proto', bin.length, () => TsFrame.encode(ts).finish().length, () => (TsFrame.decode(bin) ? 1 : 0)],
     ['protobufjs', bin.length, () => PbFrame.encode(pb).finish().length, () => (PbFrame.decode(bin) ? 1 : 0)],
     ['JSON.stringify/parse', jsonStr.length, () => JSON.stringify(jsonObj).length, () => (JSON.parse(jsonStr) ? 1 : 0)],
   ]
   const enc = opsPerSec(contenders.map((c) => c[2]))
   const dec = opsPerSec(contenders.map((c) => c[3]))
-  return contenders.map(([codec, size], i) => ({ frame: name, codec, size, enc: enc[i] as number, dec: dec[i] as number }))
+  return contenders.map(([codec, size], i) => ({
+    frame: name,
+    codec,
+    size,
+    enc: enc[i] as number,
+    dec: dec[i] as number,
+  }))
 }
 
 const kfmt = (n: number) => `${(n / 1000).toFixed(0)}k`
@@ -188,23 +216,31 @@ for (const n of [64, 512]) {
   const ours = compressLz4Block(raw)
   const napiFramed = lz4napi.compressSync(rawBuf)
   const napiBlock = napiFramed.subarray(4)
-  if (Buffer.compare(Buffer.from(decodeLz4Block(napiBlock, raw.length)), rawBuf) !== 0) throw new Error('lz4-napi block mismatch')
+  if (Buffer.compare(Buffer.from(decodeLz4Block(napiBlock, raw.length)), rawBuf) !== 0)
+    throw new Error('lz4-napi block mismatch')
   const size = Buffer.alloc(4)
   size.writeUInt32LE(raw.length)
   const oursFramed = Buffer.concat([size, ours])
   const mbps = (opsSec: number) => ((opsSec * raw.length) / 1e6).toFixed(0)
   const [oc, nc] = opsPerSec([() => compressLz4Block(raw).length, () => lz4napi.compressSync(rawBuf).length], 4)
-  const [od, nd] = opsPerSec([() => decodeLz4Block(ours, raw.length).length, () => lz4napi.uncompressSync(oursFramed).length], 4)
+  const [od, nd] = opsPerSec(
+    [() => decodeLz4Block(ours, raw.length).length, () => lz4napi.uncompressSync(oursFramed).length],
+    4,
+  )
   const rows: Array<[string, number, number, number]> = [
     ['lz4js compressBlock (made standard) + bounded decoder', ours.length, oc as number, od as number],
     ['lz4-napi (lz4_flex, native)', napiBlock.length, nc as number, nd as number],
   ]
   for (const [impl, blockLen, c, d] of rows) {
-    lines.push(`| ${n} chat Delivers | ${impl} | ${raw.length} | ${blockLen} | ${(blockLen / raw.length).toFixed(3)} | ${mbps(c)} | ${mbps(d)} |`)
+    lines.push(
+      `| ${n} chat Delivers | ${impl} | ${raw.length} | ${blockLen} | ${(blockLen / raw.length).toFixed(3)} | ${mbps(c)} | ${mbps(d)} |`,
+    )
   }
   process.stderr.write(`lz4 ${n} done\n`)
 }
 lines.push('')
-lines.push('imwire decodes strictly (wire types, nested bounds, UTF-8) on every path; protobuf-es, ts-proto and protobufjs do less checking.')
+lines.push(
+  'imwire decodes strictly (wire types, nested bounds, UTF-8) on every path; protobuf-es, ts-proto and protobufjs do less checking.',
+)
 process.stdout.write(`${lines.join('\n')}\n`)
 if (sink === 0.5) process.stdout.write('\n')

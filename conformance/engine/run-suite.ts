@@ -14,6 +14,7 @@ import { globMatch } from './glob.js'
 import { type KnownFailure, knownFailureFor, loadKnownFailures, matchesAny } from './known-failures.js'
 import { kitPaths, kitVersion } from './paths.js'
 import { probe } from './probe.js'
+import { longestFirst } from './schedule.js'
 import { newRunId } from './scope.js'
 import { FixedTarget, parseTarget, SpawnedTarget, type Target, UsageError } from './target.js'
 
@@ -183,7 +184,7 @@ export async function runSuite(options: SuiteOptions = {}): Promise<Report> {
     options.onStart?.({ total: all.length, transports: available, features, target: target.info() })
     const results = new Array<CaseResult>(all.length)
     let finished = 0
-    const runJob = async (job: Job) => {
+    const runJob = async (job: Job, on: Target) => {
       options.onCaseStart?.(job.scenario.id, job.transport)
       const result = job.skip
         ? skipped(job)
@@ -194,25 +195,39 @@ export async function runSuite(options: SuiteOptions = {}): Promise<Report> {
             runId,
             secret,
             timeScale,
-            open: (kind, ms) => target.open(kind, ms),
-            server: target.canRestart ? target : null,
+            open: (kind, ms) => on.open(kind, ms),
+            server: on.canRestart ? on : null,
           })
       results[job.index] = result
       finished++
       options.onCaseEnd?.(result, finished, all.length)
     }
+    // Restart cases stop the server, so they never share it with other cases:
+    // the bundled server gets a second instance of its own for them (it
+    // listens on ephemeral ports); a --spawn command may use fixed ports, so
+    // there they run one at a time after the others.
     const exclusive = all.filter((j) => !j.skip && j.scenario.needs.includes('restart'))
-    await pool(
-      all.filter((j) => !exclusive.includes(j)),
-      jobs,
-      runJob,
-    )
-    for (const j of exclusive) await runJob(j)
+    const shared = longestFirst(all.filter((j) => !exclusive.includes(j)))
+    const separate = exclusive.length > 0 && target.info().mode === 'bundled'
+    const restartTarget = separate ? await openTarget(options, paths.bundledCli, secret, timeScale, started) : target
+    try {
+      const restartCases = async () => {
+        for (const j of exclusive) await runJob(j, restartTarget)
+      }
+      if (separate) await Promise.all([pool(shared, jobs, (j) => runJob(j, target)), restartCases()])
+      else {
+        await pool(shared, jobs, (j) => runJob(j, target))
+        await restartCases()
+      }
+    } finally {
+      if (separate) await restartTarget.stop()
+    }
     await target.stop()
+    const crashes = separate ? [...target.crashes, ...restartTarget.crashes] : target.crashes
 
     // 5. known failures
     applyKnownFailures(results, known, scenarios, available, problems, options.knownFailures)
-    for (const c of target.crashes)
+    for (const c of crashes)
       problems.push({
         kind: 'server-crash',
         message: `the server process ${c.detail} at ${c.at} ms and was started again [ERR-5]${c.stderrTail ? `\n${c.stderrTail}` : ''}`,
@@ -230,7 +245,7 @@ export async function runSuite(options: SuiteOptions = {}): Promise<Report> {
       summary.mustFailed > 0 ||
       (options.strict === true && summary.shouldFailed > 0) ||
       summary.staleKnownFailures > 0 ||
-      target.crashes.length > 0
+      crashes.length > 0
     const outcome: Report['outcome'] = summary.errors > 0 ? 'harness-error' : failing ? 'failures' : 'conformant'
     return {
       ...base,
@@ -241,7 +256,7 @@ export async function runSuite(options: SuiteOptions = {}): Promise<Report> {
       exitCode: outcome === 'harness-error' ? 2 : outcome === 'failures' ? 1 : 0,
       summary,
       problems,
-      serverCrashes: target.crashes,
+      serverCrashes: crashes,
       requirements: requirementRows(results, spec),
       cases: results,
     }

@@ -51,8 +51,10 @@ export async function execIo(verb: StepVerb, step: Step, scope: Scope, ctx: Step
       return disconnectStep(step, scope, ctx)
     case 'silence': {
       const c = ctx.conn(step.silence as string)
-      ctx.transcript.event(c.name, 'note', `silent for ${ctx.scale(step.forMs as number)} ms`)
-      await c.silence(Math.min(ctx.scale(step.forMs as number), ctx.left()))
+      // Not scaled: a silence is measured against the server's heartbeat
+      // timer ([HB-2]), which --time-scale does not stretch.
+      ctx.transcript.event(c.name, 'note', `silent for ${step.forMs as number} ms`)
+      await c.silence(Math.min(step.forMs as number, ctx.left()))
       return
     }
     default:

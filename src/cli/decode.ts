@@ -58,7 +58,13 @@ function positiveInt(name: string, v: string | undefined): number {
 }
 
 function parseArgs(argv: string[]): Options | 'help' {
-  const o: Options = { form: 'auto', encoding: 'auto', limits: { ...DEFAULT_BATCH_LIMITS }, json: false, file: undefined }
+  const o: Options = {
+    form: 'auto',
+    encoding: 'auto',
+    limits: { ...DEFAULT_BATCH_LIMITS },
+    json: false,
+    file: undefined,
+  }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string
     const next = () => argv[++i]
@@ -125,10 +131,15 @@ interface Decoded {
 }
 
 /** Decodes as far as possible; the error, if any, is returned with the frames before it. */
-function decodeAll(bytes: Uint8Array, form: 'stream' | 'frame', limits: BatchLimits): { frames: Decoded[]; error?: CodecError } {
+function decodeAll(
+  bytes: Uint8Array,
+  form: 'stream' | 'frame',
+  limits: BatchLimits,
+): { frames: Decoded[]; error?: CodecError } {
   const frames: Decoded[] = []
   try {
-    if (form === 'frame') frames.push({ offset: 0, length: bytes.length, frame: decodeFrame(bytes, limits.maxFrameBytes) })
+    if (form === 'frame')
+      frames.push({ offset: 0, length: bytes.length, frame: decodeFrame(bytes, limits.maxFrameBytes) })
     else {
       const dec = new StreamDecoder({ maxFrameBytes: limits.maxFrameBytes })
       dec.feed(bytes, (frame, b, offset) => {
@@ -191,7 +202,10 @@ function render(frames: Decoded[], json: boolean): string {
   return s
 }
 
-export async function main(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+export async function main(
+  argv: string[],
+  io: CliIo = { stdout: process.stdout, stderr: process.stderr },
+): Promise<number> {
   let opts: Options | 'help'
   try {
     opts = parseArgs(argv)
@@ -231,7 +245,10 @@ export async function main(argv: string[], io: CliIo = { stdout: process.stdout,
       io.stderr.write(`# as a single frame: ${describeError(asFrame.error, `at byte ${asFrame.error.offset ?? 0}`)}`)
     }
   }
-  if (!opts.json) io.stdout.write(`# ${bytes.length} bytes decoded as ${form === 'stream' ? 'a TCP stream' : 'one frame (WebSocket form)'}\n`)
+  if (!opts.json)
+    io.stdout.write(
+      `# ${bytes.length} bytes decoded as ${form === 'stream' ? 'a TCP stream' : 'one frame (WebSocket form)'}\n`,
+    )
   io.stdout.write(render(result.frames, opts.json))
   if (result.error !== undefined) {
     const err = result.error

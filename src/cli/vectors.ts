@@ -83,7 +83,10 @@ function checkCodecCase(c: Item, where: string, add: (where: string, message: st
   }
 }
 
-export function lintVectors(dir: string, specPath: string): { problems: Problem[]; warnings: string[]; files: number; items: number } {
+export function lintVectors(
+  dir: string,
+  specPath: string,
+): { problems: Problem[]; warnings: string[]; files: number; items: number } {
   const problems: Problem[] = []
   const warnings: string[] = []
   const known = new Set<string>()
@@ -122,7 +125,8 @@ export function lintVectors(dir: string, specPath: string): { problems: Problem[
       continue
     }
     if (!validate(doc)) {
-      for (const e of validate.errors ?? []) add(e.instancePath, `${e.message ?? 'invalid'}${e.params ? ` ${JSON.stringify(e.params)}` : ''}`)
+      for (const e of validate.errors ?? [])
+        add(e.instancePath, `${e.message ?? 'invalid'}${e.params ? ` ${JSON.stringify(e.params)}` : ''}`)
       continue
     }
     const listKey = Array.isArray((doc as { cases?: unknown }).cases) ? 'cases' : 'scenarios'
@@ -138,7 +142,8 @@ export function lintVectors(dir: string, specPath: string): { problems: Problem[
       }
       if (Array.isArray(c.requirements)) {
         for (const r of c.requirements) {
-          if (typeof r === 'string' && !known.has(r)) add(`${where}/requirements`, `requirement ${r} is not defined in spec.md`)
+          if (typeof r === 'string' && !known.has(r))
+            add(`${where}/requirements`, `requirement ${r} is not defined in spec.md`)
         }
       }
       if (kind === 'codec') checkCodecCase(c, where, add)
@@ -147,7 +152,10 @@ export function lintVectors(dir: string, specPath: string): { problems: Problem[
   return { problems, warnings, files: files.length, items }
 }
 
-export async function main(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+export async function main(
+  argv: string[],
+  io: CliIo = { stdout: process.stdout, stderr: process.stderr },
+): Promise<number> {
   const [command, ...rest] = argv
   if (command === '--help' || command === '-h' || command === 'help') {
     io.stdout.write(USAGE)

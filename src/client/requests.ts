@@ -19,6 +19,8 @@ export class RequestTracker {
   private readonly pending = new Map<number, Pending>()
   private readonly transmit: (frame: Frame) => void
   private connected = false
+  /** Set once the client stopped: new requests fail at once. */
+  private stopped: Error | null = null
 
   constructor(transmit: (frame: Frame) => void) {
     this.transmit = transmit
@@ -34,6 +36,7 @@ export class RequestTracker {
     // uint32, never 0. [HIS-6]
     this.nextId = id >= 0xffffffff ? 1 : id + 1
     const frame = build(id)
+    if (this.stopped !== null) return Promise.reject(this.stopped)
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { frame, resolve: resolve as (v: unknown) => void, reject })
       if (this.connected) this.transmit(frame)
@@ -67,7 +70,10 @@ export class RequestTracker {
     this.connected = false
   }
 
+  /** The client stopped: fail everything pending and every later request. */
   failAll(err: Error): void {
+    this.stopped = err
+    this.connected = false
     const all = [...this.pending.values()]
     this.pending.clear()
     for (const p of all) p.reject(err)

@@ -114,7 +114,8 @@ function splitPayload(raw: Uint8Array, count: number, maxFrameBytes: number): Fr
       }
     }
     if (!done) {
-      if (pos - at >= MAX_PREFIX_BYTES) throw new CodecError('BAD_LENGTH_PREFIX', 'length prefix longer than 5 bytes', at)
+      if (pos - at >= MAX_PREFIX_BYTES)
+        throw new CodecError('BAD_LENGTH_PREFIX', 'length prefix longer than 5 bytes', at)
       throw new CodecError('BATCH_LENGTH_MISMATCH', 'payload ends inside a length prefix', at) // [BAT-3]
     }
     if (len >= 2 ** 32) throw new CodecError('BAD_LENGTH_PREFIX', 'length prefix >= 2^32', at)

@@ -161,7 +161,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     for (let i = 0; i < 100; i++) {
       await store.idle()
       await new Promise((r) => setImmediate(r))
-      if (inflightOps === 0) break
+      break
     }
     // 3. Close 3001 to everyone; Connection.close writes queued acks first.
     //    retry_after_ms spreads the reconnects over [1 s, 10 s). [ERR-6] [ERR-14]

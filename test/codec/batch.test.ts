@@ -32,9 +32,18 @@ function codeOf(f: Frame, limits: Partial<BatchLimits> = {}): string | undefined
 }
 
 t.test('refuses an oversized declared length before allocating: a 4 GiB claim costs nothing', async (t) => {
-  const claim = batch({ codec: BatchCodec.LZ4_BLOCK, count: 1, uncompressedLength: 0xffffffff, payload: fromHex('1f00010000') })
+  const claim = batch({
+    codec: BatchCodec.LZ4_BLOCK,
+    count: 1,
+    uncompressedLength: 0xffffffff,
+    payload: fromHex('1f00010000'),
+  })
   t.equal(codeOf(claim), 'BATCH_TOO_LARGE', '[BAT-5] [BAT-9]')
-  t.equal(codeOf(claim, { maxBatchBytes: 0xffffffff, lz4Enabled: false }), 'BATCH_CODEC_NOT_ENABLED', '[HS-6] before the size')
+  t.equal(
+    codeOf(claim, { maxBatchBytes: 0xffffffff, lz4Enabled: false }),
+    'BATCH_CODEC_NOT_ENABLED',
+    '[HS-6] before the size',
+  )
 })
 
 t.test('checks in the order of the spec validation steps', async (t) => {
@@ -86,7 +95,12 @@ t.test('arbitrary and mutated batches only ever give frames or a CodecError', as
       const v = f.body.value
       const payload = Uint8Array.from(v.payload)
       for (const [at, b] of edits) if (payload.length > 0) payload[at % payload.length] = b
-      return batch({ codec: v.codec, count: count ?? v.count, uncompressedLength: len ?? v.uncompressedLength, payload })
+      return batch({
+        codec: v.codec,
+        count: count ?? v.count,
+        uncompressedLength: len ?? v.uncompressedLength,
+        payload,
+      })
     })
   const arbitrary = fc
     .record({

@@ -12,8 +12,18 @@ function capture(input?: string | Uint8Array) {
   const io = {
     out: '',
     err: '',
-    stdout: { write: (s: string) => ((io.out += s), true) },
-    stderr: { write: (s: string) => ((io.err += s), true) },
+    stdout: {
+      write: (s: string) => {
+        io.out += s
+        return true
+      },
+    },
+    stderr: {
+      write: (s: string) => {
+        io.err += s
+        return true
+      },
+    },
     stdin: (async function* () {
       if (input !== undefined) yield typeof input === 'string' ? Buffer.from(input) : input
     })(),
@@ -33,7 +43,12 @@ t.test('decode --json gives offsets, sizes and the frames inside a batch', async
   // The spec's example batch: Ping and Pong, codec NONE, on TCP.
   const io = capture('14 3a 12 08 01 10 02 18 0a 22 0a 04 42 02 08 01 04 4a 02 08 01')
   t.equal(await decode(['--json', '--form', 'stream'], io), 0)
-  const out = JSON.parse(io.out) as Array<{ offset: number; length: number; frame: { batch: unknown }; inner: unknown[] }>
+  const out = JSON.parse(io.out) as Array<{
+    offset: number
+    length: number
+    frame: { batch: unknown }
+    inner: unknown[]
+  }>
   t.equal(out.length, 1)
   t.same(out[0]?.inner, [{ ping: { nonce: '1' } }, { pong: { nonce: '1' } }])
   t.equal(out[0]?.length, 20)
@@ -102,7 +117,15 @@ t.test('vectors lint finds schema errors, duplicate ids, unknown requirements an
   mkdirSync(join(dir, 'schema'))
   mkdirSync(join(dir, 'codec'))
   copyFileSync(join(root, 'vectors/schema/codec.schema.json'), join(dir, 'schema/codec.schema.json'))
-  const good = { id: 'frame.ping.one', description: 'd', requirements: ['FRM-2'], level: 'MUST', form: 'frame', hex: '42020801', frames: [{ ping: { nonce: '1' } }] }
+  const good = {
+    id: 'frame.ping.one',
+    description: 'd',
+    requirements: ['FRM-2'],
+    level: 'MUST',
+    form: 'frame',
+    hex: '42020801',
+    frames: [{ ping: { nonce: '1' } }],
+  }
   const doc = (cases: unknown[]) => JSON.stringify({ kind: 'codec', version: 1, cases })
   writeFileSync(join(dir, 'codec/a.json'), doc([good]))
   writeFileSync(

@@ -32,7 +32,8 @@ export function loadCodecVectors(): VectorCase[] {
   const out: VectorCase[] = []
   for (const name of readdirSync(dir).sort()) {
     if (!name.endsWith('.json')) continue
-    const doc = JSON.parse(readFileSync(join(dir, name), 'utf8')) as { cases: VectorCase[] }
+    const doc = JSON.parse(readFileSync(join(dir, name), 'utf8')) as { kind?: string; cases: VectorCase[] }
+    if (doc.kind !== 'codec') continue
     for (const c of doc.cases) out.push({ ...c, file: name })
   }
   return out
@@ -95,7 +96,11 @@ function scalarArb(t: ScalarType, o: ArbOptions): fc.Arbitrary<unknown> {
     case ScalarType.BOOL:
       return fc.boolean()
     case ScalarType.UINT32:
-      return fc.oneof(fc.constantFrom(0, 1, 127, 128, 16383, 16384, 4294967295), fc.nat(), fc.integer({ min: 0, max: 4294967295 }))
+      return fc.oneof(
+        fc.constantFrom(0, 1, 127, 128, 16383, 16384, 4294967295),
+        fc.nat(),
+        fc.integer({ min: 0, max: 4294967295 }),
+      )
     case ScalarType.UINT64:
       return fc.oneof(
         fc.constantFrom(0n, 1n, 127n, 128n, (1n << 32n) - 1n, 1n << 32n, (1n << 53n) + 1n, U64_MAX),
@@ -134,7 +139,11 @@ function fieldArb(f: DescField, o: ArbOptions, depth: number): fc.Arbitrary<unkn
 }
 
 /** An init object for `desc` (fields optional, one oneof case or none). */
-export function messageInitArb(desc: DescMessage, o: ArbOptions = {}, depth = 0): fc.Arbitrary<Record<string, unknown>> {
+export function messageInitArb(
+  desc: DescMessage,
+  o: ArbOptions = {},
+  depth = 0,
+): fc.Arbitrary<Record<string, unknown>> {
   const record: Record<string, fc.Arbitrary<unknown>> = {}
   for (const f of desc.fields) {
     if (f.oneof !== undefined) continue
@@ -149,7 +158,9 @@ export function messageInitArb(desc: DescMessage, o: ArbOptions = {}, depth = 0)
     const a = fieldArb(f, o, depth)
     return a === undefined ? [] : [a.map((value) => ({ case: f.localName, value }))]
   })
-  return fc.tuple(base, fc.option(fc.oneof(...cases), { freq: 8 })).map(([b, c]) => (c === null ? b : { ...b, [oneof.localName]: c }))
+  return fc
+    .tuple(base, fc.option(fc.oneof(...cases), { freq: 8 }))
+    .map(([b, c]) => (c === null ? b : { ...b, [oneof.localName]: c }))
 }
 
 /** Arbitrary frames of every body type (and none). */
@@ -168,7 +179,16 @@ export function frameOfKindArb(kind: string, o: ArbOptions = {}): fc.Arbitrary<F
 
 export const FRAME_KINDS: string[] = FrameSchema.fields.map((f) => f.localName)
 
-const PHRASES = ['ok', 'see you at 6?', 'lunch today?', 'sure 👍', 'running late', 'did you push the fix?', 'CI is green', 'haha']
+const PHRASES = [
+  'ok',
+  'see you at 6?',
+  'lunch today?',
+  'sure 👍',
+  'running late',
+  'did you push the fix?',
+  'CI is green',
+  'haha',
+]
 
 /** A realistic chat Deliver: short varied text, random-looking client id. */
 export function chatDeliver(i: number): Frame {
@@ -187,7 +207,9 @@ export function chatDeliver(i: number): Frame {
           clientMsgId: Uint8Array.from({ length: 16 }, () => Math.floor(rnd() * 256)),
           serverTimeMs: 1763800000000n + BigInt(i * 1500),
           contentType: 'text/plain',
-          body: new TextEncoder().encode(`${PHRASES[(i * 7) % PHRASES.length]}${i % 3 === 0 ? ` #${(i * 7919) % 1000}` : ''}`),
+          body: new TextEncoder().encode(
+            `${PHRASES[(i * 7) % PHRASES.length]}${i % 3 === 0 ? ` #${(i * 7919) % 1000}` : ''}`,
+          ),
         },
         epoch: 1n,
       },

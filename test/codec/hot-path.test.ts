@@ -4,7 +4,14 @@
 import { create, equals, toBinary } from '@bufbuild/protobuf'
 import fc from 'fast-check'
 import t from 'tap'
-import { CodecError, decodeFrame, delimit, encodeFrame, encodeFrameDelimited, frameKind } from '../../src/codec/index.js'
+import {
+  CodecError,
+  decodeFrame,
+  delimit,
+  encodeFrame,
+  encodeFrameDelimited,
+  frameKind,
+} from '../../src/codec/index.js'
 import { decodeFrameStrict } from '../../src/codec/frame-codec.js'
 import { decodeHotFrame } from '../../src/codec/hot-decoder.js'
 import { encodeHotFrame, HOT_CASES } from '../../src/codec/hot-encoder.js'
@@ -51,7 +58,11 @@ t.test('the hot decoder never disagrees with the strict path, on mutated hot fra
     .filter((b) => b.length < 2048)
   t.ok(seeds.length >= 8, 'hot-frame vectors to mutate')
   const mutated = fc
-    .tuple(fc.constantFrom(...seeds), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }), fc.nat(8))
+    .tuple(
+      fc.constantFrom(...seeds),
+      fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }),
+      fc.nat(8),
+    )
     .map(([b, edits, cut]) => {
       const m = Uint8Array.from(b)
       for (const [at, v] of edits) m[at % m.length] = v
@@ -82,7 +93,11 @@ t.test('the hot path declines what it does not handle and protobuf-es takes over
   const withNumber = create(FrameSchema, { body: { case: 'send', value: { sendSeq: 1n } } })
   ;(withNumber.body.value as { sendSeq: unknown }).sendSeq = 5
   t.equal(encodeHotFrame(withNumber, false), undefined, 'a number where a bigint belongs')
-  t.equal(toHex(encodeFrame(withNumber)), toHex(toBinary(FrameSchema, withNumber)), 'encodeFrame falls back to toBinary')
+  t.equal(
+    toHex(encodeFrame(withNumber)),
+    toHex(toBinary(FrameSchema, withNumber)),
+    'encodeFrame falls back to toBinary',
+  )
   const tooBig = create(FrameSchema, { body: { case: 'deliverAck', value: { upToSeq: 1n << 64n } } })
   t.equal(encodeHotFrame(tooBig, false), undefined, 'a uint64 out of range')
   const negative = create(FrameSchema, { body: { case: 'sendAck', value: { seq: -1n } } })
@@ -90,7 +105,11 @@ t.test('the hot path declines what it does not handle and protobuf-es takes over
   const unknown = create(FrameSchema, { body: { case: 'send', value: {} } })
   unknown.$unknown = [{ no: 99, wireType: 0, data: Uint8Array.of(1) }]
   t.equal(encodeHotFrame(unknown, false), undefined, 'unknown fields to preserve')
-  t.equal(toHex(encodeFrameDelimited(unknown)), toHex(delimit(toBinary(FrameSchema, unknown))), 'delimited fallback too')
+  t.equal(
+    toHex(encodeFrameDelimited(unknown)),
+    toHex(delimit(toBinary(FrameSchema, unknown))),
+    'delimited fallback too',
+  )
   // Non-canonical but valid bytes: the hot decoder declines, the strict path decodes.
   const reordered = fromHex('1a0618011202632d')
   t.equal(decodeHotFrame(fromHex('1a0318016301')), undefined, 'unknown field in a Send')

@@ -12,7 +12,8 @@ import { decodeLz4BlockInto } from '../../src/codec/lz4-block.js'
 import { chatDeliver, fromHex, loadCodecVectors, prng, toHex } from './helpers.js'
 
 /** lz4-napi frames a raw block with its uncompressed size, 4 bytes little-endian. */
-const napiCompress = (raw: Uint8Array): Uint8Array => Uint8Array.from(lz4napi.compressSync(Buffer.from(raw)).subarray(4))
+const napiCompress = (raw: Uint8Array): Uint8Array =>
+  Uint8Array.from(lz4napi.compressSync(Buffer.from(raw)).subarray(4))
 function napiDecompress(block: Uint8Array, n: number): Uint8Array {
   const size = Buffer.alloc(4)
   size.writeUInt32LE(n)
@@ -39,14 +40,20 @@ function endRulesBroken(block: Uint8Array, n: number): string | undefined {
     op += len + 4
   }
   if (op !== n) return `decodes to ${op} bytes, not ${n}`
-  if (lastMatch !== undefined && lastMatch[0] > n - 12) return `last match starts ${n - lastMatch[0]} bytes before the end`
+  if (lastMatch !== undefined && lastMatch[0] > n - 12)
+    return `last match starts ${n - lastMatch[0]} bytes before the end`
   if (lastMatch !== undefined && lastMatch[1] > n - 5) return 'a match covers the last 5 bytes'
   return undefined
 }
 
 /** Chat-like payloads of many sizes (deterministic). */
 function payloads(): Uint8Array[] {
-  const out: Uint8Array[] = [new Uint8Array(0), Uint8Array.of(1), new Uint8Array(12).fill(7), new Uint8Array(13).fill(7)]
+  const out: Uint8Array[] = [
+    new Uint8Array(0),
+    Uint8Array.of(1),
+    new Uint8Array(12).fill(7),
+    new Uint8Array(13).fill(7),
+  ]
   const rnd = prng(5)
   for (let k = 0; k < 120; k++) {
     const n = 1 + Math.floor(rnd() * 80)
@@ -77,7 +84,10 @@ for line in sys.stdin:
   const input = `${items.map(([b, n]) => `${toHex(b) || '00'} ${n}`).join('\n')}\n`
   const res = spawnSync('python3', ['-c', script], { input, encoding: 'utf8', maxBuffer: 1 << 26 })
   if (res.status !== 0) throw new Error(res.stderr)
-  return res.stdout.trim().split('\n').map((l) => (l === '-' ? null : l))
+  return res.stdout
+    .trim()
+    .split('\n')
+    .map((l) => (l === '-' ? null : l))
 }
 
 t.test('our blocks decode with lz4-napi and follow the end-of-block rules', async (t) => {
@@ -111,47 +121,57 @@ t.test('every LZ4 vector payload decodes the same with lz4-napi and with ours', 
   t.ok(n >= 6, `${n} LZ4 vectors`)
 })
 
-t.test('lz4js alone writes blocks that break the end-of-block rules; both our decoder and the rules refuse them', async (t) => {
-  let broken = 0
-  for (const raw of payloads()) {
-    const dst = new Uint8Array(lz4js.compressBound(raw.length))
-    const len: number = lz4js.compressBlock(raw, dst, 0, raw.length, new Uint32Array(1 << 16))
-    if (len === 0) continue
-    const block = dst.subarray(0, len)
-    const why = endRulesBroken(block, raw.length)
-    let ours: string | undefined
-    try {
-      decodeLz4Block(block, raw.length)
-    } catch (err) {
-      ours = (err as CodecError).code
+t.test(
+  'lz4js alone writes blocks that break the end-of-block rules; both our decoder and the rules refuse them',
+  async (t) => {
+    let broken = 0
+    for (const raw of payloads()) {
+      const dst = new Uint8Array(lz4js.compressBound(raw.length))
+      const len: number = lz4js.compressBlock(raw, dst, 0, raw.length, new Uint32Array(1 << 16))
+      if (len === 0) continue
+      const block = dst.subarray(0, len)
+      const why = endRulesBroken(block, raw.length)
+      let ours: string | undefined
+      try {
+        decodeLz4Block(block, raw.length)
+      } catch (err) {
+        ours = (err as CodecError).code
+      }
+      t.equal(ours, why === undefined ? undefined : 'BATCH_CORRUPT', why ?? 'a standard block')
+      if (why !== undefined) broken++
     }
-    t.equal(ours, why === undefined ? undefined : 'BATCH_CORRUPT', why ?? 'a standard block')
-    if (why !== undefined) broken++
-  }
-  t.ok(broken > 0, `lz4js broke the rules in ${broken} blocks: compressLz4Block must not pass its output through as is`)
-})
+    t.ok(
+      broken > 0,
+      `lz4js broke the rules in ${broken} blocks: compressLz4Block must not pass its output through as is`,
+    )
+  },
+)
 
-t.test('liblz4 (reference) accepts our blocks and refuses exactly what our decoder refuses', { skip: !liblz4 && 'python3 with liblz4.so.1 not available' }, async (t) => {
-  const raws = payloads().filter((r) => r.length > 0)
-  const ours = liblz4Decode(raws.map((r) => [compressLz4Block(r), r.length]))
-  raws.forEach((r, i) => t.equal(ours[i], toHex(r), `our block of ${r.length} bytes`))
-  const lz4jsBlocks: Array<[Uint8Array, number]> = []
-  for (const raw of raws) {
-    const dst = new Uint8Array(lz4js.compressBound(raw.length))
-    const len: number = lz4js.compressBlock(raw, dst, 0, raw.length, new Uint32Array(1 << 16))
-    if (len > 0) lz4jsBlocks.push([dst.slice(0, len), raw.length])
-  }
-  const ref = liblz4Decode(lz4jsBlocks)
-  lz4jsBlocks.forEach(([b, n], i) => {
-    let mine: string | null
-    try {
-      mine = toHex(decodeLz4Block(b, n))
-    } catch {
-      mine = null
+t.test(
+  'liblz4 (reference) accepts our blocks and refuses exactly what our decoder refuses',
+  { skip: !liblz4 && 'python3 with liblz4.so.1 not available' },
+  async (t) => {
+    const raws = payloads().filter((r) => r.length > 0)
+    const ours = liblz4Decode(raws.map((r) => [compressLz4Block(r), r.length]))
+    for (const [i, r] of raws.entries()) t.equal(ours[i], toHex(r), `our block of ${r.length} bytes`)
+    const lz4jsBlocks: Array<[Uint8Array, number]> = []
+    for (const raw of raws) {
+      const dst = new Uint8Array(lz4js.compressBound(raw.length))
+      const len: number = lz4js.compressBlock(raw, dst, 0, raw.length, new Uint32Array(1 << 16))
+      if (len > 0) lz4jsBlocks.push([dst.slice(0, len), raw.length])
     }
-    t.equal(mine, ref[i], `lz4js block ${i}: same verdict and bytes as liblz4`)
-  })
-})
+    const ref = liblz4Decode(lz4jsBlocks)
+    lz4jsBlocks.forEach(([b, n], i) => {
+      let mine: string | null
+      try {
+        mine = toHex(decodeLz4Block(b, n))
+      } catch {
+        mine = null
+      }
+      t.equal(mine, ref[i], `lz4js block ${i}: same verdict and bytes as liblz4`)
+    })
+  },
+)
 
 t.test('refuses corrupt blocks with BATCH_CORRUPT and short ones with BATCH_LENGTH_MISMATCH', async (t) => {
   const code = (hex: string, n: number) => {
@@ -176,7 +196,11 @@ t.test('refuses corrupt blocks with BATCH_CORRUPT and short ones with BATCH_LENG
 
 t.test('a huge match length is refused from its length bytes, before any copying', async (t) => {
   // About 255 MB of match announced by 1 MB of 0xff, for 64 KiB of output.
-  const block = Buffer.concat([fromHex('1f610100'), Buffer.alloc(1 << 20, 0xff), fromHex('00 50 6162636465'.replace(/ /g, ''))])
+  const block = Buffer.concat([
+    fromHex('1f610100'),
+    Buffer.alloc(1 << 20, 0xff),
+    fromHex('00 50 6162636465'.replace(/ /g, '')),
+  ])
   const dst = new Uint8Array(65536 + 64).fill(0xaa)
   t.throws(() => decodeLz4BlockInto(block, dst, 65536), { code: 'BATCH_CORRUPT' })
   t.equal(dst[1], 0xaa, 'nothing of the match was written')

@@ -35,11 +35,15 @@ for (const kind of FRAME_KINDS) {
 t.test('arbitrary frame sequences survive plain and LZ4 batches', async (t) => {
   const inner = frameArb().filter((f) => f.body.case === undefined || noBatch(f.body.case))
   fc.assert(
-    fc.property(fc.array(inner, { minLength: 1, maxLength: 12 }), fc.constantFrom('none', 'lz4' as const), (frames, codec) => {
-      const batch = encodeBatch(frames, codec)
-      const back = decodeBatch(decodeFrame(encodeFrame(batch)))
-      return back.length === frames.length && back.every((f, i) => equals(FrameSchema, f, frames[i] as never))
-    }),
+    fc.property(
+      fc.array(inner, { minLength: 1, maxLength: 12 }),
+      fc.constantFrom('none', 'lz4' as const),
+      (frames, codec) => {
+        const batch = encodeBatch(frames, codec)
+        const back = decodeBatch(decodeFrame(encodeFrame(batch)))
+        return back.length === frames.length && back.every((f, i) => equals(FrameSchema, f, frames[i] as never))
+      },
+    ),
     { numRuns: 200, seed: 2 },
   )
   t.pass('200 batches')

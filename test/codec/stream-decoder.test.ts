@@ -4,12 +4,20 @@
 import { create } from '@bufbuild/protobuf'
 import fc from 'fast-check'
 import t from 'tap'
-import { CodecError, encodeFrame, encodeFrameDelimited, encodeVarint, frameKind, StreamDecoder } from '../../src/codec/index.js'
+import {
+  CodecError,
+  encodeFrame,
+  encodeFrameDelimited,
+  encodeVarint,
+  frameKind,
+  StreamDecoder,
+} from '../../src/codec/index.js'
 import { type Frame, FrameSchema } from '../../src/gen/es/imwire/v1/frame_pb.js'
 import { fromHex, loadCodecVectors } from './helpers.js'
 
 const ping = (n: number): Frame => create(FrameSchema, { body: { case: 'ping', value: { nonce: BigInt(n) } } })
-const big = (n: number): Frame => create(FrameSchema, { body: { case: 'send', value: { body: new Uint8Array(n).fill(7) } } })
+const big = (n: number): Frame =>
+  create(FrameSchema, { body: { case: 'send', value: { body: new Uint8Array(n).fill(7) } } })
 
 function codeOf(fn: () => unknown): string | undefined {
   try {
@@ -35,7 +43,11 @@ t.test('decodes many frames from one chunk and one frame from many chunks', asyn
 
 t.test('refuses a frame over the limit from its prefix, before any of the body arrives', async (t) => {
   const d = new StreamDecoder({ maxFrameBytes: 1000 })
-  t.equal(codeOf(() => d.push(encodeVarint(1001))), 'FRAME_TOO_LARGE', '[FRM-3] the prefix alone is enough')
+  t.equal(
+    codeOf(() => d.push(encodeVarint(1001))),
+    'FRAME_TOO_LARGE',
+    '[FRM-3] the prefix alone is enough',
+  )
   const ok = new StreamDecoder({ maxFrameBytes: 1000 })
   t.same(ok.push(encodeVarint(1000)), [], 'exactly at the limit: waits for the body')
   t.equal(ok.pending, 2, 'only the prefix is held')
@@ -43,23 +55,55 @@ t.test('refuses a frame over the limit from its prefix, before any of the body a
 
 t.test('refuses a sixth prefix byte at the fifth and a prefix of 2^32 or more', async (t) => {
   const d = new StreamDecoder()
-  for (const b of [0x80, 0x80, 0x80, 0x80]) t.same(d.push(Uint8Array.of(b)), [], 'four continuation bytes are fine so far')
-  t.equal(codeOf(() => d.push(Uint8Array.of(0x80))), 'BAD_LENGTH_PREFIX', '[FRM-4] the fifth with its continuation bit')
-  t.equal(codeOf(() => new StreamDecoder().push(fromHex('8080808010'))), 'BAD_LENGTH_PREFIX', '2^32')
-  t.equal(codeOf(() => new StreamDecoder().push(fromHex('ffffffff0f'))), 'FRAME_TOO_LARGE', '2^32-1 is a valid prefix, over the limit')
-  t.same(new StreamDecoder().push(fromHex('8480808000420208 05'.replace(/ /g, ''))).map(frameKind), ['ping'], 'a 5-byte non-minimal prefix is valid')
+  for (const b of [0x80, 0x80, 0x80, 0x80])
+    t.same(d.push(Uint8Array.of(b)), [], 'four continuation bytes are fine so far')
+  t.equal(
+    codeOf(() => d.push(Uint8Array.of(0x80))),
+    'BAD_LENGTH_PREFIX',
+    '[FRM-4] the fifth with its continuation bit',
+  )
+  t.equal(
+    codeOf(() => new StreamDecoder().push(fromHex('8080808010'))),
+    'BAD_LENGTH_PREFIX',
+    '2^32',
+  )
+  t.equal(
+    codeOf(() => new StreamDecoder().push(fromHex('ffffffff0f'))),
+    'FRAME_TOO_LARGE',
+    '2^32-1 is a valid prefix, over the limit',
+  )
+  t.same(
+    new StreamDecoder().push(fromHex('8480808000420208 05'.replace(/ /g, ''))).map(frameKind),
+    ['ping'],
+    'a 5-byte non-minimal prefix is valid',
+  )
 })
 
 t.test('end() reports a frame cut by the end of the stream, in the prefix or in the body', async (t) => {
   const inPrefix = new StreamDecoder()
   inPrefix.push(fromHex('80'))
-  t.equal(codeOf(() => inPrefix.end()), 'TRUNCATED_FRAME', '[FRM-8] inside the prefix')
+  t.equal(
+    codeOf(() => inPrefix.end()),
+    'TRUNCATED_FRAME',
+    '[FRM-8] inside the prefix',
+  )
   const inBody = new StreamDecoder()
-  t.same(inBody.push(Buffer.concat([encodeFrameDelimited(ping(1)), encodeFrameDelimited(ping(2)).subarray(0, 3)])).length, 1)
-  t.equal(codeOf(() => inBody.end()), 'TRUNCATED_FRAME', 'inside the body, after a complete frame')
+  t.same(
+    inBody.push(Buffer.concat([encodeFrameDelimited(ping(1)), encodeFrameDelimited(ping(2)).subarray(0, 3)])).length,
+    1,
+  )
+  t.equal(
+    codeOf(() => inBody.end()),
+    'TRUNCATED_FRAME',
+    'inside the body, after a complete frame',
+  )
   const clean = new StreamDecoder()
   clean.push(encodeFrameDelimited(ping(1)))
-  t.equal(codeOf(() => clean.end()), undefined, 'a clean end is not an error')
+  t.equal(
+    codeOf(() => clean.end()),
+    undefined,
+    'a clean end is not an error',
+  )
 })
 
 t.test('after an error every call throws the same error', async (t) => {
@@ -82,7 +126,14 @@ t.test('feed hands over the frames before a bad one, with their bytes and offset
   const bytes = Buffer.concat([encodeFrameDelimited(ping(1)), encodeFrameDelimited(ping(2)), fromHex('021e00')])
   const code = codeOf(() => d.feed(bytes, (f, b, off) => void seen.push([frameKind(f), b.length, off])))
   t.equal(code, 'MALFORMED_FRAME')
-  t.same(seen, [['ping', 4, 0], ['ping', 4, 5]], 'both good frames first')
+  t.same(
+    seen,
+    [
+      ['ping', 4, 0],
+      ['ping', 4, 5],
+    ],
+    'both good frames first',
+  )
   const stopper = new StreamDecoder()
   let calls = 0
   stopper.feed(Buffer.concat([encodeFrameDelimited(ping(1)), encodeFrameDelimited(ping(2))]), () => {
@@ -113,7 +164,10 @@ t.test('never throws anything but CodecError and never holds more than maxFrameB
   const input = fc.oneof(
     fc.uint8Array({ maxLength: 600 }),
     fc
-      .tuple(fc.constantFrom(...seeds), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 6 }))
+      .tuple(
+        fc.constantFrom(...seeds),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 6 }),
+      )
       .map(([b, edits]) => {
         const m = Uint8Array.from(b)
         for (const [at, v] of edits) if (m.length > 0) m[at % m.length] = v

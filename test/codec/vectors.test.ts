@@ -69,15 +69,19 @@ for (const c of vectors) {
     const single = Array.from(streamBytes, (b) => Uint8Array.of(b))
     t.same(viaChunks(c, single), want, 'fed one byte at a time')
     const rnd = prng(seedOf(c.id))
-    for (let i = 0; i < 3; i++) t.same(viaChunks(c, randomChunks(streamBytes, rnd)), want, `split at random points #${i}`)
+    for (let i = 0; i < 3; i++)
+      t.same(viaChunks(c, randomChunks(streamBytes, rnd)), want, `split at random points #${i}`)
     if (c.frames === undefined) return
     const frames = c.frames.map((j) => fromJson(FrameSchema, j))
     if (c.canonical !== false) {
       // [FRM-11] encoding the decoded frames gives the vector bytes, with our
       // encoder (hot path included), protobuf-es and ts-proto alike.
-      const ours = c.form === 'frame' ? encodeFrame(frames[0] as Frame) : Buffer.concat(frames.map(encodeFrameDelimited))
+      const ours =
+        c.form === 'frame' ? encodeFrame(frames[0] as Frame) : Buffer.concat(frames.map(encodeFrameDelimited))
       t.equal(toHex(ours), c.hex, 'our encoder reproduces the bytes')
-      const es = Buffer.concat(frames.map((f) => (c.form === 'frame' ? toBinary(FrameSchema, f) : delimit(toBinary(FrameSchema, f)))))
+      const es = Buffer.concat(
+        frames.map((f) => (c.form === 'frame' ? toBinary(FrameSchema, f) : delimit(toBinary(FrameSchema, f)))),
+      )
       t.equal(toHex(es), c.hex, 'protobuf-es reproduces the bytes')
       const parts: Uint8Array[] = []
       let pos = 0
@@ -93,7 +97,11 @@ for (const c of vectors) {
     for (const f of frames) {
       if (f.body.case !== 'batch' || f.body.value.codec !== 1) continue
       const inner = decodeBatch(f, { ...DEFAULT_BATCH_LIMITS, ...c.limits })
-      t.equal(toHex(encodeBatchPayload(inner)), toHex(f.body.value.payload), 'a plain batch payload is its frames re-encoded')
+      t.equal(
+        toHex(encodeBatchPayload(inner)),
+        toHex(f.body.value.payload),
+        'a plain batch payload is its frames re-encoded',
+      )
     }
   })
 }

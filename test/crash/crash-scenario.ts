@@ -168,6 +168,7 @@ export async function runCrashScenario(opts: CrashOptions): Promise<CrashReport>
     const deadline = Date.now() + opts.settleMs
     while (acked() < total * opts.killAtFraction && Date.now() < deadline) await sleep(2)
     const ackedBeforeKill = acked()
+    if (process.env.CRASH_DEBUG) setInterval(() => console.error("dbg", devices.map((d) => `${d.user}:${d.client.state}:${d.client.outboxSize}:${d.reconnects}`).join(" ")), 1000).unref()
     await server.kill()
     await sleep(200)
     server = await startServer(opts, dataDir)

@@ -77,15 +77,15 @@ for (const kind of ['tcp', 'ws'] as Kind[]) {
   })
 
   t.test(`${kind}: codec errors close with their codes`, async (t) => {
-    const server = await serve(t, { limits: { maxFrameBytes: 1000 } })
+    const server = await serve(t, { limits: { maxFrameBytes: 65536, maxMessageBytes: 64512 } })
     // Too large: announced by the TCP prefix, or one WS message over the limit. [FRM-3]
     const big = await Peer.open(kind, server)
     await big.login(SECRET, 'alice', 'a1')
     big.send({ case: 'ping', value: { nonce: 1n } })
     await big.expect('pong')
     if (kind === 'tcp')
-      big.conn.sendRaw(Uint8Array.of(0xe9, 0x07)) // prefix 1001
-    else big.conn.sendRaw(new Uint8Array(1001))
+      big.conn.sendRaw(Uint8Array.of(0x81, 0x80, 0x04)) // prefix 65537
+    else big.conn.sendRaw(new Uint8Array(65537))
     t.equal(await big.expectClose(), CloseCode.FRAME_TOO_LARGE)
     // Not a frame. [FRM-5]
     const bad = await Peer.open(kind, server)
@@ -198,9 +198,10 @@ t.test(
   },
 )
 
-t.test('graceful shutdown sends the acks of in-flight commits before Close 3001 [ERR-6]', async (t) => {
+t.test('graceful shutdown acks every committed message before Close 3001 [ERR-6]', async (t) => {
+  const dataDir = tempDir()
   const server = await startServer({
-    store: await openSqliteStore({ dataDir: tempDir() }),
+    store: await openSqliteStore({ dataDir }),
     tokenSecret: SECRET,
     ws: { host: '127.0.0.1', port: 0, path: '/imwire' },
   })
@@ -208,22 +209,25 @@ t.test('graceful shutdown sends the acks of in-flight commits before Close 3001 
   await a.login(SECRET, 'alice', 'a1')
   a.send({ case: 'createConversation', value: { requestId: 1, conversationId: 'g', kind: ConversationKind.GROUP } })
   await a.expect('conversationResult')
-  for (let i = 0; i < 200; i++)
-    a.send({ case: 'send', value: { clientMsgId: cmid(), conversationId: 'g', body: Uint8Array.of(i) } })
-  // Shut down while sends are being committed.
-  await new Promise((r) => setTimeout(r, 2))
+  for (let i = 0; i < 200; i++) a.send({ case: 'send', value: { clientMsgId: cmid(), conversationId: 'g', body: Uint8Array.of(i) } })
+  // Shut down while sends are being committed: right after the first ack.
+  await a.expect('sendAck')
+  let acks = 1
   const shut = server.shutdown()
-  let acks = 0
   for (;;) {
     const f = await a.next()
     if (f.body.case === 'sendAck') acks++
     else {
-      t.equal(f.body.case, 'close')
       t.equal(f.body.case === 'close' && f.body.value.code, CloseCode.GOING_AWAY)
+      t.ok(f.body.case === 'close' && f.body.value.retryAfterMs >= 1000, 'retry_after_ms spreads reconnects [ERR-14]')
       break
     }
   }
-  t.ok(acks > 0, `${acks} acks before the Close`)
   t.equal((await a.closed).wsCode, CloseCode.GOING_AWAY)
   await shut
+  // Every committed message got its ack before the Close (and nothing acked is missing).
+  const store = await openSqliteStore({ dataDir, worker: false })
+  t.teardown(() => store.close())
+  const page = await store.run({ op: 'history', userId: 'alice', deviceId: 'a1', conversationId: 'g', backward: false, anchorSeq: 0, limit: 1000 })
+  t.equal(page.ok && page.messages.length, acks, `${acks} committed, ${acks} acked`)
 })

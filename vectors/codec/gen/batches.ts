@@ -46,7 +46,11 @@ const L = ['BAT-1', 'BAT-6', 'BAT-9', 'BAT-14', 'HS-6']
 const ping = (n: bigint) => frame({ body: { case: 'ping', value: { nonce: n } } })
 
 export function batchCases(): VectorCase[] {
-  const three = [sendFrame(), ping(1n), frame({ body: { case: 'deliverAck', value: { conversationId: 'conv-1', upToSeq: 9n } } })]
+  const three = [
+    sendFrame(),
+    ping(1n),
+    frame({ body: { case: 'deliverAck', value: { conversationId: 'conv-1', upToSeq: 9n } } }),
+  ]
   const chat64 = Array.from({ length: 64 }, (_, i) => chatDeliver(i))
   const noisy = [0, 1, 2].map((i) => sendFrame({ body: noise(100 + i, 1024), contentType: 'application/octet-stream' }))
   const repetitive = [0, 1, 2, 3].map((i) => sendFrame({ body: utf8('a'.repeat(2000 + i)), sendSeq: BigInt(i + 1) }))
@@ -57,7 +61,12 @@ export function batchCases(): VectorCase[] {
   const flexBatch = frame({
     body: {
       case: 'batch',
-      value: { codec: BatchCodec.LZ4_BLOCK, count: flexFrames.length, uncompressedLength: flexRaw.length, payload: flexBlock },
+      value: {
+        codec: BatchCodec.LZ4_BLOCK,
+        count: flexFrames.length,
+        uncompressedLength: flexRaw.length,
+        payload: flexBlock,
+      },
     },
   })
   const atLimit = encodeBatch(three, 'none')
@@ -95,14 +104,16 @@ export function batchCases(): VectorCase[] {
     }),
     valid({
       id: 'batch.none.inner-empty-frame',
-      description: 'A batch may carry an empty Frame: the codec expands it, the session closes 3511 when it processes it.',
+      description:
+        'A batch may carry an empty Frame: the codec expands it, the session closes 3511 when it processes it.',
       requirements: ['BAT-1', 'FRM-7'],
       frames: [encodeBatch([ping(1n), frame()], 'none')],
       expanded: [ping(1n), frame()],
     }),
     valid({
       id: 'batch.none.at-limits',
-      description: 'A batch exactly at max_batch_bytes and max_batch_frames, inner frames exactly at max_frame_bytes for the largest, is accepted.',
+      description:
+        'A batch exactly at max_batch_bytes and max_batch_frames, inner frames exactly at max_frame_bytes for the largest, is accepted.',
       requirements: ['BAT-5', 'BAT-11'],
       limits: {
         maxBatchBytes: atLimitBody?.uncompressedLength ?? 0,
@@ -151,7 +162,9 @@ export function batchCases(): VectorCase[] {
       id: 'batch.lz4.multibyte-utf8',
       description: 'An LZ4 batch of frames whose strings hold multi-byte UTF-8.',
       requirements: L,
-      frames: [encodeBatch([sendFrame({ conversationId: UTF8_TEXT, body: utf8(UTF8_TEXT.repeat(4)) }), ping(3n)], 'lz4')],
+      frames: [
+        encodeBatch([sendFrame({ conversationId: UTF8_TEXT, body: utf8(UTF8_TEXT.repeat(4)) }), ping(3n)], 'lz4'),
+      ],
       expanded: [sendFrame({ conversationId: UTF8_TEXT, body: utf8(UTF8_TEXT.repeat(4)) }), ping(3n)],
     }),
     valid({

@@ -57,7 +57,8 @@ export function frameCases(): VectorCase[] {
     // Hello / Welcome
     valid({
       id: 'frame.hello.typical',
-      description: 'Hello with every field set: one version, a test token, device id, lz4, heartbeat, limits, a resume position, client name.',
+      description:
+        'Hello with every field set: one version, a test token, device id, lz4, heartbeat, limits, a resume position, client name.',
       requirements: [...R, 'HS-1'],
       frames: [
         frame({
@@ -114,7 +115,9 @@ export function frameCases(): VectorCase[] {
       id: 'frame.hello.unknown-features',
       description: 'Unknown feature names are plain strings to the codec (the server ignores them, [HS-5]).',
       requirements: [...R, 'HS-5'],
-      frames: [frame({ body: { case: 'hello', value: { versions: [1], features: ['lz4', 'x-future', UTF8_TEXT, ''] } } })],
+      frames: [
+        frame({ body: { case: 'hello', value: { versions: [1], features: ['lz4', 'x-future', UTF8_TEXT, ''] } } }),
+      ],
     }),
     valid({
       id: 'frame.welcome.typical',
@@ -227,7 +230,9 @@ export function frameCases(): VectorCase[] {
       id: 'frame.send.utf8-multibyte',
       description: 'Strings with 2-, 3- and 4-byte UTF-8 sequences (emoji) in conversation id and content type.',
       requirements: [...R, 'FRM-5'],
-      frames: [sendFrame({ conversationId: UTF8_TEXT, contentType: 'text/plain; charset=utf-8; x=👋', body: utf8(UTF8_TEXT) })],
+      frames: [
+        sendFrame({ conversationId: UTF8_TEXT, contentType: 'text/plain; charset=utf-8; x=👋', body: utf8(UTF8_TEXT) }),
+      ],
     }),
     valid({
       id: 'frame.send.every-byte-value',
@@ -237,7 +242,8 @@ export function frameCases(): VectorCase[] {
     }),
     valid({
       id: 'frame.send.short-client-msg-id',
-      description: 'A client_msg_id that is not 16 bytes still decodes; refusing it is the server\'s job ([SND-1] BAD_REQUEST), not the codec\'s.',
+      description:
+        "A client_msg_id that is not 16 bytes still decodes; refusing it is the server's job ([SND-1] BAD_REQUEST), not the codec's.",
       requirements: R,
       frames: [sendFrame({ clientMsgId: bytes('01') })],
     }),
@@ -250,7 +256,14 @@ export function frameCases(): VectorCase[] {
         frame({
           body: {
             case: 'sendAck',
-            value: { clientMsgId: CID, conversationId: 'conv-1', seq: 17n, messageId: 'm-17', serverTimeMs: TS, epoch: 1n },
+            value: {
+              clientMsgId: CID,
+              conversationId: 'conv-1',
+              seq: 17n,
+              messageId: 'm-17',
+              serverTimeMs: TS,
+              epoch: 1n,
+            },
           },
         }),
       ],
@@ -263,7 +276,15 @@ export function frameCases(): VectorCase[] {
         frame({
           body: {
             case: 'sendAck',
-            value: { clientMsgId: CID, conversationId: 'conv-1', seq: 17n, messageId: 'm-17', serverTimeMs: TS, duplicate: true, epoch: 1n },
+            value: {
+              clientMsgId: CID,
+              conversationId: 'conv-1',
+              seq: 17n,
+              messageId: 'm-17',
+              serverTimeMs: TS,
+              duplicate: true,
+              epoch: 1n,
+            },
           },
         }),
       ],
@@ -316,7 +337,9 @@ export function frameCases(): VectorCase[] {
       id: 'frame.deliver.utf8-emoji',
       description: 'Sender ids, content type and body with multi-byte UTF-8 including 4-byte emoji.',
       requirements: R,
-      frames: [deliverFrame(9n, UTF8_TEXT, { senderUserId: 'zoë', senderDeviceId: '📱-1', contentType: 'text/plain; 🎉' })],
+      frames: [
+        deliverFrame(9n, UTF8_TEXT, { senderUserId: 'zoë', senderDeviceId: '📱-1', contentType: 'text/plain; 🎉' }),
+      ],
     }),
     valid({
       id: 'frame.deliver.uint64-max',
@@ -324,7 +347,10 @@ export function frameCases(): VectorCase[] {
       requirements: R,
       frames: [
         frame({
-          body: { case: 'deliver', value: { message: { seq: MAX64, serverTimeMs: MAX64 }, epoch: MAX64, replayed: true } },
+          body: {
+            case: 'deliver',
+            value: { message: { seq: MAX64, serverTimeMs: MAX64 }, epoch: MAX64, replayed: true },
+          },
         }),
       ],
     }),
@@ -416,7 +442,11 @@ export function frameCases(): VectorCase[] {
       id: 'frame.close.typical',
       description: 'Close GOING_AWAY with a reason and retry_after_ms.',
       requirements: [...R, 'ERR-2', 'ERR-6'],
-      frames: [frame({ body: { case: 'close', value: { code: CloseCode.GOING_AWAY, reason: 'restarting 🔧', retryAfterMs: 5000 } } })],
+      frames: [
+        frame({
+          body: { case: 'close', value: { code: CloseCode.GOING_AWAY, reason: 'restarting 🔧', retryAfterMs: 5000 } },
+        }),
+      ],
     }),
     valid({
       id: 'frame.close.unknown-code',
@@ -426,7 +456,8 @@ export function frameCases(): VectorCase[] {
     }),
     valid({
       id: 'frame.close.reason-123-bytes',
-      description: 'A Close reason of exactly 123 bytes of UTF-8 (41 three-byte characters), the most [ERR-7] recommends.',
+      description:
+        'A Close reason of exactly 123 bytes of UTF-8 (41 three-byte characters), the most [ERR-7] recommends.',
       requirements: [...R, 'ERR-7'],
       frames: [frame({ body: { case: 'close', value: { code: CloseCode.PROTOCOL_ERROR, reason: '€'.repeat(41) } } })],
     }),
@@ -439,7 +470,13 @@ export function frameCases(): VectorCase[] {
         frame({
           body: {
             case: 'conversationUpdated',
-            value: { conversationId: 'conv-1', reason: UpdateReason.REPLAY_LIMIT, epoch: 1n, topSeq: 9000n, cursor: 12n },
+            value: {
+              conversationId: 'conv-1',
+              reason: UpdateReason.REPLAY_LIMIT,
+              epoch: 1n,
+              topSeq: 9000n,
+              cursor: 12n,
+            },
           },
         }),
       ],
@@ -448,7 +485,9 @@ export function frameCases(): VectorCase[] {
       id: 'frame.conversation-updated.unknown-reason',
       description: 'An UpdateReason number v1 does not define (99).',
       requirements: R,
-      frames: [frame({ body: { case: 'conversationUpdated', value: { conversationId: 'c', reason: 99 as UpdateReason } } })],
+      frames: [
+        frame({ body: { case: 'conversationUpdated', value: { conversationId: 'c', reason: 99 as UpdateReason } } }),
+      ],
     }),
     valid({
       id: 'frame.replay-complete.typical',
@@ -471,7 +510,13 @@ export function frameCases(): VectorCase[] {
         frame({
           body: {
             case: 'historyRequest',
-            value: { requestId: 7, conversationId: 'conv-1', direction: HistoryDirection.BACKWARD, anchorSeq: 0n, limit: 50 },
+            value: {
+              requestId: 7,
+              conversationId: 'conv-1',
+              direction: HistoryDirection.BACKWARD,
+              anchorSeq: 0n,
+              limit: 50,
+            },
           },
         }),
       ],
@@ -522,11 +567,16 @@ export function frameCases(): VectorCase[] {
       id: 'frame.list-conversations.typical',
       description: 'ListConversations paging after an id.',
       requirements: [...R, 'HIS-5'],
-      frames: [frame({ body: { case: 'listConversations', value: { requestId: 9, afterConversationId: 'conv-1', limit: 100 } } })],
+      frames: [
+        frame({
+          body: { case: 'listConversations', value: { requestId: 9, afterConversationId: 'conv-1', limit: 100 } },
+        }),
+      ],
     }),
     valid({
       id: 'frame.conversation-list.every-kind',
-      description: 'ConversationList with conversations of every ConversationKind, including UNSPECIFIED (0, omitted) and an unknown number (9).',
+      description:
+        'ConversationList with conversations of every ConversationKind, including UNSPECIFIED (0, omitted) and an unknown number (9).',
       requirements: [...R, 'HIS-5'],
       frames: [
         frame({
@@ -535,8 +585,25 @@ export function frameCases(): VectorCase[] {
             value: {
               requestId: 9,
               conversations: [
-                { conversationId: 'd1', kind: ConversationKind.DIRECT, epoch: 1n, topSeq: 3n, cursor: 3n, memberUserIds: ['alice', 'bob'], ownerUserId: 'alice' },
-                { conversationId: 'g1', kind: ConversationKind.GROUP, epoch: 2n, topSeq: 10n, cursor: 4n, memberUserIds: ['alice', 'bob', 'carol'], ownerUserId: 'carol', title: 'Team 🎉' },
+                {
+                  conversationId: 'd1',
+                  kind: ConversationKind.DIRECT,
+                  epoch: 1n,
+                  topSeq: 3n,
+                  cursor: 3n,
+                  memberUserIds: ['alice', 'bob'],
+                  ownerUserId: 'alice',
+                },
+                {
+                  conversationId: 'g1',
+                  kind: ConversationKind.GROUP,
+                  epoch: 2n,
+                  topSeq: 10n,
+                  cursor: 4n,
+                  memberUserIds: ['alice', 'bob', 'carol'],
+                  ownerUserId: 'carol',
+                  title: 'Team 🎉',
+                },
                 { conversationId: 'u0', kind: ConversationKind.UNSPECIFIED },
                 { conversationId: 'u9', kind: 9 as ConversationKind },
               ],
@@ -554,7 +621,13 @@ export function frameCases(): VectorCase[] {
         frame({
           body: {
             case: 'createConversation',
-            value: { requestId: 11, conversationId: 'grp:team.42', kind: ConversationKind.GROUP, memberUserIds: ['bob', 'carol'], title: 'Team' },
+            value: {
+              requestId: 11,
+              conversationId: 'grp:team.42',
+              kind: ConversationKind.GROUP,
+              memberUserIds: ['bob', 'carol'],
+              title: 'Team',
+            },
           },
         }),
       ],
@@ -567,28 +640,47 @@ export function frameCases(): VectorCase[] {
         frame({
           body: {
             case: 'createConversation',
-            value: { requestId: 12, conversationId: 'd:alice:bob', kind: ConversationKind.DIRECT, memberUserIds: ['bob'] },
+            value: {
+              requestId: 12,
+              conversationId: 'd:alice:bob',
+              kind: ConversationKind.DIRECT,
+              memberUserIds: ['bob'],
+            },
           },
         }),
       ],
     }),
     valid({
       id: 'frame.create-conversation.unknown-kind',
-      description: 'A ConversationKind number v1 does not define (3) decodes as that number; refusing it is the server\'s job.',
+      description:
+        "A ConversationKind number v1 does not define (3) decodes as that number; refusing it is the server's job.",
       requirements: R,
-      frames: [frame({ body: { case: 'createConversation', value: { requestId: 13, conversationId: 'x', kind: 3 as ConversationKind } } })],
+      frames: [
+        frame({
+          body: {
+            case: 'createConversation',
+            value: { requestId: 13, conversationId: 'x', kind: 3 as ConversationKind },
+          },
+        }),
+      ],
     }),
     valid({
       id: 'frame.add-members.typical',
       description: 'AddMembers (body field 21).',
       requirements: [...R, 'CNV-3'],
-      frames: [frame({ body: { case: 'addMembers', value: { requestId: 14, conversationId: 'g1', userIds: ['dave', 'erin'] } } })],
+      frames: [
+        frame({
+          body: { case: 'addMembers', value: { requestId: 14, conversationId: 'g1', userIds: ['dave', 'erin'] } },
+        }),
+      ],
     }),
     valid({
       id: 'frame.remove-members.typical',
       description: 'RemoveMembers (body field 22).',
       requirements: [...R, 'CNV-4'],
-      frames: [frame({ body: { case: 'removeMembers', value: { requestId: 15, conversationId: 'g1', userIds: ['dave'] } } })],
+      frames: [
+        frame({ body: { case: 'removeMembers', value: { requestId: 15, conversationId: 'g1', userIds: ['dave'] } } }),
+      ],
     }),
     valid({
       id: 'frame.leave-conversation.typical',
@@ -606,7 +698,14 @@ export function frameCases(): VectorCase[] {
             case: 'conversationResult',
             value: {
               requestId: 11,
-              conversation: { conversationId: 'grp:team.42', kind: ConversationKind.GROUP, epoch: 1n, memberUserIds: ['alice', 'bob', 'carol'], ownerUserId: 'alice', title: 'Team' },
+              conversation: {
+                conversationId: 'grp:team.42',
+                kind: ConversationKind.GROUP,
+                epoch: 1n,
+                memberUserIds: ['alice', 'bob', 'carol'],
+                ownerUserId: 'alice',
+                title: 'Team',
+              },
             },
           },
         }),

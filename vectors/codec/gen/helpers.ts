@@ -148,7 +148,8 @@ export function valid(c: Common & { frames: Frame[]; hex?: Uint8Array; expanded?
     }
   }
   if (canonical) {
-    const ours = form === 'frame' ? encodeFrame(c.frames[0] as Frame) : bytes(...c.frames.map((f) => delimit(encodeFrame(f))))
+    const ours =
+      form === 'frame' ? encodeFrame(c.frames[0] as Frame) : bytes(...c.frames.map((f) => delimit(encodeFrame(f))))
     if (hex(ours) !== hex(wire)) fail(c.id, 'the codec encodes other bytes than protobuf-es')
   }
   const out: VectorCase = {

@@ -20,7 +20,13 @@ const batchBytes = (b: BatchFields): Uint8Array => pb(frame({ body: { case: 'bat
 /** A batch frame that is right in every respect except `over`. */
 function plainBatch(frames: Frame[], over: Partial<BatchFields> = {}): Uint8Array {
   const payload = encodeBatchPayload(frames)
-  return batchBytes({ codec: BatchCodec.NONE, count: frames.length, uncompressedLength: payload.length, payload, ...over })
+  return batchBytes({
+    codec: BatchCodec.NONE,
+    count: frames.length,
+    uncompressedLength: payload.length,
+    payload,
+    ...over,
+  })
 }
 function lz4Batch(frames: Frame[], over: Partial<BatchFields> = {}): Uint8Array {
   const raw = encodeBatchPayload(frames)
@@ -42,7 +48,13 @@ export function invalidCases(): VectorCase[] {
   const chatRaw = encodeBatchPayload(chat)
   const chatBlock = compressLz4Block(chatRaw)
   const lz4Chat = (over: Partial<BatchFields>) =>
-    batchBytes({ codec: BatchCodec.LZ4_BLOCK, count: chat.length, uncompressedLength: chatRaw.length, payload: chatBlock, ...over })
+    batchBytes({
+      codec: BatchCodec.LZ4_BLOCK,
+      count: chat.length,
+      uncompressedLength: chatRaw.length,
+      payload: chatBlock,
+      ...over,
+    })
   const big = sendFrame({ body: utf8('a'.repeat(300)) })
   // LZ4 blocks by hand: token, literals, offset (2 bytes LE), match length, final literals.
   const finalLits = bytes(0x50, utf8('vwxyz'))
@@ -122,7 +134,8 @@ export function invalidCases(): VectorCase[] {
     }),
     invalid({
       id: 'invalid.stream.over-limit-from-prefix',
-      description: 'A prefix announcing 1 MiB + 1 byte with no body at all: FRAME_TOO_LARGE is decided from the prefix alone, not TRUNCATED_FRAME.',
+      description:
+        'A prefix announcing 1 MiB + 1 byte with no body at all: FRAME_TOO_LARGE is decided from the prefix alone, not TRUNCATED_FRAME.',
       requirements: ['FRM-3', 'LIM-1'],
       form: 'stream',
       hex: varint(1048577),
@@ -241,7 +254,8 @@ export function invalidCases(): VectorCase[] {
     }),
     invalid({
       id: 'invalid.frame.nested-length-past-parent',
-      description: 'Deliver is 2 bytes long but its Message field announces 10: a nested length may not run past its parent.',
+      description:
+        'Deliver is 2 bytes long but its Message field announces 10: a nested length may not run past its parent.',
       requirements: P,
       hex: bytes('2a 02 0a 0a', ld(1, utf8('abcdefgh'))),
       code: 'MALFORMED_FRAME',
@@ -342,6 +356,16 @@ export function invalidCases(): VectorCase[] {
       hex: ld(3, tag(3, WT.i64), '0100000000000000'),
       code: 'MALFORMED_FRAME',
       notes: 'See invalid.frame.wrong-wire-type-string-as-varint.',
+    }),
+    invalid({
+      id: 'invalid.frame.wrong-wire-type-parses-otherwise',
+      description:
+        'Send.send_seq (a varint) sent length-delimited around the bytes 12 00; a parser that ignores the wire type reads send_seq 2 and an empty conversation_id.',
+      requirements: P,
+      hex: bytes('1a 04 1a 02 12 00'),
+      code: 'MALFORMED_FRAME',
+      notes:
+        'protobuf-es 2.x alone decodes this as Send{send_seq: 2}; see invalid.frame.wrong-wire-type-string-as-varint.',
     }),
     invalid({
       id: 'invalid.frame.unknown-field-truncated',
@@ -536,15 +560,19 @@ export function invalidCases(): VectorCase[] {
       description: 'A stream of two good frames and a batch with codec unset.',
       requirements: ['BAT-2', 'FRM-1'],
       form: 'stream',
-      hex: bytes(stream(ping(1n), ping(2n)), (() => {
-        const b = plainBatch([ping(3n)], { codec: 0 })
-        return bytes(varint(b.length), b)
-      })()),
+      hex: bytes(
+        stream(ping(1n), ping(2n)),
+        (() => {
+          const b = plainBatch([ping(3n)], { codec: 0 })
+          return bytes(varint(b.length), b)
+        })(),
+      ),
       code: 'BATCH_UNKNOWN_CODEC',
     }),
     invalid({
       id: 'invalid.batch.order-count-over-max-before-length',
-      description: 'count over max_batch_frames (step 3, 3506) and a NONE length mismatch (step 5, 3505): the first failing step decides.',
+      description:
+        'count over max_batch_frames (step 3, 3506) and a NONE length mismatch (step 5, 3505): the first failing step decides.',
       requirements: ['BAT-16', 'BAT-5'],
       level: 'SHOULD',
       limits: { maxBatchFrames: 1 },
@@ -553,7 +581,8 @@ export function invalidCases(): VectorCase[] {
     }),
     invalid({
       id: 'invalid.batch.order-lz4-not-enabled-before-size',
-      description: 'LZ4 not negotiated (step 2, 3505) and uncompressed_length over max_batch_bytes (step 4, 3506): 3505.',
+      description:
+        'LZ4 not negotiated (step 2, 3505) and uncompressed_length over max_batch_bytes (step 4, 3506): 3505.',
       requirements: ['BAT-16', 'HS-6'],
       level: 'SHOULD',
       limits: { lz4Enabled: false, maxBatchBytes: 8 },
@@ -562,7 +591,8 @@ export function invalidCases(): VectorCase[] {
     }),
     invalid({
       id: 'invalid.batch.order-parse-before-nested',
-      description: 'A nested batch followed by a malformed frame: frames are split and parsed (step 7, 3504) before the nesting check (step 8).',
+      description:
+        'A nested batch followed by a malformed frame: frames are split and parsed (step 7, 3504) before the nesting check (step 8).',
       requirements: ['BAT-16', 'FRM-5'],
       level: 'SHOULD',
       hex: (() => {
@@ -597,7 +627,8 @@ export function invalidCases(): VectorCase[] {
       }),
       code: 'BATCH_CORRUPT',
       lz4: true,
-      notes: 'liblz4 1.9.4\'s LZ4_decompress_safe does not refuse offset 0 (it copies whatever is in the output buffer); [BAT-6] requires refusing it, so a receiver built on liblz4 needs a check of its own.',
+      notes:
+        "liblz4 1.9.4's LZ4_decompress_safe does not refuse offset 0 (it copies whatever is in the output buffer); [BAT-6] requires refusing it, so a receiver built on liblz4 needs a check of its own.",
     }),
     invalid({
       id: 'invalid.batch.lz4-truncated-block',
@@ -611,7 +642,12 @@ export function invalidCases(): VectorCase[] {
       id: 'invalid.batch.lz4-truncated-offset',
       description: 'A block that ends after the first byte of a match offset.',
       requirements: ['BAT-6'],
-      hex: batchBytes({ codec: BatchCodec.LZ4_BLOCK, count: 1, uncompressedLength: 30, payload: bytes(0x14, utf8('a'), '01') }),
+      hex: batchBytes({
+        codec: BatchCodec.LZ4_BLOCK,
+        count: 1,
+        uncompressedLength: 30,
+        payload: bytes(0x14, utf8('a'), '01'),
+      }),
       code: 'BATCH_CORRUPT',
       lz4: true,
     }),
@@ -625,7 +661,8 @@ export function invalidCases(): VectorCase[] {
     }),
     invalid({
       id: 'invalid.batch.lz4-decodes-past-declared',
-      description: 'uncompressed_length one byte less than the block produces: decompression stops at the declared length.',
+      description:
+        'uncompressed_length one byte less than the block produces: decompression stops at the declared length.',
       requirements: ['BAT-6', 'BAT-9'],
       hex: lz4Chat({ uncompressedLength: chatRaw.length - 1 }),
       code: 'BATCH_CORRUPT',
@@ -652,13 +689,19 @@ export function invalidCases(): VectorCase[] {
       id: 'invalid.batch.lz4-declared-uint32-max',
       description: 'uncompressed_length = 2^32-1 with a tiny block: refused before allocating anything.',
       requirements: ['BAT-5', 'BAT-9'],
-      hex: batchBytes({ codec: BatchCodec.LZ4_BLOCK, count: 1, uncompressedLength: 4294967295, payload: bytes(0x1f, 0x00, '01 00', 'ff ff ff ff') }),
+      hex: batchBytes({
+        codec: BatchCodec.LZ4_BLOCK,
+        count: 1,
+        uncompressedLength: 4294967295,
+        payload: bytes(0x1f, 0x00, '01 00', 'ff ff ff ff'),
+      }),
       code: 'BATCH_TOO_LARGE',
       lz4: true,
     }),
     invalid({
       id: 'invalid.batch.lz4-match-length-bomb',
-      description: 'A 4 KiB block whose one match claims a length of about 1 MB for a declared length of 65536: refused before copying.',
+      description:
+        'A 4 KiB block whose one match claims a length of about 1 MB for a declared length of 65536: refused before copying.',
       requirements: ['BAT-6', 'BAT-9', 'ERR-5'],
       hex: batchBytes({
         codec: BatchCodec.LZ4_BLOCK,

@@ -10,7 +10,10 @@ const sendBody = (...fields: Uint8Array[]) => ld(3, ...fields)
 
 export function nonCanonicalCases(): VectorCase[] {
   const expectSend = frame({
-    body: { case: 'send', value: { clientMsgId: CID, conversationId: 'conv-1', sendSeq: 1n, contentType: 'text/plain', body: utf8('hi') } },
+    body: {
+      case: 'send',
+      value: { clientMsgId: CID, conversationId: 'conv-1', sendSeq: 1n, contentType: 'text/plain', body: utf8('hi') },
+    },
   })
   const sendFields = {
     id: ld(1, CID),
@@ -22,7 +25,8 @@ export function nonCanonicalCases(): VectorCase[] {
   return [
     valid({
       id: 'frame.unknown-body-field',
-      description: 'A body field number v1 does not define (100) decodes to a Frame with no body; the session closes 3511 [FRM-7].',
+      description:
+        'A body field number v1 does not define (100) decodes to a Frame with no body; the session closes 3511 [FRM-7].',
       requirements: ['FRM-6', 'FRM-7'],
       frames: [frame()],
       hex: ld(100, vf(1, 1)),
@@ -36,7 +40,8 @@ export function nonCanonicalCases(): VectorCase[] {
     }),
     valid({
       id: 'frame.send.unknown-fields-skipped',
-      description: 'Unknown fields of each wire type (varint, fixed64, length-delimited, fixed32) between the known fields of a Send are skipped.',
+      description:
+        'Unknown fields of each wire type (varint, fixed64, length-delimited, fixed32) between the known fields of a Send are skipped.',
       requirements: ['FRM-6', 'GEN-1'],
       frames: [expectSend],
       hex: sendBody(
@@ -56,7 +61,8 @@ export function nonCanonicalCases(): VectorCase[] {
     }),
     valid({
       id: 'frame.send.unknown-group-skipped',
-      description: 'An unknown field in the (deprecated) group wire types 3/4, holding a nested field, is skipped whole.',
+      description:
+        'An unknown field in the (deprecated) group wire types 3/4, holding a nested field, is skipped whole.',
       requirements: ['FRM-6', 'GEN-1'],
       frames: [expectSend],
       hex: sendBody(
@@ -76,7 +82,11 @@ export function nonCanonicalCases(): VectorCase[] {
       description: 'An unknown field of the Frame itself before the body field is skipped; the body still decodes.',
       requirements: ['FRM-6', 'GEN-1'],
       frames: [expectSend],
-      hex: bytes(vf(99, 1), ld(98, 'ff'), sendBody(sendFields.id, sendFields.conv, sendFields.seq, sendFields.ct, sendFields.body)),
+      hex: bytes(
+        vf(99, 1),
+        ld(98, 'ff'),
+        sendBody(sendFields.id, sendFields.conv, sendFields.seq, sendFields.ct, sendFields.body),
+      ),
     }),
     valid({
       id: 'frame.deliver.unknown-field-nested',
@@ -97,7 +107,15 @@ export function nonCanonicalCases(): VectorCase[] {
       description: 'A singular field that appears twice takes the last value (protobuf rule).',
       requirements: ['GEN-1'],
       frames: [expectSend],
-      hex: sendBody(sendFields.id, ld(2, utf8('first')), sendFields.seq, vf(3, 1), sendFields.conv, sendFields.ct, sendFields.body),
+      hex: sendBody(
+        sendFields.id,
+        ld(2, utf8('first')),
+        sendFields.seq,
+        vf(3, 1),
+        sendFields.conv,
+        sendFields.ct,
+        sendFields.body,
+      ),
     }),
     valid({
       id: 'frame.send.explicit-defaults',
@@ -108,7 +126,8 @@ export function nonCanonicalCases(): VectorCase[] {
     }),
     valid({
       id: 'frame.send.non-minimal-varints',
-      description: 'Non-minimal varints (send_seq 1 as 81 80 80 00, lengths 14 and 6 as 8e 00 and 86 00) are valid protobuf.',
+      description:
+        'Non-minimal varints (send_seq 1 as 81 80 80 00, lengths 14 and 6 as 8e 00 and 86 00) are valid protobuf.',
       requirements: ['GEN-1'],
       frames: [frame({ body: { case: 'send', value: { conversationId: 'conv-1', sendSeq: 1n } } })],
       hex: bytes('1a 8e 00', tag(2, WT.len), '86 00', utf8('conv-1'), tag(3, WT.varint), '81 80 80 00'),
@@ -138,7 +157,11 @@ export function nonCanonicalCases(): VectorCase[] {
       id: 'frame.deliver.message-merged',
       description: 'A nested message field that appears twice is merged (protobuf rule): fields of both occurrences.',
       requirements: ['GEN-1'],
-      frames: [frame({ body: { case: 'deliver', value: { message: { conversationId: 'c', seq: 2n, messageId: 'm' }, epoch: 1n } } })],
+      frames: [
+        frame({
+          body: { case: 'deliver', value: { message: { conversationId: 'c', seq: 2n, messageId: 'm' }, epoch: 1n } },
+        }),
+      ],
       hex: ld(5, ld(1, ld(1, utf8('c')), vf(2, 1)), vf(2, 1), ld(1, vf(2, 2), ld(3, utf8('m')))),
     }),
     valid({

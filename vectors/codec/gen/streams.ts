@@ -79,7 +79,12 @@ export function streamCases(): VectorCase[] {
       form: 'stream',
       frames: [
         sendFrame(),
-        frame({ body: { case: 'sendAck', value: { clientMsgId: CID, conversationId: 'conv-1', seq: 1n, messageId: 'm-1', epoch: 1n } } }),
+        frame({
+          body: {
+            case: 'sendAck',
+            value: { clientMsgId: CID, conversationId: 'conv-1', seq: 1n, messageId: 'm-1', epoch: 1n },
+          },
+        }),
         deliverFrame(2n, 'yo'),
         frame({ body: { case: 'deliverAck', value: { conversationId: 'conv-1', upToSeq: 2n } } }),
         ping(9n),
@@ -123,14 +128,18 @@ export function streamCases(): VectorCase[] {
       description: 'One Error per ErrorCode of v1, in number order (UNSPECIFIED is the omitted default).',
       requirements: R,
       form: 'stream',
-      frames: ErrorCodeSchema.values.map((v) => frame({ body: { case: 'error', value: { code: v.number, requestId: v.number } } })),
+      frames: ErrorCodeSchema.values.map((v) =>
+        frame({ body: { case: 'error', value: { code: v.number, requestId: v.number } } }),
+      ),
     }),
     valid({
       id: 'stream.close-codes',
       description: 'One Close per CloseCode of v1, in number order.',
       requirements: R,
       form: 'stream',
-      frames: CloseCodeSchema.values.map((v) => frame({ body: { case: 'close', value: { code: v.number, reason: v.name } } })),
+      frames: CloseCodeSchema.values.map((v) =>
+        frame({ body: { case: 'close', value: { code: v.number, reason: v.name } } }),
+      ),
     }),
     valid({
       id: 'stream.update-reasons',
@@ -147,7 +156,12 @@ export function streamCases(): VectorCase[] {
       requirements: R,
       form: 'stream',
       frames: HistoryDirectionSchema.values.map((v) =>
-        frame({ body: { case: 'historyRequest', value: { requestId: 1 + v.number, conversationId: 'c', direction: v.number } } }),
+        frame({
+          body: {
+            case: 'historyRequest',
+            value: { requestId: 1 + v.number, conversationId: 'c', direction: v.number },
+          },
+        }),
       ),
     }),
     valid({
@@ -156,7 +170,12 @@ export function streamCases(): VectorCase[] {
       requirements: R,
       form: 'stream',
       frames: ConversationKindSchema.values.map((v) =>
-        frame({ body: { case: 'createConversation', value: { requestId: 1 + v.number, conversationId: `c${v.number}`, kind: v.number } } }),
+        frame({
+          body: {
+            case: 'createConversation',
+            value: { requestId: 1 + v.number, conversationId: `c${v.number}`, kind: v.number },
+          },
+        }),
       ),
     }),
   ]
