@@ -158,10 +158,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     // 2. Finish in-flight commits and let their acks be queued. A turn of the
     //    event loop after each idle() lets result handlers (and any store op
     //    they start) run.
-    for (let i = 0; i < 100; i++) {
+    //    Bounded: a session that keeps chaining reads must not hold shutdown.
+    for (let i = 0; i < 100 && (i === 0 || inflightOps > 0); i++) {
       await store.idle()
       await new Promise((r) => setImmediate(r))
-      break
     }
     // 3. Close 3001 to everyone; Connection.close writes queued acks first.
     //    retry_after_ms spreads the reconnects over [1 s, 10 s). [ERR-6] [ERR-14]

@@ -2,7 +2,7 @@
 // the protocol to drive the client (handshake, acks with dense seqs, dedupe,
 // send_seq checks, history), with hooks a test uses to misbehave on purpose.
 import { create, type MessageInitShape } from '@bufbuild/protobuf'
-import { CloseCode, ErrorCode } from '../../src/gen/es/imwire/v1/control_pb.js'
+import { type CloseCode, ErrorCode } from '../../src/gen/es/imwire/v1/control_pb.js'
 import { type Frame, FrameSchema } from '../../src/gen/es/imwire/v1/frame_pb.js'
 import type { Hello } from '../../src/gen/es/imwire/v1/handshake_pb.js'
 import type { Message, Send } from '../../src/gen/es/imwire/v1/messaging_pb.js'

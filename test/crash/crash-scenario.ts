@@ -126,15 +126,24 @@ export async function runCrashScenario(opts: CrashOptions): Promise<CrashReport>
       client.on('ack', (r) => {
         d.acks.set(r.id, r)
         let s = d.own.get(r.conversationId)
-        if (s === undefined) d.own.set(r.conversationId, (s = new Set()))
+        if (s === undefined) {
+          s = new Set()
+          d.own.set(r.conversationId, s)
+        }
         s.add(r.seq)
       })
       client.on('message', (m) => {
         let l = d.seen.get(m.conversationId)
-        if (l === undefined) d.seen.set(m.conversationId, (l = []))
+        if (l === undefined) {
+          l = []
+          d.seen.set(m.conversationId, l)
+        }
         l.push(m.seq)
         let ids = d.seenIds.get(m.conversationId)
-        if (ids === undefined) d.seenIds.set(m.conversationId, (ids = new Map()))
+        if (ids === undefined) {
+          ids = new Map()
+          d.seenIds.set(m.conversationId, ids)
+        }
         ids.set(m.seq, m.messageId)
       })
       client.on('disconnected', () => d.reconnects++)
