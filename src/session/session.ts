@@ -326,7 +326,8 @@ export class ServerSession {
     this.deliveries?.ack(conversationId, upTo)
     this.store({ op: 'ack', userId: n.userId, deviceId: n.deviceId, conversationId, upToSeq: upTo }, (r) => {
       if (!r.ok) return
-      if (r.outcome === 'tooHigh') this.close(CloseCode.ACK_TOO_HIGH, 'DeliverAck above top_seq') // [DLV-3]
+      if (r.outcome === 'tooHigh')
+        this.close(CloseCode.ACK_TOO_HIGH, 'DeliverAck above top_seq') // [DLV-3]
       else if (r.outcome === 'moved') this.deliveries?.learn(conversationId, upTo)
     })
   }
@@ -372,18 +373,15 @@ export class ServerSession {
     // over an older session only once every check has passed. [RSM-6] [SEC-8]
     this.registered = true
     this.out.push({ type: 'subscribe', userId: n.userId, deviceId: n.deviceId })
-    this.store(
-      { op: 'openDevice', userId: n.userId, deviceId: n.deviceId, resume: n.resume, nowMs: this.now },
-      (r) => {
-        if (!r.ok) {
-          // [HS-12] check 5 / [RSM-4]: no Welcome, nothing applied.
-          if ('ackTooHigh' in r) this.close(CloseCode.ACK_TOO_HIGH, 'resume position above top_seq')
-          else this.close(CloseCode.INTERNAL_ERROR, 'store unavailable')
-          return
-        }
-        this.welcome(r.conversations)
-      },
-    )
+    this.store({ op: 'openDevice', userId: n.userId, deviceId: n.deviceId, resume: n.resume, nowMs: this.now }, (r) => {
+      if (!r.ok) {
+        // [HS-12] check 5 / [RSM-4]: no Welcome, nothing applied.
+        if ('ackTooHigh' in r) this.close(CloseCode.ACK_TOO_HIGH, 'resume position above top_seq')
+        else this.close(CloseCode.INTERNAL_ERROR, 'store unavailable')
+        return
+      }
+      this.welcome(r.conversations)
+    })
   }
 
   private welcome(conversations: ReplayState[]): void {

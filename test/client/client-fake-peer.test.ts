@@ -21,7 +21,9 @@ async function open(peer: FakePeer, opts: Partial<ImwireClientOptions> = {}): Pr
 }
 
 const sendIds = (peer: FakePeer, conn?: number) =>
-  peer.framesOf('send', conn).map((f) => (f.body.case === 'send' ? Buffer.from(f.body.value.clientMsgId).toString('hex') : ''))
+  peer
+    .framesOf('send', conn)
+    .map((f) => (f.body.case === 'send' ? Buffer.from(f.body.value.clientMsgId).toString('hex') : ''))
 
 t.test('handshakes with Hello first and becomes ready after ReplayComplete [HS-1] [HS-11]', async (t) => {
   const peer = new FakePeer()
@@ -68,29 +70,32 @@ t.test('sends made before the connection is ready wait in the outbox and go afte
   await client.close()
 })
 
-t.test('after a dropped connection the outbox is resent in order with the same ids and send_seqs [RTY-2]', async (t) => {
-  const peer = new FakePeer()
-  // The first connection swallows sends (a link that died silently), later ones answer.
-  peer.onSend = (_s, conn) => (conn === peer.conns[0] ? null : undefined)
-  const client = await open(peer)
-  await client.connect()
-  const sends = [client.send('c1', 'a'), client.send('c1', 'b'), client.send('c2', 'c')]
-  await peer.until(() => peer.framesOf('send', 0).length === 3, 'three sends on the first connection')
-  const first = peer.framesOf('send', 0)
-  peer.conns[0]?.destroy()
-  const results = await Promise.all(sends)
-  t.same(sendIds(peer, 1), sendIds(peer, 0), 'same ids, same order')
-  t.same(
-    peer.framesOf('send', 1).map((f) => (f.body.case === 'send' ? Number(f.body.value.sendSeq) : -1)),
-    first.map((f) => (f.body.case === 'send' ? Number(f.body.value.sendSeq) : -1)),
-    'same send_seqs',
-  )
-  t.same(
-    results.map((r) => r.seq),
-    [1, 2, 1],
-  )
-  await client.close()
-})
+t.test(
+  'after a dropped connection the outbox is resent in order with the same ids and send_seqs [RTY-2]',
+  async (t) => {
+    const peer = new FakePeer()
+    // The first connection swallows sends (a link that died silently), later ones answer.
+    peer.onSend = (_s, conn) => (conn === peer.conns[0] ? null : undefined)
+    const client = await open(peer)
+    await client.connect()
+    const sends = [client.send('c1', 'a'), client.send('c1', 'b'), client.send('c2', 'c')]
+    await peer.until(() => peer.framesOf('send', 0).length === 3, 'three sends on the first connection')
+    const first = peer.framesOf('send', 0)
+    peer.conns[0]?.destroy()
+    const results = await Promise.all(sends)
+    t.same(sendIds(peer, 1), sendIds(peer, 0), 'same ids, same order')
+    t.same(
+      peer.framesOf('send', 1).map((f) => (f.body.case === 'send' ? Number(f.body.value.sendSeq) : -1)),
+      first.map((f) => (f.body.case === 'send' ? Number(f.body.value.sendSeq) : -1)),
+      'same send_seqs',
+    )
+    t.same(
+      results.map((r) => r.seq),
+      [1, 2, 1],
+    )
+    await client.close()
+  },
+)
 
 t.test('a retry of a message the server already committed resolves with the original seq [DUP-2]', async (t) => {
   const peer = new FakePeer()
@@ -112,33 +117,36 @@ t.test('a retry of a message the server already committed resolves with the orig
   await client.close()
 })
 
-t.test('a lost first send, its followers refused out of order, all commit in order after reconnect [ORD-3] [RTY-2]', async (t) => {
-  const peer = new FakePeer()
-  let dropped = false
-  // The first send vanishes on the wire once; the server sees 2 and 3 and refuses them (gap).
-  peer.onSend = (s) => {
-    if (!dropped && Number(s.sendSeq) === 1) {
-      dropped = true
-      return null
+t.test(
+  'a lost first send, its followers refused out of order, all commit in order after reconnect [ORD-3] [RTY-2]',
+  async (t) => {
+    const peer = new FakePeer()
+    let dropped = false
+    // The first send vanishes on the wire once; the server sees 2 and 3 and refuses them (gap).
+    peer.onSend = (s) => {
+      if (!dropped && Number(s.sendSeq) === 1) {
+        dropped = true
+        return null
+      }
+      return undefined
     }
-    return undefined
-  }
-  const client = await open(peer)
-  await client.connect()
-  const all = Promise.all([client.send('c1', 'one'), client.send('c1', 'two'), client.send('c1', 'three')])
-  await peer.until(() => peer.framesOf('send', 0).length === 3, 'three sends')
-  // The missing answer is what the client's probe would catch; cut the link as it would.
-  peer.conns[0]?.destroy()
-  const rs = await all
-  t.same(
-    rs.map((r) => r.seq),
-    [1, 2, 3],
-    'committed in send order',
-  )
-  const bodies = (peer.messages.get('c1') ?? []).map((m) => new TextDecoder().decode(m.send.body))
-  t.same(bodies, ['one', 'two', 'three'])
-  await client.close()
-})
+    const client = await open(peer)
+    await client.connect()
+    const all = Promise.all([client.send('c1', 'one'), client.send('c1', 'two'), client.send('c1', 'three')])
+    await peer.until(() => peer.framesOf('send', 0).length === 3, 'three sends')
+    // The missing answer is what the client's probe would catch; cut the link as it would.
+    peer.conns[0]?.destroy()
+    const rs = await all
+    t.same(
+      rs.map((r) => r.seq),
+      [1, 2, 3],
+      'committed in send order',
+    )
+    const bodies = (peer.messages.get('c1') ?? []).map((m) => new TextDecoder().decode(m.send.body))
+    t.same(bodies, ['one', 'two', 'three'])
+    await client.close()
+  },
+)
 
 t.test('an out-of-order answer on a live connection leads to an in-order resend [ORD-7]', async (t) => {
   const peer = new FakePeer()
@@ -248,7 +256,10 @@ t.test('deliveries are handed over once each, in order, and acked cumulatively [
     got.push((n.value as Delivered).seq)
   }
   t.same(got, [1, 2, 3, 5, 6])
-  await peer.until(() => peer.framesOf('deliverAck').some((f) => f.body.case === 'deliverAck' && f.body.value.upToSeq === 6n), 'ack 6')
+  await peer.until(
+    () => peer.framesOf('deliverAck').some((f) => f.body.case === 'deliverAck' && f.body.value.upToSeq === 6n),
+    'ack 6',
+  )
   const acks = peer.framesOf('deliverAck')
   t.ok(acks.length <= 2, `coalesced (${acks.length} acks for 7 deliveries)`)
   await it.return?.()
@@ -348,48 +359,51 @@ t.test('a REPLAY_LIMIT notice makes the client page history and hand over what i
   await client.close()
 })
 
-t.test('joined to a group with history: pulls it, holding a live message behind it, all in order [CNV-7]', async (t) => {
-  const peer = new FakePeer()
-  const client = await open(peer)
-  const got: Delivered[] = []
-  client.on('message', (m) => got.push(m))
-  await client.connect()
-  for (let i = 1; i <= 3; i++) {
-    const list = peer.messages.get('g') ?? []
-    list.push({
-      seq: i,
-      id: `g/${i}`,
-      sender: 'bob',
-      send: {
-        $typeName: 'imwire.v1.Send',
-        clientMsgId: new Uint8Array(16),
-        conversationId: 'g',
-        sendSeq: 0n,
-        contentType: '',
-        body: new TextEncoder().encode(`m${i}`),
-      },
-    })
-    peer.messages.set('g', list)
-  }
-  peer.last.send(
-    frame({
-      case: 'conversationUpdated',
-      value: { conversationId: 'g', reason: UpdateReason.JOINED, epoch: 1n, topSeq: 3n, cursor: 0n },
-    }),
-  )
-  peer.deliver(peer.last, 'g', 4)
-  await peer.until(() => got.length === 4, 'four messages')
-  t.same(
-    got.map((m) => [m.seq, m.fromHistory]),
-    [
-      [1, true],
-      [2, true],
-      [3, true],
-      [4, false],
-    ],
-  )
-  await client.close()
-})
+t.test(
+  'joined to a group with history: pulls it, holding a live message behind it, all in order [CNV-7]',
+  async (t) => {
+    const peer = new FakePeer()
+    const client = await open(peer)
+    const got: Delivered[] = []
+    client.on('message', (m) => got.push(m))
+    await client.connect()
+    for (let i = 1; i <= 3; i++) {
+      const list = peer.messages.get('g') ?? []
+      list.push({
+        seq: i,
+        id: `g/${i}`,
+        sender: 'bob',
+        send: {
+          $typeName: 'imwire.v1.Send',
+          clientMsgId: new Uint8Array(16),
+          conversationId: 'g',
+          sendSeq: 0n,
+          contentType: '',
+          body: new TextEncoder().encode(`m${i}`),
+        },
+      })
+      peer.messages.set('g', list)
+    }
+    peer.last.send(
+      frame({
+        case: 'conversationUpdated',
+        value: { conversationId: 'g', reason: UpdateReason.JOINED, epoch: 1n, topSeq: 3n, cursor: 0n },
+      }),
+    )
+    peer.deliver(peer.last, 'g', 4)
+    await peer.until(() => got.length === 4, 'four messages')
+    t.same(
+      got.map((m) => [m.seq, m.fromHistory]),
+      [
+        [1, true],
+        [2, true],
+        [3, true],
+        [4, false],
+      ],
+    )
+    await client.close()
+  },
+)
 
 t.test('request helpers resolve with the answer and reject with the protocol code', async (t) => {
   const peer = new FakePeer()
@@ -401,8 +415,13 @@ t.test('request helpers resolve with the answer and reject with the protocol cod
     .create({ conversationId: 'taken', kind: 'direct', members: ['bob'] })
     .catch((e: unknown) => e)
   t.match(err, { code: 'REJECTED', errorCode: ErrorCode.ALREADY_EXISTS })
-  const ids = peer.framesOf('createConversation').map((f) => (f.body.case === 'createConversation' ? f.body.value.requestId : 0))
-  t.ok(ids.every((id) => id !== 0), 'request ids are never 0 [HIS-6]')
+  const ids = peer
+    .framesOf('createConversation')
+    .map((f) => (f.body.case === 'createConversation' ? f.body.value.requestId : 0))
+  t.ok(
+    ids.every((id) => id !== 0),
+    'request ids are never 0 [HIS-6]',
+  )
   t.equal(new Set(ids).size, ids.length, 'and distinct')
   await client.close()
 })

@@ -53,7 +53,9 @@ export class FakePeer {
   }
 
   framesOf(kind: Frame['body']['case'], conn?: number): Frame[] {
-    return this.received.filter((r) => r.frame.body.case === kind && (conn === undefined || r.conn === conn)).map((r) => r.frame)
+    return this.received
+      .filter((r) => r.frame.body.case === kind && (conn === undefined || r.conn === conn))
+      .map((r) => r.frame)
   }
 
   /** Wait (bounded) until pred holds; re-checked whenever a frame arrives or a connection opens. */
@@ -74,7 +76,12 @@ export class FakePeer {
     for (const w of ws) w()
   }
 
-  deliver(conn: Connection, conversationId: string, seq: number, opts: { replayed?: boolean; epoch?: number } = {}): void {
+  deliver(
+    conn: Connection,
+    conversationId: string,
+    seq: number,
+    opts: { replayed?: boolean; epoch?: number } = {},
+  ): void {
     conn.send(
       frame({
         case: 'deliver',
@@ -206,7 +213,12 @@ export class FakePeer {
     if (sendSeq !== 0) this.lastSendSeq.set(seqKey, sendSeq)
     const list = this.messages.get(s.conversationId) ?? []
     this.messages.set(s.conversationId, list)
-    const m: StoredMessage = { seq: list.length + 1, id: `${s.conversationId}/${list.length + 1}`, sender: this.userId, send: s }
+    const m: StoredMessage = {
+      seq: list.length + 1,
+      id: `${s.conversationId}/${list.length + 1}`,
+      sender: this.userId,
+      send: s,
+    }
     list.push(m)
     this.dedupe.set(key, m)
     return this.ack(s, m, false)

@@ -74,10 +74,7 @@ t.test('dropping a refused ordered send renumbers the later ones of its conversa
   const b1 = await ob.add('b', body('b'))
   const a3 = await ob.add('a', body('3'))
   await ob.drop(a2.id)
-  t.same(
-    [ob.get(a1.id)?.sendSeq, ob.get(a3.id)?.sendSeq, ob.get(b1.id)?.sendSeq],
-    [1, 2, 1],
-  )
+  t.same([ob.get(a1.id)?.sendSeq, ob.get(a3.id)?.sendSeq, ob.get(b1.id)?.sendSeq], [1, 2, 1])
   t.equal(ob.peekSendSeq('a'), 3, 'the next message takes the freed number')
   const a4 = await ob.add('a', body('4'))
   t.equal(a4.sendSeq, 3)
@@ -142,10 +139,7 @@ t.test('the JSON file store gives a restarted client the same ids, order and sen
 
   const s2 = new JsonFileClientStore(file)
   const state = await s2.load()
-  t.same(
-    state.positions.get('a'),
-    { seq: 7, epoch: 1 },
-  )
+  t.same(state.positions.get('a'), { seq: 7, epoch: 1 })
   const ob2 = await Outbox.open(new JsonFileClientStore(file))
   t.same(
     ob2.list().map((e) => [e.id, e.sendSeq, e.contentType, [...e.body]]),

@@ -60,26 +60,32 @@ t.test('after a reconnect the unacked entries go again, same ids, same order [RT
   t.same(wire.map(label), ['a2', 'a3'])
 })
 
-t.test('SEND_OUT_OF_ORDER: waits for the rest of the conversation to drain, then resends it in order [ORD-7]', async (t) => {
-  const { wire, pipe } = await setup({ a: 4, b: 1 })
-  pipe.open(10, 0)
-  const [a1, a2, a3, a4, b1] = wire as [OutboxEntry, OutboxEntry, OutboxEntry, OutboxEntry, OutboxEntry]
-  // a1 was lost on the way (say), so the server expects 1 and refuses 2, 3, 4.
-  pipe.acked(b1.id, 1)
-  t.same(pipe.failed(a2.id, err(ErrorCode.SEND_OUT_OF_ORDER, { expectedSendSeq: 1, retryable: true }), 1).kind, 'retry')
-  t.same(pipe.blockedConversations, ['a'])
-  pipe.failed(a3.id, err(ErrorCode.SEND_OUT_OF_ORDER, { expectedSendSeq: 1, retryable: true }), 2)
-  pipe.failed(a4.id, err(ErrorCode.SEND_OUT_OF_ORDER, { expectedSendSeq: 1, retryable: true }), 3)
-  t.equal(wire.length, 5, 'a1 is still in flight: nothing resent yet')
-  pipe.failed(a1.id, err(ErrorCode.SEND_OUT_OF_ORDER, { expectedSendSeq: 1, retryable: true }), 4)
-  t.same(wire.slice(5).map(label), ['a1', 'a2', 'a3', 'a4'], 'resent from expected_send_seq, in order')
-  t.same(
-    wire.slice(5).map((e) => e.id),
-    [a1.id, a2.id, a3.id, a4.id],
-    'with the same ids',
-  )
-  t.same(pipe.blockedConversations, [])
-})
+t.test(
+  'SEND_OUT_OF_ORDER: waits for the rest of the conversation to drain, then resends it in order [ORD-7]',
+  async (t) => {
+    const { wire, pipe } = await setup({ a: 4, b: 1 })
+    pipe.open(10, 0)
+    const [a1, a2, a3, a4, b1] = wire as [OutboxEntry, OutboxEntry, OutboxEntry, OutboxEntry, OutboxEntry]
+    // a1 was lost on the way (say), so the server expects 1 and refuses 2, 3, 4.
+    pipe.acked(b1.id, 1)
+    t.same(
+      pipe.failed(a2.id, err(ErrorCode.SEND_OUT_OF_ORDER, { expectedSendSeq: 1, retryable: true }), 1).kind,
+      'retry',
+    )
+    t.same(pipe.blockedConversations, ['a'])
+    pipe.failed(a3.id, err(ErrorCode.SEND_OUT_OF_ORDER, { expectedSendSeq: 1, retryable: true }), 2)
+    pipe.failed(a4.id, err(ErrorCode.SEND_OUT_OF_ORDER, { expectedSendSeq: 1, retryable: true }), 3)
+    t.equal(wire.length, 5, 'a1 is still in flight: nothing resent yet')
+    pipe.failed(a1.id, err(ErrorCode.SEND_OUT_OF_ORDER, { expectedSendSeq: 1, retryable: true }), 4)
+    t.same(wire.slice(5).map(label), ['a1', 'a2', 'a3', 'a4'], 'resent from expected_send_seq, in order')
+    t.same(
+      wire.slice(5).map((e) => e.id),
+      [a1.id, a2.id, a3.id, a4.id],
+      'with the same ids',
+    )
+    t.same(pipe.blockedConversations, [])
+  },
+)
 
 t.test('a retryable error waits for backoff and retry_after before resending [RTY-5]', async (t) => {
   const { wire, pipe } = await setup({ a: 2 })

@@ -177,7 +177,15 @@ export async function runCrashScenario(opts: CrashOptions): Promise<CrashReport>
     const deadline = Date.now() + opts.settleMs
     while (acked() < total * opts.killAtFraction && Date.now() < deadline) await sleep(2)
     const ackedBeforeKill = acked()
-    if (process.env.CRASH_DEBUG) setInterval(() => console.error("dbg", devices.map((d) => `${d.user}:${d.client.state}:${d.client.outboxSize}:${d.reconnects}`).join(" ")), 1000).unref()
+    if (process.env.CRASH_DEBUG)
+      setInterval(
+        () =>
+          console.error(
+            'dbg',
+            devices.map((d) => `${d.user}:${d.client.state}:${d.client.outboxSize}:${d.reconnects}`).join(' '),
+          ),
+        1000,
+      ).unref()
     await server.kill()
     await sleep(200)
     server = await startServer(opts, dataDir)
@@ -230,15 +238,19 @@ export async function runCrashScenario(opts: CrashOptions): Promise<CrashReport>
         byCid.set(m.cid, l)
       })
     }
-    for (const [cid, l] of byCid) if (l.length > 1) violations.push(`[DUP-1] client_msg_id ${cid} stored ${l.length} times`)
+    for (const [cid, l] of byCid)
+      if (l.length > 1) violations.push(`[DUP-1] client_msg_id ${cid} stored ${l.length} times`)
     let duplicatesAcked = 0
     for (const d of devices) {
       for (const [cid, r] of d.acks) {
         if (r.duplicate) duplicatesAcked++
         const found = byCid.get(cid)?.[0]
-        if (found === undefined) violations.push(`[ACK-2] ${d.user}: acked ${r.conversationId}#${r.seq} is not in history`)
+        if (found === undefined)
+          violations.push(`[ACK-2] ${d.user}: acked ${r.conversationId}#${r.seq} is not in history`)
         else if (found.seq !== r.seq || found.id !== r.messageId || found.conv !== r.conversationId) {
-          violations.push(`[ACK-2] ${d.user}: acked ${r.conversationId}#${r.seq} (${r.messageId}) is in history as #${found.seq} (${found.id})`)
+          violations.push(
+            `[ACK-2] ${d.user}: acked ${r.conversationId}#${r.seq} (${r.messageId}) is in history as #${found.seq} (${found.id})`,
+          )
         }
       }
     }
@@ -248,7 +260,8 @@ export async function runCrashScenario(opts: CrashOptions): Promise<CrashReport>
       const lastJ = new Map<string, number>()
       for (const m of msgs) {
         const j = Number(m.body.split(':')[2])
-        if ((lastJ.get(m.sender) ?? -1) >= j) violations.push(`[ORD-6] ${conv}: ${m.sender}'s message ${j} after a later one`)
+        if ((lastJ.get(m.sender) ?? -1) >= j)
+          violations.push(`[ORD-6] ${conv}: ${m.sender}'s message ${j} after a later one`)
         lastJ.set(m.sender, j)
       }
     }
@@ -269,7 +282,8 @@ export async function runCrashScenario(opts: CrashOptions): Promise<CrashReport>
           if (own.has(m.seq)) continue
           const got = ids.get(m.seq)
           if (got === undefined) missing++
-          else if (got !== m.id) violations.push(`[FAN-1] ${d.user} ${conv}#${m.seq}: delivered ${got}, history has ${m.id}`)
+          else if (got !== m.id)
+            violations.push(`[FAN-1] ${d.user} ${conv}#${m.seq}: delivered ${got}, history has ${m.id}`)
         }
         if (missing > 0) violations.push(`[FAN-1] ${d.user} ${conv}: ${missing} messages never delivered`)
       }

@@ -33,16 +33,19 @@ t.before(() => {
   if (!existsSync(path.join(ROOT, 'dist/src/cli/main.js'))) throw new Error('build produced no dist/src/cli/main.js')
 })
 
-t.test('every acked message survives a SIGKILL exactly once, at its acked seq, delivered to every member in order', async (t) => {
-  const r = await runCrashScenario(base)
-  t.comment(
-    `sent ${r.sent}, acked before kill ${r.ackedBeforeKill}, duplicate acks ${r.duplicatesAcked}, ` +
-      `reconnects ${r.reconnects}, history ${r.history}`,
-  )
-  t.ok(r.ackedBeforeKill > 0 && r.ackedBeforeKill < r.sent, 'the kill landed mid-load')
-  t.same(r.violations.slice(0, 20), [], 'no violations')
-  t.equal(r.history, r.sent)
-})
+t.test(
+  'every acked message survives a SIGKILL exactly once, at its acked seq, delivered to every member in order',
+  async (t) => {
+    const r = await runCrashScenario(base)
+    t.comment(
+      `sent ${r.sent}, acked before kill ${r.ackedBeforeKill}, duplicate acks ${r.duplicatesAcked}, ` +
+        `reconnects ${r.reconnects}, history ${r.history}`,
+    )
+    t.ok(r.ackedBeforeKill > 0 && r.ackedBeforeKill < r.sent, 'the kill landed mid-load')
+    t.same(r.violations.slice(0, 20), [], 'no violations')
+    t.equal(r.history, r.sent)
+  },
+)
 
 t.test('the same checks catch a server that acks before the commit is durable', async (t) => {
   const r = await runCrashScenario({ ...base, fault: 'ack-before-commit', settleMs: 12_000 })

@@ -209,7 +209,8 @@ t.test('graceful shutdown acks every committed message before Close 3001 [ERR-6]
   await a.login(SECRET, 'alice', 'a1')
   a.send({ case: 'createConversation', value: { requestId: 1, conversationId: 'g', kind: ConversationKind.GROUP } })
   await a.expect('conversationResult')
-  for (let i = 0; i < 200; i++) a.send({ case: 'send', value: { clientMsgId: cmid(), conversationId: 'g', body: Uint8Array.of(i) } })
+  for (let i = 0; i < 200; i++)
+    a.send({ case: 'send', value: { clientMsgId: cmid(), conversationId: 'g', body: Uint8Array.of(i) } })
   // Shut down while sends are being committed: right after the first ack.
   await a.expect('sendAck')
   let acks = 1
@@ -228,6 +229,14 @@ t.test('graceful shutdown acks every committed message before Close 3001 [ERR-6]
   // Every committed message got its ack before the Close (and nothing acked is missing).
   const store = await openSqliteStore({ dataDir, worker: false })
   t.teardown(() => store.close())
-  const page = await store.run({ op: 'history', userId: 'alice', deviceId: 'a1', conversationId: 'g', backward: false, anchorSeq: 0, limit: 1000 })
+  const page = await store.run({
+    op: 'history',
+    userId: 'alice',
+    deviceId: 'a1',
+    conversationId: 'g',
+    backward: false,
+    anchorSeq: 0,
+    limit: 1000,
+  })
   t.equal(page.ok && page.messages.length, acks, `${acks} committed, ${acks} acked`)
 })

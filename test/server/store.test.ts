@@ -72,7 +72,8 @@ for (const [name, open, only] of impls) {
   t.test(name, async (tt) => {
     // A subset for the worker: the test() below skips names that do not match.
     const t = {
-      test: (title: string, fn: (t: Test) => Promise<void>) => (only === null || only.test(title) ? tt.test(title, fn) : undefined),
+      test: (title: string, fn: (t: Test) => Promise<void>) =>
+        only === null || only.test(title) ? tt.test(title, fn) : undefined,
     }
     t.test(
       'assigns dense seqs from 1 in commit order and returns the members for fan-out [ORD-1] [FAN-1]',
@@ -403,7 +404,14 @@ for (const [name, open, only] of impls) {
       await group(s)
       const op = sendOp({ userId: 'bob', deviceId: 'b1' })
       t.ok((await s.run(op)).ok)
-      await s.run({ op: 'removeMembers', userId: 'alice', deviceId: 'a1', conversationId: 'g1', userIds: ['bob'], maxMembers: 1000 })
+      await s.run({
+        op: 'removeMembers',
+        userId: 'alice',
+        deviceId: 'a1',
+        conversationId: 'g1',
+        userIds: ['bob'],
+        maxMembers: 1000,
+      })
       const retry = await s.run(op)
       t.equal(retry.ok ? 0 : retry.code, ErrorCode.CONVERSATION_NOT_FOUND)
     })

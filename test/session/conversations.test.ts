@@ -234,28 +234,31 @@ t.test(
   },
 )
 
-t.test("history pages are cut to the client's max_frame_bytes, nearest the anchor, with has_more [HIS-7] [FRM-9]", async (t) => {
-  const w = new World()
-  const a = w.connect('alice', 'a1')
-  create(a, 'g1', ConversationKind.GROUP, [])
-  const body = new Uint8Array(w.limits.maxMessageBytes)
-  for (let i = 0; i < 20; i++) {
-    a.send({ case: 'send', value: { clientMsgId: newClientMsgId(), conversationId: 'g1', body } })
-  }
-  a.take()
-  const page = (direction: HistoryDirection) => {
-    a.send({ case: 'historyRequest', value: { requestId: 1, conversationId: 'g1', direction, limit: 20 } })
-    return a.of('historyPage')[0]
-  }
-  const fwd = page(HistoryDirection.FORWARD)
-  const n = fwd?.messages.length ?? 0
-  t.ok(n > 0 && n < 20, `cut to ${n}`)
-  t.equal(fwd?.messages[0]?.seq, 1n, 'forward keeps the lowest seqs')
-  t.equal(fwd?.hasMore, true)
-  const back = page(HistoryDirection.BACKWARD)
-  t.equal(back?.messages.at(-1)?.seq, 20n, 'backward keeps the highest seqs')
-  t.equal(back?.hasMore, true)
-})
+t.test(
+  "history pages are cut to the client's max_frame_bytes, nearest the anchor, with has_more [HIS-7] [FRM-9]",
+  async (t) => {
+    const w = new World()
+    const a = w.connect('alice', 'a1')
+    create(a, 'g1', ConversationKind.GROUP, [])
+    const body = new Uint8Array(w.limits.maxMessageBytes)
+    for (let i = 0; i < 20; i++) {
+      a.send({ case: 'send', value: { clientMsgId: newClientMsgId(), conversationId: 'g1', body } })
+    }
+    a.take()
+    const page = (direction: HistoryDirection) => {
+      a.send({ case: 'historyRequest', value: { requestId: 1, conversationId: 'g1', direction, limit: 20 } })
+      return a.of('historyPage')[0]
+    }
+    const fwd = page(HistoryDirection.FORWARD)
+    const n = fwd?.messages.length ?? 0
+    t.ok(n > 0 && n < 20, `cut to ${n}`)
+    t.equal(fwd?.messages[0]?.seq, 1n, 'forward keeps the lowest seqs')
+    t.equal(fwd?.hasMore, true)
+    const back = page(HistoryDirection.BACKWARD)
+    t.equal(back?.messages.at(-1)?.seq, 20n, 'backward keeps the highest seqs')
+    t.equal(back?.hasMore, true)
+  },
+)
 
 t.test('AddMembers and RemoveMembers with an empty user list get BAD_REQUEST [CNV-3] [CNV-4]', async (t) => {
   const w = new World()
@@ -293,7 +296,15 @@ t.test('membership notices wait for ReplayComplete and precede live deliveries [
   send(a, 'g1')
   w.runStore()
   t.same(
-    b.take().map((f) => (f.body.case === 'conversationUpdated' ? `u:${f.body.value.conversationId}` : f.body.case === 'deliver' ? `d:${f.body.value.message?.conversationId}` : f.body.case)),
+    b
+      .take()
+      .map((f) =>
+        f.body.case === 'conversationUpdated'
+          ? `u:${f.body.value.conversationId}`
+          : f.body.case === 'deliver'
+            ? `d:${f.body.value.message?.conversationId}`
+            : f.body.case,
+      ),
     ['welcome', 'd:g0', 'replayComplete', 'u:g1', 'd:g1'],
   )
 })

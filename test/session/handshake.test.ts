@@ -107,7 +107,10 @@ t.test('checks Hello in order: version, token, device id, max_frame_bytes [HS-12
   t.equal(w.open().send(hello('a', { ...all, versions: [1] })).closeCode, CloseCode.UNAUTHORIZED)
   const token = makeTestToken(SECRET, 'a')
   t.equal(w.open().send(hello('a', { ...all, versions: [1], token })).closeCode, CloseCode.PROTOCOL_ERROR)
-  t.equal(w.open().send(hello('a', { ...all, versions: [1], token, deviceId: 'd' })).closeCode, CloseCode.PROTOCOL_ERROR)
+  t.equal(
+    w.open().send(hello('a', { ...all, versions: [1], token, deviceId: 'd' })).closeCode,
+    CloseCode.PROTOCOL_ERROR,
+  )
 })
 
 t.test('a Close as the first frame simply ends the connection (Appendix F) [ERR-3]', async (t) => {

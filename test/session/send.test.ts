@@ -55,22 +55,25 @@ t.test('message ids are unique across conversations [ACK-5]', async (t) => {
   t.equal(new Set(ids).size, 10)
 })
 
-t.test('a Batch that would bring Sends in flight over the bound closes 3507 before any of it runs [FLW-2]', async (t) => {
-  const { w } = setup()
-  w.limits.maxInflightSends = 3
-  const c = w.connect('alice', 'a7')
-  c.take()
-  w.holdStore = true
-  sendMsg(c)
-  const inner = [1, 2, 3].map(() =>
-    frame({ case: 'send', value: { clientMsgId: newClientMsgId(), conversationId: 'g1', body: new Uint8Array(1) } }),
-  )
-  c.step({ type: 'frame', frame: encodeBatch(inner, 'none') })
-  t.equal(c.closeCode, CloseCode.WINDOW_EXCEEDED)
-  w.holdStore = false
-  w.runStore()
-  t.same(c.cases(), [], 'nothing of the batch was processed (and the connection is closing)')
-})
+t.test(
+  'a Batch that would bring Sends in flight over the bound closes 3507 before any of it runs [FLW-2]',
+  async (t) => {
+    const { w } = setup()
+    w.limits.maxInflightSends = 3
+    const c = w.connect('alice', 'a7')
+    c.take()
+    w.holdStore = true
+    sendMsg(c)
+    const inner = [1, 2, 3].map(() =>
+      frame({ case: 'send', value: { clientMsgId: newClientMsgId(), conversationId: 'g1', body: new Uint8Array(1) } }),
+    )
+    c.step({ type: 'frame', frame: encodeBatch(inner, 'none') })
+    t.equal(c.closeCode, CloseCode.WINDOW_EXCEEDED)
+    w.holdStore = false
+    w.runStore()
+    t.same(c.cases(), [], 'nothing of the batch was processed (and the connection is closing)')
+  },
+)
 
 t.test('acks a retried Send with the original seq, id and time, marked duplicate [DUP-2]', async (t) => {
   const { w, alice } = setup()

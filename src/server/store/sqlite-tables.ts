@@ -79,7 +79,9 @@ export class SqliteTables implements Tables {
          ON CONFLICT (user, device, conv) DO UPDATE SET cursor = excluded.cursor`,
       ),
       getCounter: p("SELECT value FROM counters WHERE name = 'message'").pluck(),
-      putCounter: p("INSERT INTO counters (name, value) VALUES ('message', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value"),
+      putCounter: p(
+        "INSERT INTO counters (name, value) VALUES ('message', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+      ),
       touchDevice: p(
         `INSERT INTO devices (user, device, last_seen) VALUES (?, ?, ?)
          ON CONFLICT (user, device) DO UPDATE SET last_seen = excluded.last_seen`,
