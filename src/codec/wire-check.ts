@@ -100,26 +100,30 @@ function rulesOf(desc: DescMessage): Map<number, FieldRule> {
   return rules
 }
 
-/** Position after a varint of at most 64 bits starting at pos. */
-function skipVarint(buf: Uint8Array, pos: number, end: number): number {
-  const start = pos
+// Error offsets: every WireError points at the tag of the offending field
+// (the first byte of the field), never at the position where the input ran
+// out. So an offset is always inside the input, even for a value truncated at
+// its very end, and `imwire decode` can show the field that is wrong.
+
+/** Position after a varint of at most 64 bits starting at pos; errors report `at`. */
+function skipVarint(buf: Uint8Array, pos: number, end: number, at: number): number {
   for (let i = 0; i < 10; i++) {
-    if (pos >= end) throw new WireError(start, 'truncated varint')
+    if (pos >= end) throw new WireError(at, 'truncated varint')
     const b = buf[pos++] as number
     if (b < 0x80) {
-      if (i === 9 && b > 1) throw new WireError(start, 'varint overflows 64 bits')
+      if (i === 9 && b > 1) throw new WireError(at, 'varint overflows 64 bits')
       return pos
     }
   }
-  throw new WireError(start, 'varint longer than 10 bytes')
+  throw new WireError(at, 'varint longer than 10 bytes')
 }
 
-/** A varint that must fit 32 bits (tags and lengths). */
-function readVarint32(buf: Uint8Array, pos: number, end: number, what: string): [number, number] {
+/** A varint that must fit 32 bits (tags and lengths); errors report `at`. */
+function readVarint32(buf: Uint8Array, pos: number, end: number, what: string, at: number): [number, number] {
   let n = 0
   let mul = 1
   for (let i = 0; i < 5; i++) {
-    if (pos + i >= end) throw new WireError(pos, `truncated ${what}`)
+    if (pos + i >= end) throw new WireError(at, `truncated ${what}`)
     const b = buf[pos + i] as number
     n += (b & 0x7f) * mul
     if (b < 0x80) {
@@ -128,30 +132,43 @@ function readVarint32(buf: Uint8Array, pos: number, end: number, what: string): 
     }
     mul *= 128
   }
-  throw new WireError(pos, `${what} does not fit 32 bits`)
+  throw new WireError(at, `${what} does not fit 32 bits`)
 }
 
-/** Position after the value of an unknown field with this wire type. */
-function skipValue(buf: Uint8Array, pos: number, end: number, wire: number, fieldNo: number, depth: number): number {
+/**
+ * Position after the value (starting at pos) of a field whose tag is at `at`,
+ * with this wire type.
+ */
+function skipValue(
+  buf: Uint8Array,
+  pos: number,
+  end: number,
+  wire: number,
+  fieldNo: number,
+  depth: number,
+  at: number,
+): number {
   switch (wire) {
     case WT_VARINT:
-      return skipVarint(buf, pos, end)
+      return skipVarint(buf, pos, end, at)
     case WT_I64:
-      if (end - pos < 8) throw new WireError(pos, 'truncated fixed64')
+      if (end - pos < 8) throw new WireError(at, 'truncated fixed64')
       return pos + 8
     case WT_I32:
-      if (end - pos < 4) throw new WireError(pos, 'truncated fixed32')
+      if (end - pos < 4) throw new WireError(at, 'truncated fixed32')
       return pos + 4
     case WT_LEN: {
-      const [len, p] = readVarint32(buf, pos, end, 'length')
-      if (len > end - p) throw new WireError(pos, 'length-delimited field runs past the end')
+      const [len, p] = readVarint32(buf, pos, end, 'length', at)
+      if (len > end - p) throw new WireError(at, 'length-delimited field runs past the end')
       return p + len
     }
     case WT_SGROUP: {
-      if (depth >= MAX_DEPTH) throw new WireError(pos, 'groups nested too deep')
+      if (depth >= MAX_DEPTH) throw new WireError(at, 'groups nested too deep')
       for (;;) {
+        // A group cut before its end tag: the group's start is what is wrong.
+        if (pos >= end) throw new WireError(at, 'group without end group tag')
         const tagAt = pos
-        const [tag, p] = readVarint32(buf, pos, end, 'tag')
+        const [tag, p] = readVarint32(buf, pos, end, 'tag', tagAt)
         const no = tag >>> 3
         const wt = tag & 7
         if (no === 0) throw new WireError(tagAt, 'field number 0')
@@ -160,11 +177,11 @@ function skipValue(buf: Uint8Array, pos: number, end: number, wire: number, fiel
           return p
         }
         if (wt > WT_I32) throw new WireError(tagAt, `invalid wire type ${wt}`)
-        pos = skipValue(buf, p, end, wt, no, depth + 1)
+        pos = skipValue(buf, p, end, wt, no, depth + 1, tagAt)
       }
     }
     default:
-      throw new WireError(pos, `invalid wire type ${wire}`)
+      throw new WireError(at, `invalid wire type ${wire}`)
   }
 }
 
@@ -205,12 +222,12 @@ export function isValidUtf8(buf: Uint8Array, start: number, end: number): boolea
   return true
 }
 
-function checkPacked(buf: Uint8Array, pos: number, end: number, wire: number): void {
+function checkPacked(buf: Uint8Array, pos: number, end: number, wire: number, at: number): void {
   if (wire === WT_VARINT) {
-    while (pos < end) pos = skipVarint(buf, pos, end)
+    while (pos < end) pos = skipVarint(buf, pos, end, at)
   } else {
     const size = wire === WT_I64 ? 8 : 4
-    if ((end - pos) % size !== 0) throw new WireError(pos, 'packed fixed-size run has a partial element')
+    if ((end - pos) % size !== 0) throw new WireError(at, 'packed fixed-size run has a partial element')
   }
 }
 
@@ -224,7 +241,7 @@ export function checkMessage(desc: DescMessage, buf: Uint8Array, start: number, 
   let pos = start
   while (pos < end) {
     const tagAt = pos
-    const [tag, p] = readVarint32(buf, pos, end, 'tag')
+    const [tag, p] = readVarint32(buf, pos, end, 'tag', tagAt)
     const fieldNo = tag >>> 3
     const wire = tag & 7
     if (fieldNo === 0) throw new WireError(tagAt, 'field number 0')
@@ -233,19 +250,19 @@ export function checkMessage(desc: DescMessage, buf: Uint8Array, start: number, 
     const rule = rules.get(fieldNo)
     if (rule === undefined) {
       // [FRM-6] unknown field: skipped (after checking it is well-formed).
-      pos = skipValue(buf, p, end, wire, fieldNo, depth)
+      pos = skipValue(buf, p, end, wire, fieldNo, depth, tagAt)
       continue
     }
     if (wire !== rule.wire && !(rule.packedElement && wire === WT_LEN)) {
       throw new WireError(tagAt, `field ${fieldNo} of ${desc.typeName} has wire type ${wire}, expected ${rule.wire}`)
     }
-    const next = skipValue(buf, p, end, wire, fieldNo, depth)
+    const next = skipValue(buf, p, end, wire, fieldNo, depth, tagAt)
     if (wire === WT_LEN) {
-      const [len, body] = readVarint32(buf, p, end, 'length')
+      const [len, body] = readVarint32(buf, p, end, 'length', tagAt)
       if (rule.message !== undefined) checkMessage(rule.message, buf, body, body + len, depth + 1)
       else if (rule.utf8 && !isValidUtf8(buf, body, body + len)) {
         throw new WireError(tagAt, `field ${fieldNo} of ${desc.typeName} is not valid UTF-8`)
-      } else if (rule.packedElement) checkPacked(buf, body, body + len, rule.wire)
+      } else if (rule.packedElement) checkPacked(buf, body, body + len, rule.wire, tagAt)
     }
     // Delimited (group) encoding is not used by imwire v1's proto3 files; a
     // group's structure was checked by skipValue and fromBinary reads it.

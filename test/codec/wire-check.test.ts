@@ -1,10 +1,11 @@
 // The strict structural check that runs before protobuf-es on the generic
 // decode path: it refuses what protobuf-es would misread, and accepts
 // everything protobuf-es reads correctly. [FRM-5] [FRM-6]
-import { fromBinary, toBinary } from '@bufbuild/protobuf'
+import { equals, fromBinary, toBinary } from '@bufbuild/protobuf'
 import fc from 'fast-check'
 import t from 'tap'
 import { decodeFrameStrict } from '../../src/codec/frame-codec.js'
+import { CodecError, decodeFrame } from '../../src/codec/index.js'
 import { checkMessage, isValidUtf8, WireError } from '../../src/codec/wire-check.js'
 import { FrameSchema } from '../../src/gen/es/imwire/v1/frame_pb.js'
 import { frameArb, fromHex } from './helpers.js'
@@ -74,28 +75,56 @@ t.test('isValidUtf8 agrees with a fatal TextDecoder on arbitrary bytes and on ed
 })
 
 t.test('what passes the check, protobuf-es reads to the same frame it re-encodes', async (t) => {
+  // Frames of every kind with up to 3 bytes overwritten and up to 4 cut off the end.
   const mutated = fc
-    .tuple(frameArb(), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 3 }))
-    .map(([f, edits]) => {
+    .tuple(frameArb(), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 3 }), fc.nat(4))
+    .map(([f, edits, cut]) => {
       const b = toBinary(FrameSchema, f)
       for (const [at, v] of edits) if (b.length > 0) b[at % b.length] = v
-      return b
+      return b.subarray(0, Math.max(0, b.length - cut))
     })
+  let accepted = 0
+  let refused = 0
   fc.assert(
     fc.property(mutated, (b) => {
       try {
         checkMessage(FrameSchema, b, 0, b.length)
       } catch (err) {
-        if (err instanceof WireError) return err.offset >= 0 && err.offset < Math.max(1, b.length)
-        throw err
+        if (!(err instanceof WireError)) throw err
+        refused++
+        // The offset names the offending field's first byte: inside the input.
+        if (!(err.offset >= 0 && err.offset < b.length)) return false
+        // The codec (hot path first) refuses it too, at the same offset.
+        try {
+          decodeFrame(b)
+        } catch (e) {
+          return e instanceof CodecError && e.code === 'MALFORMED_FRAME' && e.offset === err.offset
+        }
+        return false
       }
-      // Accepted: protobuf-es must read it without error.
-      fromBinary(FrameSchema, b, { readUnknownFields: false })
-      return true
+      accepted++
+      // Accepted: protobuf-es reads it without error ...
+      const f = fromBinary(FrameSchema, b, { readUnknownFields: false })
+      // ... to a frame whose canonical encoding passes the check and reads back equal,
+      const again = toBinary(FrameSchema, f)
+      checkMessage(FrameSchema, again, 0, again.length)
+      if (!equals(FrameSchema, fromBinary(FrameSchema, again), f)) return false
+      // ... and the codec (hot path first) decodes the original bytes to that same frame.
+      return equals(FrameSchema, decodeFrame(b), f)
     }),
-    { numRuns: 500, seed: 6 },
+    { numRuns: 1000, seed: 6 },
   )
-  t.pass('500 mutated frames')
+  t.ok(accepted > 100 && refused > 100, `both sides exercised (${accepted} accepted, ${refused} refused)`)
+})
+
+t.test('a value cut at the very end of the input is reported at its field, not past the end', async (t) => {
+  // The counterexample fast-check found: field 16 (message) holding a field
+  // whose varint value is missing; the input ends right after the tag.
+  const b = Uint8Array.from([130, 1, 10, 32, 0, 128, 1, 40, 128, 128, 128, 128, 1])
+  t.throws(() => checkMessage(FrameSchema, b, 0, b.length), { offset: 8 })
+  t.throws(() => decodeFrameStrict(fromHex('1a0218ff')), { code: 'MALFORMED_FRAME', offset: 2 }, 'varint cut')
+  t.throws(() => decodeFrameStrict(fromHex('1a0118')), { code: 'MALFORMED_FRAME', offset: 2 }, 'value missing')
+  t.throws(() => decodeFrameStrict(fromHex('0d0102')), { code: 'MALFORMED_FRAME', offset: 0 }, 'fixed32 cut')
 })
 
 t.test('refuses a known field whose wire type protobuf-es alone would misread', async (t) => {
