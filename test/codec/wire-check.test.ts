@@ -121,7 +121,11 @@ t.test('a value cut at the very end of the input is reported at its field, not p
   // The counterexample fast-check found: field 16 (message) holding a field
   // whose varint value is missing; the input ends right after the tag.
   const b = Uint8Array.from([130, 1, 10, 32, 0, 128, 1, 40, 128, 128, 128, 128, 1])
-  t.throws(() => checkMessage(FrameSchema, b, 0, b.length), { offset: 8 })
+  t.throws(
+    () => checkMessage(FrameSchema, b, 0, b.length),
+    { name: 'Error', offset: 8 },
+    'offset 8: the tag of the cut field',
+  )
   t.throws(() => decodeFrameStrict(fromHex('1a0218ff')), { code: 'MALFORMED_FRAME', offset: 2 }, 'varint cut')
   t.throws(() => decodeFrameStrict(fromHex('1a0118')), { code: 'MALFORMED_FRAME', offset: 2 }, 'value missing')
   t.throws(() => decodeFrameStrict(fromHex('0d0102')), { code: 'MALFORMED_FRAME', offset: 0 }, 'fixed32 cut')
