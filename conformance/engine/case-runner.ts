@@ -27,6 +27,12 @@ export interface CaseEnv {
   /** Open a transport to the target as it is now (addresses change across restarts). */
   open(kind: TransportKind, timeoutMs: number): Promise<Transport>
   server: ServerControl | null
+  /**
+   * Crashes of a spawned server recorded so far, and whether it died after
+   * such a mark (see Target.diedSince). Absent: the runner cannot tell.
+   */
+  crashMark?: () => number
+  diedSince?: (mark: number, waitMs: number) => Promise<boolean>
 }
 
 /** What step implementations get. */

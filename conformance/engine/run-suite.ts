@@ -197,6 +197,8 @@ export async function runSuite(options: SuiteOptions = {}): Promise<Report> {
             timeScale,
             open: (kind, ms) => on.open(kind, ms),
             server: on.canRestart ? on : null,
+            crashMark: () => on.crashes.length,
+            diedSince: (mark, ms) => on.diedSince(mark, ms),
           })
       results[job.index] = result
       finished++

@@ -126,7 +126,33 @@ async function sendRawStep(step: Step, scope: Scope, ctx: StepContext): Promise<
   await c.sendChunks(all, chunk, `${frames.length} frame(s) in writes of ${chunk} bytes`)
 }
 
+/** How long a connection refused or reset before its Welcome waits for news of a server crash. */
+const CRASH_NOTICE_MS = 1_000
+
+/** The connection was refused or closed before the Welcome (the server may have been dying). */
+class LostBeforeWelcome extends StepFailure {}
+
 async function connectStep(step: Step, scope: Scope, ctx: StepContext): Promise<void> {
+  const mark = ctx.env.crashMark?.()
+  try {
+    await connectOnce(step, scope, ctx)
+  } catch (err) {
+    // A spawned server that crashed in the previous case may still accept a
+    // connection while its process is being torn down, and reset it before
+    // the runner has seen the exit. That is the crash's evidence (recorded
+    // against the run, [ERR-5]), not this case's: connect to the new process.
+    if (!(err instanceof LostBeforeWelcome) || mark === undefined || !ctx.env.diedSince) throw err
+    if (!(await ctx.env.diedSince(mark, Math.min(CRASH_NOTICE_MS, ctx.left())))) throw err
+    ctx.transcript.event(
+      (step.conn as string | undefined) ?? (step.connect as string),
+      'note',
+      `${err.message}: the server process died meanwhile and was started again; connecting to the new process`,
+    )
+    await connectOnce(step, scope, ctx)
+  }
+}
+
+async function connectOnce(step: Step, scope: Scope, ctx: StepContext): Promise<void> {
   const actorName = step.connect as string
   const actor = ctx.env.scenario.actors[actorName]
   if (!actor) throw new HarnessError(`unknown actor ${actorName}`)
@@ -140,7 +166,7 @@ async function connectStep(step: Step, scope: Scope, ctx: StepContext): Promise<
     transport = await ctx.env.open(ctx.env.transport, Math.min(ctx.scale(CONNECT_TIMEOUT_MS), ctx.left()))
   } catch (err) {
     ctx.transcript.event(name, 'connect-failed', (err as Error).message)
-    throw new StepFailure(
+    throw new LostBeforeWelcome(
       `could not connect: ${(err as Error).message}${err instanceof TargetUnreachable ? ' (server down?)' : ''}`,
     )
   }
@@ -165,6 +191,8 @@ async function connectStep(step: Step, scope: Scope, ctx: StepContext): Promise<
   const within = Math.min(ctx.scale((step.withinMs as number | undefined) ?? DEFAULT_CONNECT_WITHIN_MS), ctx.left())
   const first = await c.next(within)
   if (first === null) throw new StepFailure(`no Welcome within ${within} ms`)
+  if (first.kind === 'closed')
+    throw new LostBeforeWelcome(`expected Welcome, got ${describe(first)}`, { actual: itemJson(first) })
   if (first.kind !== 'frame' || first.frame.body.case !== 'welcome')
     throw new StepFailure(`expected Welcome, got ${describe(first)}`, { actual: itemJson(first) })
   const welcome = (first.json as { welcome: Record<string, unknown> }).welcome

@@ -37,6 +37,12 @@ export interface Target {
   restart(mode: 'kill' | 'graceful'): Promise<void>
   /** Unexpected exits of a spawned server (it is started again each time). */
   readonly crashes: ServerCrash[]
+  /**
+   * Whether the server process died after `mark` crashes had been recorded,
+   * waiting up to `waitMs` for its exit to be noticed; resolves once the new
+   * process listens. Always false for a server the runner did not start.
+   */
+  diedSince(mark: number, waitMs: number): Promise<boolean>
   stop(): Promise<void>
 }
 
@@ -79,6 +85,9 @@ export class FixedTarget implements Target {
   }
   async restart(): Promise<void> {
     throw new UsageError('cannot restart a server the runner did not start')
+  }
+  async diedSince(): Promise<boolean> {
+    return false
   }
   async stop(): Promise<void> {}
 }
@@ -178,6 +187,16 @@ export class SpawnedTarget implements Target {
       await this.restarting
       return openOn(this.a, kind, timeoutMs)
     }
+  }
+
+  async diedSince(mark: number, waitMs: number): Promise<boolean> {
+    // A dying process can still accept a connection on its listening socket
+    // and reset it an instant later, before its exit reaches us: poll briefly.
+    for (let waited = 0; this.crashes.length <= mark && !this.stopped && waited < waitMs; waited += 25)
+      await new Promise((r) => setTimeout(r, 25))
+    if (this.crashes.length <= mark) return false
+    if (this.restarting) await this.restarting.catch(() => {})
+    return true
   }
 
   private launch(): Promise<void> {

@@ -283,3 +283,32 @@ t.test('a spawned server that crashes is recorded, started again, and fails the 
   t.equal(verdicts['tcp:runner.ping-pong-capture'], 'pass', 'the cases after the crash ran against the new process')
   t.equal(verdicts['ws:runner.ping-pong-capture'], 'pass')
 })
+
+t.test('a case that meets the server while it is dying is not blamed for the crash', async (t) => {
+  // The server accepts and resets the next connection before its exit is
+  // noticed; the runner must wait for the exit and connect to the new process.
+  const dir = t.testdir({})
+  const r = await cli([
+    '--spawn',
+    fakeServerCommand(['dying-on-666']),
+    '--vectors',
+    TEST_VECTORS,
+    '--case',
+    'runner.exit-on-ping',
+    '--case',
+    'runner.ping-pong-capture',
+    '--jobs',
+    '1',
+    '--transport',
+    'tcp',
+    '--reporter',
+    `json=${join(dir, 'r.json')}`,
+  ])
+  t.equal(r.code, 1)
+  const report = JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8'))
+  t.equal(report.serverCrashes.length, 1)
+  const byId = Object.fromEntries(report.cases.map((c: { id: string }) => [c.id, c]))
+  t.equal(byId['runner.exit-on-ping'].verdict, 'fail')
+  t.equal(byId['runner.ping-pong-capture'].verdict, 'pass', 'the next case ran against the new process')
+  t.match(JSON.stringify(byId['runner.ping-pong-capture'].transcript), /died meanwhile and was started again/)
+})
