@@ -55,8 +55,37 @@ function whole(c: VectorCase): Outcome {
   }
 }
 
+/**
+ * Vectors where ts-proto (2.x, the options in buf.gen.yaml) breaks the
+ * protobuf decoding rules the vectors pin [GEN-1]: it replaces a repeated
+ * message field instead of merging it, and generates a oneof as separate
+ * fields, so two body fields both survive. Only non-canonical inputs are
+ * affected; on every canonical vector ts-proto agrees byte for byte. These
+ * vectors are exactly what a codegen consumer's runtime must be checked on.
+ */
+const TS_PROTO_DEVIATIONS: Record<string, string> = {
+  'frame.deliver.message-merged': 'the second Deliver.message replaces the first instead of merging',
+  'frame.body-last-wins': 'a oneof is separate fields: both send and ping are kept and re-encoded',
+  'frame.body-same-field-merged': 'the second send body replaces the first instead of merging',
+}
+
+/** Every frame of a vector decoded and re-encoded by ts-proto, in the vector's form. */
+function reencodeTsProto(c: VectorCase): Uint8Array {
+  const bytes = fromHex(c.hex)
+  const frameBytes: Uint8Array[] = []
+  if (c.form === 'frame') frameBytes.push(bytes)
+  else new StreamDecoder({ maxFrameBytes: bytes.length + 1 }).feed(bytes, (_f, b) => void frameBytes.push(b))
+  const re = frameBytes.map((b) => TsFrame.encode(TsFrame.decode(b)).finish())
+  return Buffer.concat(c.form === 'frame' ? re : re.map(delimit))
+}
+
 t.ok(vectors.length >= 90, `at least 90 codec vectors (found ${vectors.length})`)
 t.same(new Set(vectors.map((v) => v.id)).size, vectors.length, 'vector ids are unique')
+for (const id of Object.keys(TS_PROTO_DEVIATIONS))
+  t.ok(
+    vectors.some((v) => v.id === id && v.canonical === false),
+    `ts-proto deviation ${id} names a non-canonical vector`,
+  )
 
 for (const c of vectors) {
   t.test(`${c.id} (${c.file})`, async (t) => {
@@ -83,16 +112,17 @@ for (const c of vectors) {
         frames.map((f) => (c.form === 'frame' ? toBinary(FrameSchema, f) : delimit(toBinary(FrameSchema, f)))),
       )
       t.equal(toHex(es), c.hex, 'protobuf-es reproduces the bytes')
-      const parts: Uint8Array[] = []
-      let pos = 0
-      for (const f of frames) {
-        const len = c.form === 'frame' ? bytes.length : toBinary(FrameSchema, f).length
-        if (c.form === 'stream') pos += delimit(new Uint8Array(len)).length - len
-        const re = TsFrame.encode(TsFrame.decode(bytes.subarray(pos, pos + len))).finish()
-        parts.push(c.form === 'frame' ? re : delimit(re))
-        pos += len
-      }
-      t.equal(toHex(Buffer.concat(parts)), c.hex, 'ts-proto decodes and re-encodes the same bytes')
+      t.equal(toHex(reencodeTsProto(c)), c.hex, 'ts-proto decodes and re-encodes the same bytes')
+    } else {
+      // Non-canonical bytes: both generated codecs read them and write the
+      // same canonical bytes, which are protobuf-es's encoding of the frames.
+      const es = Buffer.concat(
+        frames.map((f) => (c.form === 'frame' ? toBinary(FrameSchema, f) : delimit(toBinary(FrameSchema, f)))),
+      )
+      const deviation = TS_PROTO_DEVIATIONS[c.id]
+      if (deviation === undefined)
+        t.equal(toHex(reencodeTsProto(c)), toHex(es), 'ts-proto and protobuf-es agree on the canonical bytes')
+      else t.not(toHex(reencodeTsProto(c)), toHex(es), `known ts-proto deviation (remove it when fixed): ${deviation}`)
     }
     for (const f of frames) {
       if (f.body.case !== 'batch' || f.body.value.codec !== 1) continue
