@@ -6,6 +6,7 @@ import { CodecError } from './errors.js'
 import { decodeFrame, encodeFrameDelimited } from './frame-codec.js'
 import { type BatchLimits, DEFAULT_BATCH_LIMITS, MAX_PREFIX_BYTES } from './limits.js'
 import { compressLz4Block, decodeLz4Block } from './lz4-block.js'
+import { varintSize, writeVarint } from './varint.js'
 
 export type BatchCodecName = 'none' | 'lz4'
 
@@ -24,23 +25,50 @@ export function encodeBatchPayload(frames: readonly Frame[]): Uint8Array {
 }
 
 /**
- * A Frame whose body is a Batch of `frames`. With 'lz4' the payload is always
- * one standard LZ4 block, even when that does not pay: deciding whether to
- * batch or compress at all is the sender's policy [BAT-10].
+ * The uncompressed payload from frames that are already encoded (WebSocket
+ * form, no prefix): each behind its varint length, in order. [BAT-1] For a
+ * sender that encodes every frame once, batched or not.
  */
-export function encodeBatch(frames: readonly Frame[], codec: BatchCodecName = 'none'): Frame {
-  const raw = encodeBatchPayload(frames)
+export function batchPayloadFromEncoded(frames: readonly Uint8Array[]): Uint8Array {
+  let total = 0
+  for (const f of frames) total += varintSize(f.length) + f.length
+  const raw = new Uint8Array(total)
+  let off = 0
+  for (const f of frames) {
+    off = writeVarint(raw, off, f.length)
+    raw.set(f, off)
+    off += f.length
+  }
+  return raw
+}
+
+function batchOf(raw: Uint8Array, count: number, codec: BatchCodecName): Frame {
   return create(FrameSchema, {
     body: {
       case: 'batch',
       value: {
         codec: codec === 'lz4' ? BatchCodec.LZ4_BLOCK : BatchCodec.NONE,
-        count: frames.length,
+        count,
         uncompressedLength: raw.length,
+        // [BAT-14] a standard block (end-of-block rules hold): never lz4js's raw output.
         payload: codec === 'lz4' ? compressLz4Block(raw) : raw,
       },
     },
   })
+}
+
+/**
+ * A Frame whose body is a Batch of `frames`. With 'lz4' the payload is always
+ * one standard LZ4 block, even when that does not pay: deciding whether to
+ * batch or compress at all is the sender's policy [BAT-10].
+ */
+export function encodeBatch(frames: readonly Frame[], codec: BatchCodecName = 'none'): Frame {
+  return batchOf(encodeBatchPayload(frames), frames.length, codec)
+}
+
+/** encodeBatch for frames already encoded (WebSocket form, no prefix): the same Batch. */
+export function encodeBatchFromEncoded(frames: readonly Uint8Array[], codec: BatchCodecName = 'none'): Frame {
+  return batchOf(batchPayloadFromEncoded(frames), frames.length, codec)
 }
 
 /**

@@ -10,7 +10,14 @@ export {
 } from './frame-codec.js'
 export { encodeVarint } from './varint.js'
 export { StreamDecoder, type StreamDecoderOptions, type FrameHandler } from './stream-decoder.js'
-export { encodeBatch, encodeBatchPayload, decodeBatch, type BatchCodecName } from './batch.js'
+export {
+  encodeBatch,
+  encodeBatchFromEncoded,
+  encodeBatchPayload,
+  batchPayloadFromEncoded,
+  decodeBatch,
+  type BatchCodecName,
+} from './batch.js'
 export { compressLz4Block, decodeLz4Block } from './lz4-block.js'
 export * from './limits.js'
 export { decodeWire, expandBatches, type WireForm, type DecodedFrame } from './wire-decode.js'

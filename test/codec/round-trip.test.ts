@@ -4,9 +4,12 @@ import { equals, toBinary } from '@bufbuild/protobuf'
 import fc from 'fast-check'
 import t from 'tap'
 import {
+  batchPayloadFromEncoded,
   decodeBatch,
   decodeFrame,
   encodeBatch,
+  encodeBatchFromEncoded,
+  encodeBatchPayload,
   encodeFrame,
   encodeFrameDelimited,
   StreamDecoder,
@@ -45,6 +48,25 @@ t.test('arbitrary frame sequences survive plain and LZ4 batches', async (t) => {
       },
     ),
     { numRuns: 200, seed: 2 },
+  )
+  t.pass('200 batches')
+})
+
+t.test('a batch built from already encoded frames is byte for byte the batch built from the frames', async (t) => {
+  const inner = frameArb().filter((f) => f.body.case === undefined || noBatch(f.body.case))
+  fc.assert(
+    fc.property(
+      fc.array(inner, { minLength: 1, maxLength: 12 }),
+      fc.constantFrom('none', 'lz4' as const),
+      (frames, codec) => {
+        const encoded = frames.map(encodeFrame)
+        if (toHex(batchPayloadFromEncoded(encoded)) !== toHex(encodeBatchPayload(frames))) return false
+        return (
+          toHex(encodeFrame(encodeBatchFromEncoded(encoded, codec))) === toHex(encodeFrame(encodeBatch(frames, codec)))
+        )
+      },
+    ),
+    { numRuns: 200, seed: 4 },
   )
   t.pass('200 batches')
 })
