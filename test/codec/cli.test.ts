@@ -1,12 +1,13 @@
 // `imwire decode` and `imwire vectors lint`, called in-process through their
 // main() with captured output.
+import { spawnSync } from 'node:child_process'
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { main as decode } from '../../src/cli/decode.js'
 import { main as vectors } from '../../src/cli/vectors.js'
-import { root } from './helpers.js'
+import { loadCodecVectors, root } from './helpers.js'
 
 function capture(input?: string | Uint8Array) {
   const io = {
@@ -73,8 +74,8 @@ t.test('decode reports the error code, close code and byte offset, after the goo
   const io = capture('04 42 02 08 01 04 1a 02 12 c3')
   t.equal(await decode(['--form', 'stream'], io), 1)
   t.match(io.out, /ping/)
-  // The frame starts at byte 6; its Send's string length byte (c3, cut) is byte 9.
-  t.match(io.err, /error: MALFORMED_FRAME at byte 9 \(close 3504 MALFORMED_FRAME\)/)
+  // The frame starts at byte 6; the cut field (tag 12, string length c3 cut) starts at byte 8.
+  t.match(io.err, /error: MALFORMED_FRAME at byte 8 \(close 3504 MALFORMED_FRAME\)/)
   const big = capture('ff ff 7f')
   t.equal(await decode(['--form', 'stream', '--max-frame-bytes', '1000'], big), 1)
   t.match(big.err, /FRAME_TOO_LARGE at byte 0 \(close 3503/)
@@ -93,6 +94,37 @@ t.test('decode reads binary from a file', async (t) => {
   t.match(io.out, /ping/)
   const hexIo = capture()
   t.equal(await decode(['--hex', file], hexIo), 2, '--hex on binary input is a usage error')
+})
+
+t.test('decode reads raw binary from stdin, and an LZ4 batch frame whose inner frames it expands', async (t) => {
+  const io = capture(Uint8Array.of(0x04, 0x42, 0x02, 0x08, 0x01, 0x04, 0x4a, 0x02, 0x08, 0x01))
+  t.equal(await decode([], io), 0)
+  t.match(io.out, /10 bytes decoded as a TCP stream/)
+  t.match(io.out, /frame 2 at byte 5, 4 bytes: pong/)
+  const v = loadCodecVectors().find((c) => c.id === 'batch.lz4.three-frames')
+  if (v === undefined) throw new Error('vector batch.lz4.three-frames missing')
+  const lz4 = capture(Buffer.from(v.hex, 'hex'))
+  t.equal(await decode(['--binary', '--form', v.form, '--json'], lz4), 0, lz4.err)
+  const out = JSON.parse(lz4.out) as Array<{ inner?: unknown[] }>
+  t.same(
+    out.flatMap((d, i) => d.inner ?? [v.frames?.[i]]),
+    v.expandedFrames,
+    'the frames the vector says the batch carries',
+  )
+})
+
+t.test('the installed bin runs decode on stdin (npx imwire decode)', async (t) => {
+  const bin = join(root, 'dist/src/cli/main.js')
+  const r = spawnSync(process.execPath, [bin, 'decode', '--form', 'frame'], {
+    input: '42 02 08 01\n',
+    encoding: 'utf8',
+  })
+  t.equal(r.status, 0, r.stderr)
+  t.match(r.stdout, /one frame \(WebSocket form\)/)
+  t.match(r.stdout, /"nonce": "1"/)
+  const bad = spawnSync(process.execPath, [bin, 'decode', '--form', 'frame'], { input: '42 02 08', encoding: 'utf8' })
+  t.equal(bad.status, 1, 'exit 1 on a decode error')
+  t.match(bad.stderr, /MALFORMED_FRAME at byte 0 \(close 3504/)
 })
 
 t.test('decode usage errors exit 2', async (t) => {
