@@ -69,6 +69,29 @@ export function batchCases(): VectorCase[] {
       },
     },
   })
+  // A block whose last match sits exactly at the end-of-block limits [BAT-14]:
+  // it starts 12 bytes before the end and stops 5 bytes before it. The
+  // payload is one Send of 40 'a's (45 bytes); the block is 33 literals, a
+  // match of 7 at offset 1, then the 5 final literals. Hand-made, so it pins
+  // the boundary whatever our compressor happens to do.
+  const edgeFrames = [sendFrame({ body: utf8('a'.repeat(40)) })]
+  const edgeRaw = encodeBatchPayload(edgeFrames)
+  const edgeN = edgeRaw.length
+  const edgeBlock = Uint8Array.from([
+    0xf3, // 15+ literals, match length 3+4
+    edgeN - 12 - 15, // literal length extension
+    ...edgeRaw.subarray(0, edgeN - 12),
+    0x01, // offset 1
+    0x00,
+    0x50, // last sequence: 5 literals
+    ...edgeRaw.subarray(edgeN - 5),
+  ])
+  const edgeBatch = frame({
+    body: {
+      case: 'batch',
+      value: { codec: BatchCodec.LZ4_BLOCK, count: 1, uncompressedLength: edgeN, payload: edgeBlock },
+    },
+  })
   const atLimit = encodeBatch(three, 'none')
   const atLimitBody = atLimit.body.case === 'batch' ? atLimit.body.value : undefined
   const innerMax = Math.max(...three.map((f) => pb(f).length))
@@ -173,6 +196,14 @@ export function batchCases(): VectorCase[] {
       requirements: L,
       frames: [flexBatch],
       expanded: flexFrames,
+    }),
+    valid({
+      id: 'batch.lz4.last-match-at-end-limits',
+      description:
+        'A block whose last match starts exactly 12 bytes before the end and leaves exactly 5 literals: the end-of-block rules hold, every decoder accepts it.',
+      requirements: L,
+      frames: [edgeBatch],
+      expanded: edgeFrames,
     }),
     valid({
       id: 'batch.lz4.in-stream',
