@@ -40,8 +40,27 @@ export interface Transport {
   cutFrame(frameBytes: Uint8Array): void
   onEvent(listener: (e: TransportEvent) => void): void
   readonly closed: boolean
+  /** WS: the subprotocol the server selected ('' for none). TCP: undefined. */
+  readonly subprotocol?: string
+}
+
+/** How to open a transport; only WebSocket has options. */
+export interface OpenOptions {
+  /** Sec-WebSocket-Protocol values to offer (default: imwire.v1 only; [] offers none). */
+  subprotocols?: string[]
 }
 
 export class TargetUnreachable extends Error {
   override name = 'TargetUnreachable'
+}
+
+/** The server answered the WebSocket upgrade with an HTTP status other than 101. */
+export class UpgradeRefused extends Error {
+  override name = 'UpgradeRefused'
+  constructor(
+    readonly status: number,
+    readonly statusText: string,
+  ) {
+    super(`upgrade refused with HTTP ${status} ${statusText}`.trim())
+  }
 }

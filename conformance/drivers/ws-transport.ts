@@ -4,14 +4,21 @@
 import { randomBytes } from 'node:crypto'
 import type { Socket } from 'node:net'
 import WebSocket from 'ws'
-import { TargetUnreachable, type Transport, type TransportEvent } from './transport.js'
+import type { IncomingMessage } from 'node:http'
+import {
+  type OpenOptions,
+  TargetUnreachable,
+  type Transport,
+  type TransportEvent,
+  UpgradeRefused,
+} from './transport.js'
 import { RUNNER_MAX_FRAME_BYTES } from './tcp-transport.js'
 
 export const WS_SUBPROTOCOL = 'imwire.v1'
 
-export function openWs(url: string, timeoutMs: number): Promise<Transport> {
+export function openWs(url: string, timeoutMs: number, options: OpenOptions = {}): Promise<Transport> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, WS_SUBPROTOCOL, {
+    const ws = new WebSocket(url, options.subprotocols ?? [WS_SUBPROTOCOL], {
       maxPayload: RUNNER_MAX_FRAME_BYTES,
       perMessageDeflate: false,
       handshakeTimeout: timeoutMs,
@@ -36,6 +43,14 @@ export function openWs(url: string, timeoutMs: number): Promise<Transport> {
       transport.attach()
       resolve(transport)
     }
+    // [FRM-12] a refused upgrade is an answer, not an unreachable target
+    ws.once('unexpected-response', (req, res: IncomingMessage) => {
+      ws.removeListener('error', onError)
+      ws.removeListener('open', onOpen)
+      res.resume()
+      req.destroy()
+      reject(new UpgradeRefused(res.statusCode ?? 0, res.statusMessage ?? ''))
+    })
     ws.once('error', onError)
     ws.once('open', onOpen)
   })
@@ -47,6 +62,10 @@ class WsTransport implements Transport {
   private backlog: TransportEvent[] = []
   private sawReset = false
   closed = false
+
+  get subprotocol(): string {
+    return this.ws.protocol
+  }
 
   constructor(private readonly ws: WebSocket) {
     // A second 'error' (ws can emit one after the handshake failed) must never crash the runner.

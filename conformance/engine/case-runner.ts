@@ -1,7 +1,7 @@
 // Runs one scenario against one transport and judges it. Control flow
 // (repeat, parallel, timeouts, failure capture) lives here; the verbs that
 // talk to the server are in step-io.ts and step-expect.ts.
-import type { Transport, TransportKind } from '../drivers/transport.js'
+import type { OpenOptions, Transport, TransportKind } from '../drivers/transport.js'
 import type { Scenario, Step } from '../load/scenario-types.js'
 import { verbOf } from '../load/scenario-types.js'
 import { deepEquals, match } from '../judge/matcher.js'
@@ -25,7 +25,7 @@ export interface CaseEnv {
   secret: string
   timeScale: number
   /** Open a transport to the target as it is now (addresses change across restarts). */
-  open(kind: TransportKind, timeoutMs: number): Promise<Transport>
+  open(kind: TransportKind, timeoutMs: number, options?: OpenOptions): Promise<Transport>
   server: ServerControl | null
   /**
    * Crashes of a spawned server recorded so far, and whether it died after

@@ -195,7 +195,7 @@ export async function runSuite(options: SuiteOptions = {}): Promise<Report> {
             runId,
             secret,
             timeScale,
-            open: (kind, ms) => on.open(kind, ms),
+            open: (kind, ms, o) => on.open(kind, ms, o),
             server: on.canRestart ? on : null,
             crashMark: () => on.crashes.length,
             diedSince: (mark, ms) => on.diedSince(mark, ms),

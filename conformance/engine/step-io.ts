@@ -4,7 +4,7 @@ import { create } from '@bufbuild/protobuf'
 import { delimit, encodeBatch, encodeFrame } from '../../src/codec/index.js'
 import { CloseCode } from '../../src/gen/es/imwire/v1/control_pb.js'
 import { type BatchCodec, type Frame, FrameSchema } from '../../src/gen/es/imwire/v1/frame_pb.js'
-import { TargetUnreachable } from '../drivers/transport.js'
+import { type OpenOptions, TargetUnreachable, UpgradeRefused } from '../drivers/transport.js'
 import { ENUM_NUMBER_BY_NAME, frameFromJson } from '../judge/proto-json.js'
 import { match } from '../judge/matcher.js'
 import type { Step, StepVerb } from '../load/scenario-types.js'
@@ -161,9 +161,11 @@ async function connectOnce(step: Step, scope: Scope, ctx: StepContext): Promise<
     step.handshake === false || step.handshake === 'none' ? 'none' : step.handshake === 'welcome' ? 'welcome' : 'full'
   const old = ctx.conns.get(name)
   if (old && !old.closed) old.dispose()
+  const options: OpenOptions = Array.isArray(step.subprotocols) ? { subprotocols: step.subprotocols as string[] } : {}
+  if (step.refused === true) return refusedStep(name, options, ctx)
   let transport: Awaited<ReturnType<StepContext['env']['open']>>
   try {
-    transport = await ctx.env.open(ctx.env.transport, Math.min(ctx.scale(CONNECT_TIMEOUT_MS), ctx.left()))
+    transport = await ctx.env.open(ctx.env.transport, Math.min(ctx.scale(CONNECT_TIMEOUT_MS), ctx.left()), options)
   } catch (err) {
     ctx.transcript.event(name, 'connect-failed', (err as Error).message)
     throw new LostBeforeWelcome(
@@ -218,6 +220,44 @@ async function connectOnce(step: Step, scope: Scope, ctx: StepContext): Promise<
   if (item.kind !== 'frame')
     throw new StepFailure(`expected ReplayComplete, got ${describe(item)} [HS-11]`, { actual: itemJson(item) })
   ctx.state.captures.set(`${name}.replayComplete`, (item.json as { replayComplete: unknown }).replayComplete)
+}
+
+/**
+ * `connect` with `refused: true`: the server must refuse to open the
+ * connection at all — on WebSocket, answer the upgrade with an HTTP error
+ * status ([FRM-12]). Completing the upgrade fails the step, whatever follows.
+ */
+async function refusedStep(name: string, options: OpenOptions, ctx: StepContext): Promise<void> {
+  const offered = options.subprotocols ?? ['imwire.v1']
+  const what = `WebSocket upgrade offering ${offered.length ? offered.map((p) => `'${p}'`).join(', ') : 'no subprotocol'}`
+  ctx.transcript.event(name, 'connect', `${ctx.env.transport}: ${what}; the server must refuse it`)
+  let transport: Awaited<ReturnType<StepContext['env']['open']>>
+  try {
+    transport = await ctx.env.open(ctx.env.transport, Math.min(ctx.scale(CONNECT_TIMEOUT_MS), ctx.left()), options)
+  } catch (err) {
+    if (err instanceof UpgradeRefused) {
+      ctx.transcript.event(name, 'refused', `HTTP ${err.status} ${err.statusText}`.trim())
+      if (err.status >= 400 && err.status <= 599) return
+      throw new StepFailure(`the ${what} was answered with HTTP ${err.status}, not an error status [FRM-12]`, {
+        expected: 'an HTTP error status (400 recommended)',
+        actual: `HTTP ${err.status} ${err.statusText}`.trim(),
+      })
+    }
+    ctx.transcript.event(name, 'connect-failed', (err as Error).message)
+    if (err instanceof TargetUnreachable) throw new StepFailure(`could not connect: ${err.message} (server down?)`)
+    // ws rejects a 101 whose subprotocol was not offered: the server did complete the upgrade.
+    throw new StepFailure(`the ${what} was not refused with an HTTP error status: ${(err as Error).message} [FRM-12]`, {
+      expected: 'an HTTP error status (400 recommended)',
+      actual: (err as Error).message,
+    })
+  }
+  const selected = transport.subprotocol ? `subprotocol '${transport.subprotocol}'` : 'no subprotocol'
+  ctx.transcript.event(name, 'upgraded', `HTTP 101, ${selected}`)
+  transport.end(1000)
+  throw new StepFailure(`the server completed the ${what} (HTTP 101, ${selected}) [FRM-12]`, {
+    expected: 'an HTTP error status (400 recommended)',
+    actual: `HTTP 101 Switching Protocols, ${selected}`,
+  })
 }
 
 function helloJson(step: Step, actor: string, scope: Scope, ctx: StepContext): Record<string, unknown> {

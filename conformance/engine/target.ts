@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { openTcp } from '../drivers/tcp-transport.js'
-import { TargetUnreachable, type Transport, type TransportKind } from '../drivers/transport.js'
+import { type OpenOptions, TargetUnreachable, type Transport, type TransportKind } from '../drivers/transport.js'
 import { openWs } from '../drivers/ws-transport.js'
 
 export interface Addresses {
@@ -32,7 +32,7 @@ export interface ServerCrash {
 export interface Target {
   info(): TargetInfo
   addresses(): Addresses
-  open(kind: TransportKind, timeoutMs: number): Promise<Transport>
+  open(kind: TransportKind, timeoutMs: number, options?: OpenOptions): Promise<Transport>
   readonly canRestart: boolean
   restart(mode: 'kill' | 'graceful'): Promise<void>
   /** Unexpected exits of a spawned server (it is started again each time). */
@@ -57,13 +57,13 @@ export function parseTarget(url: string): Addresses {
   throw new UsageError(`--target ${url}: expected tcp://HOST:PORT or ws://HOST:PORT/PATH`)
 }
 
-function openOn(a: Addresses, kind: TransportKind, timeoutMs: number): Promise<Transport> {
+function openOn(a: Addresses, kind: TransportKind, timeoutMs: number, options?: OpenOptions): Promise<Transport> {
   if (kind === 'tcp') {
     if (!a.tcp) throw new UsageError('no TCP address for this target')
     return openTcp(a.tcp.host, a.tcp.port, timeoutMs)
   }
   if (!a.ws) throw new UsageError('no WebSocket address for this target')
-  return openWs(a.ws, timeoutMs)
+  return openWs(a.ws, timeoutMs, options)
 }
 
 function describeAddresses(a: Addresses): { tcp?: string; ws?: string } {
@@ -80,8 +80,8 @@ export class FixedTarget implements Target {
   addresses(): Addresses {
     return this.a
   }
-  open(kind: TransportKind, timeoutMs: number): Promise<Transport> {
-    return openOn(this.a, kind, timeoutMs)
+  open(kind: TransportKind, timeoutMs: number, options?: OpenOptions): Promise<Transport> {
+    return openOn(this.a, kind, timeoutMs, options)
   }
   async restart(): Promise<void> {
     throw new UsageError('cannot restart a server the runner did not start')
@@ -173,10 +173,10 @@ export class SpawnedTarget implements Target {
     return this.a
   }
 
-  async open(kind: TransportKind, timeoutMs: number): Promise<Transport> {
+  async open(kind: TransportKind, timeoutMs: number, options?: OpenOptions): Promise<Transport> {
     if (this.restarting) await this.restarting
     try {
-      return await openOn(this.a, kind, timeoutMs)
+      return await openOn(this.a, kind, timeoutMs, options)
     } catch (err) {
       // Refused because the server just died and its exit is not processed
       // yet: wait briefly for the respawn and try once more.
@@ -185,7 +185,7 @@ export class SpawnedTarget implements Target {
         await new Promise((r) => setTimeout(r, 25))
       if (!this.restarting) throw err
       await this.restarting
-      return openOn(this.a, kind, timeoutMs)
+      return openOn(this.a, kind, timeoutMs, options)
     }
   }
 

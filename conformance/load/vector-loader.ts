@@ -217,7 +217,13 @@ export function checkScenario(s: Scenario): string[] {
     const at = (m: string) => errors.push(`${where}: ${m}`)
     if (verb === 'connect') {
       if (!actorNames.has(step.connect as string)) at(`unknown actor '${String(step.connect)}'`)
-      opened.add((step.conn as string | undefined) ?? (step.connect as string))
+      if ((step.subprotocols !== undefined || step.refused !== undefined) && !needs.has('ws-only'))
+        at('subprotocols and refused are WebSocket options: the scenario needs "needs": ["ws-only"]')
+      if (step.refused === true) {
+        // [FRM-12] a refused connection is never opened: nothing can follow on it
+        for (const k of ['hello', 'handshake', 'welcome', 'skipReplay', 'autoPing', 'raw', 'ignore', 'withinMs'])
+          if (step[k] !== undefined) at(`'${k}' makes no sense on a connection that must be refused`)
+      } else opened.add((step.conn as string | undefined) ?? (step.connect as string))
       if (step.hello !== undefined)
         for (const e of checkMessageShape(step.hello, HelloSchema, 'frame', true)) at(`hello.${e}`)
       if (step.welcome !== undefined)

@@ -252,3 +252,37 @@ t.test('an empty selection is a usage error', async (t) => {
     { name: 'UsageError' },
   )
 })
+
+t.test('a server that completes a WebSocket upgrade without imwire.v1 offered is caught [FRM-12]', async (t) => {
+  const run = (fault: 'ws-any-subprotocol' | 'ws-forced-subprotocol') =>
+    withFakeServer([fault], (_s, targets) =>
+      runSuite({ targets, tokenSecret: SECRET, vectorsDir: TEST_VECTORS, cases: ['runner.ws-upgrade-*'] }),
+    )
+  const any = await run('ws-any-subprotocol')
+  t.equal(any.exitCode, 1)
+  const c = any.cases[0]
+  t.equal(c?.verdict, 'fail')
+  t.equal(c?.failure?.step, 'steps[0]')
+  t.match(c?.failure?.message, /completed the WebSocket upgrade offering no subprotocol \(HTTP 101, no subprotocol\)/)
+  t.ok(
+    c?.transcript.some((e) => e.event === 'upgraded'),
+    'the transcript shows the completed upgrade',
+  )
+  const forced = await run('ws-forced-subprotocol')
+  t.equal(forced.cases[0]?.verdict, 'fail')
+  t.match(forced.cases[0]?.failure?.message, /not refused with an HTTP error status: .*subprotocol/)
+})
+
+t.test('a refused upgrade is recorded with its HTTP status', async (t) => {
+  const report = await withFakeServer([], (_s, targets) =>
+    runSuite({ targets, tokenSecret: SECRET, vectorsDir: TEST_VECTORS, cases: ['runner.ws-upgrade-*'] }),
+  )
+  t.equal(report.cases[0]?.verdict, 'pass')
+  t.same(
+    report.cases[0]?.transcript.filter((e) => e.event === 'refused').map((e) => [e.conn, e.detail]),
+    [
+      ['a0', 'HTTP 400 Bad Request'],
+      ['a2', 'HTTP 400 Bad Request'],
+    ],
+  )
+})

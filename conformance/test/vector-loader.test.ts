@@ -168,6 +168,32 @@ t.test('connections must be opened before use, and transport-bound verbs need th
   t.match(errorsOf(t, scenario({ needs: ['tcp-only', 'ws-only'] })).join('\n'), /both tcp-only and ws-only/)
 })
 
+t.test('WebSocket upgrade options need ws-only, and a refused connection cannot be used [FRM-12]', async (t) => {
+  const tcp = errorsOf(t, scenario({}, [{ connect: 'alice', conn: 'a0', subprotocols: [], refused: true }])).join('\n')
+  t.match(tcp, /subprotocols and refused are WebSocket options/)
+  const used = errorsOf(
+    t,
+    scenario({ needs: ['ws-only'] }, [
+      { connect: 'alice', conn: 'a0', subprotocols: [], refused: true, hello: { deviceId: 'x' } },
+      { send: 'a0', frame: { ping: { nonce: '1' } } },
+    ]),
+  ).join('\n')
+  t.match(used, /'hello' makes no sense on a connection that must be refused/)
+  t.match(used, /connection 'a0' is used before any connect step opens it/)
+  t.match(
+    errorsOf(t, scenario({ needs: ['ws-only'] }, [{ connect: 'alice', subprotocols: ['a b'] }])).join('\n'),
+    /subprotocols/,
+    'a subprotocol is an HTTP token',
+  )
+  t.same(
+    errorsOf(
+      t,
+      scenario({ needs: ['ws-only'] }, [{ connect: 'alice', conn: 'a0', subprotocols: ['chat'], refused: true }]),
+    ),
+    [],
+  )
+})
+
 t.test('captures made by $capture and by capture options are known to later templates', async (t) => {
   const res = load(
     t,
