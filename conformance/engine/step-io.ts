@@ -3,7 +3,7 @@
 import { create } from '@bufbuild/protobuf'
 import { delimit, encodeBatch, encodeFrame } from '../../src/codec/index.js'
 import { CloseCode } from '../../src/gen/es/imwire/v1/control_pb.js'
-import { type BatchCodec, type Frame, FrameSchema } from '../../src/gen/es/imwire/v1/frame_pb.js'
+import { BatchCodec, type Frame, FrameSchema } from '../../src/gen/es/imwire/v1/frame_pb.js'
 import { type OpenOptions, TargetUnreachable, UpgradeRefused } from '../drivers/transport.js'
 import { ENUM_NUMBER_BY_NAME, frameFromJson } from '../judge/proto-json.js'
 import { match } from '../judge/matcher.js'
@@ -90,6 +90,10 @@ function buildBatch(step: Step, scope: Scope): Frame {
       p.set(b.payload, 0)
       p.set(extra, b.payload.length)
       b.payload = p
+      // A NONE batch keeps uncompressed_length = payload length unless the vector sets it, so
+      // appended bytes break only the rule the vector aims at (ids make the length vary per run).
+      if (o.uncompressedLength === undefined && b.codec === BatchCodec.NONE)
+        b.uncompressedLength = p.length
     }
   }
   return batch
