@@ -58,9 +58,22 @@ function bytesSize(b: unknown): number {
   return b.length === 0 ? 0 : ldSize(b.length)
 }
 
+// uint64 fields as numbers, converted once in the size pass and reused by the
+// write pass (-1: above 2^53, written from the bigint). A BigInt-to-Number
+// conversion or comparison costs more than writing the varint itself.
+const u64s = new Float64Array(3)
+
 /** Size of a uint64 field, 0 when zero; -1 when not encodable here. */
-function u64FieldSize(v: unknown): number {
-  if (v === 0n) return 0
+function u64FieldSize(v: unknown, slot: number): number {
+  if (typeof v !== 'bigint') return -1
+  // Exact: Number() of a bigint below 2^53 is exact, and of one at or above
+  // 2^53 is at least 2^53 (rounding is monotonic), so this test is exact too.
+  const n = Number(v)
+  if (n <= Number.MAX_SAFE_INTEGER && n >= 0) {
+    u64s[slot] = n
+    return n === 0 ? 0 : 1 + varintSize(n)
+  }
+  u64s[slot] = -1
   const s = uint64Size(v)
   return s < 0 ? -1 : 1 + s
 }
@@ -80,10 +93,12 @@ function writeBytes(buf: Uint8Array, pos: number, tag: number, b: Uint8Array): n
   return pos + b.length
 }
 
-function writeU64(buf: Uint8Array, pos: number, tag: number, v: bigint): number {
-  if (v === 0n) return pos
+/** Writes the uint64 field measured into u64s[slot] (its value `v`). */
+function writeU64(buf: Uint8Array, pos: number, tag: number, v: bigint, slot: number): number {
+  const n = u64s[slot] as number
+  if (n === 0) return pos
   buf[pos++] = tag
-  return writeUint64(buf, pos, v)
+  return n > 0 ? writeVarint(buf, pos, n) : writeUint64(buf, pos, v)
 }
 
 // UTF-8 lengths measured in the size pass, reused by the write pass. The
@@ -94,7 +109,7 @@ function sendSize(m: Send): number {
   if (hasUnknown(m)) return -1
   const a = bytesSize(m.clientMsgId)
   const b = strSize(m.conversationId, lens, 0)
-  const c = u64FieldSize(m.sendSeq)
+  const c = u64FieldSize(m.sendSeq, 0)
   const d = strSize(m.contentType, lens, 1)
   const e = bytesSize(m.body)
   if (a < 0 || b < 0 || c < 0 || d < 0 || e < 0) return -1
@@ -104,7 +119,7 @@ function sendSize(m: Send): number {
 function writeSend(buf: Uint8Array, pos: number, m: Send): number {
   pos = writeBytes(buf, pos, 0x0a, m.clientMsgId)
   pos = writeStr(buf, pos, 0x12, m.conversationId, lens[0] as number)
-  pos = writeU64(buf, pos, 0x18, m.sendSeq)
+  pos = writeU64(buf, pos, 0x18, m.sendSeq, 0)
   pos = writeStr(buf, pos, 0x22, m.contentType, lens[1] as number)
   return writeBytes(buf, pos, 0x2a, m.body)
 }
@@ -113,10 +128,10 @@ function sendAckSize(m: SendAck): number {
   if (hasUnknown(m) || typeof m.duplicate !== 'boolean') return -1
   const a = bytesSize(m.clientMsgId)
   const b = strSize(m.conversationId, lens, 0)
-  const c = u64FieldSize(m.seq)
+  const c = u64FieldSize(m.seq, 0)
   const d = strSize(m.messageId, lens, 1)
-  const e = u64FieldSize(m.serverTimeMs)
-  const g = u64FieldSize(m.epoch)
+  const e = u64FieldSize(m.serverTimeMs, 1)
+  const g = u64FieldSize(m.epoch, 2)
   if (a < 0 || b < 0 || c < 0 || d < 0 || e < 0 || g < 0) return -1
   return a + b + c + d + e + (m.duplicate ? 2 : 0) + g
 }
@@ -124,25 +139,25 @@ function sendAckSize(m: SendAck): number {
 function writeSendAck(buf: Uint8Array, pos: number, m: SendAck): number {
   pos = writeBytes(buf, pos, 0x0a, m.clientMsgId)
   pos = writeStr(buf, pos, 0x12, m.conversationId, lens[0] as number)
-  pos = writeU64(buf, pos, 0x18, m.seq)
+  pos = writeU64(buf, pos, 0x18, m.seq, 0)
   pos = writeStr(buf, pos, 0x22, m.messageId, lens[1] as number)
-  pos = writeU64(buf, pos, 0x28, m.serverTimeMs)
+  pos = writeU64(buf, pos, 0x28, m.serverTimeMs, 1)
   if (m.duplicate) {
     buf[pos++] = 0x30
     buf[pos++] = 1
   }
-  return writeU64(buf, pos, 0x38, m.epoch)
+  return writeU64(buf, pos, 0x38, m.epoch, 2)
 }
 
 function messageSize(m: Message): number {
   if (hasUnknown(m)) return -1
   const a = strSize(m.conversationId, lens, 0)
-  const b = u64FieldSize(m.seq)
+  const b = u64FieldSize(m.seq, 0)
   const c = strSize(m.messageId, lens, 1)
   const d = strSize(m.senderUserId, lens, 2)
   const e = strSize(m.senderDeviceId, lens, 3)
   const f = bytesSize(m.clientMsgId)
-  const g = u64FieldSize(m.serverTimeMs)
+  const g = u64FieldSize(m.serverTimeMs, 1)
   const h = strSize(m.contentType, lens, 4)
   const i = bytesSize(m.body)
   if (a < 0 || b < 0 || c < 0 || d < 0 || e < 0 || f < 0 || g < 0 || h < 0 || i < 0) return -1
@@ -151,12 +166,12 @@ function messageSize(m: Message): number {
 
 function writeMessage(buf: Uint8Array, pos: number, m: Message): number {
   pos = writeStr(buf, pos, 0x0a, m.conversationId, lens[0] as number)
-  pos = writeU64(buf, pos, 0x10, m.seq)
+  pos = writeU64(buf, pos, 0x10, m.seq, 0)
   pos = writeStr(buf, pos, 0x1a, m.messageId, lens[1] as number)
   pos = writeStr(buf, pos, 0x22, m.senderUserId, lens[2] as number)
   pos = writeStr(buf, pos, 0x2a, m.senderDeviceId, lens[3] as number)
   pos = writeBytes(buf, pos, 0x32, m.clientMsgId)
-  pos = writeU64(buf, pos, 0x38, m.serverTimeMs)
+  pos = writeU64(buf, pos, 0x38, m.serverTimeMs, 1)
   pos = writeStr(buf, pos, 0x42, m.contentType, lens[4] as number)
   return writeBytes(buf, pos, 0x4a, m.body)
 }
@@ -174,7 +189,7 @@ function deliverSize(m: Deliver): number {
     deliverMessageSize = s
     a = ldSize(s)
   }
-  const b = u64FieldSize(m.epoch)
+  const b = u64FieldSize(m.epoch, 2)
   if (b < 0) return -1
   return a + b + (m.replayed ? 2 : 0)
 }
@@ -185,7 +200,7 @@ function writeDeliver(buf: Uint8Array, pos: number, m: Deliver): number {
     pos = writeVarint(buf, pos, deliverMessageSize)
     pos = writeMessage(buf, pos, m.message)
   }
-  pos = writeU64(buf, pos, 0x10, m.epoch)
+  pos = writeU64(buf, pos, 0x10, m.epoch, 2)
   if (m.replayed) {
     buf[pos++] = 0x18
     buf[pos++] = 1
@@ -196,14 +211,14 @@ function writeDeliver(buf: Uint8Array, pos: number, m: Deliver): number {
 function deliverAckSize(m: DeliverAck): number {
   if (hasUnknown(m)) return -1
   const a = strSize(m.conversationId, lens, 0)
-  const b = u64FieldSize(m.upToSeq)
+  const b = u64FieldSize(m.upToSeq, 0)
   if (a < 0 || b < 0) return -1
   return a + b
 }
 
 function writeDeliverAck(buf: Uint8Array, pos: number, m: DeliverAck): number {
   pos = writeStr(buf, pos, 0x0a, m.conversationId, lens[0] as number)
-  return writeU64(buf, pos, 0x10, m.upToSeq)
+  return writeU64(buf, pos, 0x10, m.upToSeq, 0)
 }
 
 /**

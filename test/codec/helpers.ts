@@ -103,7 +103,18 @@ function scalarArb(t: ScalarType, o: ArbOptions): fc.Arbitrary<unknown> {
       )
     case ScalarType.UINT64:
       return fc.oneof(
-        fc.constantFrom(0n, 1n, 127n, 128n, (1n << 32n) - 1n, 1n << 32n, (1n << 53n) + 1n, U64_MAX),
+        fc.constantFrom(
+          0n,
+          1n,
+          127n,
+          128n,
+          (1n << 32n) - 1n,
+          1n << 32n,
+          (1n << 53n) - 1n,
+          1n << 53n,
+          (1n << 53n) + 1n,
+          U64_MAX,
+        ),
         fc.bigInt({ min: 0n, max: U64_MAX }),
         fc.bigInt({ min: 0n, max: 1n << 45n }),
       )
