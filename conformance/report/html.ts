@@ -23,7 +23,8 @@ table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding
 .cards span{display:inline-block;margin-right:1em;padding:.3em .7em;border:1px solid #ccc;border-radius:4px}
 details{margin:.2em 0}summary{cursor:pointer}pre,code{font:12px/1.35 ui-monospace,monospace}
 pre{background:#f6f6f6;padding:.5em;overflow-x:auto;white-space:pre-wrap;word-break:break-all}
-.tr td{font:12px ui-monospace,monospace}.hex{color:#666;word-break:break-all}.dir-in{color:#0b4f8a}.dir-out{color:#6a2c8a}.dir-event{color:#666}
+.tr{table-layout:fixed;width:100%}.tr th:nth-child(1){width:4.5em}.tr th:nth-child(2){width:4em}.tr th:nth-child(3){width:1.5em}.tr th:nth-child(5){width:28%}
+.tr td{font:12px ui-monospace,monospace;overflow-wrap:anywhere;word-break:break-all}.hex{color:#666;word-break:break-all}.dir-in{color:#0b4f8a}.dir-out{color:#6a2c8a}.dir-event{color:#666}
 #filters button{margin-right:.4em}
 `
 
