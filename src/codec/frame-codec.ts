@@ -30,7 +30,11 @@ export function frameKind(frame: Frame): FrameKind | undefined {
   return frame.body.case
 }
 
-/** Frame bytes without a prefix (WebSocket form). */
+/**
+ * Frame bytes without a prefix (WebSocket form). A hot frame's bytes may be a
+ * view into Node's shared allocation pool (Buffer.allocUnsafe): use the view's
+ * byteOffset/byteLength, never its whole `.buffer` (e.g. to transfer it).
+ */
 export function encodeFrame(frame: Frame): Uint8Array {
   return encodeHotFrame(frame, false) ?? toBinary(FrameSchema, frame)
 }
