@@ -92,8 +92,7 @@ function buildBatch(step: Step, scope: Scope): Frame {
       b.payload = p
       // A NONE batch keeps uncompressed_length = payload length unless the vector sets it, so
       // appended bytes break only the rule the vector aims at (ids make the length vary per run).
-      if (o.uncompressedLength === undefined && b.codec === BatchCodec.NONE)
-        b.uncompressedLength = p.length
+      if (o.uncompressedLength === undefined && b.codec === BatchCodec.NONE) b.uncompressedLength = p.length
     }
   }
   return batch

@@ -180,6 +180,28 @@ t.test('known failures turn failures into expected failures and flag stale or un
   t.equal(stale.summary.staleKnownFailures, 1)
 })
 
+t.test('a known-failures line for the transport a run leaves out is neither stale nor unmatched', async (t) => {
+  const known = [
+    { line: 1, text: 'ws:runner.ping-pong-capture', transport: 'ws' as const, glob: 'runner.ping-pong-capture' },
+    { line: 2, text: 'ws:runner.bad-prefix-is-malformed', transport: 'ws' as const, glob: 'runner.bad-prefix-*' },
+  ]
+  const report = await withFakeServer([], (_s, targets) =>
+    runSuite({
+      targets,
+      tokenSecret: SECRET,
+      vectorsDir: TEST_VECTORS,
+      cases: ['runner.ping-pong-capture'],
+      transports: ['tcp'],
+      knownFailures: known,
+    }),
+  )
+  t.same(
+    report.problems.map((p) => [p.kind, p.line]),
+    [['unmatched-known-failure', 2]],
+    'line 1 names a case of the suite; line 2 names a tcp-only case over ws, which does not exist',
+  )
+})
+
 t.test('a wrong token secret is a usage problem (exit 2), an unreachable target exit 3', async (t) => {
   const bad = await withFakeServer([], (_s, targets) =>
     runSuite({ targets, tokenSecret: 'wrong', vectorsDir: TEST_VECTORS }),
