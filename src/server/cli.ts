@@ -16,7 +16,7 @@ import {
 } from '../session/limits.js'
 import { startServer } from './server.js'
 import { createMemoryStore, openSqliteStore } from './store/sqlite-store.js'
-import type { Store, StoreFault } from './store/store.js'
+import type { Store } from './store/store.js'
 
 const USAGE = `usage: imwire serve [options]
 
@@ -76,14 +76,12 @@ export async function main(argv: string[]): Promise<number> {
     secret = `dev-${randomBytes(12).toString('hex')}`
     process.stderr.write(`imwire serve: development token secret: ${secret}\n`)
   }
-  const fault = (process.env.IMWIRE_FAULT === 'ack-before-commit' ? 'ack-before-commit' : null) as StoreFault
-  if (fault !== null) logger.warn({ fault }, 'FAULT INJECTION ACTIVE: SendAck is sent before the commit is durable')
 
   let store: Store
   try {
-    if (o.memory) store = createMemoryStore(fault)
+    if (o.memory) store = createMemoryStore()
     else {
-      const s = await openSqliteStore({ dataDir: o.dataDir, synchronous: o.sync, worker: o.worker, fault })
+      const s = await openSqliteStore({ dataDir: o.dataDir, synchronous: o.sync, worker: o.worker })
       logger.info({ dataDir: o.dataDir, schema: s.migrated, synchronous: o.sync, worker: o.worker }, 'store open')
       store = s
     }

@@ -24,8 +24,8 @@ import { connectTcp } from '../../src/transport/index.js'
 
 export interface CrashOptions {
   root: string
-  /** IMWIRE_FAULT for the server (self-check), or null. */
-  fault: string | null
+  /** 'ack-before-commit': run the test-only faulty server (self-check); null: the real one. */
+  fault: 'ack-before-commit' | null
   users: number
   messagesPerUser: number
   /** Sends issued per user per tick (5 ms). */
@@ -62,27 +62,27 @@ interface Device {
   terminated: boolean
 }
 
+/** ts-node's ESM loader, as the package scripts use it: runs the test-only server entry. */
+const TS_LOADER = ['--import', '@isaacs/ts-node-temp-fork-for-pr-2009/import']
+
 function startServer(opts: CrashOptions, dataDir: string): Promise<ServerChild> {
-  const env: NodeJS.ProcessEnv = { ...process.env }
-  delete env.IMWIRE_FAULT
-  if (opts.fault !== null) env.IMWIRE_FAULT = opts.fault
+  const common = ['--tcp', '127.0.0.1:0', '--data-dir', dataDir, '--token-secret', SECRET]
+  if (opts.fault === 'ack-before-commit') {
+    // The reference server over a store that acks before COMMIT (test code only).
+    return spawnServer(
+      process.execPath,
+      [...TS_LOADER, path.join(opts.root, 'test/crash/faulty-serve.ts'), ...common],
+      {
+        want: ['tcp'],
+        env: { ...process.env, TS_NODE_TRANSPILE_ONLY: '1' },
+        cwd: opts.root,
+      },
+    )
+  }
   return spawnServer(
     process.execPath,
-    [
-      path.join(opts.root, 'dist/src/cli/main.js'),
-      'serve',
-      '--tcp',
-      '127.0.0.1:0',
-      '--ws',
-      'off',
-      '--data-dir',
-      dataDir,
-      '--token-secret',
-      SECRET,
-      '--log-level',
-      'warn',
-    ],
-    { want: ['tcp'], env },
+    [path.join(opts.root, 'dist/src/cli/main.js'), 'serve', ...common, '--ws', 'off', '--log-level', 'warn'],
+    { want: ['tcp'] },
   )
 }
 
@@ -278,14 +278,23 @@ export async function runCrashScenario(opts: CrashOptions): Promise<CrashReport>
         const own = d.own.get(conv) ?? new Set<number>()
         const ids = d.seenIds.get(conv) ?? new Map<number, string>()
         let missing = 0
+        const gaps: number[] = []
         for (const m of msgs) {
           if (own.has(m.seq)) continue
           const got = ids.get(m.seq)
-          if (got === undefined) missing++
-          else if (got !== m.id)
+          if (got === undefined) {
+            missing++
+            if (gaps.length < 6) gaps.push(m.seq)
+          } else if (got !== m.id)
             violations.push(`[FAN-1] ${d.user} ${conv}#${m.seq}: delivered ${got}, history has ${m.id}`)
         }
-        if (missing > 0) violations.push(`[FAN-1] ${d.user} ${conv}: ${missing} messages never delivered`)
+        if (missing > 0) {
+          const last = seen.length > 0 ? seen[seen.length - 1] : 0
+          violations.push(
+            `[FAN-1] ${d.user} ${conv}: ${missing} messages never delivered (first ${gaps.join(',')}; ` +
+              `${seen.length} delivered, last ${last}, history top ${msgs.length})`,
+          )
+        }
       }
     }
     return {

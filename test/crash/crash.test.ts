@@ -3,9 +3,10 @@
 // was lost, nothing was stored twice, and every device got everything in
 // order. See crash-scenario.ts for the list of checks.
 //
-// The second test runs the same scenario against a server started with
-// IMWIRE_FAULT=ack-before-commit (SendAck 150 ms before the commit) and
-// requires the checks to catch it: proof that the first test can fail.
+// The second test runs the same scenario against test/crash/faulty-serve.ts:
+// the reference server over a test-only store that sends SendAck 150 ms
+// before the commit (ack-before-commit-store.ts), and requires the checks to
+// catch it: proof that the first test can fail.
 import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import path from 'node:path'

@@ -3,7 +3,7 @@ import { runCrashScenario } from './crash-scenario.js'
 const fault = process.argv[2] ?? null
 const r = await runCrashScenario({
   root: path.resolve('.'),
-  fault: fault === 'none' ? null : fault,
+  fault: fault === 'ack-before-commit' ? fault : null,
   users: 8,
   messagesPerUser: 400,
   burst: 4,

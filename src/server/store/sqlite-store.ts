@@ -6,7 +6,7 @@ import { Worker } from 'node:worker_threads'
 import type { StoreOp } from '../../session/store-ops.js'
 import { MemoryRunner, type QueuedOp, SqliteRunner, type Synchronous } from './group-runner.js'
 import type { FromWorker, ToWorker, WorkerInit } from './sqlite-worker.js'
-import { LocalStore, QueueingStore, type Store, type StoreFault } from './store.js'
+import { LocalStore, QueueingStore, type Store } from './store.js'
 
 export const DB_FILE = 'imwire.sqlite'
 
@@ -16,7 +16,6 @@ export interface SqliteStoreOptions {
   synchronous?: Synchronous
   /** Run SQLite in a worker thread (default true). */
   worker?: boolean
-  fault?: StoreFault
 }
 
 /** Copies the byte fields so that posting them clones only their bytes, not a whole socket chunk. */
@@ -75,12 +74,11 @@ export async function openSqliteStore(
   mkdirSync(opts.dataDir, { recursive: true })
   const path = join(opts.dataDir, DB_FILE)
   const synchronous = opts.synchronous ?? 'FULL'
-  const fault = opts.fault ?? null
   if (opts.worker === false) {
     const runner = new SqliteRunner({ path, synchronous })
-    return Object.assign(new LocalStore(runner, 'sqlite', fault), { migrated: runner.migrated })
+    return Object.assign(new LocalStore(runner, 'sqlite'), { migrated: runner.migrated })
   }
-  const init: WorkerInit = { path, synchronous, fault }
+  const init: WorkerInit = { path, synchronous }
   const worker = new Worker(workerUrl(), { workerData: init })
   const migrated = await new Promise<{ from: number; to: number }>((resolve, reject) => {
     const onMessage = (msg: FromWorker) => {
@@ -94,6 +92,6 @@ export async function openSqliteStore(
   return Object.assign(new WorkerStore(worker), { migrated })
 }
 
-export function createMemoryStore(fault: StoreFault = null): Store {
-  return new LocalStore(new MemoryRunner(), 'memory', fault)
+export function createMemoryStore(): Store {
+  return new LocalStore(new MemoryRunner(), 'memory')
 }

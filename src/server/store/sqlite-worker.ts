@@ -11,7 +11,6 @@ import { MAX_GROUP_OPS } from './store.js'
 export interface WorkerInit {
   path: string
   synchronous: Synchronous
-  fault: 'ack-before-commit' | null
 }
 
 export type ToWorker = { type: 'ops'; ops: QueuedOp[] } | { type: 'close' }
@@ -36,11 +35,10 @@ try {
 
 let queue: QueuedOp[] = []
 let scheduled = false
-let holding = false
 let closing = false
 
 function schedule(): void {
-  if (scheduled || holding) return
+  if (scheduled) return
   scheduled = true
   setImmediate(runGroup)
 }
@@ -54,19 +52,6 @@ function runGroup(): void {
   const ops = queue.length <= MAX_GROUP_OPS ? queue : queue.slice(0, MAX_GROUP_OPS)
   queue = queue.length <= MAX_GROUP_OPS ? [] : queue.slice(MAX_GROUP_OPS)
   const outcomes = runner.execute(ops)
-  if (init.fault === 'ack-before-commit') {
-    // FAULT (crash test self-check): results first, commit 150 ms later.
-    port?.postMessage({ type: 'results', outcomes } satisfies FromWorker)
-    holding = true
-    setTimeout(() => {
-      try {
-        runner.commit()
-      } catch {}
-      holding = false
-      schedule()
-    }, 150)
-    return
-  }
   let out = outcomes
   try {
     runner.commit()

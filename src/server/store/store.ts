@@ -20,9 +20,6 @@ interface Waiter {
   reject(e: Error): void
 }
 
-/** Fault injection for the crash test: ack before the commit is durable. */
-export type StoreFault = 'ack-before-commit' | null
-
 /** Largest commit group: bounds one transaction's latency. */
 export const MAX_GROUP_OPS = 4096
 
@@ -82,12 +79,10 @@ export class LocalStore extends QueueingStore {
   readonly kind: 'memory' | 'sqlite'
   private queue: QueuedOp[] = []
   private scheduled = false
-  private holding = false
 
   constructor(
     private readonly runner: GroupRunner,
     kind: 'memory' | 'sqlite',
-    private readonly fault: StoreFault = null,
   ) {
     super()
     this.kind = kind
@@ -99,7 +94,7 @@ export class LocalStore extends QueueingStore {
   }
 
   private schedule(): void {
-    if (this.scheduled || this.holding) return
+    if (this.scheduled) return
     this.scheduled = true
     setImmediate(() => this.runGroup())
   }
@@ -109,17 +104,6 @@ export class LocalStore extends QueueingStore {
     if (this.queue.length === 0) return
     const ops = this.queue.splice(0, MAX_GROUP_OPS)
     const outcomes = this.runner.execute(ops)
-    if (this.fault === 'ack-before-commit') {
-      // FAULT: results out now, commit later; a kill in between loses acked data.
-      this.settle(outcomes)
-      this.holding = true
-      setTimeout(() => {
-        this.commitOrFail([])
-        this.holding = false
-        this.schedule()
-      }, 150)
-      return
-    }
     this.commitOrFail(outcomes)
     if (this.queue.length > 0) this.schedule()
   }
