@@ -603,10 +603,14 @@ export class ImwireClient extends EventEmitter<ClientEvents> {
     if (this.filling.has(conversationId)) return
     this.filling.add(conversationId)
     try {
-      // Bounded: each page moves the position forward or ends the loop.
+      // Bounded: each page moves the position forward or ends the loop. The
+      // target is re-read every page: a notice that arrives meanwhile (a
+      // reconnect's REPLAY_LIMIT) raises it, and stopping at the first top
+      // would let endPull() jump over the seqs in between.
       for (;;) {
         const from = this.tracker.position(conversationId) ?? 0
-        if (from >= upTo || this.current === 'closed') break
+        const target = Math.max(upTo, this.tracker.pullTarget(conversationId) ?? 0)
+        if (from >= target || this.current === 'closed') break
         const page = await this.conversations.history({ conversationId, anchorSeq: from })
         for (const m of page.messages) {
           const own = m.senderUserId === this.userId && m.senderDeviceId === this.deviceId

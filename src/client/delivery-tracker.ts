@@ -86,6 +86,11 @@ export class DeliveryTracker<T> {
     return this.tracks.get(conversationId)?.epoch ?? 0
   }
 
+  /** The seq the current pull must reach (raised by later notices), or null when not pulling. */
+  pullTarget(conversationId: string): number | null {
+    return this.tracks.get(conversationId)?.pullUntil ?? null
+  }
+
   /** True while history is being pulled for this conversation. */
   pulling(conversationId: string): boolean {
     return (this.tracks.get(conversationId)?.pullUntil ?? null) !== null

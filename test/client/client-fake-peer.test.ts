@@ -405,6 +405,53 @@ t.test(
   },
 )
 
+t.test(
+  'a second pull notice during a pull extends it: nothing between the two tops is skipped [RSM-11] [DLV-9]',
+  async (t) => {
+    const peer = new FakePeer()
+    const client = await open(peer)
+    const got: Delivered[] = []
+    client.on('message', (m) => got.push(m))
+    await client.connect()
+    const list = Array.from({ length: 250 }, (_, i) => ({
+      seq: i + 1,
+      id: `g/${i + 1}`,
+      sender: 'bob',
+      send: {
+        $typeName: 'imwire.v1.Send' as const,
+        clientMsgId: new Uint8Array(16),
+        conversationId: 'g',
+        sendSeq: 0n,
+        contentType: '',
+        body: new TextEncoder().encode(`m${i + 1}`),
+      },
+    }))
+    peer.messages.set('g', list)
+    // The first notice starts a pull to 100; before its first page is back a
+    // second one (as after a reconnect) raises the top to 250, and a live
+    // message above it arrives. The pull must go on to 250.
+    peer.last.send(
+      frame({
+        case: 'conversationUpdated',
+        value: { conversationId: 'g', reason: UpdateReason.JOINED, epoch: 1n, topSeq: 100n, cursor: 0n },
+      }),
+    )
+    peer.last.send(
+      frame({
+        case: 'conversationUpdated',
+        value: { conversationId: 'g', reason: UpdateReason.REPLAY_LIMIT, epoch: 1n, topSeq: 250n, cursor: 0n },
+      }),
+    )
+    peer.deliver(peer.last, 'g', 251)
+    await peer.until(() => got.length >= 251 || got.some((m) => m.seq === 251), 'message 251')
+    t.same(
+      got.map((m) => m.seq),
+      Array.from({ length: 251 }, (_, i) => i + 1),
+    )
+    await client.close()
+  },
+)
+
 t.test('request helpers resolve with the answer and reject with the protocol code', async (t) => {
   const peer = new FakePeer()
   const client = await open(peer)
