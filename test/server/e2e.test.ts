@@ -240,3 +240,49 @@ t.test('graceful shutdown acks every committed message before Close 3001 [ERR-6]
   })
   t.equal(page.ok && page.messages.length, acks, `${acks} committed, ${acks} acked`)
 })
+
+for (const kind of ['tcp', 'ws'] as Kind[]) {
+  t.test(`${kind}: shutdown stops accepting, closes every connection 3001 and closes the store [ERR-6]`, async (t) => {
+    const dataDir = tempDir()
+    const store = await openSqliteStore({ dataDir })
+    let storeClosed = false
+    const close = store.close.bind(store)
+    store.close = async () => {
+      await close()
+      storeClosed = true
+    }
+    const server = await startServer({
+      store,
+      tokenSecret: SECRET,
+      tcp: { host: '127.0.0.1', port: 0 },
+      ws: { host: '127.0.0.1', port: 0, path: '/imwire' },
+    })
+    const peers: Peer[] = []
+    for (let i = 0; i < 3; i++) {
+      const p = await Peer.open(kind, server)
+      await p.login(SECRET, `u${i}`, 'd1')
+      peers.push(p)
+    }
+    const shut = server.shutdown({ retryAfterMs: 1500 })
+    // Stop accepting: a new connection is refused, or closed 3001 before any Welcome.
+    const late = await Peer.open(kind, server).then(
+      async (p) => {
+        const f = await p.next()
+        return f.body.case === 'close' ? f.body.value.code : -1
+      },
+      () => 'refused',
+    )
+    t.ok(late === 'refused' || late === CloseCode.GOING_AWAY, `late connection: ${late}`)
+    for (const p of peers) {
+      const f = await p.next()
+      t.same(
+        f.body.case === 'close' && [f.body.value.code, f.body.value.retryAfterMs],
+        [CloseCode.GOING_AWAY, 1500],
+        'Close 3001 with retry_after_ms [ERR-14]',
+      )
+    }
+    await shut
+    t.ok(storeClosed, 'the store is closed once shutdown resolves')
+    await t.rejects(store.run({ op: 'list', userId: 'u0', deviceId: 'd1', afterConversationId: '', limit: 1 }))
+  })
+}
