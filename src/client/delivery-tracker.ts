@@ -227,9 +227,14 @@ export class DeliveryTracker<T> {
     }
     t.position = p
     if (t.pullUntil !== null && p >= t.pullUntil) {
-      t.pullUntil = null
-      // Deliveries held behind the pull follow, in order.
-      if (t.held.size > 0) out.push(...this.advanceTo(t, Math.max(...t.held.keys())))
+      if (t.held.size > 0) {
+        // Held above a hole: the hole may be own messages whose SendAck has
+        // not come back, or messages this device never got (deliveries held
+        // behind a long pull stall the receive window; a reconnect's notice
+        // moves the top). History has both, so the pull goes on up to the
+        // highest held seq instead of jumping over the hole. [DLV-9]
+        t.pullUntil = Math.max(...t.held.keys())
+      } else t.pullUntil = null
     }
     return out
   }

@@ -111,3 +111,23 @@ t.test('positions survive through the constructor and are what Hello.resume pres
   t.equal(d.ackDue('c'), 11)
   t.equal(d.heldCount('c'), 0)
 })
+
+t.test(
+  'a pull that reaches its top with a hole below held deliveries pulls on instead of jumping [DLV-9]',
+  async (t) => {
+    const d = new DeliveryTracker<number>()
+    d.setCursor('c', 0, 1)
+    t.same(d.setCursor('c', 0, 1, 3).pull, true, 'pull to 3')
+    t.same(d.deliver('c', 6, 1, 6), [], 'held behind the pull')
+    t.same(
+      [1, 2, 3].flatMap((s) => d.fill('c', s, 1, s)),
+      [1, 2, 3],
+    )
+    t.ok(d.pulling('c'), 'still pulling: 4 and 5 are neither held nor known to be own')
+    t.equal(d.pullTarget('c'), 6)
+    t.equal(d.ackDue('c'), 3, 'the ack stops below the hole')
+    t.same(d.fill('c', 4, 1, null), [], 'own message from history')
+    t.same(d.fill('c', 5, 1, 5), [5, 6], 'the hole is filled, then the held delivery follows')
+    t.notOk(d.pulling('c'))
+  },
+)
