@@ -308,3 +308,29 @@ t.test('a refused upgrade is recorded with its HTTP status', async (t) => {
     ],
   )
 })
+
+t.test('the shipped FRM-12 vectors pass against a refusing server and fail against an accepting one', async (t) => {
+  const run = (faults: Array<'ws-any-subprotocol'>) =>
+    withFakeServer(faults, (_s, targets) =>
+      runSuite({ targets, tokenSecret: SECRET, cases: ['handshake.ws-upgrade-*'], transports: ['ws'] }),
+    )
+  const good = await run([])
+  t.same(
+    good.cases.map((c) => [c.id, c.verdict]),
+    [
+      ['handshake.ws-upgrade-without-subprotocol-refused', 'pass'],
+      ['handshake.ws-upgrade-with-other-subprotocols-refused', 'pass'],
+      ['handshake.ws-upgrade-selects-imwire-v1-among-others', 'pass'],
+    ],
+  )
+  const bad = await run(['ws-any-subprotocol'])
+  t.same(
+    bad.cases.map((c) => [c.id, c.verdict]),
+    [
+      ['handshake.ws-upgrade-without-subprotocol-refused', 'fail'],
+      ['handshake.ws-upgrade-with-other-subprotocols-refused', 'fail'],
+      ['handshake.ws-upgrade-selects-imwire-v1-among-others', 'pass'],
+    ],
+  )
+  t.equal(bad.exitCode, 1)
+})
