@@ -5,6 +5,7 @@ import { delimit, encodeBatch, encodeFrame } from '../../src/codec/index.js'
 import { CloseCode } from '../../src/gen/es/imwire/v1/control_pb.js'
 import { BatchCodec, type Frame, FrameSchema } from '../../src/gen/es/imwire/v1/frame_pb.js'
 import { type OpenOptions, TargetUnreachable, UpgradeRefused } from '../drivers/transport.js'
+import { WS_SUBPROTOCOL } from '../drivers/ws-transport.js'
 import { ENUM_NUMBER_BY_NAME, frameFromJson } from '../judge/proto-json.js'
 import { match } from '../judge/matcher.js'
 import type { Step, StepVerb } from '../load/scenario-types.js'
@@ -189,8 +190,17 @@ async function connectOnce(step: Step, scope: Scope, ctx: StepContext): Promise<
   ctx.transcript.event(
     name,
     'connect',
-    `${ctx.env.transport} as ${actorName} (${ctx.names.userId(actorName)} / ${actor.device})`,
+    `${ctx.env.transport} as ${actorName} (${ctx.names.userId(actorName)} / ${actor.device})${
+      transport.kind === 'ws' ? `, subprotocol '${transport.subprotocol ?? ''}'` : ''
+    }`,
   )
+  // [FRM-2] the server selects imwire.v1, even when other subprotocols are offered too (the ws
+  // client only checks that the selected one was offered)
+  if (transport.kind === 'ws' && transport.subprotocol !== WS_SUBPROTOCOL)
+    throw new StepFailure(
+      `the server completed the WebSocket upgrade with subprotocol '${transport.subprotocol ?? ''}', not '${WS_SUBPROTOCOL}' [FRM-2]`,
+      { expected: WS_SUBPROTOCOL, actual: transport.subprotocol ?? '' },
+    )
   if (mode === 'none') return
   c.sendFrame(buildFrame({ hello }, scope))
   const within = Math.min(ctx.scale((step.withinMs as number | undefined) ?? DEFAULT_CONNECT_WITHIN_MS), ctx.left())

@@ -334,3 +334,13 @@ t.test('the shipped FRM-12 vectors pass against a refusing server and fail again
   )
   t.equal(bad.exitCode, 1)
 })
+
+t.test('a server that selects another offered subprotocol than imwire.v1 fails the connect [FRM-2]', async (t) => {
+  const report = await withFakeServer(['ws-first-subprotocol'], (_s, targets) =>
+    runSuite({ targets, tokenSecret: SECRET, cases: ['handshake.ws-upgrade-selects-*'], transports: ['ws'] }),
+  )
+  const c = report.cases[0]
+  t.equal(c?.verdict, 'fail')
+  t.equal(c?.failure?.step, 'steps[0]')
+  t.match(c?.failure?.message, /completed the WebSocket upgrade with subprotocol 'chat', not 'imwire.v1' \[FRM-2\]/)
+})
