@@ -28,7 +28,7 @@ function tempDir(): string {
 const impls: [string, () => Promise<Store>, RegExp | null][] = [
   ['memory', async () => createMemoryStore(), null],
   ['sqlite', () => openSqliteStore({ dataDir: tempDir(), worker: false }), null],
-  ['sqlite-worker', () => openSqliteStore({ dataDir: tempDir() }), /ORD-1\]|DUP-4\]/],
+  ['sqlite-worker', () => openSqliteStore({ dataDir: tempDir() }), /ORD-1\]|DUP-4\]|DLV-8\]/],
 ]
 
 let n = 0
@@ -112,6 +112,55 @@ for (const [name, open, only] of impls) {
         t.same(b.members, [])
       },
     )
+
+    t.test('keeps every byte of many sends in one commit group; ack, retry and history agree [DLV-8]', async (t) => {
+      const s = await open()
+      t.teardown(() => s.close())
+      await group(s)
+      // Bodies are views into one larger buffer, as they come off a socket.
+      const chunk = Uint8Array.from({ length: 4096 }, (_, i) => (i * 7 + 3) & 0xff)
+      const ops = Array.from({ length: 20 }, (_, i) =>
+        sendOp({ body: chunk.subarray(i * 100, i * 100 + i * 13), contentType: `t/${i}`, nowMs: 5000 + i }),
+      )
+      const acks = await Promise.all(ops.map((op) => s.run(op)))
+      const retries = await Promise.all(ops.map((op) => s.run({ ...op, body: op.body.slice() })))
+      const page = await s.run({
+        op: 'history',
+        userId: 'bob',
+        deviceId: 'b1',
+        conversationId: 'g1',
+        backward: false,
+        anchorSeq: 0,
+        limit: 100,
+      })
+      const view = (m: { clientMsgId: Uint8Array; body: Uint8Array; contentType: string; serverTimeMs: number }) => [
+        Buffer.from(m.clientMsgId).toString('hex'),
+        Buffer.from(m.body).toString('hex'),
+        m.contentType,
+        m.serverTimeMs,
+      ]
+      const want = ops.map((op) => [
+        Buffer.from(op.clientMsgId).toString('hex'),
+        Buffer.from(op.body).toString('hex'),
+        op.contentType,
+        op.nowMs,
+      ])
+      t.same(
+        acks.map((r) => (r.ok ? view(r.message) : null)),
+        want,
+        'acks',
+      )
+      t.same(
+        retries.map((r) => (r.ok && r.duplicate ? view(r.message) : null)),
+        want,
+        'retries',
+      )
+      t.same(page.ok ? page.messages.map(view) : null, want, 'history')
+      t.same(
+        acks.map((r) => (r.ok ? [r.message.senderUserId, r.message.senderDeviceId, r.message.conversationId] : null)),
+        ops.map(() => ['alice', 'a1', 'g1']),
+      )
+    })
 
     t.test('a duplicate in the same commit group waits for the original [DUP-4]', async (t) => {
       const s = await open()

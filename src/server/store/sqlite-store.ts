@@ -7,6 +7,7 @@ import type { StoreOp } from '../../session/store-ops.js'
 import { MemoryRunner, type QueuedOp, SqliteRunner, type Synchronous } from './group-runner.js'
 import type { FromWorker, ToWorker, WorkerInit } from './sqlite-worker.js'
 import { LocalStore, QueueingStore, type Store } from './store.js'
+import { fullOutcome, packSends } from './worker-wire.js'
 
 export const DB_FILE = 'imwire.sqlite'
 
@@ -18,36 +19,39 @@ export interface SqliteStoreOptions {
   worker?: boolean
 }
 
-/** Copies the byte fields so that posting them clones only their bytes, not a whole socket chunk. */
-function detach(op: StoreOp): StoreOp {
-  if (op.op !== 'send') return op
-  return { ...op, clientMsgId: op.clientMsgId.slice(), body: op.body.slice() }
-}
-
 class WorkerStore extends QueueingStore {
   readonly kind = 'sqlite' as const
   private outbox: QueuedOp[] = []
   private scheduled = false
   private closedPromise: Promise<void> | null = null
+  /** Ops posted and not answered yet, by id (to rebuild slim results). */
+  private readonly posted = new Map<number, StoreOp>()
 
   constructor(private readonly worker: Worker) {
     super()
     worker.on('message', (msg: FromWorker) => {
-      if (msg.type === 'results') this.settle(msg.outcomes)
+      if (msg.type !== 'results') return
+      const outcomes = msg.outcomes.map((o) => {
+        const op = this.posted.get(o.id)
+        this.posted.delete(o.id)
+        return fullOutcome(o, op)
+      })
+      this.settle(outcomes)
     })
     worker.on('error', (err) => this.failAll(`store worker failed: ${err.message}`))
     worker.on('exit', () => this.failAll('store worker exited'))
   }
 
   protected submit(op: QueuedOp): void {
-    this.outbox.push({ id: op.id, op: detach(op.op) })
+    this.outbox.push(op)
     if (!this.scheduled) {
       this.scheduled = true
       // One postMessage per turn carries every op of that turn.
       setImmediate(() => {
         this.scheduled = false
-        const ops = this.outbox
+        const ops = packSends(this.outbox)
         this.outbox = []
+        for (const q of ops) this.posted.set(q.id, q.op)
         this.worker.postMessage({ type: 'ops', ops } satisfies ToWorker)
       })
     }

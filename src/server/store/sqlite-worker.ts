@@ -5,8 +5,9 @@
 // after each commit. While a commit (and its fsync) runs, new operations
 // queue up in the port and form the next group. [ACK-1] [ACK-4]
 import { parentPort, workerData } from 'node:worker_threads'
-import { type OpOutcome, type QueuedOp, SqliteRunner, type Synchronous } from './group-runner.js'
+import { type QueuedOp, SqliteRunner, type Synchronous } from './group-runner.js'
 import { MAX_GROUP_OPS } from './store.js'
+import { slimOutcome, type WireOutcome } from './worker-wire.js'
 
 export interface WorkerInit {
   path: string
@@ -16,7 +17,7 @@ export interface WorkerInit {
 export type ToWorker = { type: 'ops'; ops: QueuedOp[] } | { type: 'close' }
 export type FromWorker =
   | { type: 'ready'; migrated: { from: number; to: number } }
-  | { type: 'results'; outcomes: OpOutcome[] }
+  | { type: 'results'; outcomes: WireOutcome[] }
   | { type: 'fatal'; message: string }
   | { type: 'closed' }
 
@@ -58,7 +59,7 @@ function runGroup(): void {
   } catch (err) {
     out = outcomes.map(({ id }) => ({ id, error: (err as Error).message }))
   }
-  port?.postMessage({ type: 'results', outcomes: out } satisfies FromWorker)
+  port?.postMessage({ type: 'results', outcomes: out.map(slimOutcome) } satisfies FromWorker)
   if (queue.length > 0 || closing) schedule()
 }
 
