@@ -17,7 +17,9 @@
 //                (1000 connections after handshake).
 //
 // Options: --quick (shorter windows), --only imwire|aedes, --cpu-prof DIR
-// (profile the imwire server child), --measure-ms N.
+// (profile the imwire server child), --measure-ms N, --match REGEX (only the
+// parts whose label matches: "tcp window 256 100", "ws paced", "idle memory",
+// "fan-out").
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
@@ -40,16 +42,19 @@ interface Args {
   only: 'imwire' | 'aedes' | null
   cpuProf: string | null
   measureMs: number
+  /** Run only the parts whose label ("tcp window 256 100", "ws paced", "idle memory", "fan-out") matches. */
+  match: RegExp | null
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { quick: false, only: null, cpuProf: null, measureMs: 2500 }
+  const a: Args = { quick: false, only: null, cpuProf: null, measureMs: 2500, match: null }
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i]
     if (v === '--quick') a.quick = true
     else if (v === '--only') a.only = argv[++i] as Args['only']
     else if (v === '--cpu-prof') a.cpuProf = argv[++i] ?? 'prof'
     else if (v === '--measure-ms') a.measureMs = Number(argv[++i])
+    else if (v === '--match') a.match = new RegExp(argv[++i] ?? '')
   }
   if (a.quick) a.measureMs = Math.min(a.measureMs, 1000)
   return a
@@ -71,6 +76,8 @@ function row(server: string, kind: string, test: string, conns: number, r: LoadR
     notes: r.errors > 0 ? `${r.errors} errors ${notes}`.trim() : notes,
   }
 }
+
+const wanted = (args: Args, label: string): boolean => args.match === null || args.match.test(label)
 
 let runId = 0
 
@@ -122,6 +129,7 @@ async function sendAckMatrix(
     const addr = (kind === 'tcp' ? server.tcp : server.ws) as string
     for (const conns of [1, 100, 1000]) {
       for (const window of [256, 1]) {
+        if (!wanted(args, `${kind} window ${window} ${conns}`)) continue
         const peers = await open(kind, addr, conns, kind[0] as string)
         const r = await closedLoop(peers, {
           window,
@@ -136,6 +144,7 @@ async function sendAckMatrix(
         await sleep(200)
       }
     }
+    if (!wanted(args, `${kind} paced`)) continue
     const paced = await open(kind, addr, 100, `p${kind}`)
     const r = await openLoop(paced, { ratePerSec: 10_000, warmupMs: 500, measureMs: args.measureMs, serverPid: pid })
     rows.push(row(name, kind, 'paced 10,000/s offered', 100, r, 'latency from due time'))
@@ -199,11 +208,13 @@ async function benchImwire(args: Args, rows: Row[]): Promise<void> {
   )
   try {
     process.stderr.write(`imwire server pid ${server.proc.pid}, data dir ${dataDir}\n`)
-    await idleMemory('imwire', server, (n) => imwirePeers('tcp', server.tcp as string, n, 'm'), rows)
+    if (wanted(args, 'idle memory')) await idleMemory('imwire', server, (n) => imwirePeers('tcp', server.tcp as string, n, 'm'), rows)
     await sendAckMatrix('imwire', server, imwirePeers, args, rows)
-    const f = await runFanout(server, SECRET, { measureMs: args.measureMs, members: 100 })
-    rows.push(row('imwire', 'tcp', 'fan-out 100-member group', 100, f.load, f.notes))
-    process.stderr.write(`  imwire fan-out: ${fmtRate(f.load.rate)} deliveries/s\n`)
+    if (wanted(args, 'fan-out')) {
+      const f = await runFanout(server, SECRET, { measureMs: args.measureMs, members: 100 })
+      rows.push(row('imwire', 'tcp', 'fan-out 100-member group', 100, f.load, f.notes))
+      process.stderr.write(`  imwire fan-out: ${fmtRate(f.load.rate)} deliveries/s\n`)
+    }
   } finally {
     await server.stop()
     rmSync(dataDir, { recursive: true, force: true })
@@ -218,7 +229,7 @@ async function benchAedes(args: Args, rows: Row[]): Promise<void> {
   )
   try {
     process.stderr.write(`aedes broker pid ${server.proc.pid}\n`)
-    await idleMemory('aedes', server, (n) => mqttPeers('tcp', server.tcp as string, n, 'm'), rows)
+    if (wanted(args, 'idle memory')) await idleMemory('aedes', server, (n) => mqttPeers('tcp', server.tcp as string, n, 'm'), rows)
     await sendAckMatrix('aedes', server, mqttPeers, args, rows)
   } finally {
     await server.stop()

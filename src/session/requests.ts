@@ -90,23 +90,24 @@ export class RequestHandler {
         }
         const m = r.message
         // [ACK-1] [ACK-3] this runs only after the commit holding the message.
-        this.answer(
-          slot,
-          create(FrameSchema, {
-            body: {
-              case: 'sendAck',
-              value: {
-                clientMsgId: m.clientMsgId,
-                conversationId: m.conversationId,
-                seq: BigInt(m.seq),
-                messageId: m.messageId,
-                serverTimeMs: BigInt(m.serverTimeMs),
-                duplicate: r.duplicate,
-                epoch: BigInt(r.epoch),
-              },
+        // A complete literal rather than create(): create() walks the schema
+        // for every frame, and this is the one frame per message.
+        this.answer(slot, {
+          $typeName: 'imwire.v1.Frame',
+          body: {
+            case: 'sendAck',
+            value: {
+              $typeName: 'imwire.v1.SendAck',
+              clientMsgId: m.clientMsgId,
+              conversationId: m.conversationId,
+              seq: BigInt(m.seq),
+              messageId: m.messageId,
+              serverTimeMs: BigInt(m.serverTimeMs),
+              duplicate: r.duplicate,
+              epoch: BigInt(r.epoch),
             },
-          }),
-        )
+          },
+        })
       },
     )
   }

@@ -46,39 +46,50 @@ function memberConversation(t: Tables, id: string, userId: string): Conversation
   return c !== undefined && t.isMember(id, userId) ? c : undefined
 }
 
+/** Step 4's answer for a taken key: the original, or a conflict. [DUP-2] [DUP-3] */
+function answerPrior(t: Tables, op: SendOp, prior: StoredMessage): SendResult {
+  if (
+    prior.conversationId !== op.conversationId ||
+    prior.contentType !== op.contentType ||
+    !sameBytes(prior.body, op.body)
+  ) {
+    return fail(ErrorCode.IDEMPOTENCY_CONFLICT, 'client_msg_id already used for another message') // [DUP-3]
+  }
+  const original = t.getConversation(prior.conversationId) as ConversationRow
+  return { ok: true, duplicate: true, epoch: original.epoch, message: prior, members: [] } // [FAN-2]
+}
+
+/** Step 5: send order. [ORD-2] accept iff send_seq = last + 1; 0 skips [ORD-5]. Null = in order. */
+function sendOrderError(t: Tables, op: SendOp): SendResult | null {
+  if (op.sendSeq === 0) return null
+  const last = t.getSendSeq(op.userId, op.deviceId, op.conversationId)
+  if (op.sendSeq > last + 1) {
+    return { ...fail(ErrorCode.SEND_OUT_OF_ORDER, 'send_seq skips ahead'), expectedSendSeq: last + 1 } // [ORD-3]
+  }
+  if (op.sendSeq <= last) return fail(ErrorCode.SEND_SEQ_REUSED, 'send_seq already used') // [ORD-4]
+  return null
+}
+
 export function send(t: Tables, op: SendOp): SendResult {
   // [SND-6] step 3: membership (a non-member's retry is NOT_FOUND even if
   // its message committed before the removal).
   const conv = memberConversation(t, op.conversationId, op.userId)
   if (conv === undefined) return notFound()
-  // Step 4: dedupe [DUP-1] [DUP-2], before the send order check [ORD-2].
-  // Neither send_seq nor the device is compared [DUP-7].
-  const prior = t.findByClientMsgId(op.userId, op.clientMsgId)
-  if (prior !== undefined) {
-    if (
-      prior.conversationId !== op.conversationId ||
-      prior.contentType !== op.contentType ||
-      !sameBytes(prior.body, op.body)
-    ) {
-      return fail(ErrorCode.IDEMPOTENCY_CONFLICT, 'client_msg_id already used for another message') // [DUP-3]
-    }
-    const original = t.getConversation(prior.conversationId) as ConversationRow
-    return { ok: true, duplicate: true, epoch: original.epoch, message: prior, members: [] } // [FAN-2]
-  }
-  // Step 5: send order. [ORD-2] accept iff send_seq = last + 1; 0 skips [ORD-5].
-  if (op.sendSeq !== 0) {
-    const last = t.getSendSeq(op.userId, op.deviceId, op.conversationId)
-    if (op.sendSeq > last + 1) {
-      return { ...fail(ErrorCode.SEND_OUT_OF_ORDER, 'send_seq skips ahead'), expectedSendSeq: last + 1 } // [ORD-3]
-    }
-    if (op.sendSeq <= last) return fail(ErrorCode.SEND_SEQ_REUSED, 'send_seq already used') // [ORD-4]
+  // Steps 4 (dedupe [DUP-1] [DUP-2]) and 5 (send order [ORD-2]), answered in
+  // that order. Neither send_seq nor the device is compared [DUP-7]. When
+  // the order check passes, the insert below is the dedupe lookup (the
+  // unique key refuses a taken id), which saves a read per fresh message.
+  const orderError = sendOrderError(t, op)
+  if (orderError !== null) {
+    const prior = t.findByClientMsgId(op.userId, op.clientMsgId)
+    return prior === undefined ? orderError : answerPrior(t, op, prior)
   }
   // Step 6: commit. [ORD-1] dense, from 1, in commit order.
   const seq = conv.topSeq + 1
   const message: StoredMessage = {
     conversationId: op.conversationId,
     seq,
-    messageId: messageIdOf(t.nextMessageNumber()), // [ACK-5]
+    messageId: messageIdOf(t.nextMessageNumber()), // [ACK-5] (a number lost to a duplicate is never reused)
     senderUserId: op.userId,
     senderDeviceId: op.deviceId,
     clientMsgId: op.clientMsgId,
@@ -87,7 +98,9 @@ export function send(t: Tables, op: SendOp): SendResult {
     body: op.body,
   }
   // [FAN-4] stored once; the dedupe record is its (sender, client_msg_id) key. [DUP-1]
-  t.insertMessage(message)
+  if (!t.insertMessage(message)) {
+    return answerPrior(t, op, t.findByClientMsgId(op.userId, op.clientMsgId) as StoredMessage)
+  }
   t.setTopSeq(op.conversationId, seq)
   if (op.sendSeq !== 0) t.setSendSeq(op.userId, op.deviceId, op.conversationId, op.sendSeq)
   return { ok: true, duplicate: false, epoch: conv.epoch, message, members: t.members(op.conversationId) }

@@ -62,12 +62,14 @@ export class MemoryTables implements Tables {
   findByClientMsgId(userId: string, clientMsgId: Uint8Array): StoredMessage | undefined {
     return this.byClientId.get(key(userId, hex(clientMsgId)))
   }
-  insertMessage(m: StoredMessage): void {
+  insertMessage(m: StoredMessage): boolean {
+    if (this.byClientId.has(key(m.senderUserId, hex(m.clientMsgId)))) return false
     // Copies: the caller's buffers may be views into a socket chunk.
     const stored = { ...m, clientMsgId: m.clientMsgId.slice(), body: m.body.slice() }
     const list = this.messages.get(m.conversationId) as StoredMessage[]
     list[m.seq - 1] = stored
     this.byClientId.set(key(m.senderUserId, hex(m.clientMsgId)), stored)
+    return true
   }
   readForward(conversationId: string, afterSeq: number, upToSeq: number, limit: number): StoredMessage[] {
     const list = this.messages.get(conversationId) ?? []

@@ -61,7 +61,10 @@ export class SqliteTables implements Tables {
       delMember: p('DELETE FROM members WHERE conv = ? AND user = ?'),
       userConvs: p('SELECT conv FROM members WHERE user = ? AND conv > ? ORDER BY conv LIMIT ?').pluck(),
       byClientId: p(`SELECT ${COLS} FROM messages WHERE sender_user = ? AND client_msg_id = ?`),
-      insMessage: p(`INSERT INTO messages (${COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      insMessage: p(
+        `INSERT INTO messages (${COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (sender_user, client_msg_id) DO NOTHING`,
+      ),
       forward: p(`SELECT ${COLS} FROM messages WHERE conv = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?`),
       backward: p(`SELECT ${COLS} FROM messages WHERE conv = ? AND seq < ? ORDER BY seq DESC LIMIT ?`),
       replay: p(
@@ -177,8 +180,8 @@ export class SqliteTables implements Tables {
     const r = this.s.byClientId.get(userId, clientMsgId) as MessageRow | undefined
     return r === undefined ? undefined : toMessage(r)
   }
-  insertMessage(m: StoredMessage): void {
-    this.s.insMessage.run(
+  insertMessage(m: StoredMessage): boolean {
+    const r = this.s.insMessage.run(
       m.conversationId,
       m.seq,
       m.messageId,
@@ -189,6 +192,7 @@ export class SqliteTables implements Tables {
       m.contentType,
       m.body,
     )
+    return r.changes === 1
   }
   readForward(conversationId: string, afterSeq: number, upToSeq: number, limit: number): StoredMessage[] {
     return (this.s.forward.all(conversationId, afterSeq, upToSeq, limit) as MessageRow[]).map(toMessage)

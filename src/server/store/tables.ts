@@ -28,7 +28,11 @@ export interface Tables {
   userConversations(userId: string, afterId: string, limit: number): string[]
   /** The message a (sender user, client_msg_id) committed, if any. [DUP-1] */
   findByClientMsgId(userId: string, clientMsgId: Uint8Array): StoredMessage | undefined
-  insertMessage(m: StoredMessage): void
+  /**
+   * Insert a message; false (and nothing written) when its (sender user,
+   * client_msg_id) is taken. The dedupe key does the lookup for free. [DUP-1]
+   */
+  insertMessage(m: StoredMessage): boolean
   /** Seqs in (afterSeq, upToSeq], ascending, at most `limit`. */
   readForward(conversationId: string, afterSeq: number, upToSeq: number, limit: number): StoredMessage[]
   /** Seqs below `beforeSeq`, the highest `limit` of them, ascending. */
