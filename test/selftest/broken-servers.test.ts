@@ -1,0 +1,132 @@
+// Every case can fail — proven. The suite runs against deliberately broken
+// servers (faults.ts); each must be caught by the cases listed for it
+// (catchers.ts), which the reference server passes; and every session vector
+// is caught by some fault or listed as not caught, with the reason.
+import { readFileSync } from 'node:fs'
+import t from 'tap'
+import { kitPaths, loadScenarios, loadSpecIndex } from '../../conformance/index.js'
+import { CHECKS, UNCAUGHT } from './fixtures/catchers.js'
+import { FAULTS } from './fixtures/faults.js'
+import { README_PATH, renderReadme } from './fixtures/readme.js'
+import { type FaultRun, runAgainst } from './fixtures/run-fault.js'
+
+/** Suites run at once: they mostly wait on timers and sockets, not on the CPU. */
+const PARALLEL_RUNS = 4
+/** While working on faults: IMWIRE_SELFTEST_ONLY=fault,fault runs only those (and no coverage check). */
+const only = process.env.IMWIRE_SELFTEST_ONLY?.split(',').filter(Boolean)
+const checks = only ? CHECKS.filter((c) => only.includes(c.fault)) : CHECKS
+
+const paths = kitPaths()
+const loaded = loadScenarios({
+  dir: paths.vectorsDir,
+  schemaPath: paths.schemaPath,
+  spec: loadSpecIndex(paths.specPath),
+})
+const scenarios = new Map(loaded.scenarios.map((s) => [s.id, s]))
+const allCatchers = [...new Set(checks.flatMap((c) => c.catchers))]
+
+// Start every run now, a few at a time; the tests below await their own.
+const jobs: { name: string; run: () => Promise<FaultRun> }[] = [
+  { name: 'reference', run: () => runAgainst(null, { cases: allCatchers, transports: ['tcp', 'ws'] }) },
+  ...checks.map((c) => ({
+    name: c.fault,
+    run: () => runAgainst(c.fault, { cases: c.catchers, transports: c.transports }),
+  })),
+]
+/** Runs fn when fewer than n earlier calls are still running. */
+function limiter(n: number) {
+  let active = 0
+  const queue: (() => void)[] = []
+  return <T>(fn: () => Promise<T>): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      const go = () => {
+        active++
+        fn()
+          .then(resolve, reject)
+          .finally(() => {
+            active--
+            queue.shift()?.()
+          })
+      }
+      if (active < n) go()
+      else queue.push(go)
+    })
+}
+const slot = limiter(PARALLEL_RUNS)
+const results = new Map(jobs.map((j) => [j.name, slot(j.run)]))
+for (const p of results.values()) p.catch(() => {}) // awaited (and reported) by the tests below
+
+t.test('the catalogue is consistent', async (t) => {
+  t.same(loaded.errors, [], 'the vectors load')
+  t.same(
+    CHECKS.filter((c) => FAULTS[c.fault] === undefined).map((c) => c.fault),
+    [],
+    'every checked fault exists',
+  )
+  t.same(
+    Object.keys(FAULTS).filter((f) => !CHECKS.some((c) => c.fault === f)),
+    [],
+    'every fault is checked',
+  )
+  t.same(
+    CHECKS.flatMap((c) => c.catchers).filter((id) => !scenarios.has(id)),
+    [],
+    'every catcher is a session vector',
+  )
+  t.equal(readFileSync(README_PATH, 'utf8'), renderReadme(), 'README.md is up to date (run readme.ts --write)')
+})
+
+t.test('the reference server passes every catcher over TCP and WebSocket', async (t) => {
+  const r = await (results.get('reference') as Promise<FaultRun>)
+  t.same(r.problems, [], 'no crash, no harness error')
+  t.same(
+    [...r.notPassing.values()].map(
+      (c) => `${c.transport}:${c.id} ${c.verdict}: ${c.failure?.message ?? c.reason ?? ''}`,
+    ),
+    [],
+  )
+  t.ok(r.passing.length >= allCatchers.length, 'the catchers ran')
+})
+
+const caught = new Set<string>()
+for (const check of checks) {
+  t.test(`broken server ${check.fault} is caught by its ${check.catchers.length} case(s)`, async (t) => {
+    const r = await (results.get(check.fault) as Promise<FaultRun>)
+    const expected = check.catchers.flatMap((id) =>
+      check.transports
+        .filter((k) => {
+          const needs = scenarios.get(id)?.needs ?? []
+          return !(needs.includes('tcp-only') && k !== 'tcp') && !(needs.includes('ws-only') && k !== 'ws')
+        })
+        .map((k) => `${k}:${id}`),
+    )
+    t.ok(expected.length > 0, 'the fault has catchers on its transports')
+    t.ok(r.total > 0, `the suite ran against the broken server${r.problems.length ? `: ${r.problems.join('; ')}` : ''}`)
+    const missed = expected.filter((key) => r.notPassing.get(key)?.verdict !== 'fail')
+    t.same(
+      missed.map((key) => {
+        const c = r.notPassing.get(key)
+        return `${key}: ${c ? `${c.verdict} ${c.reason ?? ''}` : r.passing.includes(key) ? 'passed' : 'did not run'}`
+      }),
+      [],
+      'every catcher fails against the broken server',
+    )
+    for (const key of expected) if (!missed.includes(key)) caught.add(key.slice(key.indexOf(':') + 1))
+  })
+}
+
+if (!only)
+  t.test('every session vector is caught by some broken server, or listed as not caught with why', async (t) => {
+    await Promise.allSettled(results.values())
+    const ids = [...scenarios.keys()]
+    t.same(
+      ids.filter((id) => !caught.has(id) && UNCAUGHT[id] === undefined),
+      [],
+      'vectors no broken server caught (add a fault, or list them in UNCAUGHT with the reason)',
+    )
+    t.same(
+      Object.keys(UNCAUGHT).filter((id) => !scenarios.has(id) || caught.has(id)),
+      [],
+      'UNCAUGHT lists only vectors that exist and are not caught',
+    )
+  })
