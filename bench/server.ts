@@ -5,10 +5,13 @@
 // generator (the other core), speaking raw frames (bench/lib/imwire-peer.ts,
 // bench/lib/mqtt-peer.ts) so it measures the server, not a client library.
 //
-//   send->ack    closed loop, 256 in flight per connection ("window") or one
+//   send->ack    closed loop, a window of sends in flight per connection (256;
+//                32 with 1000 connections, see windowFor) or one
 //                ("1-in-flight"), with 1, 100 and 1000 connections, TCP and WS.
 //                imwire: durable (SQLite WAL, group commit). aedes: QoS 1,
-//                in-memory persistence (its default; it has no durable store).
+//                in-memory persistence (its default; it has no durable store),
+//                driven by the raw peer and, with 1 and 100 connections, by the
+//                mqtt npm client ("aedes (mqtt.js)").
 //   paced        open loop at 10,000 sends/s over 100 connections; latency from
 //                when each send was due.
 //   fan-out      one sender into a 100-member group, 99 receivers online,
@@ -28,8 +31,9 @@ import { fileURLToPath } from 'node:url'
 import { makeTestToken } from '../src/client/test-token.js'
 import { type ServerChild, spawnServer } from './lib/child.js'
 import { type Kind, RawImwirePeer } from './lib/imwire-peer.js'
-import { closedLoop, type LoadResult, openLoop, pooled, sleep } from './lib/load.js'
+import { closedLoop, cpuMsOf, type LoadResult, openLoop, pooled, type SenderPeer, sleep } from './lib/load.js'
 import { RawMqttPeer } from './lib/mqtt-peer.js'
+import { MqttJsPeer } from './lib/mqttjs-peer.js'
 import { fmtMs, fmtRate, formatTable, type Row } from './lib/stats.js'
 import { runFanout } from './server-fanout.js'
 
@@ -47,7 +51,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { quick: false, only: null, cpuProf: null, measureMs: 2500, match: null }
+  const a: Args = { quick: false, only: null, cpuProf: null, measureMs: 2000, match: null }
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i]
     if (v === '--quick') a.quick = true
@@ -113,44 +117,85 @@ async function mqttPeers(kind: Kind, addr: string, n: number, tag: string): Prom
   )
 }
 
+async function mqttJsPeers(kind: Kind, addr: string, n: number, tag: string): Promise<MqttJsPeer[]> {
+  const run = `${tag}${runId++}`
+  return pooled(
+    Array.from({ length: n }, (_, i) => i),
+    100,
+    (i) => MqttJsPeer.connect(kind, addr, `j${run}x${i}`, `bench/${run}/${i}`, BODY),
+  )
+}
+
+/** "N closed by the server (codes)" when connections ended during the run. */
+function closedNote(peers: Array<{ closed: boolean; closeCode?: number }>): string {
+  const closed = peers.filter((p) => p.closed)
+  if (closed.length === 0) return ''
+  const codes = [...new Set(closed.map((p) => p.closeCode ?? 0))].join(',')
+  return `${closed.length} closed by the server (codes ${codes})`
+}
+
 function closeAll(peers: Array<{ close(): void }>): void {
   for (const p of peers) p.close()
 }
 
+/**
+ * Pipelined window per connection: 256 (the default max_inflight_sends) up
+ * to 100 connections; 32 with 1000, so that about as many sends are in flight
+ * (32,000) as with 100 x 256 and the latency is the server's, not a queue of
+ * a quarter of a million messages.
+ */
+const windowFor = (conns: number): number => (conns >= 1000 ? 32 : 256)
+
+/** Wait (bounded) until the server child is idle: leftovers of one run must not slow the next. */
+async function settle(pid: number): Promise<void> {
+  const deadline = Date.now() + 10_000
+  for (;;) {
+    const c0 = cpuMsOf(pid)
+    await sleep(200)
+    if (cpuMsOf(pid) - c0 < 20 || Date.now() > deadline) return
+  }
+}
+
+type BenchPeer = SenderPeer & { close(): void; closeCode?: number }
+
 async function sendAckMatrix(
   name: string,
   server: ServerChild,
-  open: (kind: Kind, addr: string, n: number, tag: string) => Promise<Array<RawImwirePeer | RawMqttPeer>>,
+  open: (kind: Kind, addr: string, n: number, tag: string) => Promise<BenchPeer[]>,
   args: Args,
   rows: Row[],
+  opts: { conns: number[]; paced: boolean } = { conns: [1, 100, 1000], paced: true },
 ): Promise<void> {
   const pid = server.proc.pid as number
   for (const kind of ['tcp', 'ws'] as const) {
     const addr = (kind === 'tcp' ? server.tcp : server.ws) as string
-    for (const conns of [1, 100, 1000]) {
-      for (const window of [256, 1]) {
-        if (!wanted(args, `${kind} window ${window} ${conns}`)) continue
-        const peers = await open(kind, addr, conns, kind[0] as string)
+    for (const conns of opts.conns) {
+      const windows = [windowFor(conns), 1].filter((w) => wanted(args, `${kind} window ${w} ${conns}`))
+      if (windows.length === 0) continue
+      // One set of connections for both windows: opening 1000 costs seconds.
+      const peers = await open(kind, addr, conns, kind[0] as string)
+      for (const window of windows) {
+        await settle(pid)
         const r = await closedLoop(peers, {
           window,
-          warmupMs: args.quick ? 300 : 700,
-          maxWarmupMs: 15_000,
+          warmupMs: args.quick ? 300 : 500,
+          maxWarmupMs: 10_000,
           measureMs: args.measureMs,
           serverPid: pid,
         })
-        rows.push(row(name, kind, window === 1 ? 'send->ack 1-in-flight' : `send->ack window ${window}`, conns, r))
+        const test = window === 1 ? 'send->ack 1-in-flight' : `send->ack window ${window}`
+        rows.push(row(name, kind, test, conns, r, closedNote(peers)))
         process.stderr.write(`  ${name} ${kind} ${conns} conns window ${window}: ${fmtRate(r.rate)}/s\n`)
-        closeAll(peers)
-        await sleep(200)
       }
+      closeAll(peers)
     }
-    if (!wanted(args, `${kind} paced`)) continue
+    if (!opts.paced || !wanted(args, `${kind} paced`)) continue
+    await settle(pid)
     const paced = await open(kind, addr, 100, `p${kind}`)
     const r = await openLoop(paced, { ratePerSec: 10_000, warmupMs: 500, measureMs: args.measureMs, serverPid: pid })
     rows.push(row(name, kind, 'paced 10,000/s offered', 100, r, 'latency from due time'))
     process.stderr.write(`  ${name} ${kind} paced: p99 ${fmtMs(r.p99Us)} ms\n`)
     closeAll(paced)
-    await sleep(200)
   }
 }
 
@@ -208,7 +253,8 @@ async function benchImwire(args: Args, rows: Row[]): Promise<void> {
   )
   try {
     process.stderr.write(`imwire server pid ${server.proc.pid}, data dir ${dataDir}\n`)
-    if (wanted(args, 'idle memory')) await idleMemory('imwire', server, (n) => imwirePeers('tcp', server.tcp as string, n, 'm'), rows)
+    if (wanted(args, 'idle memory'))
+      await idleMemory('imwire', server, (n) => imwirePeers('tcp', server.tcp as string, n, 'm'), rows)
     await sendAckMatrix('imwire', server, imwirePeers, args, rows)
     if (wanted(args, 'fan-out')) {
       const f = await runFanout(server, SECRET, { measureMs: args.measureMs, members: 100 })
@@ -229,8 +275,11 @@ async function benchAedes(args: Args, rows: Row[]): Promise<void> {
   )
   try {
     process.stderr.write(`aedes broker pid ${server.proc.pid}\n`)
-    if (wanted(args, 'idle memory')) await idleMemory('aedes', server, (n) => mqttPeers('tcp', server.tcp as string, n, 'm'), rows)
+    if (wanted(args, 'idle memory'))
+      await idleMemory('aedes', server, (n) => mqttPeers('tcp', server.tcp as string, n, 'm'), rows)
     await sendAckMatrix('aedes', server, mqttPeers, args, rows)
+    // The same broker driven by the mqtt npm client, as applications use it.
+    await sendAckMatrix('aedes (mqtt.js)', server, mqttJsPeers, args, rows, { conns: [1, 100], paced: false })
   } finally {
     await server.stop()
   }
