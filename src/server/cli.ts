@@ -18,7 +18,7 @@ import { startServer } from './server.js'
 import { createMemoryStore, openSqliteStore } from './store/sqlite-store.js'
 import type { Store } from './store/store.js'
 
-const USAGE = `usage: imwire serve [options]
+export const USAGE = `usage: imwire serve [options]
 
   --tcp HOST:PORT            TCP listener (default 127.0.0.1:7420; port 0 = ephemeral; "off")
   --ws HOST:PORT[/PATH]      WebSocket listener (default 127.0.0.1:7421/imwire; "off")
@@ -35,6 +35,12 @@ const USAGE = `usage: imwire serve [options]
   --sync full|normal         SQLite synchronous mode (default full; normal can lose acked data on power loss)
   --no-worker                run SQLite on the main thread (for measurements)
   --log-level LEVEL          fatal|error|warn|info|debug|trace|silent (default info)
+  -h, --help                 this text
+
+When ready, prints one JSON line on stdout:
+  {"event":"listening","tcp":"HOST:PORT","ws":"ws://HOST:PORT/PATH"}   (null for a listener that is off)
+Logs are pino JSON lines on stderr. SIGTERM/SIGINT: stop accepting, finish in-flight commits and
+their acks, Close 3001 to every connection, close the store, exit 0.
 `
 
 class UsageError extends Error {}
@@ -123,35 +129,38 @@ export async function main(argv: string[]): Promise<number> {
   return 0
 }
 
+/** Every flag of `imwire serve`; USAGE documents each (test/server/cli.test.ts checks). */
+export const OPTIONS = {
+  help: { type: 'boolean', short: 'h' },
+  tcp: { type: 'string' },
+  ws: { type: 'string' },
+  'data-dir': { type: 'string' },
+  memory: { type: 'boolean' },
+  'token-secret': { type: 'string' },
+  dev: { type: 'boolean' },
+  'max-frame-bytes': { type: 'string' },
+  'max-batch-bytes': { type: 'string' },
+  'max-batch-frames': { type: 'string' },
+  'max-message-bytes': { type: 'string' },
+  'receive-window': { type: 'string' },
+  'max-inflight-sends': { type: 'string' },
+  'max-backlog': { type: 'string' },
+  'replay-limit': { type: 'string' },
+  'history-page-max': { type: 'string' },
+  'max-group-members': { type: 'string' },
+  'heartbeat-default-ms': { type: 'string' },
+  'handshake-timeout-ms': { type: 'string' },
+  sync: { type: 'string' },
+  'no-worker': { type: 'boolean' },
+  'log-level': { type: 'string' },
+} as const
+
 function parse(argv: string[]) {
   const { values } = parseArgs({
     args: argv,
     strict: true,
     allowPositionals: false,
-    options: {
-      help: { type: 'boolean', short: 'h' },
-      tcp: { type: 'string' },
-      ws: { type: 'string' },
-      'data-dir': { type: 'string' },
-      memory: { type: 'boolean' },
-      'token-secret': { type: 'string' },
-      dev: { type: 'boolean' },
-      'max-frame-bytes': { type: 'string' },
-      'max-batch-bytes': { type: 'string' },
-      'max-batch-frames': { type: 'string' },
-      'max-message-bytes': { type: 'string' },
-      'receive-window': { type: 'string' },
-      'max-inflight-sends': { type: 'string' },
-      'max-backlog': { type: 'string' },
-      'replay-limit': { type: 'string' },
-      'history-page-max': { type: 'string' },
-      'max-group-members': { type: 'string' },
-      'heartbeat-default-ms': { type: 'string' },
-      'handshake-timeout-ms': { type: 'string' },
-      sync: { type: 'string' },
-      'no-worker': { type: 'boolean' },
-      'log-level': { type: 'string' },
-    },
+    options: OPTIONS,
   })
   if (values.help) return null
   const tcpArg = values.tcp ?? '127.0.0.1:7420'

@@ -7,6 +7,8 @@ import { join } from 'node:path'
 import t from 'tap'
 import { ConversationKind } from '../../src/gen/es/imwire/v1/conversation_pb.js'
 import { CloseCode } from '../../src/gen/es/imwire/v1/control_pb.js'
+import { OPTIONS, USAGE } from '../../src/server/cli.js'
+import { DB_FILE } from '../../src/server/store/sqlite-store.js'
 import { type Kind, Peer } from './peer.js'
 
 const ROOT = new URL('../..', import.meta.url).pathname
@@ -76,6 +78,9 @@ t.test('prints one listening line, serves both transports, and shuts down on SIG
   p.child.kill('SIGTERM')
   for (const peer of peers) t.equal(await peer.expectClose(), CloseCode.GOING_AWAY)
   t.equal(await p.exit, 0)
+  // The store was closed: the last connection's close checkpoints and removes the WAL.
+  t.ok(existsSync(join(dataDir, DB_FILE)), 'database file')
+  t.notOk(existsSync(join(dataDir, `${DB_FILE}-wal`)), 'no WAL left: the database was closed')
   t.equal(p.stdout().trim().split('\n').length, 1, 'nothing else on stdout')
   t.match(p.stderr(), /"msg":"stopped"/, 'structured logs on stderr')
 })
@@ -112,4 +117,13 @@ t.test('refuses to start without a token secret unless --dev, which prints one t
   t.match(dev.stderr(), /development token secret: dev-[0-9a-f]+/)
   dev.child.kill('SIGTERM')
   t.equal(await dev.exit, 0)
+})
+
+t.test('--help documents every flag and exits 0', async (t) => {
+  const r = spawnSync(process.execPath, [CLI, 'serve', '--help'], { encoding: 'utf8', timeout: 10_000 })
+  t.equal(r.status, 0)
+  t.equal(r.stdout, USAGE)
+  for (const flag of Object.keys(OPTIONS)) t.match(r.stdout, new RegExp(`--${flag}\\b`), `--${flag} is documented`)
+  t.match(r.stdout, /"event":"listening"/, 'the listening line is documented')
+  t.match(r.stdout, /SIGTERM/, 'shutdown is documented')
 })
