@@ -24,7 +24,7 @@
 // parts whose label matches: "tcp window 256 100", "ws paced", "idle memory",
 // "fan-out").
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -285,18 +285,45 @@ async function benchAedes(args: Args, rows: Row[]): Promise<void> {
   }
 }
 
+/** fdatasync latency of the data disk (median of 20, 64 KiB each): the durable path's floor on this machine now. */
+function fsyncProbeMs(): number {
+  const file = path.join(os.tmpdir(), `imwire-fsync-probe-${process.pid}`)
+  const fd = openSync(file, 'w')
+  const buf = Buffer.alloc(64 * 1024)
+  const t: number[] = []
+  try {
+    for (let i = 0; i < 20; i++) {
+      writeSync(fd, buf)
+      const s0 = performance.now()
+      fdatasyncSync(fd)
+      t.push(performance.now() - s0)
+    }
+  } finally {
+    closeSync(fd)
+    rmSync(file, { force: true })
+  }
+  t.sort((a, b) => a - b)
+  return t[10] as number
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2))
   const rows: Row[] = []
   const started = Date.now()
+  const load0 = os.loadavg()[0] as number
+  const fsync0 = fsyncProbeMs()
   if (args.only !== 'aedes') await benchImwire(args, rows)
   if (args.only !== 'imwire') await benchAedes(args, rows)
+  const fsync1 = fsyncProbeMs()
+  const load1 = os.loadavg()[0] as number
   const cpus = os.cpus()
   process.stdout.write(
     `\nimwire server benchmark — ${cpus.length} x ${cpus[0]?.model ?? '?'}, node ${process.version}, ` +
       `${((Date.now() - started) / 1000).toFixed(0)} s\n` +
       'imwire: durable SQLite store (WAL, group commit); aedes: QoS 1, in-memory persistence. Body 64 bytes.\n' +
-      'rate = acked sends/s (fan-out: deliveries/s); srv/gen cpu = % of one core used by the server child / this generator.\n\n',
+      'rate = acked sends/s (fan-out: deliveries/s); srv/gen cpu = % of one core used by the server child / this generator.\n' +
+      `machine: load average ${load0.toFixed(1)} -> ${load1.toFixed(1)}, fdatasync 64 KiB p50 ${fsync0.toFixed(2)} -> ` +
+      `${fsync1.toFixed(2)} ms (before -> after; other work on the machine shows here).\n\n`,
   )
   process.stdout.write(`${formatTable(COLUMNS, rows)}\n`)
 }

@@ -67,6 +67,15 @@ export class SqliteRunner implements GroupRunner {
     // commit pays one fsync per group, not per message, which is what makes
     // FULL affordable (numbers in notes/report-server.md).
     this.db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`)
+    // Write amplification, measured (300k 64-byte messages in 2000-row
+    // commits): the dedupe index has random keys [DUP-1], so a commit dirties
+    // index pages all over the file, and with the default checkpoint every
+    // 1000 pages nearly every commit also copied them into the database file
+    // and fsynced it: 6.6 KB written per message. A 64 MiB threshold lets a
+    // page rewritten by many commits be copied once: 4.0 KB per message.
+    // journal_size_limit trims the WAL file back after each checkpoint.
+    this.db.pragma('wal_autocheckpoint = 16384')
+    this.db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`)
     this.db.pragma('busy_timeout = 5000')
     this.db.pragma('temp_store = MEMORY')
     this.db.pragma('cache_size = -65536') // 64 MiB page cache
