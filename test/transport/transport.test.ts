@@ -209,7 +209,7 @@ t.test('ws: a text message is MALFORMED (3504)', async (t) => {
   t.equal(s.errors[0]?.closeCode, CloseCode.MALFORMED_FRAME)
 })
 
-t.test('ws: an upgrade without the imwire.v1 subprotocol or on another path is refused', async (t) => {
+t.test('ws: an upgrade without the imwire.v1 subprotocol or on another path is refused [FRM-12] [FRM-2]', async (t) => {
   const listener = await listenWs({ port: 0, path: '/imwire' }, (c) => c.destroy())
   t.teardown(() => listener.close())
   await t.rejects(connectWs(listener.address, { protocols: ['other'] }))
