@@ -1,12 +1,10 @@
 // Packs already encoded frames into Batch frames at flush time. [BAT-1] [BAT-10] [RSM-9]
 //
 // Works on encoded bytes so a frame is encoded once whether or not it ends up
-// in a batch. The payload layout is the codec's (size-delimited frames); the
-// LZ4 payload is one raw block from lz4js, the same block API the codec's
-// decodeBatch reads.
+// in a batch. Payload and LZ4 block come from the codec (size-delimited
+// frames; one standard raw LZ4 block), the same format decodeBatch reads.
 import { create } from '@bufbuild/protobuf'
-import lz4 from 'lz4js'
-import { encodeFrame, encodeVarint } from '../codec/index.js'
+import { batchPayloadFromEncoded, compressLz4Block, encodeFrame } from '../codec/index.js'
 import { BatchCodec, FrameSchema } from '../gen/es/imwire/v1/frame_pb.js'
 
 export interface BatchPolicy {
@@ -28,8 +26,6 @@ export interface BatchPolicy {
 
 /** Bytes of Batch framing beyond the payload: tags, count, length, payload prefix. */
 const BATCH_OVERHEAD = 32
-
-let hashTable: Uint32Array | null = null
 
 function varintSize(n: number): number {
   let s = 1
@@ -70,26 +66,18 @@ export function batchFrames(frames: Uint8Array[], policy: BatchPolicy): Uint8Arr
 }
 
 function packBatch(frames: Uint8Array[], size: number, policy: BatchPolicy): Uint8Array | null {
-  const raw = new Uint8Array(size)
-  let off = 0
-  for (const f of frames) {
-    const prefix = encodeVarint(f.length)
-    raw.set(prefix, off)
-    off += prefix.length
-    raw.set(f, off)
-    off += f.length
-  }
+  const raw = batchPayloadFromEncoded(frames)
   let codec = BatchCodec.NONE
   let payload = raw
   if (policy.lz4 && size >= policy.lz4MinBytes) {
-    const dst = new Uint8Array(lz4.compressBound(size))
-    hashTable ??= new Uint32Array(1 << 16)
-    hashTable.fill(0)
-    const n: number = lz4.compressBlock(raw, dst, 0, size, hashTable)
+    // The codec's compressor: a standard block whatever the input (lz4js
+    // alone can end a block with a match too close to the end, which strict
+    // LZ4 decoders refuse). [BAT-14]
+    const block = compressLz4Block(raw)
     // [BAT-10] compress only when it helps.
-    if (n > 0 && n < size) {
+    if (block.length < size) {
       codec = BatchCodec.LZ4_BLOCK
-      payload = dst.subarray(0, n)
+      payload = block
     }
   }
   if (codec === BatchCodec.NONE && !policy.uncompressed) return null
