@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { kitPaths, loadScenarios, loadSpecIndex } from '../../conformance/index.js'
-import { CHECKS, UNCAUGHT } from './fixtures/catchers.js'
+import { CHECKS, REFERENCE_EXEMPT, UNCAUGHT } from './fixtures/catchers.js'
 import { FAULTS } from './fixtures/faults.js'
 import { README_PATH, renderReadme } from './fixtures/readme.js'
 import { type FaultRun, runAgainst } from './fixtures/run-fault.js'
@@ -36,7 +36,12 @@ function runsOver(id: string, k: 'tcp' | 'ws'): boolean {
 
 /** Catchers per transport: the reference server must pass each where a fault is checked with it. */
 const catchersOver = (k: 'tcp' | 'ws') => [
-  ...new Set(checks.filter((c) => c.transports.includes(k)).flatMap((c) => c.catchers)),
+  ...new Set(
+    checks
+      .filter((c) => c.transports.includes(k))
+      .flatMap((c) => c.catchers)
+      .filter((id) => REFERENCE_EXEMPT[id] === undefined),
+  ),
 ]
 const referenceJobs = (['tcp', 'ws'] as const)
   .filter((k) => catchersOver(k).length > 0)
@@ -92,6 +97,11 @@ t.test('the catalogue is consistent', async (t) => {
     CHECKS.flatMap((c) => c.catchers).filter((id) => !scenarios.has(id)),
     [],
     'every catcher is a session vector',
+  )
+  t.same(
+    Object.keys(REFERENCE_EXEMPT).filter((id) => !CHECKS.some((c) => c.catchers.includes(id))),
+    [],
+    'every reference exemption is a catcher',
   )
   t.equal(readFileSync(README_PATH, 'utf8'), renderReadme(), 'README.md is up to date (run readme.ts --write)')
 })
