@@ -126,25 +126,31 @@ t.test('acked messages are never replayed; acks are cumulative and durable per d
   t.same(seqs(w.connect('bob', 'b2')), [1, 2, 3, 4, 5], 'another device has its own cursor')
 })
 
-t.test('more than replay_limit unacked sends a REPLAY_LIMIT notice instead [RSM-2]', async (t) => {
-  const w = new World()
-  w.limits.replayLimit = 3
-  const a = w.connect('alice', 'a1')
-  group(w, a, 'g1', ['bob'])
-  group(w, a, 'g2', ['bob'])
-  for (let i = 0; i < 4; i++) send(a, 'g1')
-  for (let i = 0; i < 3; i++) send(a, 'g2')
-  const frames = w.connect('bob', 'b1').take()
-  const notice = frames.find((f) => f.body.case === 'conversationUpdated')
-  const v = notice?.body.case === 'conversationUpdated' ? notice.body.value : undefined
-  t.same([v?.conversationId, v?.reason, v?.cursor, v?.topSeq, v?.epoch], ['g1', UpdateReason.REPLAY_LIMIT, 0n, 4n, 1n])
-  const delivered = frames
-    .filter((f) => f.body.case === 'deliver')
-    .map((f) => f.body.case === 'deliver' && f.body.value.message?.conversationId)
-  t.same(delivered, ['g2', 'g2', 'g2'])
-  const rc = frames.at(-1)
-  t.same(rc?.body.case === 'replayComplete' && [rc.body.value.delivered, rc.body.value.pullRequired], [3n, 1])
-})
+t.test(
+  'more than replay_limit unacked sends a REPLAY_LIMIT notice instead; ReplayComplete counts both [RSM-2] [RSM-10]',
+  async (t) => {
+    const w = new World()
+    w.limits.replayLimit = 3
+    const a = w.connect('alice', 'a1')
+    group(w, a, 'g1', ['bob'])
+    group(w, a, 'g2', ['bob'])
+    for (let i = 0; i < 4; i++) send(a, 'g1')
+    for (let i = 0; i < 3; i++) send(a, 'g2')
+    const frames = w.connect('bob', 'b1').take()
+    const notice = frames.find((f) => f.body.case === 'conversationUpdated')
+    const v = notice?.body.case === 'conversationUpdated' ? notice.body.value : undefined
+    t.same(
+      [v?.conversationId, v?.reason, v?.cursor, v?.topSeq, v?.epoch],
+      ['g1', UpdateReason.REPLAY_LIMIT, 0n, 4n, 1n],
+    )
+    const delivered = frames
+      .filter((f) => f.body.case === 'deliver')
+      .map((f) => f.body.case === 'deliver' && f.body.value.message?.conversationId)
+    t.same(delivered, ['g2', 'g2', 'g2'])
+    const rc = frames.at(-1)
+    t.same(rc?.body.case === 'replayComplete' && [rc.body.value.delivered, rc.body.value.pullRequired], [3n, 1])
+  },
+)
 
 t.test(
   'Hello.resume positions act as acks; above top closes 3508; another epoch gets EPOCH_CHANGED [RSM-4]',

@@ -4,6 +4,7 @@
 import t from 'tap'
 import { ConversationKind, HistoryDirection } from '../../src/gen/es/imwire/v1/conversation_pb.js'
 import { CloseCode, ErrorCode } from '../../src/gen/es/imwire/v1/control_pb.js'
+import { errorFrame } from '../../src/session/frames.js'
 import { type Client, newClientMsgId, World } from './harness.js'
 
 function group(c: Client, conversationId: string, members: string[], requestId = 1): void {
@@ -210,4 +211,28 @@ t.test('a title over 256 bytes is BAD_REQUEST; ConversationInfo carries every fi
   alice.send({ case: 'listConversations', value: { requestId: 3 } })
   const listed = alice.of('conversationList')[0]?.conversations[0]
   t.same([listed?.topSeq, listed?.cursor], [1n, 0n], 'top_seq moves; the cursor only by acks [DLV-7]')
+})
+
+t.test('an unknown enum value in a request is BAD_REQUEST [GEN-3]', async (t) => {
+  const w = new World()
+  const alice = w.connect('alice', 'a1')
+  alice.take()
+  alice.send({
+    case: 'createConversation',
+    value: { requestId: 5, conversationId: 'g', kind: 9 as ConversationKind, memberUserIds: [] },
+  })
+  t.same(
+    alice.of('error').map((e) => [e.code, e.requestId]),
+    [[ErrorCode.BAD_REQUEST, 5]],
+  )
+  t.equal(alice.closeCode, null)
+})
+
+t.test('retryable is true exactly for INTERNAL, SEND_OUT_OF_ORDER and RATE_LIMITED [ERR-8]', async (t) => {
+  const codes = Object.values(ErrorCode).filter((v): v is ErrorCode => typeof v === 'number' && v !== 0)
+  const retryable = codes.filter((c) => {
+    const f = errorFrame(c, 'x')
+    return f.body.case === 'error' && f.body.value.retryable
+  })
+  t.same(retryable.sort(), [ErrorCode.INTERNAL, ErrorCode.SEND_OUT_OF_ORDER, ErrorCode.RATE_LIMITED].sort())
 })

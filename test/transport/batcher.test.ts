@@ -51,3 +51,29 @@ t.test('every LZ4 batch of 2..120 chat Delivers decodes with the strict decoder 
   t.same(bad, [], 'no batch refused')
   t.ok(lz4Batches > 50, `${lz4Batches} LZ4 batches`)
 })
+
+t.test("batches stay within the client's batch bytes, batch frames and frame size [BAT-15] [FRM-9]", async (t) => {
+  const frames = chatDelivers(300)
+  const policy = {
+    lz4: false,
+    uncompressed: true,
+    lz4MinBytes: 1024,
+    maxBatchBytes: 4000,
+    maxBatchFrames: 16,
+    maxFrameBytes: 3000,
+  }
+  const out = batchFrames(frames, policy)
+  let count = 0
+  for (const b of out) {
+    t.ok(b.length <= policy.maxFrameBytes, 'frame within the client frame limit')
+    const f = decodeFrame(b)
+    if (f.body.case !== 'batch') {
+      count++
+      continue
+    }
+    t.ok(f.body.value.count <= policy.maxBatchFrames, 'frames per batch')
+    t.ok(f.body.value.uncompressedLength <= policy.maxBatchBytes, 'payload bytes')
+    count += f.body.value.count
+  }
+  t.equal(count, 300, 'every frame once')
+})
