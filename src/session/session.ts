@@ -116,7 +116,7 @@ export class ServerSession {
         break
       }
       case 'storeFailed':
-        this.onStoreFailed(event.id, event.message)
+        this.onStoreFailed(event.id)
         break
       case 'live':
         this.deliveries?.message(event.live)
@@ -173,11 +173,12 @@ export class ServerSession {
     this.out.push({ type: 'store', id, op })
   }
 
-  private onStoreFailed(id: number, message: string): void {
+  private onStoreFailed(id: number): void {
     const k = this.pendingOps.get(id)
     this.pendingOps.delete(id)
     // Requests get INTERNAL; the snapshot and replay reads close 3005 instead.
-    k?.({ ok: false, code: ErrorCode.INTERNAL, message })
+    // The store's message (SQL, paths) stays in the server log. [SEC-9]
+    k?.({ ok: false, code: ErrorCode.INTERNAL, message: 'internal error, retry later' })
   }
 
   // --- timers -------------------------------------------------------------

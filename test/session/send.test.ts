@@ -196,14 +196,18 @@ t.test('more Sends in flight than max_inflight_sends closes 3507 [FLW-2]', async
   void alice
 })
 
-t.test('a store failure answers the Send with a retryable INTERNAL error [ERR-1] [ERR-5]', async (t) => {
-  const { w, alice } = setup()
-  w.holdStore = true
-  const id = sendMsg(alice)
-  // The harness would run the op; fail it instead.
-  const failing = (w as unknown as { storeQueue: { id: number }[] }).storeQueue.shift()!
-  alice.step({ type: 'storeFailed', id: failing.id, message: 'disk I/O error' })
-  const err = alice.of('error')[0]
-  t.same([err?.code, err?.retryable], [ErrorCode.INTERNAL, true])
-  t.same(err?.clientMsgId, id)
-})
+t.test(
+  'a store failure answers the Send with a retryable INTERNAL error, details kept out [ERR-1] [ERR-5] [SEC-9]',
+  async (t) => {
+    const { w, alice } = setup()
+    w.holdStore = true
+    const id = sendMsg(alice)
+    // The harness would run the op; fail it instead.
+    const failing = (w as unknown as { storeQueue: { id: number }[] }).storeQueue.shift()!
+    alice.step({ type: 'storeFailed', id: failing.id, message: 'SQLITE_IOERR: disk I/O error in /var/lib/x.db' })
+    const err = alice.of('error')[0]
+    t.same([err?.code, err?.retryable], [ErrorCode.INTERNAL, true])
+    t.same(err?.clientMsgId, id)
+    t.notMatch(err?.message, /SQLITE|\//, 'no internal details in the message [SEC-9]')
+  },
+)
