@@ -51,7 +51,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { quick: false, only: null, cpuProf: null, measureMs: 2000, match: null }
+  const a: Args = { quick: false, only: null, cpuProf: null, measureMs: 1500, match: null }
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i]
     if (v === '--quick') a.quick = true
