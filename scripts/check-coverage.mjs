@@ -5,7 +5,9 @@
 // freshness check, not by exercising every generated branch.
 import { readFileSync } from 'node:fs'
 
-const THRESHOLDS = { lines: 85, statements: 85, functions: 80, branches: 75 }
+// Set a few points under what the suite reaches (2026-12-01: lines 96.7, functions
+// 96.7, branches 87.2) so a change that lands untested code fails.
+const THRESHOLDS = { lines: 93, statements: 93, functions: 93, branches: 84 }
 const summaryPath = new URL('../.tap/report/coverage-summary.json', import.meta.url)
 let summary
 try {
