@@ -14,6 +14,8 @@ import {
   HEARTBEAT_DEFAULT_MS,
   type ServerLimits,
 } from '../session/limits.js'
+import type { RateLimitOptions } from '../session/rate-limit.js'
+import type { AdmissionLimits } from './admission.js'
 import { startServer } from './server.js'
 import { createMemoryStore, openSqliteStore } from './store/sqlite-store.js'
 import type { Store } from './store/store.js'
@@ -32,6 +34,14 @@ export const USAGE = `usage: imwire serve [options]
   --max-group-members N      (limits: spec Appendix D bounds apply)
   --heartbeat-default-ms N   heartbeat for clients asking 0 (default 30000, within [1000, 300000])
   --handshake-timeout-ms N   Hello deadline (default 10000, at most 10000)
+  --max-connections N        open connections in total (default 100000); excess: Close 3006 [SEC-2]
+  --max-connections-per-address N   open connections from one source address (default 10000)
+  --max-handshakes N         connections still before Welcome, in total (default 10000)
+  --max-handshakes-per-address N    connections still before Welcome from one address (default 2000)
+  --user-rate N              Sends + requests per second per user, all devices (default 100000) [SEC-6]
+  --user-burst N             per-user bucket size (default 100000); excess: Error RATE_LIMITED
+  --rate-limit-users N       users whose bucket is kept at once (default 100000; idle ones are dropped)
+  --max-requests-in-progress N      requests (not Sends) per connection awaiting an answer (default 256)
   --sync full|normal         SQLite synchronous mode (default full; normal can lose acked data on power loss)
   --no-worker                run SQLite on the main thread (for measurements)
   --log-level LEVEL          fatal|error|warn|info|debug|trace|silent (default info)
@@ -105,6 +115,9 @@ export async function main(argv: string[]): Promise<number> {
       limits: o.limits,
       heartbeatDefaultMs: o.heartbeatDefaultMs,
       handshakeTimeoutMs: o.handshakeTimeoutMs,
+      admission: o.admission,
+      rateLimit: o.rateLimit,
+      maxRequestsInProgress: o.maxRequestsInProgress,
       logger,
     })
   } catch (err) {
@@ -150,6 +163,14 @@ export const OPTIONS = {
   'max-group-members': { type: 'string' },
   'heartbeat-default-ms': { type: 'string' },
   'handshake-timeout-ms': { type: 'string' },
+  'max-connections': { type: 'string' },
+  'max-connections-per-address': { type: 'string' },
+  'max-handshakes': { type: 'string' },
+  'max-handshakes-per-address': { type: 'string' },
+  'user-rate': { type: 'string' },
+  'user-burst': { type: 'string' },
+  'rate-limit-users': { type: 'string' },
+  'max-requests-in-progress': { type: 'string' },
   sync: { type: 'string' },
   'no-worker': { type: 'boolean' },
   'log-level': { type: 'string' },
@@ -193,6 +214,21 @@ function parse(argv: string[]) {
   }
   const handshakeTimeoutMs = positive(values['handshake-timeout-ms'], '--handshake-timeout-ms') ?? HANDSHAKE_TIMEOUT_MS
   if (handshakeTimeoutMs > 10_000) throw new UsageError('--handshake-timeout-ms: at most 10000') // [HS-8]
+  // [SEC-2] [SEC-6] unset: startServer's defaults.
+  const admission: Partial<AdmissionLimits> = {}
+  const rateLimit: Partial<RateLimitOptions> = {}
+  const set = <T>(o: Partial<T>, k: keyof T, flag: string) => {
+    const v = positive(values[flag as keyof typeof values] as string | undefined, `--${flag}`)
+    if (v !== undefined) o[k] = v as T[keyof T]
+  }
+  set(admission, 'maxConnections', 'max-connections')
+  set(admission, 'maxConnectionsPerAddress', 'max-connections-per-address')
+  set(admission, 'maxHandshakes', 'max-handshakes')
+  set(admission, 'maxHandshakesPerAddress', 'max-handshakes-per-address')
+  set(rateLimit, 'ratePerSec', 'user-rate')
+  set(rateLimit, 'burst', 'user-burst')
+  set(rateLimit, 'maxUsers', 'rate-limit-users')
+  const maxRequestsInProgress = positive(values['max-requests-in-progress'], '--max-requests-in-progress')
   const sync = (values.sync ?? 'full').toUpperCase()
   if (sync !== 'FULL' && sync !== 'NORMAL') throw new UsageError('--sync: full or normal')
   const logLevel = values['log-level'] ?? 'info'
@@ -209,6 +245,9 @@ function parse(argv: string[]) {
     limits,
     heartbeatDefaultMs,
     handshakeTimeoutMs,
+    admission,
+    rateLimit,
+    maxRequestsInProgress,
     sync: sync as 'FULL' | 'NORMAL',
     worker: !(values['no-worker'] ?? false),
     logLevel,

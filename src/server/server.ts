@@ -2,6 +2,7 @@
 // store, and graceful shutdown. [ERR-6]
 import { randomBytes } from 'node:crypto'
 import pino, { type Logger } from 'pino'
+import { CloseCode } from '../gen/es/imwire/v1/control_pb.js'
 import {
   DEFAULT_LIMITS,
   DEFAULT_MAX_OUTPUT_BYTES,
@@ -13,10 +14,12 @@ import {
   type ServerLimits,
 } from '../session/limits.js'
 import { SUPPORTED_FEATURES } from '../session/handshake.js'
+import { DEFAULT_RATE_LIMIT, type RateLimitOptions, UserRateLimiter } from '../session/rate-limit.js'
 import type { SessionConfig } from '../session/session.js'
 import type { ResultOf, StoreOp } from '../session/store-ops.js'
 import { verifyTestToken } from '../session/test-token.js'
 import { type Connection, type Listener, listenTcp, listenWs } from '../transport/index.js'
+import { Admission, type AdmissionLimits, DEFAULT_ADMISSION, sourceAddress } from './admission.js'
 import { Hub } from './hub.js'
 import { type DriverContext, SessionDriver } from './session-driver.js'
 import type { Store } from './store/store.js'
@@ -37,6 +40,12 @@ export interface ServerOptions {
   maxOutputBytes?: number
   features?: string[]
   logger?: Logger
+  /** Bounds on connections and handshakes in progress, per address and in total. [SEC-2] */
+  admission?: Partial<AdmissionLimits>
+  /** Per-user token bucket for Sends and requests. [SEC-6] */
+  rateLimit?: Partial<RateLimitOptions>
+  /** Most requests (not Sends) one connection may have in progress (default 256). [SEC-6] */
+  maxRequestsInProgress?: number
   /** Clock (ms since the epoch); tests may inject one. */
   now?: () => number
 }
@@ -53,6 +62,9 @@ export interface RunningServer {
   /** Graceful shutdown. [ERR-6] Idempotent. Default retry_after_ms: random in [1000, 10000). */
   shutdown(opts?: { retryAfterMs?: number }): Promise<void>
 }
+
+/** Default bound on the requests in progress per connection: as many as Sends in flight. [SEC-6] */
+export const DEFAULT_MAX_REQUESTS_IN_PROGRESS = 256
 
 /** How long shutdown waits for connections to close after Close 3001. */
 const SHUTDOWN_CLOSE_WAIT_MS = 3000
@@ -71,6 +83,14 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     throw new RangeError('handshake timeout must be within (0, 10000] ms') // [HS-8]
   }
   const now = opts.now ?? Date.now
+  const admission = new Admission({ ...DEFAULT_ADMISSION, ...opts.admission }) // [SEC-2]
+  const limiter = new UserRateLimiter({ ...DEFAULT_RATE_LIMIT, ...opts.rateLimit }) // [SEC-6]
+  const maxRequestsInProgress = opts.maxRequestsInProgress ?? DEFAULT_MAX_REQUESTS_IN_PROGRESS
+  if (!Number.isInteger(maxRequestsInProgress) || maxRequestsInProgress < 1) {
+    throw new RangeError('maxRequestsInProgress must be an integer >= 1')
+  }
+  /** Source address of every admitted connection's driver. [SEC-2] */
+  const addressOf = new Map<SessionDriver, string>()
   const store = opts.store
   const hub = new Hub<SessionDriver>()
   const drivers = new Set<SessionDriver>()
@@ -110,7 +130,16 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     maxBatchBytes: limits.maxBatchBytes,
     maxBatchFrames: limits.maxBatchFrames,
     logger,
-    onClosed: (d) => drivers.delete(d),
+    onClosed: (d) => {
+      drivers.delete(d)
+      const address = addressOf.get(d)
+      addressOf.delete(d)
+      if (address !== undefined) admission.release(address, d.session.handshaking)
+    },
+    onHandshakeDone: (d) => {
+      const address = addressOf.get(d)
+      if (address !== undefined) admission.handshakeDone(address)
+    },
   }
 
   const baseConfig: Omit<SessionConfig, 'sessionId'> = {
@@ -122,6 +151,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     handshakeTimeoutMs,
     features: opts.features ?? SUPPORTED_FEATURES,
     authenticate: (token) => verifyTestToken(secret, token),
+    rateLimit: (userId, t) => limiter.take(userId, t),
+    maxRequestsInProgress,
   }
   const sessionPrefix = randomBytes(4).toString('hex')
   let sessionCounter = 0
@@ -131,10 +162,21 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       conn.close(3001, 'server shutting down', 1000)
       return
     }
+    const address = sourceAddress(conn.remoteAddress)
+    const refused = admission.admit(address)
+    if (refused !== null) {
+      logger.debug({ remote: conn.remoteAddress, reason: refused.reason }, 'connection refused')
+      conn.close(CloseCode.TRY_AGAIN_LATER, refused.reason, refused.retryAfterMs) // [SEC-2] [ERR-14]
+      return
+    }
     // Unique per connection and per server run. [HS-10]
     const sessionId = `${sessionPrefix}-${(++sessionCounter).toString(36)}`
     const driver = new SessionDriver(conn, { ...baseConfig, sessionId }, ctx)
-    if (!driver.session.closed) drivers.add(driver)
+    if (driver.session.closed) admission.release(address, true)
+    else {
+      drivers.add(driver)
+      addressOf.set(driver, address)
+    }
     logger.debug({ session: sessionId, remote: conn.remoteAddress, transport: conn.kind }, 'connection accepted')
   }
 

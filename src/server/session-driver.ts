@@ -21,12 +21,15 @@ export interface DriverContext {
   maxBatchFrames: number
   logger: Logger
   onClosed(driver: SessionDriver): void
+  /** The handshake ended (Welcome sent, or the session closed before it). [SEC-2] */
+  onHandshakeDone?(driver: SessionDriver): void
 }
 
 export class SessionDriver implements HubMember {
   readonly session: ServerSession
   private timer: NodeJS.Timeout | null = null
   private ended = false
+  private handshaking = true
 
   constructor(
     readonly conn: Connection,
@@ -54,6 +57,10 @@ export class SessionDriver implements HubMember {
 
   step(event: SessionEvent): void {
     this.exec(this.session.step(event, this.ctx.now()))
+    if (this.handshaking && !this.session.handshaking) {
+      this.handshaking = false
+      this.ctx.onHandshakeDone?.(this)
+    }
   }
 
   // HubMember

@@ -25,7 +25,14 @@ export interface RequestContext {
   now(): number
   send(frame: Frame): void
   store<O extends StoreOp>(op: O, k: (result: ResultOf<O> | OpError) => void): void
+  /** Per-user rate limit [SEC-6]: 0 when allowed, else the retry_after_ms. Absent: no limit. */
+  rateLimit?(): number
+  /** Most requests (not Sends) of this connection in progress at once. [SEC-6] Absent: no bound. */
+  maxRequestsInProgress?: number
 }
+
+/** retry_after_ms when a connection has too many requests in progress. [SEC-6] */
+export const REQUESTS_IN_PROGRESS_RETRY_MS = 100
 
 /** One Send awaiting its answer; answers leave in Send order. [SND-4] */
 interface SendSlot {
@@ -35,8 +42,14 @@ interface SendSlot {
 export class RequestHandler {
   private slots: SendSlot[] = []
   private slotHead = 0
+  private requestsInProgress = 0
 
   constructor(private readonly ctx: RequestContext) {}
+
+  /** Requests sent to the store and not yet answered. [SEC-6] */
+  get requestsPending(): number {
+    return this.requestsInProgress
+  }
 
   /** Sends received and not yet answered. [FLW-2] */
   get inflight(): number {
@@ -67,6 +80,12 @@ export class RequestHandler {
     }
     if (s.body.length > n.limits.maxMessageBytes) {
       refuse(ErrorCode.MESSAGE_TOO_LARGE, 'body over max_message_bytes')
+      return
+    }
+    // [SND-6] RATE_LIMITED after step 2, before membership. [SEC-6]
+    const wait = ctx.rateLimit?.() ?? 0
+    if (wait > 0) {
+      this.answer(slot, errorFrame(ErrorCode.RATE_LIMITED, 'rate limited', { ...echo, retryAfterMs: wait }))
       return
     }
     ctx.store(
@@ -126,11 +145,37 @@ export class RequestHandler {
     }
   }
 
-  /** [HIS-6] request_id 0 is refused with request_id 0. */
-  private badRequestId(requestId: number): boolean {
-    if (requestId !== 0) return false
-    this.ctx.send(errorFrame(ErrorCode.BAD_REQUEST, 'request_id must be non-zero'))
-    return true
+  /**
+   * [ERR-13] step 1: request_id 0 is refused with request_id 0 [HIS-6]; then
+   * RATE_LIMITED for a connection with too many requests in progress or a
+   * user over the rate [SEC-6]. True when the request was answered.
+   */
+  private refusedAtStep1(requestId: number): boolean {
+    const { ctx } = this
+    if (requestId === 0) {
+      ctx.send(errorFrame(ErrorCode.BAD_REQUEST, 'request_id must be non-zero'))
+      return true
+    }
+    if (ctx.maxRequestsInProgress !== undefined && this.requestsInProgress >= ctx.maxRequestsInProgress) {
+      const retryAfterMs = REQUESTS_IN_PROGRESS_RETRY_MS
+      ctx.send(errorFrame(ErrorCode.RATE_LIMITED, 'too many requests in progress', { requestId, retryAfterMs }))
+      return true
+    }
+    const wait = ctx.rateLimit?.() ?? 0
+    if (wait > 0) {
+      ctx.send(errorFrame(ErrorCode.RATE_LIMITED, 'rate limited', { requestId, retryAfterMs: wait }))
+      return true
+    }
+    return false
+  }
+
+  /** A request's store op, counted while in progress. [SEC-6] */
+  private request<O extends StoreOp>(op: O, k: (result: ResultOf<O> | OpError) => void): void {
+    this.requestsInProgress++
+    this.ctx.store(op, (r) => {
+      this.requestsInProgress--
+      k(r)
+    })
   }
 
   private pageLimit(limit: number): number {
@@ -140,7 +185,7 @@ export class RequestHandler {
 
   history(h: HistoryRequest): void {
     const { ctx } = this
-    if (this.badRequestId(h.requestId)) return
+    if (this.refusedAtStep1(h.requestId)) return
     const echo = { requestId: h.requestId }
     if (!isConversationId(h.conversationId)) {
       ctx.send(errorFrame(ErrorCode.BAD_REQUEST, 'invalid conversation_id', echo))
@@ -153,7 +198,7 @@ export class RequestHandler {
     }
     const anchor = Math.min(seqFromWire(h.anchorSeq), Number.MAX_SAFE_INTEGER)
     const n = ctx.negotiated
-    ctx.store(
+    this.request(
       {
         op: 'history',
         userId: n.userId,
@@ -196,9 +241,9 @@ export class RequestHandler {
 
   list(l: ListConversations): void {
     const { ctx } = this
-    if (this.badRequestId(l.requestId)) return
+    if (this.refusedAtStep1(l.requestId)) return
     const n = ctx.negotiated
-    ctx.store(
+    this.request(
       {
         op: 'list',
         userId: n.userId,
@@ -231,7 +276,7 @@ export class RequestHandler {
 
   create(c: CreateConversation): void {
     const { ctx } = this
-    if (this.badRequestId(c.requestId)) return
+    if (this.refusedAtStep1(c.requestId)) return
     const n = ctx.negotiated
     const refuse = (message: string) => ctx.send(errorFrame(ErrorCode.BAD_REQUEST, message, { requestId: c.requestId }))
     // [ERR-13] step 2, syntax: [CNV-1] [CNV-9] [CNV-13] [GEN-3]. The member
@@ -257,7 +302,7 @@ export class RequestHandler {
       refuse('a direct conversation names exactly one other user')
       return
     }
-    ctx.store(
+    this.request(
       {
         op: 'create',
         userId: n.userId,
@@ -274,7 +319,7 @@ export class RequestHandler {
 
   members(op: 'addMembers' | 'removeMembers', requestId: number, conversationId: string, userIds: string[]): void {
     const { ctx } = this
-    if (this.badRequestId(requestId)) return
+    if (this.refusedAtStep1(requestId)) return
     const n = ctx.negotiated
     if (!isConversationId(conversationId)) {
       ctx.send(errorFrame(ErrorCode.BAD_REQUEST, 'invalid conversation_id', { requestId }))
@@ -288,7 +333,7 @@ export class RequestHandler {
       ctx.send(errorFrame(ErrorCode.BAD_REQUEST, 'invalid user id', { requestId })) // [CNV-9]
       return
     }
-    ctx.store(
+    this.request(
       {
         op,
         userId: n.userId,
@@ -303,13 +348,13 @@ export class RequestHandler {
 
   leave(requestId: number, conversationId: string): void {
     const { ctx } = this
-    if (this.badRequestId(requestId)) return
+    if (this.refusedAtStep1(requestId)) return
     const n = ctx.negotiated
     if (!isConversationId(conversationId)) {
       ctx.send(errorFrame(ErrorCode.BAD_REQUEST, 'invalid conversation_id', { requestId }))
       return
     }
-    ctx.store({ op: 'leave', userId: n.userId, deviceId: n.deviceId, conversationId }, (r) =>
+    this.request({ op: 'leave', userId: n.userId, deviceId: n.deviceId, conversationId }, (r) =>
       this.conversationResult(requestId, r),
     )
   }

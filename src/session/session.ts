@@ -23,6 +23,13 @@ import type { OpError, ReplayState, ResultOf, StoreOp, StoreResult } from './sto
 export interface SessionConfig extends HandshakeConfig {
   /** Unique per connection (Welcome.session_id). [HS-10] */
   sessionId: string
+  /**
+   * Per-user rate limit of Sends and requests [SEC-6]: 0 when allowed, else
+   * the retry_after_ms of a RATE_LIMITED answer. Absent: no limit.
+   */
+  rateLimit?: (userId: string, now: number) => number
+  /** Most requests (not Sends) in progress on this connection. [SEC-6] Absent: no bound. */
+  maxRequestsInProgress?: number
 }
 
 type Phase = 'awaitHello' | 'opening' | 'replaying' | 'live' | 'closed'
@@ -81,6 +88,11 @@ export class ServerSession {
 
   get closed(): boolean {
     return this.phase === 'closed'
+  }
+
+  /** From transport accept until Welcome is sent or the connection closes. [SEC-2] */
+  get handshaking(): boolean {
+    return this.phase === 'awaitHello' || this.phase === 'opening'
   }
 
   get userId(): string | null {
@@ -392,11 +404,14 @@ export class ServerSession {
     this.send(welcomeFrame(n, this.config.sessionId, this.now)) // [HS-10]
     this.lastInboundAt = Math.max(this.lastInboundAt, this.now) // [HB-2] counted from Welcome too
     this.out.push({ type: 'batching', lz4: n.lz4, maxFrameBytes: n.peerMaxFrameBytes })
+    const rateLimit = this.config.rateLimit
     this.requests = new RequestHandler({
       negotiated: n,
       now: () => this.now,
       send: (f) => this.send(f),
       store: (op, k) => this.store(op, k),
+      rateLimit: rateLimit && (() => rateLimit(n.userId, this.now)),
+      maxRequestsInProgress: this.config.maxRequestsInProgress,
     })
     const d = this.deliveries as Deliveries
     d.startReplay(conversations)

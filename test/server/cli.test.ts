@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { ConversationKind } from '../../src/gen/es/imwire/v1/conversation_pb.js'
-import { CloseCode } from '../../src/gen/es/imwire/v1/control_pb.js'
+import { CloseCode, ErrorCode } from '../../src/gen/es/imwire/v1/control_pb.js'
 import { OPTIONS, USAGE } from '../../src/server/cli.js'
 import { DB_FILE } from '../../src/server/store/sqlite-store.js'
 import { type Kind, Peer } from './peer.js'
@@ -126,4 +126,42 @@ t.test('--help documents every flag and exits 0', async (t) => {
   for (const flag of Object.keys(OPTIONS)) t.match(r.stdout, new RegExp(`--${flag}\\b`), `--${flag} is documented`)
   t.match(r.stdout, /"event":"listening"/, 'the listening line is documented')
   t.match(r.stdout, /SIGTERM/, 'shutdown is documented')
+})
+
+t.test('admission and rate-limit flags reach the server [SEC-2] [SEC-6]', async (t) => {
+  const p = await serve([
+    ...common,
+    '--memory',
+    '--log-level',
+    'silent',
+    '--max-connections',
+    '1',
+    '--user-rate',
+    '1',
+    '--user-burst',
+    '1',
+  ])
+  t.teardown(() => p.child.kill('SIGKILL'))
+  const server = { tcpAddress: p.listening.tcp, wsUrl: p.listening.ws }
+  const a = await Peer.open('tcp', server)
+  await a.login(SECRET, 'alice', 'a1')
+  const b = await Peer.open('tcp', server)
+  t.equal(await b.expectClose(), CloseCode.TRY_AGAIN_LATER, '--max-connections 1')
+  a.send({ case: 'listConversations', value: { requestId: 1 } })
+  a.send({ case: 'listConversations', value: { requestId: 2 } })
+  // Requests are answered in any order (the refusal needs no store read).
+  const got = [await a.next(), await a.next()].map((f) =>
+    f.body.case === 'error' ? [f.body.value.requestId, f.body.value.code, f.body.value.retryAfterMs] : [1, f.body.case],
+  )
+  got.sort((x, y) => Number(x[0]) - Number(y[0]))
+  t.same(
+    got,
+    [
+      [1, 'conversationList'],
+      [2, ErrorCode.RATE_LIMITED, 1000],
+    ],
+    '--user-rate 1 --user-burst 1',
+  )
+  a.destroy()
+  t.equal(spawnSync(process.execPath, [CLI, 'serve', '--user-rate', '0'], { encoding: 'utf8' }).status, 2)
 })
