@@ -63,7 +63,7 @@ async function expectRefused(t: Test, kind: Kind, server: RunningServer, reason:
 
 /** Open connections until one is admitted (the server notices a close asynchronously); bounded. */
 async function admittedAgain(server: RunningServer, kind: Kind, user: string): Promise<boolean> {
-  for (let i = 0; i < 100; i++) {
+  for (let i = 0; i < 250; i++) {
     const p = await Peer.open(kind, server)
     p.send({ case: 'hello', value: { versions: [1], token: makeTestToken(SECRET, user), deviceId: 'd' } })
     const f = await p.next().catch(() => null)

@@ -4,9 +4,12 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { create } from '@bufbuild/protobuf'
 import t from 'tap'
+import { encodeBatch } from '../../src/codec/index.js'
 import { ConversationKind } from '../../src/gen/es/imwire/v1/conversation_pb.js'
 import { CloseCode, ErrorCode } from '../../src/gen/es/imwire/v1/control_pb.js'
+import { FrameSchema } from '../../src/gen/es/imwire/v1/frame_pb.js'
 import { OPTIONS, USAGE } from '../../src/server/cli.js'
 import { DB_FILE } from '../../src/server/store/sqlite-store.js'
 import { type Kind, Peer } from './peer.js'
@@ -147,8 +150,9 @@ t.test('admission and rate-limit flags reach the server [SEC-2] [SEC-6]', async 
   await a.login(SECRET, 'alice', 'a1')
   const b = await Peer.open('tcp', server)
   t.equal(await b.expectClose(), CloseCode.TRY_AGAIN_LATER, '--max-connections 1')
-  a.send({ case: 'listConversations', value: { requestId: 1 } })
-  a.send({ case: 'listConversations', value: { requestId: 2 } })
+  // One Batch: both requests are handled at the same instant, so the wait is exactly one token (1000 ms).
+  const list = (requestId: number) => create(FrameSchema, { body: { case: 'listConversations', value: { requestId } } })
+  a.conn.send(encodeBatch([list(1), list(2)]))
   // Requests are answered in any order (the refusal needs no store read).
   const got = [await a.next(), await a.next()].map((f) =>
     f.body.case === 'error' ? [f.body.value.requestId, f.body.value.code, f.body.value.retryAfterMs] : [1, f.body.case],
