@@ -126,7 +126,12 @@ export function connectWs(url: string, opts: ConnectWsOptions = {}): Promise<WsC
     ws.once('open', () => {
       ws.off('error', onError)
       const u = new URL(url)
+      // Bytes that came with the upgrade response (a server may send a Close
+      // at once, e.g. 3006) would be emitted before the caller's `await`
+      // resumes and attaches its listeners: hold reading until then.
+      ws.pause()
       resolve(new WsConnection(ws, `${u.hostname}:${u.port}`, opts))
+      setImmediate(() => ws.resume())
     })
   })
 }

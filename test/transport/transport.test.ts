@@ -236,3 +236,28 @@ t.test('listener close resolves once its connections are closed', async (t) => {
   t.equal(done, true)
   client.destroy()
 })
+
+t.test(
+  'ws and tcp: frames and a Close the server sends at once are seen by a listener attached after connect',
+  async (t) => {
+    for (const kind of ['ws', 'tcp'] as const) {
+      const onConn = (c: Connection) => {
+        c.send(ping(7))
+        c.close(CloseCode.TRY_AGAIN_LATER, 'full', 1500)
+      }
+      const listener =
+        kind === 'ws' ? await listenWs({ port: 0, path: '/imwire' }, onConn) : await listenTcp({ port: 0 }, onConn)
+      t.teardown(() => listener.close())
+      const client = kind === 'ws' ? await connectWs(listener.address) : await connectTcp('127.0.0.1', listener.port)
+      const s = collect(client)
+      await s.closed
+      t.equal(s.frames[0]?.body.case, 'ping', `${kind}: the frame sent at once is not lost`)
+      const close = s.frames[1]?.body
+      t.equal(
+        close?.case === 'close' ? close.value.code : undefined,
+        CloseCode.TRY_AGAIN_LATER,
+        `${kind}: the Close is seen`,
+      )
+    }
+  },
+)
