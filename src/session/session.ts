@@ -16,6 +16,7 @@ import type { Hello } from '../gen/es/imwire/v1/handshake_pb.js'
 import { Deliveries } from './delivery.js'
 import type { Effect, SessionEvent } from './effects.js'
 import { acceptHello, type HandshakeConfig, type Negotiated, welcomeFrame } from './handshake.js'
+import { IdSlots } from './id-slots.js'
 import { isConversationId, seqFromWire } from './ids.js'
 import { RequestHandler } from './requests.js'
 import type { OpError, ReplayState, ResultOf, StoreOp, StoreResult } from './store-ops.js'
@@ -70,7 +71,8 @@ export class ServerSession {
   private held: Frame[] = []
   private heldSends = 0
   private nextOpId = 1
-  private readonly pendingOps = new Map<number, Pending>()
+  /** Not a Map: see id-slots.ts (GC promotion through replaced hash tables). */
+  private readonly pendingOps = new IdSlots<Pending>()
   private registered = false
 
   constructor(
@@ -107,7 +109,7 @@ export class ServerSession {
     this.now = now
     if (this.phase === 'closed') {
       // CLOSING/CLOSED: everything is read and discarded.
-      if (event.type === 'storeResult' || event.type === 'storeFailed') this.pendingOps.delete(event.id)
+      if (event.type === 'storeResult' || event.type === 'storeFailed') this.pendingOps.take(event.id)
       return this.flush()
     }
     switch (event.type) {
@@ -122,8 +124,7 @@ export class ServerSession {
         this.onTimer()
         break
       case 'storeResult': {
-        const k = this.pendingOps.get(event.id)
-        this.pendingOps.delete(event.id)
+        const k = this.pendingOps.take(event.id)
         k?.(event.result)
         break
       }
@@ -181,13 +182,12 @@ export class ServerSession {
 
   private store<O extends StoreOp>(op: O, k: (result: ResultOf<O> | OpError) => void): void {
     const id = this.nextOpId++
-    this.pendingOps.set(id, k as Pending)
+    this.pendingOps.add(id, k as Pending)
     this.out.push({ type: 'store', id, op })
   }
 
   private onStoreFailed(id: number): void {
-    const k = this.pendingOps.get(id)
-    this.pendingOps.delete(id)
+    const k = this.pendingOps.take(id)
     // Requests get INTERNAL; the snapshot and replay reads close 3005 instead.
     // The store's message (SQL, paths) stays in the server log. [SEC-9]
     k?.({ ok: false, code: ErrorCode.INTERNAL, message: 'internal error, retry later' })

@@ -6,6 +6,7 @@ import { Worker } from 'node:worker_threads'
 import type { StoreOp } from '../../session/store-ops.js'
 import { MemoryRunner, type QueuedOp, SqliteRunner, type Synchronous } from './group-runner.js'
 import type { FromWorker, ToWorker, WorkerInit } from './sqlite-worker.js'
+import { IdSlots } from '../../session/id-slots.js'
 import { LocalStore, QueueingStore, type Store } from './store.js'
 import { fullOutcome, packSends } from './worker-wire.js'
 
@@ -24,17 +25,15 @@ class WorkerStore extends QueueingStore {
   private outbox: QueuedOp[] = []
   private scheduled = false
   private closedPromise: Promise<void> | null = null
-  /** Ops posted and not answered yet, by id (to rebuild slim results). */
-  private readonly posted = new Map<number, StoreOp>()
+  /** Ops posted and not answered yet, by id (to rebuild slim results). Not a Map: see id-slots.ts. */
+  private readonly posted = new IdSlots<StoreOp>()
 
   constructor(private readonly worker: Worker) {
     super()
     worker.on('message', (msg: FromWorker) => {
       if (msg.type !== 'results') return
       const outcomes = msg.outcomes.map((o) => {
-        const op = this.posted.get(o.id)
-        this.posted.delete(o.id)
-        return fullOutcome(o, op)
+        return fullOutcome(o, this.posted.take(o.id))
       })
       this.settle(outcomes)
     })
@@ -51,7 +50,7 @@ class WorkerStore extends QueueingStore {
         this.scheduled = false
         const ops = packSends(this.outbox)
         this.outbox = []
-        for (const q of ops) this.posted.set(q.id, q.op)
+        for (const q of ops) this.posted.add(q.id, q.op)
         this.worker.postMessage({ type: 'ops', ops } satisfies ToWorker)
       })
     }

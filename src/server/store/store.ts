@@ -4,6 +4,7 @@
 // submitted during one event-loop turn form one commit group. [ACK-4]
 import type { ResultOf, StoreOp, StoreResult } from '../../session/store-ops.js'
 import type { GroupRunner, OpOutcome, QueuedOp } from './group-runner.js'
+import { IdSlots } from '../../session/id-slots.js'
 
 export interface Store {
   readonly kind: 'memory' | 'sqlite'
@@ -27,7 +28,8 @@ export const MAX_GROUP_OPS = 4096
 export abstract class QueueingStore implements Store {
   abstract readonly kind: 'memory' | 'sqlite'
   private nextId = 1
-  private readonly waiters = new Map<number, Waiter>()
+  /** Not a Map: see id-slots.ts (GC promotion through replaced hash tables). */
+  private readonly waiters = new IdSlots<Waiter>()
   private idleWaiters: (() => void)[] = []
   protected closed = false
 
@@ -35,16 +37,15 @@ export abstract class QueueingStore implements Store {
     if (this.closed) return Promise.reject(new Error('store closed'))
     const id = this.nextId++
     return new Promise<ResultOf<O>>((resolve, reject) => {
-      this.waiters.set(id, { resolve: resolve as (r: StoreResult) => void, reject })
+      this.waiters.add(id, { resolve: resolve as (r: StoreResult) => void, reject })
       this.submit({ id, op })
     })
   }
 
   protected settle(outcomes: OpOutcome[]): void {
     for (const o of outcomes) {
-      const w = this.waiters.get(o.id)
+      const w = this.waiters.take(o.id)
       if (w === undefined) continue
-      this.waiters.delete(o.id)
       if ('error' in o) w.reject(new Error(o.error))
       else w.resolve(o.result)
     }
@@ -56,7 +57,7 @@ export abstract class QueueingStore implements Store {
   }
 
   protected failAll(message: string): void {
-    this.settle([...this.waiters.keys()].map((id) => ({ id, error: message })))
+    this.settle(this.waiters.ids().map((id) => ({ id, error: message })))
   }
 
   idle(): Promise<void> {
