@@ -19,10 +19,19 @@
 //   idle memory  RSS growth of the server process per idle connection
 //                (1000 connections after handshake).
 //
+//   paced after saturation  the same paced load in the process that has just
+//                run the 1000-connection rows (footnote under the table).
+//
+// Every group of rows runs in a fresh server process (see withServer); the
+// imwire processes of one run share one data directory.
+//
 // Options: --quick (shorter windows), --only imwire|aedes, --cpu-prof DIR
 // (profile the imwire server child), --measure-ms N, --match REGEX (only the
-// parts whose label matches: "tcp window 256 100", "ws paced", "idle memory",
-// "fan-out").
+// parts whose label matches: "tcp window 256 100", "ws paced", "tcp paced after
+// saturation", "idle memory", "fan-out"), --node-arg FLAG (repeatable; node
+// flags for the imwire server child, e.g. --trace-gc), --server-log FILE (what
+// the imwire server children printed), --imwire-cli PATH (run another build's
+// dist/src/cli/main.js as the server, for A/B).
 import { randomBytes } from 'node:crypto'
 import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs'
 import os from 'node:os'
@@ -426,7 +435,8 @@ async function main(): Promise<void> {
         '"paced 10,000/s offered" is that isolated figure. "paced 10,000/s after saturation" is the same load in the\n' +
         'process that has just run the 1000-connection rows, as the paced row was measured before it had a process\n' +
         'of its own: the heap and GC state left by the saturating rows (old generation of promoted garbage, 2+ MB\n' +
-        'promoted and 4-15 ms per scavenge instead of ~0.5 ms) lengthen its tail. It is the recovery after a burst.\n',
+        'promoted and 4-15 ms per scavenge instead of ~0.5 ms) usually lengthen its tail. p99 over one 1.5 s window\n' +
+        'is noisy on a shared machine: compare medians of several runs.\n',
     )
 }
 
