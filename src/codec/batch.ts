@@ -42,33 +42,25 @@ export function batchPayloadFromEncoded(frames: readonly Uint8Array[]): Uint8Arr
   return raw
 }
 
-function batchOf(raw: Uint8Array, count: number, codec: BatchCodecName): Frame {
-  return create(FrameSchema, {
-    body: {
-      case: 'batch',
-      value: {
-        codec: codec === 'lz4' ? BatchCodec.LZ4_BLOCK : BatchCodec.NONE,
-        count,
-        uncompressedLength: raw.length,
-        // [BAT-14] a standard block (end-of-block rules hold): never lz4js's raw output.
-        payload: codec === 'lz4' ? compressLz4Block(raw) : raw,
-      },
-    },
-  })
-}
-
 /**
  * A Frame whose body is a Batch of `frames`. With 'lz4' the payload is always
  * one standard LZ4 block, even when that does not pay: deciding whether to
  * batch or compress at all is the sender's policy [BAT-10].
  */
 export function encodeBatch(frames: readonly Frame[], codec: BatchCodecName = 'none'): Frame {
-  return batchOf(encodeBatchPayload(frames), frames.length, codec)
-}
-
-/** encodeBatch for frames already encoded (WebSocket form, no prefix): the same Batch. */
-export function encodeBatchFromEncoded(frames: readonly Uint8Array[], codec: BatchCodecName = 'none'): Frame {
-  return batchOf(batchPayloadFromEncoded(frames), frames.length, codec)
+  const raw = encodeBatchPayload(frames)
+  return create(FrameSchema, {
+    body: {
+      case: 'batch',
+      value: {
+        codec: codec === 'lz4' ? BatchCodec.LZ4_BLOCK : BatchCodec.NONE,
+        count: frames.length,
+        uncompressedLength: raw.length,
+        // [BAT-14] a standard block (end-of-block rules hold): never lz4js's raw output.
+        payload: codec === 'lz4' ? compressLz4Block(raw) : raw,
+      },
+    },
+  })
 }
 
 /**

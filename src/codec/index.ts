@@ -8,11 +8,10 @@ export {
   frameKind,
   type FrameKind,
 } from './frame-codec.js'
-export { encodeVarint } from './varint.js'
+export { encodeVarint, varintSize } from './varint.js'
 export { StreamDecoder, type StreamDecoderOptions, type FrameHandler } from './stream-decoder.js'
 export {
   encodeBatch,
-  encodeBatchFromEncoded,
   encodeBatchPayload,
   batchPayloadFromEncoded,
   decodeBatch,

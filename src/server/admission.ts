@@ -108,9 +108,8 @@ export class Admission {
     this.handshakes--
   }
 
-  /** An admitted connection closed; `handshaking` when it never finished the handshake. */
-  release(address: string, handshaking: boolean): void {
-    if (handshaking) this.handshakeDone(address)
+  /** An admitted connection closed (its handshake already reported done). */
+  release(address: string): void {
     const c = this.byAddress.get(address)
     if (c === undefined) return
     c.connections--

@@ -89,8 +89,6 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   if (!Number.isInteger(maxRequestsInProgress) || maxRequestsInProgress < 1) {
     throw new RangeError('maxRequestsInProgress must be an integer >= 1')
   }
-  /** Source address of every admitted connection's driver. [SEC-2] */
-  const addressOf = new Map<SessionDriver, string>()
   const store = opts.store
   const hub = new Hub<SessionDriver>()
   const drivers = new Set<SessionDriver>()
@@ -130,16 +128,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     maxBatchBytes: limits.maxBatchBytes,
     maxBatchFrames: limits.maxBatchFrames,
     logger,
+    // The driver reports the end of the handshake before the close. [SEC-2]
     onClosed: (d) => {
       drivers.delete(d)
-      const address = addressOf.get(d)
-      addressOf.delete(d)
-      if (address !== undefined) admission.release(address, d.session.handshaking)
+      admission.release(sourceAddress(d.conn.remoteAddress))
     },
-    onHandshakeDone: (d) => {
-      const address = addressOf.get(d)
-      if (address !== undefined) admission.handshakeDone(address)
-    },
+    onHandshakeDone: (d) => admission.handshakeDone(sourceAddress(d.conn.remoteAddress)),
   }
 
   const baseConfig: Omit<SessionConfig, 'sessionId'> = {
@@ -172,11 +166,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     // Unique per connection and per server run. [HS-10]
     const sessionId = `${sessionPrefix}-${(++sessionCounter).toString(36)}`
     const driver = new SessionDriver(conn, { ...baseConfig, sessionId }, ctx)
-    if (driver.session.closed) admission.release(address, true)
-    else {
-      drivers.add(driver)
-      addressOf.set(driver, address)
-    }
+    drivers.add(driver)
     logger.debug({ session: sessionId, remote: conn.remoteAddress, transport: conn.kind }, 'connection accepted')
   }
 

@@ -46,11 +46,6 @@ export class RequestHandler {
 
   constructor(private readonly ctx: RequestContext) {}
 
-  /** Requests sent to the store and not yet answered. [SEC-6] */
-  get requestsPending(): number {
-    return this.requestsInProgress
-  }
-
   /** Sends received and not yet answered. [FLW-2] */
   get inflight(): number {
     return this.slots.length - this.slotHead

@@ -4,7 +4,7 @@
 // in a batch. Payload and LZ4 block come from the codec (size-delimited
 // frames; one standard raw LZ4 block), the same format decodeBatch reads.
 import { create } from '@bufbuild/protobuf'
-import { batchPayloadFromEncoded, compressLz4Block, encodeFrame } from '../codec/index.js'
+import { batchPayloadFromEncoded, compressLz4Block, encodeFrame, varintSize } from '../codec/index.js'
 import { BatchCodec, FrameSchema } from '../gen/es/imwire/v1/frame_pb.js'
 
 export interface BatchPolicy {
@@ -26,15 +26,6 @@ export interface BatchPolicy {
 
 /** Bytes of Batch framing beyond the payload: tags, count, length, payload prefix. */
 const BATCH_OVERHEAD = 32
-
-function varintSize(n: number): number {
-  let s = 1
-  while (n > 0x7f) {
-    n = Math.floor(n / 128)
-    s++
-  }
-  return s
-}
 
 /** Returns the frames to write: batches where they help, the rest as they were. */
 export function batchFrames(frames: Uint8Array[], policy: BatchPolicy): Uint8Array[] {

@@ -8,7 +8,6 @@ import {
   decodeBatch,
   decodeFrame,
   encodeBatch,
-  encodeBatchFromEncoded,
   encodeBatchPayload,
   encodeFrame,
   encodeFrameDelimited,
@@ -52,24 +51,19 @@ t.test('arbitrary frame sequences survive plain and LZ4 batches', async (t) => {
   t.pass('200 batches')
 })
 
-t.test('a batch built from already encoded frames is byte for byte the batch built from the frames', async (t) => {
-  const inner = frameArb().filter((f) => f.body.case === undefined || noBatch(f.body.case))
-  fc.assert(
-    fc.property(
-      fc.array(inner, { minLength: 1, maxLength: 12 }),
-      fc.constantFrom('none', 'lz4' as const),
-      (frames, codec) => {
-        const encoded = frames.map(encodeFrame)
-        if (toHex(batchPayloadFromEncoded(encoded)) !== toHex(encodeBatchPayload(frames))) return false
-        return (
-          toHex(encodeFrame(encodeBatchFromEncoded(encoded, codec))) === toHex(encodeFrame(encodeBatch(frames, codec)))
-        )
-      },
-    ),
-    { numRuns: 200, seed: 4 },
-  )
-  t.pass('200 batches')
-})
+t.test(
+  'a batch payload built from already encoded frames is byte for byte the one built from the frames',
+  async (t) => {
+    const inner = frameArb().filter((f) => f.body.case === undefined || noBatch(f.body.case))
+    fc.assert(
+      fc.property(fc.array(inner, { minLength: 1, maxLength: 12 }), (frames) => {
+        return toHex(batchPayloadFromEncoded(frames.map(encodeFrame))) === toHex(encodeBatchPayload(frames))
+      }),
+      { numRuns: 200, seed: 4 },
+    )
+    t.pass('200 batches')
+  },
+)
 
 t.test('a stream of arbitrary frames decodes to the same frames', async (t) => {
   fc.assert(

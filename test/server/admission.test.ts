@@ -121,8 +121,9 @@ t.test('Admission: addresses are counted apart; a closed address is forgotten [S
   t.same(a.admit('10.0.0.1'), { reason: 'too many connections from this address', retryAfterMs: 3000 })
   t.equal(a.admit('10.0.0.2'), null, 'another address has its own bound')
   a.handshakeDone('10.0.0.1')
-  a.release('10.0.0.1', false)
-  a.release('10.0.0.2', true)
+  a.release('10.0.0.1')
+  a.handshakeDone('10.0.0.2')
+  a.release('10.0.0.2')
   t.same(a.open, { connections: 0, handshakes: 0, addresses: 0 })
   t.same(['1.2.3.4:5', '[::1]:80', '::ffff:127.0.0.1:9', 'mem'].map(sourceAddress), [
     '1.2.3.4',

@@ -32,10 +32,7 @@ class WorkerStore extends QueueingStore {
     super()
     worker.on('message', (msg: FromWorker) => {
       if (msg.type !== 'results') return
-      const outcomes = msg.outcomes.map((o) => {
-        return fullOutcome(o, this.posted.take(o.id))
-      })
-      this.settle(outcomes)
+      this.settle(msg.outcomes.map((o) => fullOutcome(o, this.posted.take(o.id))))
     })
     worker.on('error', (err) => this.failAll(`store worker failed: ${err.message}`))
     worker.on('exit', () => this.failAll('store worker exited'))
