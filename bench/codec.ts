@@ -8,9 +8,14 @@
 //   lz4     a batch payload of 64 and 512 realistic chat Delivers: lz4js's
 //           compressor made standard (compressLz4Block) + our bounded decoder,
 //           against lz4-napi (native lz4_flex); MB/s of uncompressed bytes.
+//   stream  one 1 MiB frame in the TCP form fed to the codec's StreamDecoder
+//           whole, in 512-byte and in 64-byte chunks (how a socket delivers a
+//           large frame from a slow or hostile peer): CPU ms per frame. The
+//           three must stay within the same order: buffering is linear.
 //
 // Run with ts-node (transpile only), like the other benches:
-//   TS_NODE_TRANSPILE_ONLY=1 node --import @isaacs/ts-node-temp-fork-for-pr-2009/import bench/codec.ts [--quick]
+//   TS_NODE_TRANSPILE_ONLY=1 node --import @isaacs/ts-node-temp-fork-for-pr-2009/import bench/codec.ts [--quick] [--stream]
+// (--stream: only the stream rows).
 // Each contender warms up, then runs 7 slices of 100 ms interleaved with its
 // peers (--quick: 3 of 60 ms); the table shows the median slice, as operations
 // per second of CPU time (robust to other load on a shared machine).
@@ -18,11 +23,21 @@ import { create, fromBinary, toBinary, toJson } from '@bufbuild/protobuf'
 import lz4napi from 'lz4-napi'
 import protobuf from 'protobufjs'
 import { fileURLToPath } from 'node:url'
-import { compressLz4Block, decodeFrame, decodeLz4Block, encodeBatchPayload, encodeFrame } from '../src/codec/index.js'
+import {
+  DEFAULT_MAX_FRAME_BYTES,
+  StreamDecoder,
+  compressLz4Block,
+  decodeFrame,
+  decodeLz4Block,
+  encodeBatchPayload,
+  encodeFrame,
+  encodeFrameDelimited,
+} from '../src/codec/index.js'
 import { type Frame, FrameSchema } from '../src/gen/es/imwire/v1/frame_pb.js'
 import { Frame as TsFrame } from '../src/gen/tsproto/imwire/v1/frame.js'
 
 const quick = process.argv.includes('--quick')
+const streamOnly = process.argv.includes('--stream')
 /** Each function runs ROUNDS slices of SLICE_MS, interleaved with its peers. */
 const ROUNDS = quick ? 3 : 7
 const SLICE_MS = quick ? 60 : 100
@@ -200,52 +215,126 @@ lines.push(
   `imwire codec benchmark: node ${process.version}; median of ${ROUNDS} interleaved slices of ${SLICE_MS} ms per number, per CPU second`,
 )
 lines.push('')
-lines.push('| frame | codec | bytes | encode frames/s | vs protobufjs | decode frames/s | vs protobufjs |')
-lines.push('|---|---|---:|---:|---:|---:|---:|')
-for (const [name, f] of Object.entries(frames)) {
-  const rows = measureFrame(name, f)
-  const ref = rows.find((r) => r.codec === 'protobufjs') as Row
-  for (const r of rows) {
-    lines.push(
-      `| ${r.frame} | ${r.codec} | ${r.size} | ${kfmt(r.enc)} | ${(r.enc / ref.enc).toFixed(2)}x | ${kfmt(r.dec)} | ${(r.dec / ref.dec).toFixed(2)}x |`,
-    )
+if (!streamOnly) {
+  lines.push('| frame | codec | bytes | encode frames/s | vs protobufjs | decode frames/s | vs protobufjs |')
+  lines.push('|---|---|---:|---:|---:|---:|---:|')
+  for (const [name, f] of Object.entries(frames)) {
+    const rows = measureFrame(name, f)
+    const ref = rows.find((r) => r.codec === 'protobufjs') as Row
+    for (const r of rows) {
+      lines.push(
+        `| ${r.frame} | ${r.codec} | ${r.size} | ${kfmt(r.enc)} | ${(r.enc / ref.enc).toFixed(2)}x | ${kfmt(r.dec)} | ${(r.dec / ref.dec).toFixed(2)}x |`,
+      )
+    }
+    process.stderr.write(`${name} done\n`)
   }
-  process.stderr.write(`${name} done\n`)
-}
 
-// ---- LZ4 batches ----------------------------------------------------------------------
+  // ---- LZ4 batches ----------------------------------------------------------------------
 
-lines.push('')
-lines.push('| batch payload | LZ4 implementation | raw bytes | block bytes | ratio | compress MB/s | decompress MB/s |')
-lines.push('|---|---|---:|---:|---:|---:|---:|')
-for (const n of [64, 512]) {
-  const raw = encodeBatchPayload(Array.from({ length: n }, (_, i) => chatDeliver(i)))
-  const rawBuf = Buffer.from(raw)
-  const ours = compressLz4Block(raw)
-  const napiFramed = lz4napi.compressSync(rawBuf)
-  const napiBlock = napiFramed.subarray(4)
-  if (Buffer.compare(Buffer.from(decodeLz4Block(napiBlock, raw.length)), rawBuf) !== 0)
-    throw new Error('lz4-napi block mismatch')
-  const size = Buffer.alloc(4)
-  size.writeUInt32LE(raw.length)
-  const oursFramed = Buffer.concat([size, ours])
-  const mbps = (opsSec: number) => ((opsSec * raw.length) / 1e6).toFixed(0)
-  const [oc, nc] = opsPerSec([() => compressLz4Block(raw).length, () => lz4napi.compressSync(rawBuf).length], 4)
-  const [od, nd] = opsPerSec(
-    [() => decodeLz4Block(ours, raw.length).length, () => lz4napi.uncompressSync(oursFramed).length],
-    4,
+  lines.push('')
+  lines.push(
+    '| batch payload | LZ4 implementation | raw bytes | block bytes | ratio | compress MB/s | decompress MB/s |',
   )
-  const rows: Array<[string, number, number, number]> = [
-    ['lz4js compressBlock (made standard) + bounded decoder', ours.length, oc as number, od as number],
-    ['lz4-napi (lz4_flex, native)', napiBlock.length, nc as number, nd as number],
-  ]
-  for (const [impl, blockLen, c, d] of rows) {
-    lines.push(
-      `| ${n} chat Delivers | ${impl} | ${raw.length} | ${blockLen} | ${(blockLen / raw.length).toFixed(3)} | ${mbps(c)} | ${mbps(d)} |`,
+  lines.push('|---|---|---:|---:|---:|---:|---:|')
+  for (const n of [64, 512]) {
+    const raw = encodeBatchPayload(Array.from({ length: n }, (_, i) => chatDeliver(i)))
+    const rawBuf = Buffer.from(raw)
+    const ours = compressLz4Block(raw)
+    const napiFramed = lz4napi.compressSync(rawBuf)
+    const napiBlock = napiFramed.subarray(4)
+    if (Buffer.compare(Buffer.from(decodeLz4Block(napiBlock, raw.length)), rawBuf) !== 0)
+      throw new Error('lz4-napi block mismatch')
+    const size = Buffer.alloc(4)
+    size.writeUInt32LE(raw.length)
+    const oursFramed = Buffer.concat([size, ours])
+    const mbps = (opsSec: number) => ((opsSec * raw.length) / 1e6).toFixed(0)
+    const [oc, nc] = opsPerSec([() => compressLz4Block(raw).length, () => lz4napi.compressSync(rawBuf).length], 4)
+    const [od, nd] = opsPerSec(
+      [() => decodeLz4Block(ours, raw.length).length, () => lz4napi.uncompressSync(oursFramed).length],
+      4,
     )
+    const rows: Array<[string, number, number, number]> = [
+      ['lz4js compressBlock (made standard) + bounded decoder', ours.length, oc as number, od as number],
+      ['lz4-napi (lz4_flex, native)', napiBlock.length, nc as number, nd as number],
+    ]
+    for (const [impl, blockLen, c, d] of rows) {
+      lines.push(
+        `| ${n} chat Delivers | ${impl} | ${raw.length} | ${blockLen} | ${(blockLen / raw.length).toFixed(3)} | ${mbps(c)} | ${mbps(d)} |`,
+      )
+    }
+    process.stderr.write(`lz4 ${n} done\n`)
   }
-  process.stderr.write(`lz4 ${n} done\n`)
 }
+
+// ---- a 1 MiB frame through the stream decoder -----------------------------------------
+
+/**
+ * CPU milliseconds per call of a slow function (one call may take seconds):
+ * one warm-up call, then the median of ROUNDS samples, each calling fn until
+ * SLICE_MS of CPU time has passed (at least once).
+ */
+function cpuMsPerCall(fn: () => number): number {
+  sink += fn()
+  const samples: number[] = []
+  for (let r = 0; r < ROUNDS; r++) {
+    let n = 0
+    const c0 = process.cpuUsage()
+    let cpu = 0
+    do {
+      sink += fn()
+      n++
+      const c = process.cpuUsage(c0)
+      cpu = (c.user + c.system) / 1000
+    } while (cpu < SLICE_MS)
+    samples.push(cpu / n)
+  }
+  return samples.sort((a, b) => a - b)[samples.length >> 1] as number
+}
+
+/** The delimited bytes cut into chunks of `size` (views, cut once, outside the measurement). */
+function chunked(bytes: Uint8Array, size: number): Uint8Array[] {
+  const out: Uint8Array[] = []
+  for (let pos = 0; pos < bytes.length; pos += size) out.push(bytes.subarray(pos, pos + size))
+  return out
+}
+
+{
+  // A Send whose encoding is exactly DEFAULT_MAX_FRAME_BYTES (1 MiB) long.
+  const sendOf = (n: number) =>
+    create(FrameSchema, { body: { case: 'send', value: { conversationId: 'c', body: randomBytes(3, n) } } })
+  let bodyLen = DEFAULT_MAX_FRAME_BYTES - 16
+  bodyLen += DEFAULT_MAX_FRAME_BYTES - encodeFrame(sendOf(bodyLen)).length
+  if (encodeFrame(sendOf(bodyLen)).length !== DEFAULT_MAX_FRAME_BYTES)
+    throw new Error('stream bench frame is not 1 MiB')
+  const big = encodeFrameDelimited(sendOf(bodyLen))
+  const feeders: Array<[string, (chunks: Uint8Array[]) => number]> = [
+    [
+      'StreamDecoder.feed',
+      (chunks) => {
+        const d = new StreamDecoder()
+        let got = 0
+        for (const c of chunks) d.feed(c, () => void got++)
+        return got
+      },
+    ],
+  ]
+  lines.push('')
+  lines.push('| 1 MiB frame, TCP form | decoder | chunk bytes | chunks | CPU ms per frame | frames/s |')
+  lines.push('|---|---|---:|---:|---:|---:|')
+  for (const [name, feed] of feeders) {
+    for (const size of [big.length, 512, 64]) {
+      const chunks = chunked(big, size)
+      if (feed(chunks) !== 1) throw new Error(`${name} did not decode the frame`)
+      const ms = cpuMsPerCall(() => feed(chunks))
+      const label = size === big.length ? 'whole' : String(size)
+      lines.push(
+        `| ${(big.length / 1048576).toFixed(2)} MiB | ${name} | ${label} | ${chunks.length} | ${ms.toFixed(2)} | ${(1000 / ms).toFixed(0)} |`,
+      )
+      process.stderr.write(`stream ${name} ${label} done\n`)
+    }
+  }
+}
+
 lines.push('')
 lines.push(
   'imwire decodes strictly (wire types, nested bounds, UTF-8) on every path; protobuf-es, ts-proto and protobufjs do less checking.',

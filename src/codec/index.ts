@@ -8,7 +8,7 @@ export {
   frameKind,
   type FrameKind,
 } from './frame-codec.js'
-export { encodeVarint, varintSize } from './varint.js'
+export { encodeVarint, varintSize, writeVarint } from './varint.js'
 export { StreamDecoder, type StreamDecoderOptions, type FrameHandler } from './stream-decoder.js'
 export {
   encodeBatch,

@@ -46,6 +46,7 @@ export class StreamDecoder {
   private frameStart = 0
   private failure: CodecError | null = null
   private stopped = false
+  private copied = 0
 
   constructor(opts: StreamDecoderOptions = {}) {
     const max = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
@@ -103,6 +104,7 @@ export class StreamDecoder {
           this.body = new Uint8Array(len)
           this.body.set(chunk.subarray(pos), 0)
           this.filled = n - pos
+          this.copied += n - pos
           break
         }
         bytes = chunk.subarray(pos, pos + len)
@@ -113,6 +115,7 @@ export class StreamDecoder {
         if (take === 1) body[this.filled] = chunk[pos] as number
         else body.set(chunk.subarray(pos, pos + take), this.filled)
         this.filled += take
+        this.copied += take
         pos += take
         if (this.filled < body.length) break
         bytes = body
@@ -148,6 +151,15 @@ export class StreamDecoder {
   /** Bytes held for an incomplete frame (prefix bytes included); at most maxFrameBytes + 5. */
   get pending(): number {
     return this.body === null ? this.prefixBytes : this.bodyPrefix + this.filled
+  }
+
+  /**
+   * Bytes copied out of the caller's chunks so far (into the buffer of a
+   * frame split across chunks). Never more than the bytes fed, whatever the
+   * chunking: the proof that buffering is linear (test/codec/stream-decoder).
+   */
+  get bytesCopied(): number {
+    return this.copied
   }
 
   /** Bytes fed so far that were fully processed (stream offset of the next chunk). */

@@ -58,7 +58,6 @@ export {
   truncateReason,
 } from './connection.js'
 export type { BatchPolicy } from './batcher.js'
-export { FrameSplitter } from './frame-splitter.js'
 export {
   TcpConnection,
   connectTcp,

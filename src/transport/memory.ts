@@ -3,9 +3,8 @@
 // Frames cross as encoded bytes and are decoded on the other side (with the
 // receiver's max frame size), asynchronously, in order, like a socket: a test
 // over the pair exercises the codec path and the flush-per-turn coalescing.
-import { CodecError, DEFAULT_MAX_FRAME_BYTES, decodeFrame } from '../codec/index.js'
+import { CodecError, DEFAULT_MAX_FRAME_BYTES, StreamDecoder, decodeFrame } from '../codec/index.js'
 import { Connection, type TransportKind } from './connection.js'
-import { FrameSplitter } from './frame-splitter.js'
 
 export interface MemoryPairOptions {
   /** Max frame size accepted by side a / side b. Default 1 MiB each. */
@@ -17,7 +16,7 @@ export class MemoryConnection extends Connection {
   readonly kind: TransportKind = 'memory'
   readonly remoteAddress: string
   peer: MemoryConnection | null = null
-  private readonly splitter: FrameSplitter
+  private readonly decoder: StreamDecoder
   private readonly maxFrameBytes: number
   private inFlight = 0
 
@@ -25,7 +24,7 @@ export class MemoryConnection extends Connection {
     super()
     this.remoteAddress = label
     this.maxFrameBytes = maxFrameBytes
-    this.splitter = new FrameSplitter(maxFrameBytes)
+    this.decoder = new StreamDecoder({ maxFrameBytes })
   }
 
   /** Called by the peer: bytes arriving on this side. */
@@ -39,7 +38,7 @@ export class MemoryConnection extends Connection {
       } else if (typeof data === 'string') {
         this.receiveCodecError(new CodecError('MALFORMED_FRAME', 'text message'))
       } else {
-        this.splitter.push(data as Uint8Array, (frame, bytes) => this.receiveFrame(frame, bytes))
+        this.decoder.feed(data as Uint8Array, (frame, bytes) => this.receiveFrame(frame, bytes))
       }
     } catch (err) {
       if (err instanceof CodecError) this.receiveCodecError(err)
@@ -73,14 +72,14 @@ export class MemoryConnection extends Connection {
     const peer = this.peer
     this.deliver(() => {
       this.transportClosed({ truncatedBytes: 0 })
-      peer?.transportClosed({ truncatedBytes: peer.splitter.pendingBytes })
+      peer?.transportClosed({ truncatedBytes: peer.decoder.pending })
     })
   }
 
   protected destroyTransport(): void {
     const peer = this.peer
     this.transportClosed({ truncatedBytes: 0 })
-    setImmediate(() => peer?.transportClosed({ truncatedBytes: peer.splitter.pendingBytes }))
+    setImmediate(() => peer?.transportClosed({ truncatedBytes: peer.decoder.pending }))
   }
 
   protected socketBufferedBytes(): number {

@@ -1,8 +1,7 @@
 // TCP adapter (node:net): varint-delimited frames on a byte stream. [FRM-1]
 import net from 'node:net'
-import { CodecError, DEFAULT_MAX_FRAME_BYTES } from '../codec/index.js'
+import { CodecError, DEFAULT_MAX_FRAME_BYTES, StreamDecoder, varintSize, writeVarint } from '../codec/index.js'
 import { Connection, type TransportKind } from './connection.js'
-import { FrameSplitter } from './frame-splitter.js'
 
 export interface TcpOptions {
   /** Largest frame accepted from the peer. [FRM-3] Default 1 MiB. */
@@ -18,14 +17,14 @@ export class TcpConnection extends Connection {
   readonly kind: TransportKind = 'tcp'
   readonly remoteAddress: string
   private readonly socket: net.Socket
-  private readonly splitter: FrameSplitter
+  private readonly decoder: StreamDecoder
   private error: Error | undefined
 
   constructor(socket: net.Socket, opts: TcpOptions = {}) {
     super()
     this.socket = socket
     this.remoteAddress = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`
-    this.splitter = new FrameSplitter(opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES)
+    this.decoder = new StreamDecoder({ maxFrameBytes: opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES })
     // We coalesce writes ourselves; Nagle would only add latency.
     socket.setNoDelay(true)
     socket.on('data', (chunk: Buffer) => this.onData(chunk))
@@ -35,14 +34,16 @@ export class TcpConnection extends Connection {
     socket.on('drain', () => this.emit('drain'))
     socket.on('close', () => {
       // [FRM-8] a partial frame at end of stream is discarded, never processed.
-      this.transportClosed({ truncatedBytes: this.splitter.pendingBytes, error: this.error })
+      this.transportClosed({ truncatedBytes: this.decoder.pending, error: this.error })
     })
   }
 
   private onData(chunk: Buffer): void {
     if (this.readBroken || this.ended) return
     try {
-      this.splitter.push(chunk, (frame, bytes) => this.receiveFrame(frame, bytes))
+      // Frames before a bad one in the same chunk are handed over first (a
+      // server acks those), then the CodecError closes the connection. [FRM-4]
+      this.decoder.feed(chunk, (frame, bytes) => this.receiveFrame(frame, bytes))
     } catch (err) {
       if (err instanceof CodecError) this.receiveCodecError(err)
       else throw err
@@ -53,16 +54,11 @@ export class TcpConnection extends Connection {
     if (this.socket.destroyed || !this.socket.writable) return
     // One buffer, one write: varint prefix + frame for each. [FRM-1]
     let total = 0
-    for (const f of frames) total += prefixSize(f.length) + f.length
+    for (const f of frames) total += varintSize(f.length) + f.length
     const out = Buffer.allocUnsafe(total)
     let off = 0
     for (const f of frames) {
-      let n = f.length
-      while (n > 0x7f) {
-        out[off++] = (n & 0x7f) | 0x80
-        n = Math.floor(n / 128)
-      }
-      out[off++] = n
+      off = writeVarint(out, off, f.length)
       out.set(f, off)
       off += f.length
     }
@@ -85,10 +81,6 @@ export class TcpConnection extends Connection {
   protected socketBufferedBytes(): number {
     return this.socket.writableLength
   }
-}
-
-function prefixSize(n: number): number {
-  return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5
 }
 
 /** Open a TCP connection to an imwire server. Rejects on connect failure. */

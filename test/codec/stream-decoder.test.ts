@@ -156,6 +156,30 @@ t.test('a frame split across chunks is copied once into a buffer of its exact le
   t.ok(body.case === 'send' && body.value.body.buffer === held?.buffer, 'the frame views that buffer: no second copy')
 })
 
+t.test('copies each received byte at most once whatever the chunking: buffering is linear [FRM-3]', async (t) => {
+  // 1 MiB frame in the stream form, fed whole, then in 512-, 64- and 1-byte chunks.
+  const stream = encodeFrameDelimited(big(1024 * 1024 - 16))
+  for (const size of [stream.length, 512, 64, 1]) {
+    const d = new StreamDecoder({ maxFrameBytes: 1024 * 1024 })
+    let frames = 0
+    for (let pos = 0; pos < stream.length; pos += size) d.feed(stream.subarray(pos, pos + size), () => void frames++)
+    t.equal(frames, 1, `${size}-byte chunks: one frame`)
+    if (size === stream.length) t.equal(d.bytesCopied, 0, 'fed whole: decoded in place, nothing copied')
+    else
+      t.ok(
+        d.bytesCopied <= stream.length,
+        `${size}-byte chunks: ${d.bytesCopied} bytes copied for ${stream.length} fed`,
+      )
+  }
+  // Many frames, each split across chunks: still at most one copy per byte.
+  const many = Buffer.concat(Array.from({ length: 200 }, (_, i) => encodeFrameDelimited(big(1000 + i))))
+  const d = new StreamDecoder()
+  let frames = 0
+  for (let pos = 0; pos < many.length; pos += 97) d.feed(many.subarray(pos, pos + 97), () => void frames++)
+  t.equal(frames, 200)
+  t.ok(d.bytesCopied <= many.length, `200 frames in 97-byte chunks: ${d.bytesCopied} of ${many.length} bytes copied`)
+})
+
 t.test('never throws anything but CodecError and never holds more than maxFrameBytes + 5 bytes', async (t) => {
   const max = 300
   const seeds = loadCodecVectors()

@@ -200,6 +200,49 @@ t.test('tcp: a length prefix longer than 5 bytes is MALFORMED (3504)', async (t)
   t.equal(s.errors[0]?.closeCode, CloseCode.MALFORMED_FRAME)
 })
 
+t.test(
+  'tcp: five prefix bytes all with the continuation bit are refused at once, before any Hello [FRM-4]',
+  async (t) => {
+    const p = await open('tcp')
+    t.teardown(() => teardown(p))
+    const s = collect(p.server)
+    const c = collect(p.client)
+    // Nothing follows: a reader that waits for a sixth byte never answers.
+    p.client.sendRaw(Uint8Array.of(0x80, 0x80, 0x80, 0x80, 0x80))
+    await c.closed
+    t.equal(s.errors[0]?.code, 'BAD_LENGTH_PREFIX')
+    const close = c.frames.at(-1)?.body
+    t.equal(
+      close?.case === 'close' ? close.value.code : undefined,
+      CloseCode.MALFORMED_FRAME,
+      'the client sees Close 3504',
+    )
+  },
+)
+
+for (const kind of ['tcp', 'memory'] as const) {
+  t.test(`${kind}: frames before a bad prefix in the same chunk are handed over first, with their bytes`, async (t) => {
+    const p = await open(kind)
+    t.teardown(() => teardown(p))
+    const s = collect(p.server)
+    const bytes: Uint8Array[] = []
+    p.server.on('frame', (_f, b) => bytes.push(b))
+    const one = encodeFrame(ping(1))
+    const two = encodeFrame(ping(2))
+    p.client.sendRaw(Uint8Array.of(one.length, ...one, two.length, ...two, 0x80, 0x80, 0x80, 0x80, 0x80))
+    await s.closed
+    t.same(
+      s.frames.map((f) => (f.body.case === 'ping' ? Number(f.body.value.nonce) : -1)),
+      [1, 2],
+    )
+    t.same(
+      bytes.map((b) => Buffer.from(b).toString('hex')),
+      [one, two].map((b) => Buffer.from(b).toString('hex')),
+    )
+    t.equal(s.errors[0]?.code, 'BAD_LENGTH_PREFIX')
+  })
+}
+
 t.test('ws: a text message is MALFORMED (3504)', async (t) => {
   const p = await open('ws')
   t.teardown(() => teardown(p))

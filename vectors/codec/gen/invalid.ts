@@ -77,6 +77,15 @@ export function invalidCases(): VectorCase[] {
       code: 'BAD_LENGTH_PREFIX',
     }),
     invalid({
+      id: 'invalid.prefix.five-continuation-bytes-zero-payload',
+      description:
+        'Exactly 80 80 80 80 80 and nothing after: refused at the 5th byte with BAD_LENGTH_PREFIX, not held as an incomplete prefix (TRUNCATED_FRAME) waiting for a 6th.',
+      requirements: ['FRM-4'],
+      form: 'stream',
+      hex: bytes('80 80 80 80 80'),
+      code: 'BAD_LENGTH_PREFIX',
+    }),
+    invalid({
       id: 'invalid.prefix.value-2-pow-32',
       description: 'A 5-byte prefix encoding 2^32 is refused (values must be < 2^32).',
       requirements: ['FRM-4'],
