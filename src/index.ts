@@ -28,7 +28,7 @@ export {
 
 // Test-token authentication. [AUTH-1]
 export { makeTestToken, verifyTestToken } from './session/test-token.js'
-export { DEFAULT_LIMITS, type ServerLimits } from './session/limits.js'
+export { DEFAULT_LIMITS, type ServerLimits } from './codec/index.js'
 
 // Reference server and its stores.
 export { type RunningServer, type ServerOptions, startServer } from './server/server.js'

@@ -5,21 +5,12 @@
 import net from 'node:net'
 import { create } from '@bufbuild/protobuf'
 import { WebSocket } from 'ws'
-import { decodeFrame, encodeFrame } from '../../src/codec/index.js'
+import { decodeFrame, encodeFrame, StreamDecoder } from '../../src/codec/index.js'
 import { ConversationKind } from '../../src/gen/es/imwire/v1/conversation_pb.js'
 import { type Frame, FrameSchema } from '../../src/gen/es/imwire/v1/frame_pb.js'
 import type { Welcome } from '../../src/gen/es/imwire/v1/handshake_pb.js'
 import { splitHostPort } from './child.js'
-import {
-  batchFrames,
-  deliverAckFrame,
-  deliverSeq,
-  readVarint,
-  SendWriter,
-  TAG,
-  varintSize,
-  writeVarint,
-} from './wire.js'
+import { batchFrames, deliverAckFrame, deliverSeq, SendWriter, TAG, varintSize, writeVarint } from './wire.js'
 
 export type Kind = 'tcp' | 'ws'
 
@@ -56,7 +47,7 @@ export class RawImwirePeer {
   readonly kind: Kind
   private readonly socket: net.Socket | null
   private readonly ws: WebSocket | null
-  private pending: Uint8Array | null = null
+  private readonly splitter = new StreamDecoder({ maxFrameBytes: 64 * 1024 * 1024 })
   private readonly setupQueue: Frame[] = []
   private setupWaiter: (() => void) | null = null
   private hot = false
@@ -125,20 +116,8 @@ export class RawImwirePeer {
   }
 
   private onData(chunk: Buffer): void {
-    let buf: Uint8Array = chunk
-    if (this.pending !== null) {
-      buf = Buffer.concat([this.pending, chunk])
-      this.pending = null
-    }
-    let off = 0
-    const end = buf.length
-    while (off < end) {
-      const l = readVarint(buf, off, end)
-      if (l === null || l[1] + l[0] > end) break
-      this.onFrameBytes(buf.subarray(l[1], l[1] + l[0]))
-      off = l[1] + l[0]
-    }
-    if (off < end) this.pending = buf.slice(off)
+    // The codec splits; the hot path reads tags from the frame bytes itself.
+    this.splitter.split(chunk, (f) => void this.onFrameBytes(f))
   }
 
   private onFrameBytes(f: Uint8Array): void {

@@ -3,52 +3,47 @@
 // decoding whole frames. A generator that decoded every ack with the full
 // codec would spend its core on that instead of loading the server.
 
-/** Frame body tags: (field number << 3) | 2. */
+// Tags and varints come from the codec: the tags from the generated Frame
+// descriptor, the varint reader and writer from src/codec/varint.ts.
+import { FRAME_TAG, readUint64, readVarint32, skipVarint, varintSize, writeVarint } from '../../src/codec/index.js'
+
+export { varintSize, writeVarint }
+
+/** Frame body tags, compared with a frame's first byte (all of them below 16: one-byte tags). */
 export const TAG = {
-  welcome: (2 << 3) | 2,
-  send: (3 << 3) | 2,
-  sendAck: (4 << 3) | 2,
-  deliver: (5 << 3) | 2,
-  deliverAck: (6 << 3) | 2,
-  batch: (7 << 3) | 2,
-  ping: (8 << 3) | 2,
-  pong: (9 << 3) | 2,
-  error: (10 << 3) | 2,
-  close: (11 << 3) | 2,
-  replayComplete: (13 << 3) | 2,
-  /** Field 24 needs a two-byte tag: 0xc2 0x01. */
-  conversationResult: 0xc2,
+  welcome: FRAME_TAG.welcome,
+  send: FRAME_TAG.send,
+  sendAck: FRAME_TAG.sendAck,
+  deliver: FRAME_TAG.deliver,
+  deliverAck: FRAME_TAG.deliverAck,
+  batch: FRAME_TAG.batch,
+  ping: FRAME_TAG.ping,
+  pong: FRAME_TAG.pong,
+  error: FRAME_TAG.error,
+  close: FRAME_TAG.close,
+  replayComplete: FRAME_TAG.replayComplete,
 } as const
 
-export function varintSize(n: number): number {
-  let s = 1
-  while (n > 0x7f) {
-    n = Math.floor(n / 128)
-    s++
-  }
-  return s
-}
+const cursor = { pos: 0 }
 
-export function writeVarint(buf: Uint8Array, off: number, n: number): number {
-  while (n > 0x7f) {
-    buf[off++] = (n & 0x7f) | 0x80
-    n = Math.floor(n / 128)
-  }
-  buf[off++] = n
-  return off
-}
-
-/** Read a varint at off: [value, next offset], or null when the bytes end first. */
+/** Read a 32-bit varint (tag, length) at off: [value, next offset], or null when it is cut or bad. */
 export function readVarint(buf: Uint8Array, off: number, end: number): [number, number] | null {
-  let v = 0
-  let mul = 1
-  while (off < end) {
-    const b = buf[off++] as number
-    v += (b & 0x7f) * mul
-    if ((b & 0x80) === 0) return [v, off]
-    mul *= 128
-  }
-  return null
+  cursor.pos = off
+  const v = readVarint32(buf, cursor, end)
+  return v < 0 ? null : [v, cursor.pos]
+}
+
+/** Read a uint64 varint value (a seq) at off as a number: [value, next offset], or null. */
+function readValue(buf: Uint8Array, off: number, end: number): [number, number] | null {
+  cursor.pos = off
+  const v = readUint64(buf, cursor, end)
+  return v < 0n ? null : [Number(v), cursor.pos]
+}
+
+/** Offset after a varint value at off, or null. */
+function skipValue(buf: Uint8Array, off: number, end: number): number | null {
+  const next = skipVarint(buf, off, end)
+  return next < 0 ? null : next
 }
 
 /**
@@ -166,10 +161,10 @@ export function deliverSeq(frame: Uint8Array): number {
     const field = Math.floor(t[0] / 8)
     const wt = t[0] & 7
     if (wt === 0) {
-      const v = readVarint(frame, off, msg[1])
-      if (v === null) return 0
-      if (field === 2) return v[0]
-      off = v[1]
+      if (field === 2) return readValue(frame, off, msg[1])?.[0] ?? 0
+      const next = skipValue(frame, off, msg[1])
+      if (next === null) return 0
+      off = next
     } else if (wt === 2) {
       const l = readVarint(frame, off, msg[1])
       if (l === null) return 0
@@ -194,9 +189,9 @@ function lenField(buf: Uint8Array, off: number, end: number, field: number): [nu
       if (Math.floor(t[0] / 8) === field) return [l[1], l[1] + l[0]]
       off = l[1] + l[0]
     } else if (wt === 0) {
-      const v = readVarint(buf, off, end)
-      if (v === null) return null
-      off = v[1]
+      const next = skipValue(buf, off, end)
+      if (next === null) return null
+      off = next
     } else if (wt === 1) off += 8
     else if (wt === 5) off += 4
     else return null

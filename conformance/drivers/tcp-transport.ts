@@ -1,9 +1,11 @@
-// TCP transport: varint-prefixed frames over node:net [FRM-1]. The splitter
-// here is deliberately separate from the server's: the runner must not share
-// the implementation it judges, and it must keep going after garbage to
-// record how the server ended the stream.
+// TCP transport: varint-prefixed frames over node:net [FRM-1]. Frames are
+// split by the codec's StreamDecoder (the one reader of the wire, checked by
+// the golden stream vectors) but not decoded here: the runner decodes later
+// so that a malformed frame from a server becomes evidence. After garbage the
+// transport stops reading frames and still records how the server ended the
+// stream.
 import { connect, type Socket } from 'node:net'
-import { delimit } from '../../src/codec/index.js'
+import { CodecError, delimit, StreamDecoder } from '../../src/codec/index.js'
 import { TargetUnreachable, type Transport, type TransportEvent } from './transport.js'
 
 /** Frames the runner accepts from a server; larger ones are reported as garbage [FRM-9]. */
@@ -32,7 +34,7 @@ class TcpTransport implements Transport {
   readonly kind = 'tcp' as const
   private listeners: Array<(e: TransportEvent) => void> = []
   private backlog: TransportEvent[] = []
-  private buf: Buffer = Buffer.alloc(0)
+  private readonly decoder = new StreamDecoder({ maxFrameBytes: RUNNER_MAX_FRAME_BYTES })
   private poisoned = false
   private sawReset = false
   closed = false
@@ -45,7 +47,7 @@ class TcpTransport implements Transport {
     socket.on('close', () => {
       if (this.closed) return
       this.closed = true
-      const truncated = this.buf.length > 0 && !this.poisoned ? this.buf.length : undefined
+      const truncated = this.decoder.pending > 0 && !this.poisoned ? this.decoder.pending : undefined
       this.emit({ type: 'closed', how: this.sawReset ? 'rst' : 'fin', ...(truncated ? { truncated } : {}) })
     })
   }
@@ -62,48 +64,16 @@ class TcpTransport implements Transport {
 
   private onData(chunk: Buffer): void {
     if (this.poisoned) return
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk])
-    let pos = 0
-    while (pos < this.buf.length) {
-      let len = 0
-      let mul = 1
-      let i = pos
-      let complete = false
-      while (i < this.buf.length && i - pos < 5) {
-        const b = this.buf[i++] as number
-        len += (b & 0x7f) * mul
-        mul *= 128
-        if ((b & 0x80) === 0) {
-          complete = true
-          break
-        }
-      }
-      if (!complete) {
-        if (i - pos >= 5) {
-          this.poison('length prefix longer than 5 bytes [FRM-4]', pos)
-          return
-        }
-        break
-      }
-      if (len >= 2 ** 32) {
-        this.poison('length prefix >= 2^32 [FRM-4]', pos)
-        return
-      }
-      if (len > RUNNER_MAX_FRAME_BYTES) {
-        this.poison(`frame of ${len} bytes announced [FRM-9]`, pos)
-        return
-      }
-      if (this.buf.length - i < len) break
-      this.emit({ type: 'frame', bytes: Uint8Array.from(this.buf.subarray(i, i + len)) })
-      pos = i + len
+    const chunkAt = this.decoder.offset
+    try {
+      this.decoder.split(chunk, (bytes) => void this.emit({ type: 'frame', bytes }))
+    } catch (err) {
+      if (!(err instanceof CodecError)) throw err
+      // [FRM-4] bad prefix, or a frame over what the runner accepts [FRM-9].
+      this.poisoned = true
+      const at = Math.max(0, (err.offset ?? chunkAt) - chunkAt)
+      this.emit({ type: 'garbage', detail: err.message, bytes: Uint8Array.from(chunk.subarray(at, at + 64)) })
     }
-    this.buf = this.buf.subarray(pos)
-  }
-
-  private poison(detail: string, pos: number): void {
-    this.poisoned = true
-    this.emit({ type: 'garbage', detail, bytes: Uint8Array.from(this.buf.subarray(pos, pos + 64)) })
-    this.buf = Buffer.alloc(0)
   }
 
   writeFrame(frameBytes: Uint8Array): void {

@@ -1,7 +1,7 @@
 // Steps that open, write to and close connections: connect, send, sendBatch,
 // sendRaw, sendText, disconnect, silence.
 import { create } from '@bufbuild/protobuf'
-import { delimit, encodeBatch, encodeFrame } from '../../src/codec/index.js'
+import { delimit, encodeBatch, encodeFrame, HEARTBEAT_DEFAULT_MS } from '../../src/codec/index.js'
 import { CloseCode } from '../../src/gen/es/imwire/v1/control_pb.js'
 import { BatchCodec, type Frame, FrameSchema } from '../../src/gen/es/imwire/v1/frame_pb.js'
 import { type OpenOptions, TargetUnreachable, UpgradeRefused } from '../drivers/transport.js'
@@ -225,7 +225,7 @@ async function connectOnce(step: Step, scope: Scope, ctx: StepContext): Promise<
     if (mismatches.length > 0)
       throw new StepFailure('Welcome does not match', { expected, actual: welcome, mismatches })
   }
-  if (step.autoPing !== false) c.startKeepalive(Number(welcome.heartbeatMs) || 30_000)
+  if (step.autoPing !== false) c.startKeepalive(Number(welcome.heartbeatMs) || HEARTBEAT_DEFAULT_MS)
   if (mode === 'welcome') return
   const drop = step.skipReplay === true
   const { item } = await c.takeFirst((i) => i.kind !== 'frame' || i.frame.body.case === 'replayComplete', within, drop)

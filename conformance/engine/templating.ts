@@ -8,6 +8,7 @@
 //
 // A string that is exactly one template becomes the raw value (a number, an
 // object...); templates inside a longer string are interpolated as text.
+import { uint64Size, writeUint64 } from '../../src/codec/index.js'
 
 export class TemplateError extends Error {
   override name = 'TemplateError'
@@ -106,13 +107,10 @@ export function toBigInt(v: unknown): bigint | null {
 }
 
 export function varintHex(n: bigint): string {
-  if (n < 0n) throw new TemplateError('varint of a negative number')
-  const out: number[] = []
-  while (n > 0x7fn) {
-    out.push(Number(n & 0x7fn) | 0x80)
-    n >>= 7n
-  }
-  out.push(Number(n))
+  const size = uint64Size(n)
+  if (size < 0) throw new TemplateError(`varint of ${n}: outside [0, 2^64)`)
+  const out = new Uint8Array(size)
+  writeUint64(out, 0, n)
   return Buffer.from(out).toString('hex')
 }
 

@@ -8,6 +8,9 @@ import {
   type BatchLimits,
   CodecError,
   DEFAULT_BATCH_LIMITS,
+  DEFAULT_MAX_BATCH_BYTES,
+  DEFAULT_MAX_BATCH_FRAMES,
+  DEFAULT_MAX_FRAME_BYTES,
   decodeBatch,
   decodeFrame,
   StreamDecoder,
@@ -32,9 +35,9 @@ binary, from FILE or standard input.
                             frame: one frame (WebSocket form);
                             auto (default): try stream, then frame
   --hex | --binary          input encoding (default: hex when the input looks like hex)
-  --max-frame-bytes N       frame size limit (default 1048576)
-  --max-batch-bytes N       decompressed batch limit (default 4194304)
-  --max-batch-frames N      frames per batch limit (default 1024)
+  --max-frame-bytes N       frame size limit (default ${DEFAULT_MAX_FRAME_BYTES})
+  --max-batch-bytes N       decompressed batch limit (default ${DEFAULT_MAX_BATCH_BYTES})
+  --max-batch-frames N      frames per batch limit (default ${DEFAULT_MAX_BATCH_FRAMES})
   --no-lz4                  refuse LZ4 batches (lz4 not negotiated)
   --json                    one JSON array with offsets and sizes instead of text
 

@@ -16,8 +16,9 @@ export interface BackoffOptions {
   random?: () => number
 }
 
-export const BACKOFF_BASE_MS = 500
-export const BACKOFF_CAP_MS = 30_000
+import { BACKOFF_BASE_MS, BACKOFF_CAP_MS } from '../codec/index.js'
+
+export { BACKOFF_BASE_MS, BACKOFF_CAP_MS }
 
 export class Backoff {
   private readonly baseMs: number

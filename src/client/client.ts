@@ -10,6 +10,8 @@
 import { EventEmitter } from 'node:events'
 import { create } from '@bufbuild/protobuf'
 import {
+  CLIENT_WELCOME_TIMEOUT_MS,
+  HEARTBEAT_DEFAULT_MS,
   CodecError,
   DEFAULT_MAX_BATCH_BYTES,
   DEFAULT_MAX_BATCH_FRAMES,
@@ -219,7 +221,7 @@ export class ImwireClient extends EventEmitter<ClientEvents> {
     })
     conn.on('codecError', (err) => conn.close(err.closeCode, err.code))
     conn.on('close', (info) => this.onClose(link, info))
-    link.handshakeTimer = setTimeout(() => conn.destroy(), this.opts.handshakeTimeoutMs ?? 15_000)
+    link.handshakeTimer = setTimeout(() => conn.destroy(), this.opts.handshakeTimeoutMs ?? CLIENT_WELCOME_TIMEOUT_MS)
     link.handshakeTimer.unref?.()
     this.setState('handshaking')
     // [HS-1] Hello first; [RSM-4] present what we hold so replay starts after it.
@@ -428,7 +430,7 @@ export class ImwireClient extends EventEmitter<ClientEvents> {
     this.lastWelcome = w
     this.userId = w.userId
     link.heartbeat = new Heartbeat(
-      { heartbeatMs: w.heartbeatMs || 30_000, deadMarginMs: this.opts.deadMarginMs },
+      { heartbeatMs: w.heartbeatMs || HEARTBEAT_DEFAULT_MS, deadMarginMs: this.opts.deadMarginMs },
       this.now(),
     )
     link.timer = setInterval(() => this.onTick(link), link.heartbeat.checkEveryMs)

@@ -9,6 +9,8 @@
 //   at all comes back within heartbeat_ms of that Ping, the link is dead.
 //   [RTY-1]
 
+import { DEAD_MARGIN_MS } from '../codec/index.js'
+
 export interface HeartbeatOptions {
   heartbeatMs: number
   /** Extra silence tolerated beyond heartbeat_ms before declaring the link dead. [HB-3]: 10 s. */
@@ -19,7 +21,7 @@ export interface HeartbeatOptions {
 
 export type HeartbeatAction = 'ping' | 'dead' | null
 
-export const DEAD_MARGIN_MS = 10_000
+export { DEAD_MARGIN_MS }
 
 export class Heartbeat {
   readonly heartbeatMs: number

@@ -4,9 +4,9 @@ import { create } from '@bufbuild/protobuf'
 import { BatchCodec, type Frame, FrameSchema } from '../gen/es/imwire/v1/frame_pb.js'
 import { CodecError } from './errors.js'
 import { decodeFrame, encodeFrameDelimited } from './frame-codec.js'
-import { type BatchLimits, DEFAULT_BATCH_LIMITS, MAX_PREFIX_BYTES } from './limits.js'
+import { type BatchLimits, DEFAULT_BATCH_LIMITS } from './limits.js'
 import { compressLz4Block, decodeLz4Block } from './lz4-block.js'
-import { varintSize, writeVarint } from './varint.js'
+import { VARINT_TOO_LONG, VARINT_TRUNCATED, readVarint32, varintSize, writeVarint } from './varint.js'
 
 export type BatchCodecName = 'none' | 'lz4'
 
@@ -119,26 +119,16 @@ function splitPayload(raw: Uint8Array, count: number, maxFrameBytes: number): Fr
   const starts: number[] = []
   const lengths: number[] = []
   let pos = 0
+  const c = { pos: 0 }
   while (pos < end) {
     const at = pos
-    let len = 0
-    let mul = 1
-    let done = false
-    for (let i = 0; i < MAX_PREFIX_BYTES && pos < end; i++) {
-      const byte = raw[pos++] as number
-      len += (byte & 0x7f) * mul
-      mul *= 128
-      if (byte < 0x80) {
-        done = true
-        break
-      }
-    }
-    if (!done) {
-      if (pos - at >= MAX_PREFIX_BYTES)
-        throw new CodecError('BAD_LENGTH_PREFIX', 'length prefix longer than 5 bytes', at)
+    c.pos = pos
+    const len = readVarint32(raw, c, end)
+    if (len === VARINT_TOO_LONG) throw new CodecError('BAD_LENGTH_PREFIX', 'length prefix longer than 5 bytes', at)
+    if (len === VARINT_TRUNCATED)
       throw new CodecError('BATCH_LENGTH_MISMATCH', 'payload ends inside a length prefix', at) // [BAT-3]
-    }
-    if (len >= 2 ** 32) throw new CodecError('BAD_LENGTH_PREFIX', 'length prefix >= 2^32', at)
+    if (len < 0) throw new CodecError('BAD_LENGTH_PREFIX', 'length prefix >= 2^32', at)
+    pos = c.pos
     // [BAT-11] inner frames obey max_frame_bytes too.
     if (len > maxFrameBytes) throw new CodecError('FRAME_TOO_LARGE', `inner frame of ${len} bytes`, at)
     if (len > end - pos) throw new CodecError('BATCH_LENGTH_MISMATCH', 'payload ends inside a frame', at) // [BAT-3]

@@ -14,7 +14,7 @@ import { type Frame, FrameSchema } from '../gen/es/imwire/v1/frame_pb.js'
 import { CodecError } from './errors.js'
 import { decodeHotFrame } from './hot-decoder.js'
 import { encodeHotFrame } from './hot-encoder.js'
-import { DEFAULT_MAX_FRAME_BYTES } from './limits.js'
+import { DEFAULT_MAX_FRAME_BYTES } from './protocol-constants.js'
 import { varintSize, writeVarint } from './varint.js'
 import { WireError, checkMessage } from './wire-check.js'
 

@@ -12,15 +12,22 @@
 // every input matters more (test/codec checks it on arbitrary bytes).
 import type { Frame } from '../gen/es/imwire/v1/frame_pb.js'
 import type { Deliver, DeliverAck, Message, Send, SendAck } from '../gen/es/imwire/v1/messaging_pb.js'
+import { FRAME_TAG } from './frame-tags.js'
 import { utf8Read } from './utf8.js'
+import { type VarintCursor, readUint64, readVarint32 } from './varint.js'
 
 // protobuf-es shares one zero-length array as the default of every bytes field.
 const EMPTY = new Uint8Array(0)
-const TWO_32 = 4294967296
+// Frame.body tags from the descriptor (one byte each: fields < 16).
+const TAG_SEND = FRAME_TAG.send
+const TAG_SEND_ACK = FRAME_TAG.sendAck
+const TAG_DELIVER = FRAME_TAG.deliver
+const TAG_DELIVER_ACK = FRAME_TAG.deliverAck
 
 /** Decoding cursor; `ok` turns false on anything the hot path does not handle. */
-class Cursor {
+class Cursor implements VarintCursor {
   pos: number
+  status = 0
   ok = true
   constructor(
     readonly buf: Uint8Array,
@@ -31,59 +38,15 @@ class Cursor {
 
   /** A varint that fits 32 bits (lengths, tags); -1 and !ok otherwise. */
   u32(end: number): number {
-    const buf = this.buf
-    let pos = this.pos
-    let n = 0
-    let mul = 1
-    for (let i = 0; i < 5; i++) {
-      if (pos >= end) break
-      const b = buf[pos++] as number
-      n += (b & 0x7f) * mul
-      if (b < 0x80) {
-        if (n >= TWO_32) break
-        this.pos = pos
-        return n
-      }
-      mul *= 128
-    }
-    this.ok = false
-    return -1
+    const n = readVarint32(this.buf, this, end)
+    if (n < 0) this.ok = false
+    return n
   }
 
   /** A uint64 varint; 0n and !ok on truncation or a value of 2^64 or more. */
   u64(end: number): bigint {
-    const buf = this.buf
-    let pos = this.pos
-    // Up to 7 bytes (49 bits) accumulate exactly in a double.
-    let n = 0
-    let mul = 1
-    for (let i = 0; i < 7; i++) {
-      if (pos >= end) {
-        this.ok = false
-        return 0n
-      }
-      const b = buf[pos++] as number
-      n += (b & 0x7f) * mul
-      if (b < 0x80) {
-        this.pos = pos
-        return BigInt(n)
-      }
-      mul *= 128
-    }
-    let big = BigInt(n)
-    let shift = 49n
-    for (let i = 7; i < 10; i++) {
-      if (pos >= end) break
-      const b = buf[pos++] as number
-      big |= BigInt(b & 0x7f) << shift
-      if (b < 0x80) {
-        // The 10th byte may only carry bit 63.
-        if (i === 9 && b > 1) break
-        this.pos = pos
-        return big
-      }
-      shift += 7n
-    }
+    const v = readUint64(this.buf, this, end)
+    if (v >= 0n) return v
     this.ok = false
     return 0n
   }
@@ -303,24 +266,17 @@ export function decodeHotFrame(bytes: Uint8Array): Frame | undefined {
   const n = bytes.length
   if (n < 2) return undefined
   const tag = bytes[0]
-  if (tag !== 0x1a && tag !== 0x22 && tag !== 0x2a && tag !== 0x32) return undefined
+  if (tag !== TAG_SEND && tag !== TAG_SEND_ACK && tag !== TAG_DELIVER && tag !== TAG_DELIVER_ACK) return undefined
   const c = new Cursor(bytes, 1)
   const end = c.ld(n)
   // The body must be the whole frame; anything after it goes the generic way.
   if (end !== n) return undefined
   let frame: Frame
-  switch (tag) {
-    case 0x1a:
-      frame = { $typeName: 'imwire.v1.Frame', body: { case: 'send', value: readSend(c, end) } }
-      break
-    case 0x22:
-      frame = { $typeName: 'imwire.v1.Frame', body: { case: 'sendAck', value: readSendAck(c, end) } }
-      break
-    case 0x2a:
-      frame = { $typeName: 'imwire.v1.Frame', body: { case: 'deliver', value: readDeliver(c, end) } }
-      break
-    default:
-      frame = { $typeName: 'imwire.v1.Frame', body: { case: 'deliverAck', value: readDeliverAck(c, end) } }
-  }
+  if (tag === TAG_SEND) frame = { $typeName: 'imwire.v1.Frame', body: { case: 'send', value: readSend(c, end) } }
+  else if (tag === TAG_SEND_ACK)
+    frame = { $typeName: 'imwire.v1.Frame', body: { case: 'sendAck', value: readSendAck(c, end) } }
+  else if (tag === TAG_DELIVER)
+    frame = { $typeName: 'imwire.v1.Frame', body: { case: 'deliver', value: readDeliver(c, end) } }
+  else frame = { $typeName: 'imwire.v1.Frame', body: { case: 'deliverAck', value: readDeliverAck(c, end) } }
   return c.ok && c.pos === end ? frame : undefined
 }

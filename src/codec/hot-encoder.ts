@@ -16,17 +16,20 @@
 // back to toBinary, which has the final word on such values.
 import type { Frame } from '../gen/es/imwire/v1/frame_pb.js'
 import type { Deliver, DeliverAck, Message, Send, SendAck } from '../gen/es/imwire/v1/messaging_pb.js'
+import { FRAME_TAG } from './frame-tags.js'
 import { utf8Length, utf8Write } from './utf8.js'
 import { uint64Size, varintSize, writeUint64, writeVarint } from './varint.js'
 
 /** Frame bodies this encoder handles. */
 export const HOT_CASES: ReadonlySet<string> = new Set(['send', 'sendAck', 'deliver', 'deliverAck'])
 
-// Frame.body field tags (field << 3 | wire type 2).
-const TAG_SEND = 0x1a
-const TAG_SEND_ACK = 0x22
-const TAG_DELIVER = 0x2a
-const TAG_DELIVER_ACK = 0x32
+// Frame.body tags from the descriptor; all four are one byte (fields < 16).
+const TAG_SEND = FRAME_TAG.send
+const TAG_SEND_ACK = FRAME_TAG.sendAck
+const TAG_DELIVER = FRAME_TAG.deliver
+const TAG_DELIVER_ACK = FRAME_TAG.deliverAck
+if (Math.max(TAG_SEND, TAG_SEND_ACK, TAG_DELIVER, TAG_DELIVER_ACK) > 0x7f)
+  throw new Error('hot frame tags must be one byte')
 
 const alloc: (n: number) => Uint8Array =
   typeof Buffer === 'function' ? (n) => Buffer.allocUnsafe(n) : (n) => new Uint8Array(n)

@@ -1,7 +1,9 @@
 // TCP stream form -> frames, under any chunking. [FRM-1] [FRM-3] [FRM-4] [FRM-8]
 //
-// Two states: reading a length prefix (kept as a running value, never
-// buffered), or assembling a frame body. A frame that lies whole inside a
+// Two states: reading a length prefix, or assembling a frame body. A prefix
+// is read in place with the codec's one varint reader; only a prefix split
+// across chunks is kept, in a 5-byte buffer (at most 5 bytes copied per
+// frame). A frame that lies whole inside a
 // chunk is decoded in place (no copy); a frame split across chunks is copied
 // once into a buffer of exactly its declared length, which was checked
 // against maxFrameBytes before anything of the body was kept. So every byte
@@ -15,9 +17,8 @@
 import type { Frame } from '../gen/es/imwire/v1/frame_pb.js'
 import { CodecError } from './errors.js'
 import { decodeFrame } from './frame-codec.js'
-import { DEFAULT_MAX_FRAME_BYTES, MAX_PREFIX_BYTES } from './limits.js'
-
-const TWO_32 = 4294967296
+import { DEFAULT_MAX_FRAME_BYTES } from './protocol-constants.js'
+import { MAX_VARINT32_BYTES, VARINT_TOO_LONG, VARINT_TRUNCATED, type VarintCursor, readVarint32 } from './varint.js'
 
 export interface StreamDecoderOptions {
   /** Largest frame accepted, checked from the prefix. Default 1 MiB. [LIM-1] */
@@ -30,12 +31,15 @@ export interface StreamDecoderOptions {
  */
 export type FrameHandler = (frame: Frame, bytes: Uint8Array, offset: number) => unknown
 
+/** Called for each complete frame's bytes (without prefix, not decoded); return false to stop. */
+export type FrameBytesHandler = (bytes: Uint8Array, offset: number) => unknown
+
 export class StreamDecoder {
   private readonly maxFrameBytes: number
-  /** Prefix bytes read so far for the frame in progress (0 between frames). */
+  /** Prefix bytes held for the frame in progress when its prefix spans chunks (0 otherwise). */
   private prefixBytes = 0
-  private prefixValue = 0
-  private prefixMul = 1
+  private readonly prefix = new Uint8Array(MAX_VARINT32_BYTES)
+  private readonly cursor: VarintCursor = { pos: 0 }
   /** Body being assembled across chunks, exactly as long as declared. */
   private body: Uint8Array | null = null
   private filled = 0
@@ -72,6 +76,20 @@ export class StreamDecoder {
    * the chunk and later chunks are ignored (the connection is closing).
    */
   feed(chunk: Uint8Array, onFrame: FrameHandler): void {
+    this.consume(chunk, onFrame)
+  }
+
+  /**
+   * Feed bytes; calls onBytes with each complete frame's bytes (no prefix)
+   * without decoding them: prefixes and sizes are checked ([FRM-3] [FRM-4]),
+   * the protobuf is left to the caller (the conformance runner decodes later,
+   * to report a malformed frame as evidence). Stops like feed().
+   */
+  split(chunk: Uint8Array, onBytes: FrameBytesHandler): void {
+    this.consume(chunk, null, onBytes)
+  }
+
+  private consume(chunk: Uint8Array, onFrame: FrameHandler | null, onBytes?: FrameBytesHandler): void {
     if (this.failure !== null) throw this.failure
     if (this.stopped) return
     const n = chunk.length
@@ -80,26 +98,47 @@ export class StreamDecoder {
       let bytes: Uint8Array
       let bodyAt: number
       if (this.body === null) {
-        if (this.prefixBytes === 0) this.frameStart = this.fed + pos
-        const b = chunk[pos++] as number
-        this.prefixValue += (b & 0x7f) * this.prefixMul
-        this.prefixMul *= 128
-        this.prefixBytes++
-        if (b >= 0x80) {
-          // [FRM-4] refused at the 5th byte already: no 6th byte can make it valid.
-          if (this.prefixBytes >= MAX_PREFIX_BYTES) this.fail('BAD_LENGTH_PREFIX', 'length prefix longer than 5 bytes')
-          continue
+        const held = this.prefixBytes
+        if (held === 0) this.frameStart = this.fed + pos
+        const c = this.cursor
+        let len: number
+        let prefixLen: number
+        if (held === 0) {
+          c.pos = pos
+          len = readVarint32(chunk, c, n)
+          if (len === VARINT_TRUNCATED) {
+            // Fewer than 5 bytes left, all continued: keep them for the next chunk.
+            this.prefix.set(chunk.subarray(pos), 0)
+            this.prefixBytes = n - pos
+            this.copied += n - pos
+            break
+          }
+          prefixLen = c.pos - pos
+        } else {
+          // A prefix split across chunks: complete it in the 5-byte buffer.
+          const take = Math.min(MAX_VARINT32_BYTES - held, n - pos)
+          this.prefix.set(chunk.subarray(pos, pos + take), held)
+          c.pos = 0
+          len = readVarint32(this.prefix, c, held + take)
+          if (len === VARINT_TRUNCATED) {
+            // Still short of 5 bytes: the whole chunk went into the buffer.
+            this.prefixBytes = held + take
+            this.copied += take
+            break
+          }
+          prefixLen = c.pos
+          this.copied += prefixLen - held
         }
-        const len = this.prefixValue
-        if (len >= TWO_32) this.fail('BAD_LENGTH_PREFIX', 'length prefix >= 2^32')
+        // [FRM-4] refused at the 5th byte already: no 6th byte can make it valid.
+        if (len === VARINT_TOO_LONG) this.fail('BAD_LENGTH_PREFIX', 'length prefix longer than 5 bytes')
+        if (len < 0) this.fail('BAD_LENGTH_PREFIX', 'length prefix >= 2^32')
         // [FRM-3] checked from the prefix, before any of the body is kept.
         if (len > this.maxFrameBytes)
           this.fail('FRAME_TOO_LARGE', `frame of ${len} bytes exceeds ${this.maxFrameBytes}`)
+        pos += prefixLen - held
         bodyAt = this.fed + pos
-        this.bodyPrefix = this.prefixBytes
+        this.bodyPrefix = prefixLen
         this.prefixBytes = 0
-        this.prefixValue = 0
-        this.prefixMul = 1
         if (n - pos < len) {
           this.body = new Uint8Array(len)
           this.body.set(chunk.subarray(pos), 0)
@@ -123,19 +162,24 @@ export class StreamDecoder {
         this.body = null
         this.filled = 0
       }
-      let frame: Frame
-      try {
-        frame = decodeFrame(bytes, this.maxFrameBytes)
-      } catch (err) {
-        if (err instanceof CodecError) {
-          err.offset = bodyAt + (err.offset ?? 0)
-          this.failure = err
+      let frame: Frame | undefined
+      if (onFrame !== null) {
+        try {
+          frame = decodeFrame(bytes, this.maxFrameBytes)
+        } catch (err) {
+          if (err instanceof CodecError) {
+            err.offset = bodyAt + (err.offset ?? 0)
+            this.failure = err
+          }
+          throw err
         }
-        throw err
       }
       let more: unknown
       try {
-        more = onFrame(frame, bytes, this.frameStart)
+        more =
+          onFrame !== null
+            ? onFrame(frame as Frame, bytes, this.frameStart)
+            : (onBytes as FrameBytesHandler)(bytes, this.frameStart)
       } catch (err) {
         this.stopped = true
         throw err

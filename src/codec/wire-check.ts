@@ -9,6 +9,12 @@
 // in string fields, and reports the byte offset of the offending field. It
 // skips unknown fields (well-formed ones only) as [FRM-6] requires.
 import { type DescField, type DescMessage, ScalarType } from '@bufbuild/protobuf'
+import {
+  VARINT_OVERFLOW,
+  VARINT_TRUNCATED,
+  readVarint32 as readVarint32At,
+  skipVarint as skipVarintAt,
+} from './varint.js'
 
 const WT_VARINT = 0
 const WT_I64 = 1
@@ -107,32 +113,20 @@ function rulesOf(desc: DescMessage): Map<number, FieldRule> {
 
 /** Position after a varint of at most 64 bits starting at pos; errors report `at`. */
 function skipVarint(buf: Uint8Array, pos: number, end: number, at: number): number {
-  for (let i = 0; i < 10; i++) {
-    if (pos >= end) throw new WireError(at, 'truncated varint')
-    const b = buf[pos++] as number
-    if (b < 0x80) {
-      if (i === 9 && b > 1) throw new WireError(at, 'varint overflows 64 bits')
-      return pos
-    }
-  }
+  const next = skipVarintAt(buf, pos, end)
+  if (next >= 0) return next
+  if (next === VARINT_TRUNCATED) throw new WireError(at, 'truncated varint')
+  if (next === VARINT_OVERFLOW) throw new WireError(at, 'varint overflows 64 bits')
   throw new WireError(at, 'varint longer than 10 bytes')
 }
 
 /** A varint that must fit 32 bits (tags and lengths); errors report `at`. */
 function readVarint32(buf: Uint8Array, pos: number, end: number, what: string, at: number): [number, number] {
-  let n = 0
-  let mul = 1
-  for (let i = 0; i < 5; i++) {
-    if (pos + i >= end) throw new WireError(at, `truncated ${what}`)
-    const b = buf[pos + i] as number
-    n += (b & 0x7f) * mul
-    if (b < 0x80) {
-      if (n > 0xffffffff) break
-      return [n, pos + i + 1]
-    }
-    mul *= 128
-  }
-  throw new WireError(at, `${what} does not fit 32 bits`)
+  const c = { pos }
+  const n = readVarint32At(buf, c, end)
+  if (n === VARINT_TRUNCATED) throw new WireError(at, `truncated ${what}`)
+  if (n < 0) throw new WireError(at, `${what} does not fit 32 bits`)
+  return [n, c.pos]
 }
 
 /**

@@ -8,12 +8,15 @@ import { randomBytes } from 'node:crypto'
 import { parseArgs } from 'node:util'
 import pino from 'pino'
 import {
-  checkLimits,
   DEFAULT_LIMITS,
+  HANDSHAKE_TIMEOUT_MAX_MS,
   HANDSHAKE_TIMEOUT_MS,
   HEARTBEAT_DEFAULT_MS,
+  HEARTBEAT_MAX_MS,
+  HEARTBEAT_MIN_MS,
   type ServerLimits,
-} from '../session/limits.js'
+} from '../codec/index.js'
+import { checkLimits } from '../session/limits.js'
 import type { RateLimitOptions } from '../session/rate-limit.js'
 import type { AdmissionLimits } from './admission.js'
 import { startServer } from './server.js'
@@ -32,8 +35,8 @@ export const USAGE = `usage: imwire serve [options]
   --max-message-bytes N      --receive-window N       --max-inflight-sends N
   --max-backlog N            --replay-limit N         --history-page-max N
   --max-group-members N      (limits: spec Appendix D bounds apply)
-  --heartbeat-default-ms N   heartbeat for clients asking 0 (default 30000, within [1000, 300000])
-  --handshake-timeout-ms N   Hello deadline (default 10000, at most 10000)
+  --heartbeat-default-ms N   heartbeat for clients asking 0 (default ${HEARTBEAT_DEFAULT_MS}, within [${HEARTBEAT_MIN_MS}, ${HEARTBEAT_MAX_MS}])
+  --handshake-timeout-ms N   Hello deadline (default ${HANDSHAKE_TIMEOUT_MS}, at most ${HANDSHAKE_TIMEOUT_MAX_MS})
   --max-connections N        open connections in total (default 100000); excess: Close 3006 [SEC-2]
   --max-connections-per-address N   open connections from one source address (default 10000)
   --max-handshakes N         connections still before Welcome, in total (default 10000)
@@ -209,11 +212,12 @@ function parse(argv: string[]) {
   const problems = checkLimits({ ...DEFAULT_LIMITS, ...limits })
   if (problems.length > 0) throw new UsageError(`invalid limits: ${problems.join('; ')}`) // [LIM-1]
   const heartbeatDefaultMs = positive(values['heartbeat-default-ms'], '--heartbeat-default-ms') ?? HEARTBEAT_DEFAULT_MS
-  if (heartbeatDefaultMs < 1000 || heartbeatDefaultMs > 300_000) {
-    throw new UsageError('--heartbeat-default-ms: within [1000, 300000]') // [HS-9]
+  if (heartbeatDefaultMs < HEARTBEAT_MIN_MS || heartbeatDefaultMs > HEARTBEAT_MAX_MS) {
+    throw new UsageError(`--heartbeat-default-ms: within [${HEARTBEAT_MIN_MS}, ${HEARTBEAT_MAX_MS}]`) // [HS-9]
   }
   const handshakeTimeoutMs = positive(values['handshake-timeout-ms'], '--handshake-timeout-ms') ?? HANDSHAKE_TIMEOUT_MS
-  if (handshakeTimeoutMs > 10_000) throw new UsageError('--handshake-timeout-ms: at most 10000') // [HS-8]
+  if (handshakeTimeoutMs > HANDSHAKE_TIMEOUT_MAX_MS)
+    throw new UsageError(`--handshake-timeout-ms: at most ${HANDSHAKE_TIMEOUT_MAX_MS}`) // [HS-8]
   // [SEC-2] [SEC-6] unset: startServer's defaults.
   const admission: Partial<AdmissionLimits> = {}
   const rateLimit: Partial<RateLimitOptions> = {}

@@ -5,14 +5,14 @@ import pino, { type Logger } from 'pino'
 import { CloseCode } from '../gen/es/imwire/v1/control_pb.js'
 import {
   DEFAULT_LIMITS,
-  DEFAULT_MAX_OUTPUT_BYTES,
+  HANDSHAKE_TIMEOUT_MAX_MS,
   HANDSHAKE_TIMEOUT_MS,
   HEARTBEAT_DEFAULT_MS,
   HEARTBEAT_MAX_MS,
   HEARTBEAT_MIN_MS,
-  checkLimits,
   type ServerLimits,
-} from '../session/limits.js'
+} from '../codec/index.js'
+import { DEFAULT_MAX_OUTPUT_BYTES, checkLimits } from '../session/limits.js'
 import { SUPPORTED_FEATURES } from '../session/handshake.js'
 import { DEFAULT_RATE_LIMIT, type RateLimitOptions, UserRateLimiter } from '../session/rate-limit.js'
 import type { SessionConfig } from '../session/session.js'
@@ -76,11 +76,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   if (problems.length > 0) throw new RangeError(`invalid limits: ${problems.join('; ')}`)
   const heartbeatDefaultMs = opts.heartbeatDefaultMs ?? HEARTBEAT_DEFAULT_MS
   if (heartbeatDefaultMs < HEARTBEAT_MIN_MS || heartbeatDefaultMs > HEARTBEAT_MAX_MS) {
-    throw new RangeError('heartbeat default must be within [1000, 300000] ms') // [HS-9]
+    throw new RangeError(`heartbeat default must be within [${HEARTBEAT_MIN_MS}, ${HEARTBEAT_MAX_MS}] ms`) // [HS-9]
   }
   const handshakeTimeoutMs = opts.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS
-  if (handshakeTimeoutMs <= 0 || handshakeTimeoutMs > 10_000) {
-    throw new RangeError('handshake timeout must be within (0, 10000] ms') // [HS-8]
+  if (handshakeTimeoutMs <= 0 || handshakeTimeoutMs > HANDSHAKE_TIMEOUT_MAX_MS) {
+    throw new RangeError(`handshake timeout must be within (0, ${HANDSHAKE_TIMEOUT_MAX_MS}] ms`) // [HS-8]
   }
   const now = opts.now ?? Date.now
   const admission = new Admission({ ...DEFAULT_ADMISSION, ...opts.admission }) // [SEC-2]
@@ -153,7 +153,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
 
   const accept = (conn: Connection): void => {
     if (draining) {
-      conn.close(3001, 'server shutting down', 1000)
+      conn.close(CloseCode.GOING_AWAY, 'server shutting down', 1000)
       return
     }
     const address = sourceAddress(conn.remoteAddress)

@@ -5,7 +5,7 @@ import { CloseCode } from '../gen/es/imwire/v1/control_pb.js'
 import { type Frame, FrameSchema } from '../gen/es/imwire/v1/frame_pb.js'
 import type { Hello } from '../gen/es/imwire/v1/handshake_pb.js'
 import { isConversationId, isDeviceId, seqFromWire } from './ids.js'
-import { MIN_CLIENT_MAX_FRAME_BYTES, type ServerLimits } from './limits.js'
+import { MIN_CLIENT_MAX_FRAME_BYTES, type ServerLimits } from '../codec/index.js'
 import type { ResumePosition } from './store-ops.js'
 
 /** Protocol versions this server speaks. [HS-4] */
@@ -61,7 +61,11 @@ export function acceptHello(hello: Hello, cfg: HandshakeConfig): HelloOutcome {
   }
   // [HS-13] a client may raise its inbound limit, never lower it below 1 MiB.
   if (hello.maxFrameBytes !== 0 && hello.maxFrameBytes < MIN_CLIENT_MAX_FRAME_BYTES) {
-    return { ok: false, code: CloseCode.PROTOCOL_ERROR, reason: 'max_frame_bytes must be 0 or at least 1048576' }
+    return {
+      ok: false,
+      code: CloseCode.PROTOCOL_ERROR,
+      reason: `max_frame_bytes must be 0 or at least ${MIN_CLIENT_MAX_FRAME_BYTES}`,
+    }
   }
   // [HS-5] requested ∩ offered; unknown names ignored.
   const features = cfg.features.filter((f) => hello.features.includes(f))

@@ -17,7 +17,7 @@ import type { Send } from '../gen/es/imwire/v1/messaging_pb.js'
 import { conversationInfo, errorFrame, messageProto } from './frames.js'
 import type { Negotiated } from './handshake.js'
 import { isConversationId, isUserId, seqFromWire, utf8Length } from './ids.js'
-import { MAX_CONTENT_TYPE_BYTES, MAX_TITLE_BYTES } from './limits.js'
+import { MAX_CONTENT_TYPE_BYTES, MAX_TITLE_BYTES } from '../codec/index.js'
 import type { ConversationOpResult, OpError, ResultOf, StoreOp } from './store-ops.js'
 
 export interface RequestContext {

@@ -15,7 +15,7 @@ import {
   HEARTBEAT_MAX_MS,
   HEARTBEAT_MIN_MS,
   type ServerLimits,
-} from '../../src/session/limits.js'
+} from '../../src/codec/index.js'
 import { ServerSession, type SessionConfig } from '../../src/session/session.js'
 import type { StoreOp, StoreResult } from '../../src/session/store-ops.js'
 import { makeTestToken, verifyTestToken } from '../../src/session/test-token.js'
