@@ -10,7 +10,7 @@
 // size, so it stays proportional to the outbox, not to the history of sends.
 import { type FileHandle, open, readFile, rename } from 'node:fs/promises'
 import {
-  type ClientState,
+  type StoredClientState,
   type ClientStore,
   applyOps,
   emptyState,
@@ -105,7 +105,7 @@ export class JsonFileClientStore implements ClientStore {
     this.fsync = opts.fsync ?? true
   }
 
-  async load(): Promise<ClientState> {
+  async load(): Promise<StoredClientState> {
     let text = ''
     try {
       text = await readFile(this.path, 'utf8')

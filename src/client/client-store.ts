@@ -34,7 +34,7 @@ export type StoreOp =
   | { op: 'sendSeq'; conversationId: string; next: number }
   | { op: 'position'; conversationId: string; seq: number; epoch: number }
 
-export interface ClientState {
+export interface StoredClientState {
   /** Ascending by order. */
   entries: StoredEntry[]
   /** Next send_seq to assign, per conversation. */
@@ -43,14 +43,14 @@ export interface ClientState {
 }
 
 export interface ClientStore {
-  load(): Promise<ClientState>
+  load(): Promise<StoredClientState>
   /** Resolves once the operations are durable (as durable as the store gets). */
   write(ops: StoreOp[]): Promise<void>
   close(): Promise<void>
 }
 
 /** Applies operations to a state: the one definition both stores share. */
-export function applyOps(state: ClientState, ops: StoreOp[], entries: Map<string, StoredEntry>): void {
+export function applyOps(state: StoredClientState, ops: StoreOp[], entries: Map<string, StoredEntry>): void {
   for (const o of ops) {
     switch (o.op) {
       case 'put':
@@ -69,7 +69,7 @@ export function applyOps(state: ClientState, ops: StoreOp[], entries: Map<string
   }
 }
 
-export function emptyState(): ClientState {
+export function emptyState(): StoredClientState {
   return { entries: [], nextSendSeq: new Map(), positions: new Map() }
 }
 
@@ -78,7 +78,7 @@ export class MemoryClientStore implements ClientStore {
   private readonly state = emptyState()
   private readonly entries = new Map<string, StoredEntry>()
 
-  async load(): Promise<ClientState> {
+  async load(): Promise<StoredClientState> {
     return {
       entries: [...this.entries.values()].sort((a, b) => a.order - b.order),
       nextSendSeq: new Map(this.state.nextSendSeq),

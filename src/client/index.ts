@@ -11,7 +11,7 @@ export type {
 } from './client-types.js'
 export { ClientError, ClientErrorCode, isTerminalClose } from './client-error.js'
 export {
-  type ClientState as StoredClientState,
+  type StoredClientState,
   type ClientStore,
   MemoryClientStore,
   type StoredEntry,

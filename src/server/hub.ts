@@ -11,7 +11,7 @@ import { encodeFrame } from '../codec/index.js'
 import type { UpdateReason } from '../gen/es/imwire/v1/conversation_pb.js'
 import type { LiveMessage } from '../session/effects.js'
 import { deliverFrame } from '../session/frames.js'
-import type { Notice, StoredMessage } from '../session/store-ops.js'
+import type { MemberNotice, StoredMessage } from '../session/store-ops.js'
 
 /** What the hub needs from a connection's driver. */
 export interface HubMember {
@@ -93,7 +93,7 @@ export class Hub<M extends HubMember = HubMember> {
     }
   }
 
-  notify(conversationId: string, notices: readonly Notice[], epoch: number, topSeq: number): void {
+  notify(conversationId: string, notices: readonly MemberNotice[], epoch: number, topSeq: number): void {
     for (const n of notices) {
       const e = this.users.get(n.userId)
       if (e === undefined) continue

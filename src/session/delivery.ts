@@ -41,14 +41,14 @@ export interface DeliveryOptions {
   peerMaxFrameBytes: number
 }
 
-export interface Notice {
+export interface ConversationNotice {
   conversationId: string
   reason: UpdateReason
   epoch: number
   topSeq: number
 }
 
-type LiveItem = { live: LiveMessage; notice?: undefined } | { live?: undefined; notice: Notice }
+type LiveItem = { live: LiveMessage; notice?: undefined } | { live?: undefined; notice: ConversationNotice }
 
 interface ConvState {
   acked: number
@@ -132,7 +132,7 @@ export class Deliveries {
   }
 
   /** A membership notice: live traffic, after ReplayComplete, in order. [CNV-14] */
-  notice(n: Notice): void {
+  notice(n: ConversationNotice): void {
     this.queue.push({ notice: n })
     if (this.live && this.queue.length - this.head === 1) this.pump()
   }

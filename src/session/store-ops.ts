@@ -140,8 +140,8 @@ export interface ListOp {
 }
 export type ListResult = { ok: true; conversations: ConversationView[]; hasMore: boolean }
 
-/** A notice the hub sends to the online devices of one user. [CNV-6] */
-export interface Notice {
+/** A notice the hub sends (MemberNotice; a connection queues it as a session/delivery ConversationNotice) to the online devices of one user. [CNV-6] */
+export interface MemberNotice {
   userId: string
   reason: UpdateReason
   /** Skip this device (the one that made the change). */
@@ -173,7 +173,7 @@ export interface LeaveOp {
   conversationId: string
 }
 export type ConversationOpResult =
-  | { ok: true; conversation: ConversationView; notices: Notice[]; epoch: number; topSeq: number }
+  | { ok: true; conversation: ConversationView; notices: MemberNotice[]; epoch: number; topSeq: number }
   | OpError
 
 export type StoreOp = OpenDeviceOp | ReadReplayOp | SendOp | AckOp | HistoryOp | ListOp | CreateOp | MembersOp | LeaveOp

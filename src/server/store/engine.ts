@@ -16,7 +16,7 @@ import type {
   ListOp,
   ListResult,
   MembersOp,
-  Notice,
+  MemberNotice,
   OpenDeviceOp,
   OpenDeviceResult,
   OpError,
@@ -199,7 +199,7 @@ export function list(t: Tables, op: ListOp): ListResult {
   return { ok: true, conversations, hasMore }
 }
 
-function result(t: Tables, c: ConversationRow, op: { userId: string; deviceId: string }, notices: Notice[]) {
+function result(t: Tables, c: ConversationRow, op: { userId: string; deviceId: string }, notices: MemberNotice[]) {
   const fresh = t.getConversation(c.id) as ConversationRow
   return {
     ok: true as const,
@@ -237,7 +237,7 @@ export function create(t: Tables, op: CreateOp): ConversationOpResult {
   t.insertConversation(row)
   for (const u of wanted) t.addMember(row.id, u)
   // [CNV-6] the other members, and the creator's other devices, get JOINED.
-  const notices: Notice[] = wanted.map((u) =>
+  const notices: MemberNotice[] = wanted.map((u) =>
     u === op.userId
       ? { userId: u, reason: UpdateReason.JOINED, exceptDeviceId: op.deviceId }
       : { userId: u, reason: UpdateReason.JOINED },
@@ -255,7 +255,7 @@ export function addMembers(t: Tables, op: MembersOp): ConversationOpResult {
   // [CNV-7] an added user reads the whole history; its devices keep any
   // cursor from an earlier membership (a cursor moves only by acks [DLV-7]).
   for (const u of added) t.addMember(c.id, u)
-  const notices: Notice[] = []
+  const notices: MemberNotice[] = []
   if (added.length > 0) {
     for (const u of added) notices.push({ userId: u, reason: UpdateReason.JOINED })
     for (const u of before) notices.push(changed(u, op))
@@ -263,7 +263,7 @@ export function addMembers(t: Tables, op: MembersOp): ConversationOpResult {
   return result(t, c, op, notices)
 }
 
-function changed(userId: string, op: { userId: string; deviceId: string }): Notice {
+function changed(userId: string, op: { userId: string; deviceId: string }): MemberNotice {
   return userId === op.userId
     ? { userId, reason: UpdateReason.MEMBERS_CHANGED, exceptDeviceId: op.deviceId }
     : { userId, reason: UpdateReason.MEMBERS_CHANGED }
@@ -278,7 +278,7 @@ export function removeMembers(t: Tables, op: MembersOp): ConversationOpResult {
   if (op.userIds.includes(op.userId)) return fail(ErrorCode.BAD_REQUEST, 'the owner leaves instead of removing itself')
   const removed = op.userIds.filter((u) => t.isMember(c.id, u))
   for (const u of removed) t.removeMember(c.id, u)
-  const notices: Notice[] = []
+  const notices: MemberNotice[] = []
   if (removed.length > 0) {
     for (const u of removed) notices.push({ userId: u, reason: UpdateReason.REMOVED })
     for (const u of t.members(c.id)) notices.push(changed(u, op))
@@ -294,7 +294,7 @@ export function leave(t: Tables, op: LeaveOp): ConversationOpResult {
   const rest = t.members(c.id)
   // [CNV-5] ownership passes to the smallest remaining user id; may be empty.
   if (c.owner === op.userId) t.setOwner(c.id, rest[0] ?? '')
-  const notices: Notice[] = [{ userId: op.userId, reason: UpdateReason.REMOVED, exceptDeviceId: op.deviceId }]
+  const notices: MemberNotice[] = [{ userId: op.userId, reason: UpdateReason.REMOVED, exceptDeviceId: op.deviceId }]
   for (const u of rest) notices.push({ userId: u, reason: UpdateReason.MEMBERS_CHANGED })
   return result(t, c, op, notices)
 }
