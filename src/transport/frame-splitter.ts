@@ -7,7 +7,7 @@
 // frames itself with the codec's rules and hands each one over as soon as it
 // is decoded. It also keeps the frame bytes (for transcripts) and avoids
 // copying a whole chunk per push: only the bytes of an incomplete frame are
-// kept between chunks. (Requested from the codec: notes/requests-server.md.)
+// kept between chunks.
 import { CodecError, decodeFrame, MAX_PREFIX_BYTES } from '../codec/index.js'
 import type { Frame } from '../gen/es/imwire/v1/frame_pb.js'
 
