@@ -19,9 +19,6 @@ import type { Deliver, DeliverAck, Message, Send, SendAck } from '../gen/es/imwi
 import { utf8Length, utf8Write } from './utf8.js'
 import { uint64Size, varintSize, writeUint64, writeVarint } from './varint.js'
 
-/** Frame bodies this encoder handles. */
-export const HOT_CASES: ReadonlySet<string> = new Set(['send', 'sendAck', 'deliver', 'deliverAck'])
-
 // Frame.body field tags (field << 3 | wire type 2).
 const TAG_SEND = 0x1a
 const TAG_SEND_ACK = 0x22
