@@ -9,8 +9,8 @@
 //           compressor made standard (compressLz4Block) + our bounded decoder,
 //           against lz4-napi (native lz4_flex); MB/s of uncompressed bytes.
 //
-// Run with ts-node (transpile only), like the other benches:
-//   TS_NODE_TRANSPILE_ONLY=1 node --import @isaacs/ts-node-temp-fork-for-pr-2009/import bench/codec.ts [--quick]
+// Run with tsx (transpile only), like the other benches:
+//   node --import tsx bench/codec.ts [--quick]
 // Each contender warms up, then runs 7 slices of 100 ms interleaved with its
 // peers (--quick: 3 of 60 ms); the table shows the median slice, as operations
 // per second of CPU time (robust to other load on a shared machine).
@@ -20,7 +20,7 @@ import protobuf from 'protobufjs'
 import { fileURLToPath } from 'node:url'
 import { compressLz4Block, decodeFrame, decodeLz4Block, encodeBatchPayload, encodeFrame } from '../src/codec/index.js'
 import { type Frame, FrameSchema } from '../src/gen/es/imwire/v1/frame_pb.js'
-import { Frame as TsFrame } from '../src/gen/tsproto/imwire/v1/frame.js'
+import { Frame as TsFrame } from '../test/gen/tsproto/imwire/v1/frame.js'
 
 const quick = process.argv.includes('--quick')
 /** Each function runs ROUNDS slices of SLICE_MS, interleaved with its peers. */
