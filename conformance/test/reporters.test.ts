@@ -2,7 +2,7 @@
 // well-formed XML, TAP has one test point per case, the HTML page is
 // self-contained and escapes everything it shows.
 import { execFileSync } from 'node:child_process'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { XMLParser, XMLValidator } from 'fast-xml-parser'
