@@ -71,13 +71,13 @@ t.test('the arbitrary frames also reach the native UTF-8 branch of the hot codec
   const decode = TextDecoder.prototype.decode
   let nativeEncodes = 0
   let nativeDecodes = 0
-  TextEncoder.prototype.encodeInto = function (this: TextEncoder, ...a: Parameters<TextEncoder['encodeInto']>) {
+  TextEncoder.prototype.encodeInto = function (this: InstanceType<typeof TextEncoder>, src, dest) {
     nativeEncodes++
-    return encodeInto.apply(this, a)
+    return encodeInto.call(this, src, dest)
   }
-  TextDecoder.prototype.decode = function (this: TextDecoder, ...a: Parameters<TextDecoder['decode']>) {
+  TextDecoder.prototype.decode = function (this: InstanceType<typeof TextDecoder>, input, options) {
     nativeDecodes++
-    return decode.apply(this, a)
+    return decode.call(this, input, options)
   }
   t.teardown(() => {
     TextEncoder.prototype.encodeInto = encodeInto
