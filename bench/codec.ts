@@ -13,8 +13,8 @@
 //           large frame from a slow or hostile peer): CPU ms per frame. The
 //           three must stay within the same order: buffering is linear.
 //
-// Run with ts-node (transpile only), like the other benches:
-//   TS_NODE_TRANSPILE_ONLY=1 node --import @isaacs/ts-node-temp-fork-for-pr-2009/import bench/codec.ts [--quick] [--stream]
+// Run with tsx (transpile only), like the other benches:
+//   node --import tsx bench/codec.ts [--quick] [--stream]
 // (--stream: only the stream rows).
 // Each contender warms up, then runs 7 slices of 100 ms interleaved with its
 // peers (--quick: 3 of 60 ms); the table shows the median slice, as operations
@@ -34,7 +34,7 @@ import {
   encodeFrameDelimited,
 } from '../src/codec/index.js'
 import { type Frame, FrameSchema } from '../src/gen/es/imwire/v1/frame_pb.js'
-import { Frame as TsFrame } from '../src/gen/tsproto/imwire/v1/frame.js'
+import { Frame as TsFrame } from '../test/gen/tsproto/imwire/v1/frame.js'
 
 const quick = process.argv.includes('--quick')
 const streamOnly = process.argv.includes('--stream')

@@ -1,21 +1,21 @@
 #!/usr/bin/env bash
-# `buf breaking` against the last release tag (v*), or, before the first
-# release, against the last commit. A wire- or JSON-breaking change to proto/
-# fails here; such a change needs a new protocol version, not an edit.
+# `buf breaking` against the committed image of the last released proto,
+# proto/baseline/imwire-v1.binpb. A wire- or JSON-breaking change to proto/
+# (rules: buf.yaml `breaking`) fails here; such a change needs a new protocol
+# version, not an edit. A missing baseline is a failure, never a skip: a check
+# that has nothing to compare with proves nothing.
+#
+# Releasing: after tagging a release whose proto/ changed, refresh the image
+# from the tagged tree and commit it with the release:
+#   npx buf build --exclude-source-info -o proto/baseline/imwire-v1.binpb
+# Until the first release (0.1.0) the baseline is the v1 draft as first
+# frozen; additive changes (new fields, messages, enum values) pass.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-against=""
-if git rev-parse --git-dir >/dev/null 2>&1; then
-  tag=$(git describe --tags --abbrev=0 --match 'v*' 2>/dev/null || true)
-  if [ -n "$tag" ]; then
-    against=".git#tag=$tag"
-  elif git rev-parse --verify -q HEAD >/dev/null; then
-    against=".git#ref=HEAD"
-  fi
+baseline="proto/baseline/imwire-v1.binpb"
+if [ ! -f "$baseline" ]; then
+  echo "buf breaking: baseline $baseline is missing (see scripts/buf-breaking.sh for how a release makes it)" >&2
+  exit 1
 fi
-if [ -z "$against" ]; then
-  echo "buf breaking: no git history to compare against; skipped" >&2
-  exit 0
-fi
-echo "buf breaking --against $against"
-exec npx --no-install buf breaking --against "$against"
+echo "buf breaking --against $baseline"
+exec npx --no-install buf breaking --against "$baseline"

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Enforces coverage thresholds over the hand-written code after `tap` ran.
 // tap's own default is 100% or nothing; we hold a real bar instead and keep
-// generated code (src/gen) out of the totals, since it is tested by the
+// generated code (src/gen, test/gen/tsproto) out of the totals, since it is tested by the
 // freshness check, not by exercising every generated branch.
 import { readFileSync } from 'node:fs'
 
@@ -18,7 +18,7 @@ try {
 }
 const totals = Object.fromEntries(Object.keys(THRESHOLDS).map((k) => [k, { total: 0, covered: 0 }]))
 for (const [file, entry] of Object.entries(summary)) {
-  if (file === 'total' || file.includes('/src/gen/')) continue
+  if (file === 'total' || file.includes('/src/gen/') || file.includes('/test/gen/tsproto/')) continue
   for (const k of Object.keys(THRESHOLDS)) {
     totals[k].total += entry[k].total
     totals[k].covered += entry[k].covered

@@ -35,5 +35,23 @@ export { type RunningServer, type ServerOptions, startServer } from './server/se
 export type { Store } from './server/store/store.js'
 export { createMemoryStore, openSqliteStore, type SqliteStoreOptions } from './server/store/sqlite-store.js'
 
-// Client.
-export { ImwireClient } from './client/index.js'
+// Client (its whole surface, with the outbox and tracker pieces, is the
+// `imwire/client` entry).
+export {
+  ClientError,
+  ClientErrorCode,
+  type ClientEvents,
+  type ClientStore,
+  type CreateConversationOptions,
+  type Delivered,
+  type DisconnectInfo,
+  type FileStoreOptions,
+  type HistoryOptions,
+  ImwireClient,
+  type ImwireClientOptions,
+  isTerminalClose,
+  JsonFileClientStore,
+  MemoryClientStore,
+  type SendOptions,
+  type SendResult,
+} from './client/index.js'

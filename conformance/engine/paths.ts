@@ -1,24 +1,8 @@
 // Locating the package root (vectors, spec.md, the bundled server) from both
 // the TypeScript sources (conformance/...) and the build (dist/conformance/...).
-import { existsSync, readFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-
-export function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url))
-  for (let i = 0; i < 6; i++) {
-    const pkg = join(dir, 'package.json')
-    if (existsSync(pkg)) {
-      try {
-        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'imwire') return dir
-      } catch {
-        // keep looking
-      }
-    }
-    dir = dirname(dir)
-  }
-  throw new Error('cannot find the imwire package root')
-}
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { packageRoot } from '../../src/package-root.js'
 
 export function kitVersion(root: string): string {
   try {

@@ -5,7 +5,8 @@
 // runner never skips a scenario silently because it could not understand it.
 import { readdirSync, readFileSync } from 'node:fs'
 import { basename, join } from 'node:path'
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js'
+import type { Ajv2020, ErrorObject, ValidateFunction } from 'ajv/dist/2020.js'
+import { compileSchemaFile, newAjv } from './json-schema.js'
 import { HelloSchema, WelcomeSchema } from '../../src/gen/es/imwire/v1/handshake_pb.js'
 import { templatesIn } from '../engine/templating.js'
 import { checkFrameShape, checkMessageShape } from './frame-shape.js'
@@ -39,9 +40,8 @@ let cachedValidator: { schemaPath: string; validate: ValidateFunction; ajv: Ajv2
 
 function validatorFor(schemaPath: string): { validate: ValidateFunction; ajv: Ajv2020 } {
   if (cachedValidator?.schemaPath === schemaPath) return cachedValidator
-  const ajv = new Ajv2020({ allErrors: true, strict: true, strictRequired: false })
-  const schema = JSON.parse(readFileSync(schemaPath, 'utf8')) as { $id: string }
-  const validate = ajv.compile(schema)
+  const ajv = newAjv()
+  const validate = compileSchemaFile(schemaPath, ajv)
   cachedValidator = { schemaPath, validate, ajv }
   return cachedValidator
 }

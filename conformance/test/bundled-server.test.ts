@@ -5,15 +5,17 @@ import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { ensureBuilt } from './build-once.js'
+import { builtPath, ensureBuilt } from '../../test/support/built.js'
+import { scaled, TIME_SCALE } from '../../test/support/time-scale.js'
 
 t.test('the bundled reference server passes the whole suite over TCP and WebSocket', async (t) => {
-  const cli = await ensureBuilt()
+  await ensureBuilt()
+  const cli = builtPath('src/cli/main.ts')
   const dir = t.testdir({})
   const out = join(dir, 'report.json')
-  const res = spawnSync(process.execPath, [cli, 'conformance', '--reporter', `json=${out}`, '--no-color'], {
+  const res = spawnSync(process.execPath, [cli, 'conformance', '--reporter', `json=${out}`, '--no-color', '--time-scale', String(TIME_SCALE)], {
     encoding: 'utf8',
-    timeout: 180_000,
+    timeout: scaled(300_000),
   })
   const report = JSON.parse(readFileSync(out, 'utf8')) as {
     target: { mode: string }

@@ -6,7 +6,11 @@ import { join } from 'node:path'
 import t from 'tap'
 import { parseArgs } from '../args.js'
 import { main } from '../cli.js'
-import { fakeServerCommand, SECRET, TEST_VECTORS, withFakeServer } from './helpers.js'
+import { ensureBuilt } from '../../test/support/built.js'
+import { FAKE_SERVER_MAIN, fakeServerCommand, SECRET, TEST_VECTORS, withFakeServer } from './helpers.js'
+
+// --spawn runs the fake server from dist/.
+await ensureBuilt(FAKE_SERVER_MAIN)
 
 async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = ''

@@ -3,6 +3,7 @@
 // code, the close code a receiver would send and the byte offset.
 // Exit codes: 0 decoded, 1 decode error, 2 usage error.
 import { readFileSync } from 'node:fs'
+import { parseArgs } from 'node:util'
 import { type JsonValue, toJson } from '@bufbuild/protobuf'
 import {
   type BatchLimits,
@@ -17,6 +18,7 @@ import {
 } from '../codec/index.js'
 import { CloseCode } from '../gen/es/imwire/v1/control_pb.js'
 import { BatchCodec, type Frame, FrameSchema } from '../gen/es/imwire/v1/frame_pb.js'
+import { UsageError } from './usage-error.js'
 
 export interface CliIo {
   stdout: { write(s: string): boolean }
@@ -44,8 +46,6 @@ binary, from FILE or standard input.
 Exit codes: 0 decoded, 1 decode error, 2 usage error.
 `
 
-class UsageError extends Error {}
-
 interface Options {
   form: 'stream' | 'frame' | 'auto'
   encoding: 'hex' | 'binary' | 'auto'
@@ -54,59 +54,51 @@ interface Options {
   file: string | undefined
 }
 
-function positiveInt(name: string, v: string | undefined): number {
+function positiveInt(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined
   const n = Number(v)
-  if (v === undefined || !Number.isInteger(n) || n <= 0) throw new UsageError(`${name} needs a positive integer`)
+  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--${name} needs a positive integer`)
   return n
 }
 
-function parseArgs(argv: string[]): Options | 'help' {
-  const o: Options = {
-    form: 'auto',
-    encoding: 'auto',
-    limits: { ...DEFAULT_BATCH_LIMITS },
-    json: false,
-    file: undefined,
+const OPTIONS = {
+  help: { type: 'boolean', short: 'h' },
+  form: { type: 'string' },
+  hex: { type: 'boolean' },
+  binary: { type: 'boolean' },
+  'max-frame-bytes': { type: 'string' },
+  'max-batch-bytes': { type: 'string' },
+  'max-batch-frames': { type: 'string' },
+  'no-lz4': { type: 'boolean' },
+  json: { type: 'boolean' },
+} as const
+
+function parseOptions(argv: string[]): Options | 'help' {
+  let parsed: ReturnType<typeof parseArgs<{ args: string[]; options: typeof OPTIONS; allowPositionals: true }>>
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true })
+  } catch (err) {
+    // node:util parseArgs refuses unknown options and options without their value.
+    throw new UsageError((err as Error).message)
   }
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] as string
-    const next = () => argv[++i]
-    switch (a) {
-      case '--help':
-      case '-h':
-        return 'help'
-      case '--form': {
-        const v = next()
-        if (v !== 'stream' && v !== 'frame' && v !== 'auto') throw new UsageError('--form is stream, frame or auto')
-        o.form = v
-        break
-      }
-      case '--hex':
-      case '--binary':
-        o.encoding = a === '--hex' ? 'hex' : 'binary'
-        break
-      case '--max-frame-bytes':
-        o.limits.maxFrameBytes = positiveInt(a, next())
-        break
-      case '--max-batch-bytes':
-        o.limits.maxBatchBytes = positiveInt(a, next())
-        break
-      case '--max-batch-frames':
-        o.limits.maxBatchFrames = positiveInt(a, next())
-        break
-      case '--no-lz4':
-        o.limits.lz4Enabled = false
-        break
-      case '--json':
-        o.json = true
-        break
-      default:
-        if (a.startsWith('-') && a !== '-') throw new UsageError(`unknown option ${a}`)
-        if (o.file !== undefined) throw new UsageError('only one input file')
-        o.file = a
-    }
+  const { values: v, positionals } = parsed
+  if (v.help) return 'help'
+  const form = v.form ?? 'auto'
+  if (form !== 'stream' && form !== 'frame' && form !== 'auto') throw new UsageError('--form is stream, frame or auto')
+  if (v.hex && v.binary) throw new UsageError('--hex and --binary exclude each other')
+  if (positionals.length > 1) throw new UsageError('only one input file')
+  const limits = { ...DEFAULT_BATCH_LIMITS }
+  limits.maxFrameBytes = positiveInt('max-frame-bytes', v['max-frame-bytes']) ?? limits.maxFrameBytes
+  limits.maxBatchBytes = positiveInt('max-batch-bytes', v['max-batch-bytes']) ?? limits.maxBatchBytes
+  limits.maxBatchFrames = positiveInt('max-batch-frames', v['max-batch-frames']) ?? limits.maxBatchFrames
+  if (v['no-lz4']) limits.lz4Enabled = false
+  return {
+    form,
+    encoding: v.hex ? 'hex' : v.binary ? 'binary' : 'auto',
+    limits,
+    json: v.json ?? false,
+    file: positionals[0],
   }
-  return o
 }
 
 const HEX_TOKEN_JUNK = /0x|[\s:,]/gi
@@ -211,7 +203,7 @@ export async function main(
 ): Promise<number> {
   let opts: Options | 'help'
   try {
-    opts = parseArgs(argv)
+    opts = parseOptions(argv)
   } catch (err) {
     if (!(err instanceof UsageError)) throw err
     io.stderr.write(`imwire decode: ${err.message}\n${USAGE}`)

@@ -6,11 +6,14 @@
 // present exactly when a frame is a Batch.
 // Exit codes: 0 clean, 1 problems found, 2 usage error.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
-import { dirname, join, relative } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join, relative } from 'node:path'
+import { parseArgs } from 'node:util'
 import { fromJson, type JsonValue } from '@bufbuild/protobuf'
-import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js'
+import type { ValidateFunction } from 'ajv/dist/2020.js'
+import { compileSchemaFile } from '../../conformance/load/json-schema.js'
+import { loadSpecIndex } from '../../conformance/load/spec-index.js'
 import { FrameSchema } from '../gen/es/imwire/v1/frame_pb.js'
+import { packageRoot } from '../package-root.js'
 
 export interface CliIo {
   stdout: { write(s: string): boolean }
@@ -28,19 +31,6 @@ frames parse against the proto descriptors.
 
 Exit codes: 0 clean, 1 problems found, 2 usage error.
 `
-
-/** Requirement ids are `[AREA-N]` tokens anywhere in spec.md. */
-const REQUIREMENT = /\[([A-Z]+-\d+)\]/g
-
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url))
-  for (let i = 0; i < 6; i++) {
-    const pkg = join(dir, 'package.json')
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'imwire') return dir
-    dir = dirname(dir)
-  }
-  return process.cwd()
-}
 
 function listJson(dir: string, skip: string): string[] {
   const out: string[] = []
@@ -89,8 +79,8 @@ export function lintVectors(
 ): { problems: Problem[]; warnings: string[]; files: number; items: number } {
   const problems: Problem[] = []
   const warnings: string[] = []
-  const known = new Set<string>()
-  for (const m of readFileSync(specPath, 'utf8').matchAll(REQUIREMENT)) known.add(m[1] as string)
+  // The requirement ids spec.md defines, read the way the conformance kit reads them.
+  const known = new Set(loadSpecIndex(specPath).requirements.keys())
   const schemaDir = join(dir, 'schema')
   const validators = new Map<string, ValidateFunction | null>()
   const ids = new Map<string, string>()
@@ -115,8 +105,7 @@ export function lintVectors(
       const schemaPath = join(schemaDir, `${kind}.schema.json`)
       if (!existsSync(schemaPath)) validators.set(kind, null)
       else {
-        const ajv = new Ajv2020({ allErrors: true, strict: true, strictRequired: false })
-        validators.set(kind, ajv.compile(JSON.parse(readFileSync(schemaPath, 'utf8'))))
+        validators.set(kind, compileSchemaFile(schemaPath))
       }
     }
     const validate = validators.get(kind)
@@ -165,23 +154,24 @@ export async function main(
     io.stderr.write(command === undefined ? USAGE : `imwire vectors: unknown command '${command}'\n${USAGE}`)
     return 2
   }
-  const root = packageRoot()
-  let dir = join(root, 'vectors')
-  let spec = join(root, 'spec.md')
-  for (let i = 0; i < rest.length; i++) {
-    const arg = rest[i]
-    const value = rest[i + 1]
-    if ((arg === '--dir' || arg === '--spec') && value !== undefined) {
-      if (arg === '--dir') dir = value
-      else spec = value
-      i++
-    } else if (arg === '--help' || arg === '-h') {
+  let dir: string
+  let spec: string
+  try {
+    const { values } = parseArgs({
+      args: rest,
+      options: { dir: { type: 'string' }, spec: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    })
+    if (values.help) {
       io.stdout.write(USAGE)
       return 0
-    } else {
-      io.stderr.write(`imwire vectors lint: unexpected argument '${arg}'\n${USAGE}`)
-      return 2
     }
+    const root = packageRoot()
+    dir = values.dir ?? join(root, 'vectors')
+    spec = values.spec ?? join(root, 'spec.md')
+  } catch (err) {
+    // node:util parseArgs refuses unknown options, positionals and options without their value.
+    io.stderr.write(`imwire vectors lint: ${(err as Error).message}\n${USAGE}`)
+    return 2
   }
   if (!existsSync(dir) || !existsSync(spec)) {
     io.stderr.write(`imwire vectors lint: ${existsSync(dir) ? spec : dir} not found\n`)

@@ -20,9 +20,6 @@ import { FRAME_TAG } from './frame-tags.js'
 import { utf8Length, utf8Write } from './utf8.js'
 import { uint64Size, varintSize, writeUint64, writeVarint } from './varint.js'
 
-/** Frame bodies this encoder handles. */
-export const HOT_CASES: ReadonlySet<string> = new Set(['send', 'sendAck', 'deliver', 'deliverAck'])
-
 // Frame.body tags from the descriptor; all four are one byte (fields < 16).
 const TAG_SEND = FRAME_TAG.send
 const TAG_SEND_ACK = FRAME_TAG.sendAck

@@ -7,7 +7,7 @@
 // the output stays byte-identical to protobuf-es's toBinary.
 
 /** Strings at least this long are encoded/decoded by the platform. */
-const NATIVE_MIN_CHARS = 48
+export const NATIVE_MIN_CHARS = 48
 
 const encoder = new TextEncoder()
 const strictDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })

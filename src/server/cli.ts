@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto'
 import { parseArgs } from 'node:util'
 import pino from 'pino'
+import { UsageError } from '../cli/usage-error.js'
 import {
   DEFAULT_LIMITS,
   HANDSHAKE_TIMEOUT_MAX_MS,
@@ -55,8 +56,6 @@ When ready, prints one JSON line on stdout:
 Logs are pino JSON lines on stderr. SIGTERM/SIGINT: stop accepting, finish in-flight commits and
 their acks, Close 3001 to every connection, close the store, exit 0.
 `
-
-class UsageError extends Error {}
 
 function hostPort(value: string, flag: string): { host: string; port: number; path: string } {
   const m = /^(\[[^\]]+\]|[^:/]+):(\d{1,5})(\/.*)?$/.exec(value)

@@ -1,7 +1,7 @@
 // Per-operation bookkeeping keyed by increasing ids: the session's pending store
 // continuations, the store's waiters and the ops posted to its worker.
 //
-// Not a Map, on purpose (measured, notes/report-server.md): every commit group
+// Not a Map, on purpose (measured, docs/design/id-slots.md): every commit group
 // fills such a Map and then empties it, and V8 reallocates a Map's hash table
 // as it grows and again as it shrinks; each replaced table keeps a link to its
 // successor. Once one table had lived long enough to reach the old generation

@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { type DescField, type DescMessage, type JsonValue, ScalarType, create, toJson } from '@bufbuild/protobuf'
 import fc from 'fast-check'
 import type { BatchLimits, CodecErrorCode } from '../../src/codec/index.js'
+import { NATIVE_MIN_CHARS } from '../../src/codec/utf8.js'
 import { type Frame, FrameSchema } from '../../src/gen/es/imwire/v1/frame_pb.js'
 
 export const root = new URL('../..', import.meta.url).pathname
@@ -84,13 +85,21 @@ export interface ArbOptions {
 }
 
 const U64_MAX = (1n << 64n) - 1n
+const LONG = { minLength: NATIVE_MIN_CHARS, maxLength: 2 * NATIVE_MIN_CHARS }
 
 function scalarArb(t: ScalarType, o: ArbOptions): fc.Arbitrary<unknown> {
   switch (t) {
     case ScalarType.STRING:
+      // Both sides of the hot codec's UTF-8 threshold: short strings take its
+      // JS loop, strings of NATIVE_MIN_CHARS or more TextEncoder/TextDecoder.
       return o.loneSurrogates
-        ? fc.string({ unit: 'binary', maxLength: 24 })
-        : fc.oneof(fc.string({ maxLength: 24 }), fc.string({ unit: 'grapheme', maxLength: 12 }))
+        ? fc.oneof(fc.string({ unit: 'binary', maxLength: 24 }), fc.string({ unit: 'binary', ...LONG }))
+        : fc.oneof(
+            fc.string({ maxLength: 24 }),
+            fc.string({ unit: 'grapheme', maxLength: 12 }),
+            fc.string(LONG),
+            fc.string({ unit: 'grapheme', ...LONG }),
+          )
     case ScalarType.BYTES:
       return fc.uint8Array({ maxLength: 40 })
     case ScalarType.BOOL:

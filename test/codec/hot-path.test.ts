@@ -14,14 +14,27 @@ import {
 } from '../../src/codec/index.js'
 import { decodeFrameStrict } from '../../src/codec/frame-codec.js'
 import { decodeHotFrame } from '../../src/codec/hot-decoder.js'
-import { encodeHotFrame, HOT_CASES } from '../../src/codec/hot-encoder.js'
+import { encodeHotFrame } from '../../src/codec/hot-encoder.js'
 import { FrameSchema } from '../../src/gen/es/imwire/v1/frame_pb.js'
-import { frameOfKindArb, fromHex, json, loadCodecVectors, toHex } from './helpers.js'
+import { FRAME_KINDS, frameOfKindArb, fromHex, json, loadCodecVectors, toHex } from './helpers.js'
 
 const HOT = ['send', 'sendAck', 'deliver', 'deliverAck']
 const runs = { numRuns: 300, seed: 20261122 }
 
-t.same([...HOT_CASES].sort(), [...HOT].sort(), 'the hot encoder handles exactly the four traffic frames')
+t.test('the hot path takes exactly the four traffic frames; every other body falls back to the strict path', async (t) => {
+  t.ok(HOT.every((k) => FRAME_KINDS.includes(k)), 'the four traffic frames are Frame bodies')
+  for (const kind of FRAME_KINDS) {
+    const hot = HOT.includes(kind)
+    for (const f of fc.sample(frameOfKindArb(kind), { numRuns: 20, seed: 20261205 })) {
+      const bytes = toBinary(FrameSchema, f)
+      if ((encodeHotFrame(f, false) !== undefined) !== hot || (decodeHotFrame(bytes) !== undefined) !== hot) {
+        t.fail(`${kind}: hot path ${hot ? 'declined' : 'took'} ${toHex(bytes)}`)
+        return
+      }
+    }
+  }
+  t.pass(`${FRAME_KINDS.length} bodies, 20 arbitrary frames each`)
+})
 
 for (const kind of HOT) {
   t.test(`hot encoder writes the bytes protobuf-es writes for arbitrary ${kind} frames`, async (t) => {
@@ -50,6 +63,37 @@ for (const kind of HOT) {
     t.pass('300 arbitrary frames decoded the same')
   })
 }
+
+t.test('the arbitrary frames also reach the native UTF-8 branch of the hot codec (long strings)', async (t) => {
+  // Counts the platform calls src/codec/utf8.ts makes for strings of
+  // NATIVE_MIN_CHARS or more, while the same arbitraries as above run.
+  const encodeInto = TextEncoder.prototype.encodeInto
+  const decode = TextDecoder.prototype.decode
+  let nativeEncodes = 0
+  let nativeDecodes = 0
+  TextEncoder.prototype.encodeInto = function (this: InstanceType<typeof TextEncoder>, src, dest) {
+    nativeEncodes++
+    return encodeInto.call(this, src, dest)
+  }
+  TextDecoder.prototype.decode = function (this: InstanceType<typeof TextDecoder>, input, options) {
+    nativeDecodes++
+    return decode.call(this, input, options)
+  }
+  t.teardown(() => {
+    TextEncoder.prototype.encodeInto = encodeInto
+    TextDecoder.prototype.decode = decode
+  })
+  let frames = 0
+  for (const kind of HOT) {
+    for (const f of fc.sample(frameOfKindArb(kind), runs)) {
+      const bytes = encodeHotFrame(f, false)
+      if (bytes !== undefined) decodeHotFrame(bytes)
+      frames++
+    }
+  }
+  t.ok(nativeEncodes > frames / 10, `native encodes: ${nativeEncodes} in ${frames} frames`)
+  t.ok(nativeDecodes > frames / 10, `native decodes: ${nativeDecodes} in ${frames} frames`)
+})
 
 t.test('the hot decoder never disagrees with the strict path, on mutated hot frames', async (t) => {
   const seeds = loadCodecVectors()

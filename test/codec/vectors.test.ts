@@ -16,7 +16,7 @@ import {
   StreamDecoder,
 } from '../../src/codec/index.js'
 import { type Frame, FrameSchema } from '../../src/gen/es/imwire/v1/frame_pb.js'
-import { Frame as TsFrame } from '../../src/gen/tsproto/imwire/v1/frame.js'
+import { Frame as TsFrame } from '../gen/tsproto/imwire/v1/frame.js'
 import { fromHex, json, loadCodecVectors, prng, randomChunks, seedOf, toHex, type VectorCase } from './helpers.js'
 
 const vectors = loadCodecVectors()

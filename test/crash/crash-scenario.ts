@@ -17,6 +17,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { type ServerChild, spawnServer, splitHostPort } from '../../bench/lib/child.js'
+import { scaled } from '../support/time-scale.js'
 import { ImwireClient } from '../../src/client/client.js'
 import type { SendResult } from '../../src/client/client-types.js'
 import { makeTestToken } from '../../src/client/test-token.js'
@@ -62,27 +63,21 @@ interface Device {
   terminated: boolean
 }
 
-/** ts-node's ESM loader, as the package scripts use it: runs the test-only server entry. */
-const TS_LOADER = ['--import', '@isaacs/ts-node-temp-fork-for-pr-2009/import']
-
 function startServer(opts: CrashOptions, dataDir: string): Promise<ServerChild> {
   const common = ['--tcp', '127.0.0.1:0', '--data-dir', dataDir, '--token-secret', SECRET]
   if (opts.fault === 'ack-before-commit') {
     // The reference server over a store that acks before COMMIT (test code only).
-    return spawnServer(
-      process.execPath,
-      [...TS_LOADER, path.join(opts.root, 'test/crash/faulty-serve.ts'), ...common],
-      {
-        want: ['tcp'],
-        env: { ...process.env, TS_NODE_TRANSPILE_ONLY: '1' },
-        cwd: opts.root,
-      },
-    )
+    // Built by ensureBuilt('test/crash/faulty-serve.ts') in the test.
+    return spawnServer(process.execPath, [path.join(opts.root, 'dist/test/crash/faulty-serve.js'), ...common], {
+      want: ['tcp'],
+      timeoutMs: scaled(60_000),
+      cwd: opts.root,
+    })
   }
   return spawnServer(
     process.execPath,
     [path.join(opts.root, 'dist/src/cli/main.js'), 'serve', ...common, '--ws', 'off', '--log-level', 'warn'],
-    { want: ['tcp'] },
+    { want: ['tcp'], timeoutMs: scaled(60_000) },
   )
 }
 

@@ -7,11 +7,11 @@
 // the reference server over a test-only store that sends SendAck 150 ms
 // before the commit (ack-before-commit-store.ts), and requires the checks to
 // catch it: proof that the first test can fail.
-import { spawnSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
+import { ensureBuilt } from '../support/built.js'
+import { scaled } from '../support/time-scale.js'
 import { type CrashOptions, runCrashScenario } from './crash-scenario.js'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
@@ -23,16 +23,12 @@ const base: CrashOptions = {
   messagesPerUser: 400,
   burst: 4,
   killAtFraction: 0.35,
-  settleMs: 20_000,
+  settleMs: scaled(20_000),
 }
 
-t.before(() => {
-  // Build once: the scenario runs the compiled CLI, like a user would. Type
-  // errors elsewhere in the tree do not stop tsc from emitting, so only a
-  // missing entry point is fatal here.
-  spawnSync('npx', ['--no-install', 'tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'ignore' })
-  if (!existsSync(path.join(ROOT, 'dist/src/cli/main.js'))) throw new Error('build produced no dist/src/cli/main.js')
-})
+// The scenario runs the compiled CLI, like a user would, and the compiled
+// test-only server for the self-check.
+t.before(() => ensureBuilt('test/crash/faulty-serve.ts'))
 
 t.test(
   'every acked message survives a SIGKILL exactly once, at its acked seq, delivered to every member in order',

@@ -2,7 +2,7 @@
 // AckBeforeCommitStore, for the crash test's self-check. Same listening line
 // and signal handling as `imwire serve`, so the scenario drives it the same
 // way. Run with the ts-node loader:
-//   node --import @isaacs/ts-node-temp-fork-for-pr-2009/import test/crash/faulty-serve.ts \
+//   node --import tsx test/crash/faulty-serve.ts \
 //     --tcp 127.0.0.1:0 --data-dir DIR --token-secret S
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'

@@ -1,6 +1,6 @@
-// The committed code under src/gen must be exactly what `buf generate`
-// produces from proto/ with the pinned local plugins. A proto edit without
-// `npm run gen` fails here.
+// The committed generated code (src/gen for the product, test/gen/tsproto for
+// the tests) must be exactly what `buf generate` produces from proto/ with
+// the pinned local plugins. A proto edit without `npm run gen` fails here.
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -19,7 +19,7 @@ function listFiles(dir: string): string[] {
   return out.sort()
 }
 
-t.test('committed src/gen equals a fresh buf generate', async (t) => {
+t.test('committed generated code equals a fresh buf generate', async (t) => {
   const out = mkdtempSync(join(tmpdir(), 'imwire-gen-'))
   t.teardown(() => rmSync(out, { recursive: true, force: true }))
   execFileSync(join(root, 'node_modules/.bin/buf'), ['generate', '--template', 'buf.gen.yaml', '-o', out], {
@@ -27,14 +27,16 @@ t.test('committed src/gen equals a fresh buf generate', async (t) => {
     env: { ...process.env, PATH: `${join(root, 'node_modules/.bin')}:${process.env.PATH}` },
     stdio: ['ignore', 'ignore', 'pipe'],
   })
-  const freshDir = join(out, 'src/gen')
-  const committedDir = join(root, 'src/gen')
-  const fresh = listFiles(freshDir).map((p) => relative(freshDir, p))
-  const committed = listFiles(committedDir).map((p) => relative(committedDir, p))
-  t.same(committed, fresh, 'same set of generated files')
-  for (const rel of fresh) {
-    const a = readFileSync(join(freshDir, rel), 'utf8')
-    const b = readFileSync(join(committedDir, rel), 'utf8')
-    t.ok(a === b, `${rel} is up to date (run \`npm run gen\`)`)
+  for (const dir of ['src/gen', 'test/gen/tsproto']) {
+    const freshDir = join(out, dir)
+    const committedDir = join(root, dir)
+    const fresh = listFiles(freshDir).map((p) => relative(freshDir, p))
+    const committed = listFiles(committedDir).map((p) => relative(committedDir, p))
+    t.same(committed, fresh, `${dir}: same set of generated files`)
+    for (const rel of fresh) {
+      const a = readFileSync(join(freshDir, rel), 'utf8')
+      const b = readFileSync(join(committedDir, rel), 'utf8')
+      t.ok(a === b, `${dir}/${rel} is up to date (run \`npm run gen\`)`)
+    }
   }
 })

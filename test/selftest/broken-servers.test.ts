@@ -8,7 +8,9 @@ import { kitPaths, loadScenarios, loadSpecIndex } from '../../conformance/index.
 import { CHECKS, REFERENCE_EXEMPT, UNCAUGHT } from './fixtures/catchers.js'
 import { FAULTS } from './fixtures/faults.js'
 import { README_PATH, renderReadme } from './fixtures/readme.js'
-import { type FaultRun, runAgainst } from './fixtures/run-fault.js'
+import { BROKEN_SERVER_MAIN, type FaultRun, runAgainst } from './fixtures/run-fault.js'
+import { ensureBuilt } from '../support/built.js'
+import { scaled } from '../support/time-scale.js'
 
 /** Suites run at once: they mostly wait on timers and sockets, not on the CPU. */
 const PARALLEL_RUNS = 4
@@ -19,7 +21,8 @@ const checks = only ? CHECKS.filter((c) => only.includes(c.fault)) : CHECKS
 // About 2.5 min at a load average of 10 on 2 cores, mostly waiting on heartbeat and handshake
 // timers and restart respawns; .taprc's 240 s per file is too tight when npm test runs it beside
 // other heavy files.
-t.setTimeout(420_000)
+t.setTimeout(scaled(420_000))
+await ensureBuilt(BROKEN_SERVER_MAIN)
 
 const paths = kitPaths()
 const loaded = loadScenarios({

@@ -12,15 +12,15 @@ import { CloseCode, ErrorCode } from '../../src/gen/es/imwire/v1/control_pb.js'
 import { FrameSchema } from '../../src/gen/es/imwire/v1/frame_pb.js'
 import { OPTIONS, USAGE } from '../../src/server/cli.js'
 import { DB_FILE } from '../../src/server/store/sqlite-store.js'
+import { ensureBuilt } from '../support/built.js'
+import { scaled } from '../support/time-scale.js'
 import { type Kind, Peer } from './peer.js'
 
 const ROOT = new URL('../..', import.meta.url).pathname
 const CLI = join(ROOT, 'dist/src/cli/main.js')
 const SECRET = 'cli-test-secret'
 
-// Build once for this file (errors elsewhere in the tree do not stop tsc from emitting).
-spawnSync('npx', ['--no-install', 'tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'ignore' })
-if (!existsSync(join(ROOT, 'dist/src/server/cli.js'))) throw new Error('build produced no dist/src/server/cli.js')
+await ensureBuilt()
 
 const dataDir = mkdtempSync(join(tmpdir(), 'imwire-cli-'))
 t.teardown(() => rmSync(dataDir, { recursive: true, force: true }))
@@ -35,6 +35,10 @@ interface Proc {
 
 async function serve(args: string[]): Promise<Proc> {
   const child = spawn(process.execPath, [CLI, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  // Stopped with the file whatever the test did with it.
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  })
   let out = ''
   let err = ''
   child.stderr?.on('data', (d) => {
@@ -42,7 +46,7 @@ async function serve(args: string[]): Promise<Proc> {
   })
   const exit = new Promise<number | null>((r) => child.on('exit', (code) => r(code)))
   const line = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no listening line; stderr: ${err}`)), 10_000)
+    const timer = setTimeout(() => reject(new Error(`no listening line; stderr: ${err}`)), scaled(30_000))
     child.stdout?.on('data', (d) => {
       out += d
       if (out.includes('\n')) {
@@ -110,11 +114,14 @@ t.test('refuses to start without a token secret unless --dev, which prints one t
   const r = spawnSync(process.execPath, [CLI, 'serve', '--memory', '--tcp', '127.0.0.1:0', '--ws', 'off'], {
     env,
     encoding: 'utf8',
-    timeout: 10_000,
+    timeout: scaled(30_000),
   })
   t.equal(r.status, 2)
   t.equal(r.stdout, '')
-  const bad = spawnSync(process.execPath, [CLI, 'serve', '--tcp', 'nonsense'], { encoding: 'utf8', timeout: 10_000 })
+  const bad = spawnSync(process.execPath, [CLI, 'serve', '--tcp', 'nonsense'], {
+    encoding: 'utf8',
+    timeout: scaled(30_000),
+  })
   t.equal(bad.status, 2, 'usage error')
   const dev = await serve(['--dev', '--memory', '--tcp', '127.0.0.1:0', '--ws', 'off', '--log-level', 'silent'])
   t.match(dev.stderr(), /development token secret: dev-[0-9a-f]+/)
@@ -123,7 +130,7 @@ t.test('refuses to start without a token secret unless --dev, which prints one t
 })
 
 t.test('--help documents every flag and exits 0', async (t) => {
-  const r = spawnSync(process.execPath, [CLI, 'serve', '--help'], { encoding: 'utf8', timeout: 10_000 })
+  const r = spawnSync(process.execPath, [CLI, 'serve', '--help'], { encoding: 'utf8', timeout: scaled(30_000) })
   t.equal(r.status, 0)
   t.equal(r.stdout, USAGE)
   for (const flag of Object.keys(OPTIONS)) t.match(r.stdout, new RegExp(`--${flag}\\b`), `--${flag} is documented`)

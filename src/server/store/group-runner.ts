@@ -65,7 +65,7 @@ export class SqliteRunner implements GroupRunner {
     // is durable only after the next checkpoint: a power loss could drop
     // transactions whose SendAck is already out, breaking [ACK-1]. Group
     // commit pays one fsync per group, not per message, which is what makes
-    // FULL affordable (numbers in notes/report-server.md).
+    // FULL affordable (docs/design/sqlite-durability.md).
     this.db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`)
     // Write amplification, measured (300k 64-byte messages in 2000-row
     // commits): the dedupe index has random keys [DUP-1], so a commit dirties

@@ -63,7 +63,7 @@ class WorkerStore extends QueueingStore {
 }
 
 function workerUrl(): URL {
-  // Under ts-node (tests) this module is .ts and so is the worker.
+  // Under a TypeScript loader (tsx) this module is .ts and so is the worker.
   const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js'
   return new URL(`./sqlite-worker${ext}`, import.meta.url)
 }
