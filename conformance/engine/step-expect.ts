@@ -5,9 +5,9 @@ import { assign, match } from '../judge/matcher.js'
 import { ENUM_NUMBER_BY_NAME } from '../judge/proto-json.js'
 import type { Step, StepVerb } from '../load/scenario-types.js'
 import { DEFAULT_WITHIN_MS } from '../load/scenario-types.js'
-import type { StepContext } from './case-runner.js'
+import type { StepContext } from './step-context.js'
 import { HarnessError, StepFailure } from './case-types.js'
-import type { Connection, InboxItem } from './connection.js'
+import type { InboxItem, ScenarioConnection } from './scenario-connection.js'
 import { navigate, type Scope } from './scope.js'
 import { describe, itemJson } from './step-io.js'
 import { resolveTemplates } from './templating.js'
@@ -121,7 +121,7 @@ function codeName(n: number): string {
   return `${n}${CloseCode[n] ? ` ${CloseCode[n]}` : ''}`
 }
 
-async function expectClose(step: Step, c: Connection, within: number, ctx: StepContext): Promise<void> {
+async function expectClose(step: Step, c: ScenarioConnection, within: number, ctx: StepContext): Promise<void> {
   const codes = closeCodes(step)
   const want = codes.map(codeName).join(' or ')
   const required = step.closeFrame !== 'optional'

@@ -10,6 +10,7 @@ import { createInterface } from 'node:readline'
 import { openTcp } from '../drivers/tcp-transport.js'
 import { type OpenOptions, TargetUnreachable, type Transport, type TransportKind } from '../drivers/transport.js'
 import { openWs } from '../drivers/ws-transport.js'
+import { UsageError } from '../../src/cli/usage-error.js'
 
 export interface Addresses {
   tcp?: { host: string; port: number }
@@ -46,9 +47,7 @@ export interface Target {
   stop(): Promise<void>
 }
 
-export class UsageError extends Error {
-  override name = 'UsageError'
-}
+export { UsageError }
 
 export function parseTarget(url: string): Addresses {
   const tcp = /^tcp:\/\/(\[[^\]]+\]|[^:/]+):(\d+)\/?$/.exec(url)

@@ -1,4 +1,5 @@
-// One connection of a scenario: a transport plus frame decoding, batch
+// One connection of a scenario (named apart from src/transport's Connection,
+// the server side of a socket): a transport plus frame decoding, batch
 // expansion, an inbox for expect steps, keepalive, and transcript logging.
 // Pings from the server are answered and hidden, and the Pongs to the
 // runner's own keepalive Pings are swallowed, unless the connection is raw.
@@ -20,7 +21,7 @@ export type InboxItem =
 /** Nonces of the runner's keepalive Pings live in their own range. */
 const AUTO_NONCE_BASE = 0x7e57_0000_0000n
 
-export interface ConnectionOptions {
+export interface ScenarioConnectionOptions {
   name: string
   transcript: Transcript
   raw: boolean
@@ -30,7 +31,7 @@ export interface ConnectionOptions {
   ignore?: unknown[]
 }
 
-export class Connection {
+export class ScenarioConnection {
   readonly name: string
   private readonly inbox: InboxItem[] = []
   /** Every frame received, in order (for `dense` asserts). */
@@ -54,7 +55,7 @@ export class Connection {
 
   constructor(
     readonly transport: Transport,
-    opts: ConnectionOptions,
+    opts: ScenarioConnectionOptions,
   ) {
     this.name = opts.name
     this.transcript = opts.transcript
