@@ -2,7 +2,9 @@
 // run its steps within the scenario budget, turn what was thrown into a
 // verdict, close every connection. The steps themselves run in
 // step-runner.ts.
-import { type CaseFailure, type CaseResult, HarnessError, StepFailure } from './case-types.js'
+import { type CaseFailure, type CaseResult, HarnessError, StepFailure, TimingInconclusive } from './case-types.js'
+import { lagProbe } from './lag-probe.js'
+import { LatencyLog } from './latency.js'
 import type { ScenarioConnection } from './scenario-connection.js'
 import { CaseNames, CaseState, Scope } from './scope.js'
 import type { CaseEnv, StepContext } from './step-context.js'
@@ -31,6 +33,7 @@ export async function runCase(env: CaseEnv): Promise<CaseResult> {
     conns,
     scale: (ms) => ms * env.timeScale,
     left: () => Math.max(0, deadline - performance.now()),
+    latency: new LatencyLog(),
     conn(name) {
       const c = conns.get(name)
       if (!c) throw new HarnessError(`connection '${name}' is not open`)
@@ -38,6 +41,7 @@ export async function runCase(env: CaseEnv): Promise<CaseResult> {
     },
   }
   const runner = new StepRunner(ctx)
+  lagProbe.acquire()
 
   // 2. run the steps against the budget
   let judged: Judged = { verdict: 'pass' }
@@ -50,14 +54,20 @@ export async function runCase(env: CaseEnv): Promise<CaseResult> {
   } catch (err) {
     // 3. judge what was thrown
     judged = judge(err, env, budget)
+    const answers = ctx.latency.summary()
+    // A timeout says how slow the server was meanwhile: a stalled server is named, not hidden.
+    if (judged.verdict === 'fail' && judged.failure && answers && /within .*\d+ ms|budget/.test(judged.failure.message))
+      judged.failure.message += `; server answers took ${answers.medianMs} ms median in this case (${answers.answers} answers, max ${answers.maxMs} ms)`
     const f = judged.failure as CaseFailure
-    transcript.event('', 'failed', `${f.step}: ${f.message}`)
+    transcript.event('', judged.verdict === 'inconclusive' ? 'inconclusive' : 'failed', `${f.step}: ${f.message}`)
   } finally {
     // 4. clean up
     runner.done = true
+    lagProbe.release()
     clearTimeout(timer)
     for (const c of conns.values()) c.dispose()
   }
+  const latency = ctx.latency.summary()
   return {
     id: s.id,
     title: s.title,
@@ -69,6 +79,7 @@ export async function runCase(env: CaseEnv): Promise<CaseResult> {
     durationMs: Math.round(performance.now() - started),
     ...(judged.reason !== undefined ? { reason: judged.reason } : {}),
     ...(judged.failure !== undefined ? { failure: judged.failure } : {}),
+    ...(latency ? { latency } : {}),
     transcript: transcript.finish(),
   }
 }
@@ -92,6 +103,8 @@ function judge(err: unknown, env: CaseEnv, budget: number): Judged {
         message: `scenario did not finish within its budget of ${Math.round(budget)} ms (timeoutMs ${env.scenario.timeoutMs} × time-scale ${env.timeScale})`,
       },
     }
+  if (cause instanceof TimingInconclusive)
+    return { verdict: 'inconclusive', reason: cause.message, failure: { ...where, message: cause.message } }
   if (cause instanceof StepFailure)
     return { verdict: 'fail', failure: { ...where, message: cause.message, ...cause.detail } }
   const reason =

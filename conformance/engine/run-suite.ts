@@ -8,6 +8,7 @@ import type { TransportKind } from '../drivers/transport.js'
 import type { Scenario } from '../load/scenario-types.js'
 import { loadSpecIndex } from '../load/spec-index.js'
 import { loadScenarios } from '../load/vector-loader.js'
+import { failingRequirements, failureGroups, slowServer } from '../report/failure-groups.js'
 import { type Problem, type Report, REPORT_VERSION } from '../report/report-types.js'
 import { planJobs, runJobs } from './case-jobs.js'
 import type { CaseResult } from './case-types.js'
@@ -39,6 +40,8 @@ export interface SuiteOptions {
   strict?: boolean
   /** Stop starting cases after this many failures (the rest are reported as skipped). */
   maxFailures?: number
+  /** Keep the wire transcript of every case in the report, not only of failing and inconclusive ones. */
+  allTranscripts?: boolean
   /** Path of a known-failures file, or parsed entries. */
   knownFailures?: string | KnownFailure[]
   vectorsDir?: string
@@ -84,6 +87,8 @@ export async function runSuite(options: SuiteOptions = {}): Promise<Report> {
       requirements: options.requirements ?? [],
       level: options.level ?? null,
       knownFailures: typeof options.knownFailures === 'string' ? options.knownFailures : null,
+      maxFailures: options.maxFailures ?? null,
+      transcripts: options.allTranscripts ? ('all' as const) : ('failing' as const),
     },
   }
   const early = (
@@ -98,6 +103,8 @@ export async function runSuite(options: SuiteOptions = {}): Promise<Report> {
     outcome,
     exitCode,
     summary: summarize([], 0, performance.now() - started),
+    failureGroups: [],
+    failingRequirements: [],
     problems,
     serverCrashes: [],
     requirements: [],
@@ -179,8 +186,11 @@ export async function runSuite(options: SuiteOptions = {}): Promise<Report> {
       if (r.verdict === 'error')
         problems.push({ kind: 'harness-error', message: `${r.transport} ${r.id}: ${r.reason ?? ''}` })
 
-    // 6. report
+    // 6. report: passing cases drop their transcripts unless asked (a full run's would weigh 12 MB)
     const summary = summarize(results, staleCount(problems), performance.now() - started)
+    const slow = slowServer(results)
+    if (!options.allTranscripts)
+      for (const r of results) if (r.verdict === 'pass' || r.verdict === 'skipped') r.transcript = []
     return {
       ...base,
       target: target.info(),
@@ -188,6 +198,9 @@ export async function runSuite(options: SuiteOptions = {}): Promise<Report> {
       features,
       ...outcomeOf(summary, options.strict === true, crashes.length),
       summary,
+      failureGroups: failureGroups(results),
+      failingRequirements: failingRequirements(results),
+      ...(slow ? { slowServer: slow } : {}),
       problems,
       serverCrashes: crashes,
       requirements: requirementRows(results, spec),

@@ -4,6 +4,7 @@
 // other.
 import type { OpenOptions, Transport, TransportKind } from '../drivers/transport.js'
 import type { Scenario } from '../load/scenario-types.js'
+import type { LatencyLog } from './latency.js'
 import type { ScenarioConnection } from './scenario-connection.js'
 import type { CaseNames, CaseState } from './scope.js'
 import type { Transcript } from './transcript.js'
@@ -42,4 +43,6 @@ export interface StepContext {
   /** Milliseconds left in the scenario budget. */
   left(): number
   conn(name: string): ScenarioConnection
+  /** The server's answer times in this case. */
+  latency: LatencyLog
 }

@@ -181,6 +181,7 @@ async function connectOnce(step: Step, scope: Scope, ctx: StepContext): Promise<
     name,
     transcript: ctx.transcript,
     raw: step.raw === true,
+    latency: ctx.latency,
     ...(Array.isArray(step.ignore) ? { ignore: resolveTemplates(step.ignore, scope) as unknown[] } : {}),
     ...(typeof hello.maxFrameBytes === 'number' && hello.maxFrameBytes > 0
       ? { maxFrameBytes: hello.maxFrameBytes }

@@ -10,6 +10,7 @@ export function summarize(results: CaseResult[], stale: number, durationMs: numb
     total: results.length,
     passed: count('pass'),
     failed: count('fail'),
+    inconclusive: count('inconclusive'),
     skipped: count('skipped'),
     expectedFailures: count('expected-failure'),
     errors: count('error'),
@@ -20,7 +21,10 @@ export function summarize(results: CaseResult[], stale: number, durationMs: numb
   }
 }
 
-/** Harness errors win; then MUST failures, SHOULD failures with --strict, stale lists and crashes fail the run. */
+/**
+ * Harness errors win; then MUST failures, SHOULD failures with --strict, stale lists and crashes
+ * fail the run. Inconclusive cases never change the exit code: they are counted and listed apart.
+ */
 export function outcomeOf(
   summary: Summary,
   strict: boolean,
@@ -53,6 +57,7 @@ export function requirementRows(results: CaseResult[], spec: SpecIndex): Require
           skipped: 0,
           expectedFailures: 0,
           errors: 0,
+          inconclusive: 0,
         }
         rows.set(id, row)
       }
@@ -61,6 +66,7 @@ export function requirementRows(results: CaseResult[], spec: SpecIndex): Require
       else if (r.verdict === 'fail') row.failed++
       else if (r.verdict === 'skipped') row.skipped++
       else if (r.verdict === 'expected-failure') row.expectedFailures++
+      else if (r.verdict === 'inconclusive') row.inconclusive++
       else row.errors++
     }
   }
