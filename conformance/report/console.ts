@@ -150,7 +150,7 @@ export function causeLines(report: Report, maxGroups = 10): string[] {
     )
   }
   const slow = report.slowServer
-  if (slow && slow.cases.length)
+  if (slow?.cases.length)
     out.push(
       `slow server: answers took ${slow.cases[0]?.medianMs} ms median in ${slow.cases[0]?.case} (run median ${slow.runMedianMs} ms); ${slow.cases.length} case(s) at least 10× the run median: ${slow.cases
         .slice(0, 5)
