@@ -79,7 +79,7 @@ export function renderHtml(report: Report): string {
     h.push('<h2>Failures by cause</h2><table id="causes"><tr><th>cases</th><th>signature</th><th>read first</th></tr>')
     for (const g of report.failureGroups)
       h.push(
-        `<tr><td>${g.count}</td><td><code>${htmlEscape(g.signature)}</code></td><td><a href="#${htmlEscape(g.readFirst)}">${htmlEscape(g.readFirst)}</a> <small>[${htmlEscape(g.readFirstRequirements.join(' '))}]</small></td></tr>`,
+        `<tr><td>${g.count}</td><td><code>${htmlEscape(g.signature)}</code></td><td><code>${htmlEscape(g.readFirst)}</code> <small>[${htmlEscape(g.readFirstRequirements.join(' '))}]</small></td></tr>`,
       )
     h.push('</table>')
     if (report.failingRequirements.length)

@@ -5,7 +5,7 @@ import { failureLines, transcriptLines } from './format.js'
 import type { Report } from './report-types.js'
 
 export function renderTap(report: Report): string {
-  const lines = ['TAP version 14', ...causeLines(report).map((l) => `# ${l}`), `1..${report.cases.length}`]
+  const lines = ['TAP version 14', `1..${report.cases.length}`, ...causeLines(report).map((l) => `# ${l}`)]
   report.cases.forEach((r, i) => {
     const name = `${r.transport} ${r.id} - ${r.title.replace(/#/g, '\\#')}`
     if (r.verdict === 'pass') lines.push(`ok ${i + 1} - ${name}`)
