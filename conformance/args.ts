@@ -1,7 +1,8 @@
-// Command-line parsing for `imwire conformance`. Hand-written because
-// `--out` binds to the `--reporter` before it, which needs token order.
+// Command-line parsing for `imwire conformance` with node:util parseArgs;
+// its tokens keep the order that binds `--out` to the `--reporter` before it.
+import { parseArgs as parseArgsUtil } from 'node:util'
+import { UsageError } from '../src/cli/usage-error.js'
 import type { TransportKind } from './drivers/transport.js'
-import { UsageError } from './engine/target.js'
 
 export const REPORTERS = ['console', 'tap', 'junit', 'json', 'html'] as const
 export type ReporterName = (typeof REPORTERS)[number]
@@ -13,7 +14,7 @@ export interface ReporterSpec {
 }
 
 export interface CliArgs {
-  command: 'run' | 'list' | 'explain' | 'coverage' | 'help'
+  command: 'run' | 'list' | 'explain' | 'coverage' | 'help' | 'version'
   explainId?: string
   targets: string[]
   spawn?: string
@@ -26,7 +27,10 @@ export interface CliArgs {
   timeScale?: number
   knownFailures?: string
   strict: boolean
+  maxFailures?: number
   reporters: ReporterSpec[]
+  summaryOnly: boolean
+  allTranscripts: boolean
   quiet: boolean
   verbose: boolean
   color?: boolean
@@ -36,152 +40,89 @@ export interface CliArgs {
   serverLog?: string
 }
 
-const VALUE_FLAGS = new Set([
-  '--target',
-  '--spawn',
-  '--token-secret',
-  '--transport',
-  '--jobs',
-  '--case',
-  '--requirement',
-  '--level',
-  '--time-scale',
-  '--known-failures',
-  '--reporter',
-  '--out',
-  '--vectors',
-  '--spec',
-  '--server-log',
-])
+const OPTIONS = {
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
+  target: { type: 'string', multiple: true },
+  spawn: { type: 'string' },
+  'token-secret': { type: 'string' },
+  transport: { type: 'string', multiple: true },
+  jobs: { type: 'string' },
+  case: { type: 'string', multiple: true },
+  requirement: { type: 'string', multiple: true },
+  level: { type: 'string' },
+  'time-scale': { type: 'string' },
+  'known-failures': { type: 'string' },
+  strict: { type: 'boolean' },
+  'max-failures': { type: 'string' },
+  reporter: { type: 'string', multiple: true },
+  out: { type: 'string', multiple: true },
+  quiet: { type: 'boolean' },
+  verbose: { type: 'boolean', short: 'v' },
+  'summary-only': { type: 'boolean' },
+  'all-transcripts': { type: 'boolean' },
+  color: { type: 'boolean' },
+  'no-color': { type: 'boolean' },
+  json: { type: 'boolean' },
+  vectors: { type: 'string' },
+  spec: { type: 'string' },
+  'server-log': { type: 'string' },
+} as const
 
 export function parseArgs(argv: string[]): CliArgs {
+  let parsed: ReturnType<typeof parseArgsOf>
+  try {
+    parsed = parseArgsOf(argv)
+  } catch (err) {
+    // node:util reports unknown options and missing values with its own error codes.
+    throw new UsageError((err as Error).message.replace(/\. To specify a positional argument.*$/s, ''))
+  }
+  const { values: v, positionals, tokens } = parsed
   const a: CliArgs = {
-    command: 'run',
-    targets: [],
-    transports: [],
-    cases: [],
-    requirements: [],
-    strict: false,
-    reporters: [],
-    quiet: false,
-    verbose: false,
-    json: false,
+    command: v.help ? 'help' : v.version ? 'version' : 'run',
+    targets: v.target ?? [],
+    transports: (v.transport ?? []).map((t) => {
+      if (t !== 'tcp' && t !== 'ws') throw new UsageError(`--transport ${t}: expected tcp or ws`)
+      return t
+    }),
+    cases: v.case ?? [],
+    requirements: v.requirement ?? [],
+    strict: v.strict === true,
+    reporters: reportersOf(tokens),
+    quiet: v.quiet === true,
+    verbose: v.verbose === true,
+    summaryOnly: v['summary-only'] === true,
+    allTranscripts: v['all-transcripts'] === true,
+    json: v.json === true,
+    ...(v.spawn !== undefined ? { spawn: v.spawn } : {}),
+    ...(v['token-secret'] !== undefined ? { tokenSecret: v['token-secret'] } : {}),
+    ...(v.jobs !== undefined ? { jobs: positiveInt('--jobs', v.jobs) } : {}),
+    ...(v['max-failures'] !== undefined
+      ? { maxFailures: positiveInt('--max-failures', v['max-failures'], 100_000) }
+      : {}),
+    ...(v['known-failures'] !== undefined ? { knownFailures: v['known-failures'] } : {}),
+    ...(v.vectors !== undefined ? { vectorsDir: v.vectors } : {}),
+    ...(v.spec !== undefined ? { specPath: v.spec } : {}),
+    ...(v['server-log'] !== undefined ? { serverLog: v['server-log'] } : {}),
   }
-  const positional: string[] = []
-  for (let i = 0; i < argv.length; i++) {
-    let arg = argv[i] as string
-    let value: string | undefined
-    const eq = arg.indexOf('=')
-    if (arg.startsWith('--') && eq > 0 && VALUE_FLAGS.has(arg.slice(0, eq))) {
-      value = arg.slice(eq + 1)
-      arg = arg.slice(0, eq)
-    }
-    const take = (): string => {
-      if (value !== undefined) return value
-      const v = argv[++i]
-      if (v === undefined) throw new UsageError(`${arg} needs a value`)
-      return v
-    }
-    switch (arg) {
-      case '-h':
-      case '--help':
-        a.command = 'help'
-        break
-      case '--target':
-        a.targets.push(take())
-        break
-      case '--spawn':
-        a.spawn = take()
-        break
-      case '--token-secret':
-        a.tokenSecret = take()
-        break
-      case '--transport': {
-        const t = take()
-        if (t !== 'tcp' && t !== 'ws') throw new UsageError(`--transport ${t}: expected tcp or ws`)
-        a.transports.push(t)
-        break
-      }
-      case '--jobs':
-        a.jobs = positiveInt(arg, take())
-        break
-      case '--case':
-        a.cases.push(take())
-        break
-      case '--requirement':
-        a.requirements.push(take())
-        break
-      case '--level': {
-        const l = take().toUpperCase()
-        if (l !== 'MUST' && l !== 'SHOULD') throw new UsageError(`--level ${l}: expected MUST or SHOULD`)
-        a.level = l
-        break
-      }
-      case '--time-scale': {
-        const f = Number(take())
-        if (!(f > 0 && f <= 100)) throw new UsageError('--time-scale: expected a number in (0, 100]')
-        a.timeScale = f
-        break
-      }
-      case '--known-failures':
-        a.knownFailures = take()
-        break
-      case '--strict':
-        a.strict = true
-        break
-      case '--reporter': {
-        const v = take()
-        const [name, out] = v.includes('=') ? [v.slice(0, v.indexOf('=')), v.slice(v.indexOf('=') + 1)] : [v, undefined]
-        if (!(REPORTERS as readonly string[]).includes(name))
-          throw new UsageError(`--reporter ${name}: expected one of ${REPORTERS.join(', ')}`)
-        a.reporters.push({ name: name as ReporterName, ...(out ? { out } : {}) })
-        break
-      }
-      case '--out': {
-        const last = a.reporters[a.reporters.length - 1]
-        const out = take()
-        if (!last) throw new UsageError('--out must follow a --reporter')
-        if (last.out !== undefined)
-          throw new UsageError(`--out ${out}: reporter ${last.name} already writes to ${last.out}`)
-        last.out = out
-        break
-      }
-      case '--quiet':
-        a.quiet = true
-        break
-      case '--verbose':
-      case '-v':
-        a.verbose = true
-        break
-      case '--no-color':
-        a.color = false
-        break
-      case '--color':
-        a.color = true
-        break
-      case '--json':
-        a.json = true
-        break
-      case '--vectors':
-        a.vectorsDir = take()
-        break
-      case '--spec':
-        a.specPath = take()
-        break
-      case '--server-log':
-        a.serverLog = take()
-        break
-      default:
-        if (arg.startsWith('-')) throw new UsageError(`unknown option ${arg}`)
-        positional.push(arg)
-    }
+  if (v['no-color']) a.color = false
+  else if (v.color) a.color = true
+  if (v.level !== undefined) {
+    const l = v.level.toUpperCase()
+    if (l !== 'MUST' && l !== 'SHOULD') throw new UsageError(`--level ${l}: expected MUST or SHOULD`)
+    a.level = l
   }
-  if (a.command !== 'help' && positional.length > 0) {
-    const [cmd, ...rest] = positional
+  if (v['time-scale'] !== undefined) {
+    const f = Number(v['time-scale'])
+    if (!(f > 0 && f <= 100)) throw new UsageError('--time-scale: expected a number in (0, 100]')
+    a.timeScale = f
+  }
+  if (a.command === 'run' && positionals.length > 0) {
+    const [cmd, ...rest] = positionals
     if (cmd === 'run' || cmd === 'list' || cmd === 'coverage') a.command = cmd
     else if (cmd === 'explain') {
       a.command = 'explain'
-      if (rest.length !== 1) throw new UsageError('usage: imwire conformance explain CASE-ID')
+      if (rest.length !== 1) throw new UsageError('usage: imwire conformance explain [tcp:|ws:]CASE-ID')
       a.explainId = rest[0] as string
       rest.length = 0
     } else throw new UsageError(`unknown subcommand '${cmd}'`)
@@ -195,15 +136,43 @@ export function parseArgs(argv: string[]): CliArgs {
   return a
 }
 
-function positiveInt(flag: string, v: string): number {
+function parseArgsOf(argv: string[]) {
+  return parseArgsUtil({ args: argv, options: OPTIONS, allowPositionals: true, strict: true, tokens: true })
+}
+
+/** `--out FILE` binds to the `--reporter` just before it: token order, which parseArgs keeps in `tokens`. */
+function reportersOf(tokens: ReturnType<typeof parseArgsOf>['tokens']): ReporterSpec[] {
+  const out: ReporterSpec[] = []
+  for (const t of tokens) {
+    if (t.kind !== 'option' || t.value === undefined) continue
+    if (t.name === 'reporter') {
+      const v = t.value
+      const [name, file] = v.includes('=') ? [v.slice(0, v.indexOf('=')), v.slice(v.indexOf('=') + 1)] : [v, undefined]
+      if (!(REPORTERS as readonly string[]).includes(name))
+        throw new UsageError(`--reporter ${name}: expected one of ${REPORTERS.join(', ')}`)
+      out.push({ name: name as ReporterName, ...(file ? { out: file } : {}) })
+    } else if (t.name === 'out') {
+      const last = out[out.length - 1]
+      if (!last) throw new UsageError('--out must follow a --reporter')
+      if (last.out !== undefined)
+        throw new UsageError(`--out ${t.value}: reporter ${last.name} already writes to ${last.out}`)
+      last.out = t.value
+    }
+  }
+  return out
+}
+
+function positiveInt(flag: string, v: string, max = 256): number {
   const n = Number(v)
-  if (!Number.isInteger(n) || n < 1 || n > 256) throw new UsageError(`${flag} ${v}: expected an integer from 1 to 256`)
+  if (!Number.isInteger(n) || n < 1 || n > max)
+    throw new UsageError(`${flag} ${v}: expected an integer from 1 to ${max}`)
   return n
 }
 
 export const USAGE = `usage: imwire conformance [run] [options]      run the suite
        imwire conformance list [selection]        list case ids, levels, requirements, features
-       imwire conformance explain CASE-ID         a scenario, its requirements and their spec text
+       imwire conformance explain [tcp:|ws:]ID    a scenario, its requirements and their spec text
+       imwire conformance --version               the kit's version
        imwire conformance coverage [--json]       requirement ids with the vectors covering them
 
 target (default: start the bundled reference server, needs \`npm run build\`):
@@ -224,7 +193,9 @@ selection:
 
 run:
   --jobs N              cases in parallel (default 8)
-  --time-scale F        multiply every timeout and window by F (slow machines, debuggers)
+  --time-scale F        stretch the harness's own waits and budgets by F (slow machines, debuggers);
+                        protocol time bounds ([HS-8], [HB-2]) are checked as written, ± 50 ms
+  --max-failures N      stop starting cases after N failures (the rest are reported as skipped)
   --known-failures FILE expected failures: [tcp:|ws:]ID-GLOB per line, # comments; a listed case
                         that passes, or a line matching no case, fails the run
   --strict              SHOULD failures fail the run too (by default they are reported apart)
@@ -232,7 +203,11 @@ run:
 reports (console always, on stderr when another reporter uses stdout; --quiet turns it off):
   --reporter NAME[=FILE]  console | tap | junit | json | html; repeatable; no FILE = stdout
   --out FILE              file for the --reporter just before
-  --verbose             print passing cases too; --no-color
+  --verbose             print passing cases and every failure with its transcript; --no-color
+  --summary-only        console: causes and the summary, no failure details
+  --all-transcripts     JSON/HTML keep the transcript of every case (default: failing and
+                        inconclusive cases only)
 
 exit codes: 0 conformant, 1 conformance failures, 2 usage or harness error, 3 target unreachable
+(inconclusive cases, whose timing the runner's own lag kept it from judging, change no exit code)
 `

@@ -5,9 +5,9 @@ import { parseArgs, type ReporterSpec, USAGE } from './args.js'
 import { computeCoverage, loadCodecVectorRefs, renderCoverage } from './commands/coverage.js'
 import { renderExplain, renderList } from './commands/list-explain.js'
 import { KnownFailuresError } from './engine/known-failures.js'
-import { kitPaths } from './engine/paths.js'
+import { kitPaths, kitVersion } from './engine/paths.js'
 import { runSuite } from './engine/run-suite.js'
-import { UsageError } from './engine/target.js'
+import { UsageError } from '../src/cli/usage-error.js'
 import { loadSpecIndex } from './load/spec-index.js'
 import { loadScenarios } from './load/vector-loader.js'
 import { ConsoleReporter } from './report/console.js'
@@ -42,6 +42,10 @@ async function run(argv: string[], io: CliIo): Promise<number> {
   const args = parseArgs(argv)
   if (args.command === 'help') {
     io.stdout.write(USAGE)
+    return 0
+  }
+  if (args.command === 'version') {
+    io.stdout.write(`${kitVersion(kitPaths().root)}\n`)
     return 0
   }
   const paths = kitPaths({
@@ -82,9 +86,11 @@ async function run(argv: string[], io: CliIo): Promise<number> {
       return 0
     }
     if (args.command === 'explain') {
-      const s = loaded.scenarios.find((x) => x.id === args.explainId)
+      // Failures print `tcp:ID` / `ws:ID`: the transport prefix names the same scenario.
+      const id = (args.explainId ?? '').replace(/^(tcp|ws):/, '')
+      const s = loaded.scenarios.find((x) => x.id === id)
       if (!s) {
-        const near = loaded.scenarios.filter((x) => x.id.includes(args.explainId ?? '')).map((x) => x.id)
+        const near = loaded.scenarios.filter((x) => x.id.includes(id)).map((x) => x.id)
         io.stderr.write(
           `imwire conformance: no case '${args.explainId}'${near.length ? `; did you mean: ${near.slice(0, 5).join(', ')}` : ''}\n`,
         )
@@ -104,6 +110,7 @@ async function run(argv: string[], io: CliIo): Promise<number> {
     ? null
     : new ConsoleReporter(consoleOut, {
         verbose: args.verbose,
+        summaryOnly: args.summaryOnly,
         ...(args.color !== undefined ? { color: args.color } : {}),
       })
   const report = await runSuite({
@@ -117,6 +124,8 @@ async function run(argv: string[], io: CliIo): Promise<number> {
     ...(args.level ? { level: args.level } : {}),
     ...(args.timeScale ? { timeScale: args.timeScale } : {}),
     strict: args.strict,
+    ...(args.maxFailures !== undefined ? { maxFailures: args.maxFailures } : {}),
+    allTranscripts: args.allTranscripts,
     ...(args.knownFailures ? { knownFailures: args.knownFailures } : {}),
     ...(args.vectorsDir ? { vectorsDir: args.vectorsDir } : {}),
     ...(args.specPath ? { specPath: args.specPath } : {}),

@@ -3,7 +3,7 @@
 // names session or codec and has no vector of that kind fails the kit.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join, relative } from 'node:path'
-import { compareIds } from '../engine/run-suite.js'
+import { compareIds } from '../engine/suite-report.js'
 import type { Scenario } from '../load/scenario-types.js'
 import type { Requirement, SpecIndex } from '../load/spec-index.js'
 

@@ -23,7 +23,7 @@ export function renderExplain(s: Scenario, spec: SpecIndex): string {
   out.push(
     `level: ${s.level}; timeout ${s.timeoutMs} ms${s.features.length ? `; features: ${s.features.join(', ')}` : ''}${s.needs.length ? `; needs: ${s.needs.join(', ')}` : ''}`,
   )
-  if (s.description) out.push('', s.description)
+  if (s.description) out.push('', withoutNoteRefs(s.description))
   out.push('', 'requirements:')
   for (const id of s.requirements) {
     const r = spec.requirements.get(id)
@@ -42,16 +42,56 @@ export function renderExplain(s: Scenario, spec: SpecIndex): string {
   for (const [name, a] of Object.entries(s.actors)) out.push(`  ${name}: user ${a.user}, device ${a.device}`)
   out.push('', 'steps:')
   const walk = (steps: unknown[], indent: string, prefix: string) => {
-    steps.forEach((st, i) => {
-      const step = st as Record<string, unknown>
+    for (const run of runsOf(steps)) {
+      const i = run.start
+      const step = steps[i] as Record<string, unknown>
       const { steps: inner, parallel, ...rest } = step
-      out.push(`${indent}${prefix}[${i}] ${JSON.stringify(rest)}`)
+      const label = run.count > 1 ? `${prefix}[${i}..${i + run.count - 1}]` : `${prefix}[${i}]`
+      out.push(
+        `${indent}${label} ${withoutNoteRefs(JSON.stringify(collapse(rest)))}${run.count > 1 ? ` ×${run.count}` : ''}`,
+      )
       if (Array.isArray(inner)) walk(inner, `${indent}  `, `${prefix}[${i}].steps`)
       if (Array.isArray(parallel))
         for (const [j, b] of (parallel as unknown[][]).entries())
           walk(b, `${indent}  `, `${prefix}[${i}].parallel[${j}]`)
-    })
+    }
   }
   walk(s.steps, '  ', 'steps')
   return `${out.join('\n')}\n`
+}
+
+/** Same shape: equal once numbers (indexes, ids like f0/f1) are ignored. */
+function shape(v: unknown): string {
+  return JSON.stringify(v).replace(/\d+/g, 'N')
+}
+
+/** Consecutive runs of same-shaped items. */
+function runsOf(items: unknown[]): Array<{ start: number; count: number }> {
+  const runs: Array<{ start: number; count: number }> = []
+  for (let i = 0; i < items.length; i++) {
+    const last = runs[runs.length - 1]
+    if (last && shape(items[last.start]) === shape(items[i])) last.count++
+    else runs.push({ start: i, count: 1 })
+  }
+  return runs
+}
+
+/** Arrays of repeated same-shaped items become the first item and a count: 300 Sends are one line. */
+function collapse(v: unknown): unknown {
+  if (Array.isArray(v)) {
+    const out: unknown[] = []
+    for (const run of runsOf(v)) {
+      out.push(collapse(v[run.start]))
+      if (run.count > 1) out.push(`…×${run.count} like this`)
+    }
+    return out
+  }
+  if (v !== null && typeof v === 'object')
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, collapse(x)]))
+  return v
+}
+
+/** References to the project's internal notes mean nothing to an implementer. */
+export function withoutNoteRefs(text: string): string {
+  return text.replace(/\s*\([^()]*(?:\.md\b|notes\/)[^()]*\)/g, '')
 }

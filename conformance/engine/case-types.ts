@@ -1,9 +1,15 @@
 // Results of one case, shared by the engine and the reporters.
 import type { Mismatch } from '../judge/matcher.js'
 import type { TransportKind } from '../drivers/transport.js'
+import type { LatencySummary } from './latency.js'
 import type { TranscriptEntry } from './transcript.js'
 
-export type Verdict = 'pass' | 'fail' | 'skipped' | 'expected-failure' | 'error'
+/**
+ * `inconclusive`: a protocol time bound could not be judged because the
+ * runner itself lagged (see timing.ts); never counted for or against the
+ * server.
+ */
+export type Verdict = 'pass' | 'fail' | 'inconclusive' | 'skipped' | 'expected-failure' | 'error'
 
 export interface CaseFailure {
   /** Step path, e.g. `steps[3]` or `steps[5].parallel[1][2]` or `steps[4].repeat(i=7)[1]`. */
@@ -29,6 +35,8 @@ export interface CaseResult {
   /** Why skipped, or which known-failures line made a failure expected, or the harness error. */
   reason?: string
   failure?: CaseFailure
+  /** The server's answer times in this case (request -> answer the runner could attribute). */
+  latency?: LatencySummary
   transcript: TranscriptEntry[]
 }
 
@@ -40,6 +48,11 @@ export class StepFailure extends Error {
   ) {
     super(message)
   }
+}
+
+/** A time bound the runner's own lag makes impossible to judge. */
+export class TimingInconclusive extends Error {
+  override name = 'TimingInconclusive'
 }
 
 /** A bug in the runner or an invalid vector: never counted against the server. */

@@ -10,6 +10,9 @@
 // names the exact lines to remove.
 import { readFileSync } from 'node:fs'
 import type { TransportKind } from '../drivers/transport.js'
+import type { Scenario } from '../load/scenario-types.js'
+import type { Problem } from '../report/report-types.js'
+import type { CaseResult } from './case-types.js'
 import { globMatch } from './glob.js'
 
 export interface KnownFailure {
@@ -54,4 +57,57 @@ export function knownFailureFor(
 
 export function matchesAny(e: KnownFailure, pairs: Array<{ id: string; transport: TransportKind }>): boolean {
   return pairs.some((p) => (e.transport === null || e.transport === p.transport) && globMatch(e.glob, p.id))
+}
+
+/**
+ * Phase 5 of a run: listed failures become expected failures; listed cases
+ * that pass and lines that match no case of the suite become problems.
+ */
+export function applyKnownFailures(
+  results: CaseResult[],
+  known: KnownFailure[],
+  scenarios: Scenario[],
+  problems: Problem[],
+  source: string | KnownFailure[] | undefined,
+): void {
+  const file = typeof source === 'string' ? source : 'known failures'
+  const stale = new Set<KnownFailure>()
+  for (const r of results) {
+    const k = knownFailureFor(known, r.id, r.transport)
+    if (!k) continue
+    if (r.verdict === 'fail') {
+      r.verdict = 'expected-failure'
+      r.reason = `listed in ${file}:${k.line} (${k.text})`
+    } else if (r.verdict === 'pass') {
+      stale.add(k)
+      r.reason = `passes but is listed in ${file}:${k.line}`
+    }
+  }
+  for (const k of stale) {
+    const passing = results
+      .filter((r) => r.verdict === 'pass' && knownFailureFor(known, r.id, r.transport) === k)
+      .map((r) => `${r.transport}:${r.id}`)
+    problems.push({
+      kind: 'stale-known-failure',
+      line: k.line,
+      text: k.text,
+      message: `${file}:${k.line}: '${k.text}' lists cases that now pass (${passing.join(', ')}): remove the line`,
+    })
+  }
+  // "Matches no case of the suite": the whole suite, not this run's transports or selection, so
+  // a `ws:` line is not stale in a `--transport tcp` run.
+  const pairs = scenarios.flatMap((s) =>
+    (['tcp', 'ws'] as const)
+      .filter((t) => !(s.needs.includes('tcp-only') && t !== 'tcp') && !(s.needs.includes('ws-only') && t !== 'ws'))
+      .map((t) => ({ id: s.id, transport: t })),
+  )
+  for (const k of known) {
+    if (!matchesAny(k, pairs))
+      problems.push({
+        kind: 'unmatched-known-failure',
+        line: k.line,
+        text: k.text,
+        message: `${file}:${k.line}: '${k.text}' matches no case of the suite: remove the line`,
+      })
+  }
 }

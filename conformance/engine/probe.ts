@@ -7,6 +7,7 @@ import { FrameSchema } from '../../src/gen/es/imwire/v1/frame_pb.js'
 import { TargetUnreachable, type TransportKind } from '../drivers/transport.js'
 import { frameToJson } from '../judge/proto-json.js'
 import { ID_PREFIX, testToken } from './scope.js'
+import type { Problem, Report } from '../report/report-types.js'
 import type { Target } from './target.js'
 
 export interface ProbeResult {
@@ -121,4 +122,33 @@ export async function probe(
     })
     transport.writeFrame(encodeFrame(hello))
   })
+}
+
+/** How long the probe handshake may take (× time scale). */
+const PROBE_TIMEOUT_MS = 5_000
+
+/** Phase 3 of a run: probe every transport; problems are appended, the features each Welcome enabled returned. */
+export async function probeTransports(
+  target: Target,
+  available: TransportKind[],
+  secret: string,
+  runId: string,
+  timeScale: number,
+  problems: Problem[],
+): Promise<Report['features']> {
+  const features: Report['features'] = {}
+  for (const k of available) {
+    const p = await probe(target, k, secret, runId, PROBE_TIMEOUT_MS * timeScale)
+    features[k] = p.features
+    if (p.status === 'unreachable')
+      problems.push({ kind: 'unreachable', message: `${k}: ${p.detail ?? 'unreachable'}` })
+    else if (p.status === 'unauthorized')
+      problems.push({ kind: 'unauthorized', message: `${k}: ${p.detail ?? 'unauthorized'}` })
+    else if (p.status === 'no-welcome')
+      problems.push({
+        kind: 'no-welcome',
+        message: `${k}: probe handshake failed: ${p.detail ?? ''} (running the suite anyway)`,
+      })
+  }
+  return features
 }

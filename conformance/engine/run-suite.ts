@@ -1,22 +1,25 @@
-// The whole run: load and select scenarios, find or start the server, probe
-// it, run every (scenario, transport) case in parallel (restart cases one at
-// a time at the end, alone), apply the known-failures list, build the report.
+// The whole run, in phases: 1. load and select scenarios, 2. find or start
+// the server, 3. probe each transport, 4. run every (scenario, transport) case
+// in parallel (restart cases apart), 5. apply the known-failures list,
+// 6. build the report. Each phase lives in its own module.
 import { randomBytes } from 'node:crypto'
-import { existsSync } from 'node:fs'
+import { UsageError } from '../../src/cli/usage-error.js'
 import type { TransportKind } from '../drivers/transport.js'
 import type { Scenario } from '../load/scenario-types.js'
-import { loadSpecIndex, type SpecIndex } from '../load/spec-index.js'
+import { loadSpecIndex } from '../load/spec-index.js'
 import { loadScenarios } from '../load/vector-loader.js'
-import { type Problem, type Report, REPORT_VERSION, type RequirementRow, type Summary } from '../report/report-types.js'
-import { runCase } from './case-runner.js'
+import { failingRequirements, failureGroups, slowServer } from '../report/failure-groups.js'
+import { type Problem, type Report, REPORT_VERSION } from '../report/report-types.js'
+import { planJobs, runJobs } from './case-jobs.js'
 import type { CaseResult } from './case-types.js'
 import { globMatch } from './glob.js'
-import { type KnownFailure, knownFailureFor, loadKnownFailures, matchesAny } from './known-failures.js'
+import { applyKnownFailures, type KnownFailure, loadKnownFailures } from './known-failures.js'
+import { openTarget } from './open-target.js'
 import { kitPaths, kitVersion } from './paths.js'
-import { probe } from './probe.js'
-import { longestFirst } from './schedule.js'
+import { probeTransports } from './probe.js'
 import { newRunId } from './scope.js'
-import { FixedTarget, parseTarget, SpawnedTarget, type Target, UsageError } from './target.js'
+import { outcomeOf, requirementRows, staleCount, summarize } from './suite-report.js'
+import type { Target } from './target.js'
 
 export interface SuiteOptions {
   /** tcp://HOST:PORT and/or ws://HOST:PORT/PATH. */
@@ -35,6 +38,10 @@ export interface SuiteOptions {
   timeScale?: number
   /** SHOULD failures fail the run too. */
   strict?: boolean
+  /** Stop starting cases after this many failures (the rest are reported as skipped). */
+  maxFailures?: number
+  /** Keep the wire transcript of every case in the report, not only of failing and inconclusive ones. */
+  allTranscripts?: boolean
   /** Path of a known-failures file, or parsed entries. */
   knownFailures?: string | KnownFailure[]
   vectorsDir?: string
@@ -56,19 +63,9 @@ export interface SuiteOptions {
 export { UsageError }
 
 const DEFAULT_JOBS = 8
-const PROBE_TIMEOUT_MS = 5_000
-const SPAWN_TIMEOUT_MS = 20_000
-
-interface Job {
-  scenario: Scenario
-  transport: TransportKind
-  index: number
-  skip?: string
-}
 
 export async function runSuite(options: SuiteOptions = {}): Promise<Report> {
   const started = performance.now()
-  const startedAt = new Date().toISOString()
   const paths = kitPaths({
     ...(options.vectorsDir ? { vectorsDir: options.vectorsDir } : {}),
     ...(options.specPath ? { specPath: options.specPath } : {}),
@@ -81,7 +78,7 @@ export async function runSuite(options: SuiteOptions = {}): Promise<Report> {
     version: REPORT_VERSION,
     kit: { name: 'imwire', version: kitVersion(paths.root) },
     runId,
-    startedAt,
+    startedAt: new Date().toISOString(),
     options: {
       jobs,
       timeScale,
@@ -90,6 +87,8 @@ export async function runSuite(options: SuiteOptions = {}): Promise<Report> {
       requirements: options.requirements ?? [],
       level: options.level ?? null,
       knownFailures: typeof options.knownFailures === 'string' ? options.knownFailures : null,
+      maxFailures: options.maxFailures ?? null,
+      transcripts: options.allTranscripts ? ('all' as const) : ('failing' as const),
     },
   }
   const early = (
@@ -104,6 +103,8 @@ export async function runSuite(options: SuiteOptions = {}): Promise<Report> {
     outcome,
     exitCode,
     summary: summarize([], 0, performance.now() - started),
+    failureGroups: [],
+    failingRequirements: [],
     problems,
     serverCrashes: [],
     requirements: [],
@@ -149,85 +150,32 @@ export async function runSuite(options: SuiteOptions = {}): Promise<Report> {
       (k) => target.addresses()[k] !== undefined && (!options.transports || options.transports.includes(k)),
     )
     if (available.length === 0) throw new UsageError('no target address for the selected transports')
-    const features: Report['features'] = {}
-    for (const k of available) {
-      const p = await probe(target, k, secret, runId, PROBE_TIMEOUT_MS * timeScale)
-      features[k] = p.features
-      if (p.status === 'unreachable')
-        problems.push({ kind: 'unreachable', message: `${k}: ${p.detail ?? 'unreachable'}` })
-      else if (p.status === 'unauthorized')
-        problems.push({ kind: 'unauthorized', message: `${k}: ${p.detail ?? 'unauthorized'}` })
-      else if (p.status === 'no-welcome')
-        problems.push({
-          kind: 'no-welcome',
-          message: `${k}: probe handshake failed: ${p.detail ?? ''} (running the suite anyway)`,
-        })
-    }
+    const features = await probeTransports(target, available, secret, runId, timeScale, problems)
     if (problems.some((p) => p.kind === 'unreachable'))
       return { ...early('unreachable', 3, target.info()), transports: available, features }
     if (problems.some((p) => p.kind === 'unauthorized'))
       return { ...early('harness-error', 2, target.info()), transports: available, features }
 
     // 4. cases
-    const all: Job[] = []
-    for (const s of selected) {
-      for (const k of available) {
-        if ((s.needs.includes('tcp-only') && k !== 'tcp') || (s.needs.includes('ws-only') && k !== 'ws')) continue
-        const job: Job = { scenario: s, transport: k, index: all.length }
-        const missing = s.features.filter((f) => !(features[k] ?? []).includes(f))
-        if (missing.length > 0) job.skip = `the server's Welcome over ${k} does not enable ${missing.join(', ')}`
-        else if (s.needs.includes('restart') && !target.canRestart)
-          job.skip = 'needs a server the runner can restart (use --spawn, or the bundled server)'
-        all.push(job)
-      }
-    }
+    const all = planJobs(selected, available, features, target.canRestart)
     options.onStart?.({ total: all.length, transports: available, features, target: target.info() })
-    const results = new Array<CaseResult>(all.length)
-    let finished = 0
-    const runJob = async (job: Job, on: Target) => {
-      options.onCaseStart?.(job.scenario.id, job.transport)
-      const result = job.skip
-        ? skipped(job)
-        : await runCase({
-            scenario: job.scenario,
-            transport: job.transport,
-            caseIndex: job.index,
-            runId,
-            secret,
-            timeScale,
-            open: (kind, ms, o) => on.open(kind, ms, o),
-            server: on.canRestart ? on : null,
-            crashMark: () => on.crashes.length,
-            diedSince: (mark, ms) => on.diedSince(mark, ms),
-          })
-      results[job.index] = result
-      finished++
-      options.onCaseEnd?.(result, finished, all.length)
-    }
-    // Restart cases stop the server, so they never share it with other cases:
-    // the bundled server gets a second instance of its own for them (it
-    // listens on ephemeral ports); a --spawn command may use fixed ports, so
-    // there they run one at a time after the others.
-    const exclusive = all.filter((j) => !j.skip && j.scenario.needs.includes('restart'))
-    const shared = longestFirst(all.filter((j) => !exclusive.includes(j)))
-    const separate = exclusive.length > 0 && target.info().mode === 'bundled'
-    const restartTarget = separate ? await openTarget(options, paths.bundledCli, secret, timeScale, started) : target
-    try {
-      const restartCases = async () => {
-        for (const j of exclusive) await runJob(j, restartTarget)
-      }
-      if (separate) await Promise.all([pool(shared, jobs, (j) => runJob(j, target)), restartCases()])
-      else {
-        await pool(shared, jobs, (j) => runJob(j, target))
-        await restartCases()
-      }
-    } finally {
-      if (separate) await restartTarget.stop()
-    }
+    const { results, restartTarget } = await runJobs(all, target, {
+      runId,
+      secret,
+      timeScale,
+      jobs,
+      ...(options.maxFailures !== undefined ? { maxFailures: options.maxFailures } : {}),
+      openRestartTarget:
+        target.info().mode === 'bundled'
+          ? () => openTarget(options, paths.bundledCli, secret, timeScale, started)
+          : null,
+      ...(options.onCaseStart ? { onCaseStart: options.onCaseStart } : {}),
+      ...(options.onCaseEnd ? { onCaseEnd: options.onCaseEnd } : {}),
+    })
     await target.stop()
-    const crashes = separate ? [...target.crashes, ...restartTarget.crashes] : target.crashes
+    const crashes = [...target.crashes, ...(restartTarget?.crashes ?? [])]
 
-    // 5. known failures
+    // 5. known failures, crashes and harness errors
     applyKnownFailures(results, known, scenarios, problems, options.knownFailures)
     for (const c of crashes)
       problems.push({
@@ -238,25 +186,21 @@ export async function runSuite(options: SuiteOptions = {}): Promise<Report> {
       if (r.verdict === 'error')
         problems.push({ kind: 'harness-error', message: `${r.transport} ${r.id}: ${r.reason ?? ''}` })
 
-    const summary = summarize(
-      results,
-      problems.filter((p) => p.kind === 'stale-known-failure' || p.kind === 'unmatched-known-failure').length,
-      performance.now() - started,
-    )
-    const failing =
-      summary.mustFailed > 0 ||
-      (options.strict === true && summary.shouldFailed > 0) ||
-      summary.staleKnownFailures > 0 ||
-      crashes.length > 0
-    const outcome: Report['outcome'] = summary.errors > 0 ? 'harness-error' : failing ? 'failures' : 'conformant'
+    // 6. report: passing cases drop their transcripts unless asked (a full run's would weigh 12 MB)
+    const summary = summarize(results, staleCount(problems), performance.now() - started)
+    const slow = slowServer(results)
+    if (!options.allTranscripts)
+      for (const r of results) if (r.verdict === 'pass' || r.verdict === 'skipped') r.transcript = []
     return {
       ...base,
       target: target.info(),
       transports: available,
       features,
-      outcome,
-      exitCode: outcome === 'harness-error' ? 2 : outcome === 'failures' ? 1 : 0,
+      ...outcomeOf(summary, options.strict === true, crashes.length),
       summary,
+      failureGroups: failureGroups(results),
+      failingRequirements: failingRequirements(results),
+      ...(slow ? { slowServer: slow } : {}),
       problems,
       serverCrashes: crashes,
       requirements: requirementRows(results, spec),
@@ -272,170 +216,4 @@ function selectedBy(s: Scenario, o: SuiteOptions): boolean {
   if (o.requirements?.length && !s.requirements.some((r) => o.requirements?.includes(r))) return false
   if (o.level && s.level !== o.level) return false
   return true
-}
-
-async function openTarget(
-  o: SuiteOptions,
-  bundledCli: string,
-  secret: string,
-  timeScale: number,
-  runStarted: number,
-): Promise<Target> {
-  if (o.targets?.length && o.spawn) throw new UsageError('use either --target or --spawn, not both')
-  if (o.targets?.length) {
-    const a = {}
-    for (const t of o.targets) Object.assign(a, parseTarget(t))
-    return new FixedTarget(a)
-  }
-  const common = {
-    secret,
-    startTimeoutMs: SPAWN_TIMEOUT_MS * timeScale,
-    runStarted,
-    ...(o.serverLog ? { logFile: o.serverLog } : {}),
-  }
-  if (o.spawn) return SpawnedTarget.start({ ...common, command: o.spawn, mode: 'spawn' })
-  if (!existsSync(bundledCli))
-    throw new UsageError(
-      `the bundled reference server is not built (${bundledCli} is missing): run \`npm run build\`, or use --target / --spawn`,
-    )
-  const argv = [
-    process.execPath,
-    bundledCli,
-    'serve',
-    '--tcp',
-    '127.0.0.1:0',
-    '--ws',
-    '127.0.0.1:0/imwire',
-    '--data-dir',
-    '{datadir}',
-    '--token-secret',
-    '{secret}',
-  ]
-  return SpawnedTarget.start({ ...common, command: argv, mode: 'bundled' })
-}
-
-async function pool<T>(items: T[], n: number, fn: (t: T) => Promise<void>): Promise<void> {
-  let next = 0
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++] as T)
-  }
-  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker))
-}
-
-function skipped(job: Job): CaseResult {
-  const s = job.scenario
-  return {
-    id: s.id,
-    title: s.title,
-    transport: job.transport,
-    verdict: 'skipped',
-    level: s.level,
-    requirements: s.requirements,
-    features: s.features,
-    durationMs: 0,
-    reason: job.skip as string,
-    transcript: [],
-  }
-}
-
-function applyKnownFailures(
-  results: CaseResult[],
-  known: KnownFailure[],
-  scenarios: Scenario[],
-  problems: Problem[],
-  source: SuiteOptions['knownFailures'],
-): void {
-  const file = typeof source === 'string' ? source : 'known failures'
-  const stale = new Set<KnownFailure>()
-  for (const r of results) {
-    const k = knownFailureFor(known, r.id, r.transport)
-    if (!k) continue
-    if (r.verdict === 'fail') {
-      r.verdict = 'expected-failure'
-      r.reason = `listed in ${file}:${k.line} (${k.text})`
-    } else if (r.verdict === 'pass') {
-      stale.add(k)
-      r.reason = `passes but is listed in ${file}:${k.line}`
-    }
-  }
-  for (const k of stale) {
-    const passing = results
-      .filter((r) => r.verdict === 'pass' && knownFailureFor(known, r.id, r.transport) === k)
-      .map((r) => `${r.transport}:${r.id}`)
-    problems.push({
-      kind: 'stale-known-failure',
-      line: k.line,
-      text: k.text,
-      message: `${file}:${k.line}: '${k.text}' lists cases that now pass (${passing.join(', ')}): remove the line`,
-    })
-  }
-  // "Matches no case of the suite": the whole suite, not this run's transports or selection, so
-  // a `ws:` line is not stale in a `--transport tcp` run.
-  const pairs = scenarios.flatMap((s) =>
-    (['tcp', 'ws'] as const)
-      .filter((t) => !(s.needs.includes('tcp-only') && t !== 'tcp') && !(s.needs.includes('ws-only') && t !== 'ws'))
-      .map((t) => ({ id: s.id, transport: t })),
-  )
-  for (const k of known) {
-    if (!matchesAny(k, pairs))
-      problems.push({
-        kind: 'unmatched-known-failure',
-        line: k.line,
-        text: k.text,
-        message: `${file}:${k.line}: '${k.text}' matches no case of the suite: remove the line`,
-      })
-  }
-}
-
-function summarize(results: CaseResult[], stale: number, durationMs: number): Summary {
-  const count = (v: CaseResult['verdict']) => results.filter((r) => r.verdict === v).length
-  return {
-    total: results.length,
-    passed: count('pass'),
-    failed: count('fail'),
-    skipped: count('skipped'),
-    expectedFailures: count('expected-failure'),
-    errors: count('error'),
-    mustFailed: results.filter((r) => r.verdict === 'fail' && r.level === 'MUST').length,
-    shouldFailed: results.filter((r) => r.verdict === 'fail' && r.level === 'SHOULD').length,
-    staleKnownFailures: stale,
-    durationMs: Math.round(durationMs),
-  }
-}
-
-function requirementRows(results: CaseResult[], spec: SpecIndex): RequirementRow[] {
-  const rows = new Map<string, RequirementRow>()
-  for (const r of results) {
-    for (const id of r.requirements) {
-      let row = rows.get(id)
-      if (!row) {
-        const req = spec.requirements.get(id)
-        row = {
-          id,
-          level: req?.level ?? '',
-          text: req?.text ?? '',
-          cases: 0,
-          passed: 0,
-          failed: 0,
-          skipped: 0,
-          expectedFailures: 0,
-          errors: 0,
-        }
-        rows.set(id, row)
-      }
-      row.cases++
-      if (r.verdict === 'pass') row.passed++
-      else if (r.verdict === 'fail') row.failed++
-      else if (r.verdict === 'skipped') row.skipped++
-      else if (r.verdict === 'expected-failure') row.expectedFailures++
-      else row.errors++
-    }
-  }
-  return [...rows.values()].sort((a, b) => compareIds(a.id, b.id))
-}
-
-export function compareIds(a: string, b: string): number {
-  const [pa, na] = a.split('-')
-  const [pb, nb] = b.split('-')
-  return pa === pb ? Number(na) - Number(nb) : (pa ?? '').localeCompare(pb ?? '')
 }

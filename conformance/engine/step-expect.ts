@@ -5,12 +5,14 @@ import { assign, match } from '../judge/matcher.js'
 import { ENUM_NUMBER_BY_NAME } from '../judge/proto-json.js'
 import type { Step, StepVerb } from '../load/scenario-types.js'
 import { DEFAULT_WITHIN_MS } from '../load/scenario-types.js'
-import type { StepContext } from './case-runner.js'
-import { HarnessError, StepFailure } from './case-types.js'
-import type { Connection, InboxItem } from './connection.js'
+import type { StepContext } from './step-context.js'
+import { HarnessError, StepFailure, TimingInconclusive } from './case-types.js'
+import { lagProbe } from './lag-probe.js'
+import type { InboxItem, ScenarioConnection } from './scenario-connection.js'
 import { navigate, type Scope } from './scope.js'
 import { describe, itemJson } from './step-io.js'
 import { resolveTemplates } from './templating.js'
+import { judgeBound, TIMER_TOLERANCE_MS } from './timing.js'
 
 export async function execExpect(verb: StepVerb, step: Step, scope: Scope, ctx: StepContext): Promise<void> {
   const c = ctx.conn(step[verb] as string)
@@ -121,13 +123,74 @@ function codeName(n: number): string {
   return `${n}${CloseCode[n] ? ` ${CloseCode[n]}` : ''}`
 }
 
-async function expectClose(step: Step, c: Connection, within: number, ctx: StepContext): Promise<void> {
+/**
+ * Where a bound is measured from. `since: "open"`: the transport's opening
+ * ([HS-8] counts from accept). Otherwise the lower bound counts from the
+ * runner's last write (the server cannot have started its timer earlier)
+ * and the upper bound from the last write or read, whichever is later (it
+ * cannot have started it later, give or take one network hop).
+ */
+function boundReferences(step: Step, c: ScenarioConnection): { lower: number; upper: number } {
+  if (step.since === 'open') return { lower: c.openedAt, upper: c.openedAt }
+  return { lower: c.lastWriteAt, upper: Math.max(c.lastWriteAt, c.lastReadAt) }
+}
+
+/**
+ * How late the runner may have noticed something at `t`: a stall overlapping t, or one that
+ * ended just before (the socket data waiting meanwhile is read only on the next loop turn).
+ */
+function lagAround(t: number): number {
+  return lagProbe.maxLag(t - TIMER_TOLERANCE_MS, t)
+}
+
+/** Fails, or ends the case as inconclusive, when the item's arrival breaks the step's protocol bounds. */
+function checkBounds(step: Step, refs: { lower: number; upper: number }, arrived: number, what: string): void {
+  const lower = step.notBeforeMs as number | undefined
+  const upper = step.beforeMs as number | undefined
+  // The runner saw the close up to `atArrival` ms late; it wrote at refs.lower exactly, but may have
+  // read the frame that set refs.upper late too.
+  const atArrival = lagAround(arrived)
+  const verdicts = [
+    ...(lower !== undefined ? [judgeBound({ notBeforeMs: lower }, arrived - refs.lower, atArrival)] : []),
+    ...(upper !== undefined
+      ? [judgeBound({ beforeMs: upper }, arrived - refs.upper, Math.max(atArrival, lagAround(refs.upper)))]
+      : []),
+  ]
+  for (const v of verdicts) if (v.verdict === 'fail') throw new StepFailure(`${what} ${v.why}`)
+  for (const v of verdicts) if (v.verdict === 'inconclusive') throw new TimingInconclusive(`${what}: ${v.why}`)
+}
+
+async function expectClose(step: Step, c: ScenarioConnection, within: number, ctx: StepContext): Promise<void> {
   const codes = closeCodes(step)
   const want = codes.map(codeName).join(' or ')
   const required = step.closeFrame !== 'optional'
-  const stepStart = ctx.transcript.now()
-  const deadline = performance.now() + within
-  const first = await c.next(within)
+  const refs = boundReferences(step, c)
+  const upper = step.beforeMs as number | undefined
+  // The harness waits `within` (scaled), but never less than the protocol's own upper bound.
+  const wait =
+    upper === undefined ? within : Math.max(within, refs.upper + upper + TIMER_TOLERANCE_MS - performance.now())
+  const deadline = performance.now() + Math.min(wait, ctx.left())
+  let first = await c.next(
+    upper === undefined
+      ? deadline - performance.now()
+      : Math.max(0, refs.upper + upper + TIMER_TOLERANCE_MS - performance.now()),
+  )
+  if (first === null && upper !== undefined) {
+    // The upper bound has passed. Without runner lag that is a certain failure; with lag, wait out
+    // the harness window and judge the arrival (or its absence) allowing for the lag.
+    const lag = Math.max(lagAround(performance.now()), lagAround(refs.upper))
+    if (lag > TIMER_TOLERANCE_MS) first = await c.next(Math.max(0, deadline - performance.now()))
+    if (first === null) {
+      const silent = performance.now() - refs.upper
+      const v = judgeBound({ beforeMs: upper }, silent, Math.max(lagAround(performance.now()), lagAround(refs.upper)))
+      ctx.transcript.event(c.name, 'timeout', `no close within the ${upper} ms bound`)
+      if (v.verdict === 'inconclusive') throw new TimingInconclusive(`no Close ${want} seen: ${v.why}`)
+      throw new StepFailure(
+        `expected Close ${want} within the ${upper} ms bound (± ${TIMER_TOLERANCE_MS} ms), the connection stayed open and silent for ${Math.round(silent)} ms`,
+        { expected: { close: { code: codes } } },
+      )
+    }
+  }
   if (first === null) {
     ctx.transcript.event(c.name, 'timeout', `no close within ${Math.round(within)} ms`)
     throw new StepFailure(
@@ -135,12 +198,10 @@ async function expectClose(step: Step, c: Connection, within: number, ctx: StepC
       { expected: { close: { code: codes } } },
     )
   }
-  const early = (at: number) => {
-    const nb = step.notBeforeMs as number | undefined
-    if (nb !== undefined && at - stepStart < nb)
-      throw new StepFailure(`closed after ${Math.round(at - stepStart)} ms, earlier than ${nb} ms`, {
-        actual: itemJson(first),
-      })
+  const closeAt = first.mono
+  const early = () => {
+    const lowerOrUpper = step.notBeforeMs !== undefined || upper !== undefined
+    if (lowerOrUpper) checkBounds(step, refs, closeAt, 'closed')
   }
   if (first.kind === 'frame') {
     const b = first.frame.body
@@ -154,7 +215,7 @@ async function expectClose(step: Step, c: Connection, within: number, ctx: StepC
         expected: { close: { code: codes } },
         actual: first.json,
       })
-    early(first.at)
+    early()
     // [ERR-2] the Close is the last frame, then the connection closes
     const after = await c.next(Math.max(0, deadline - performance.now()))
     if (after === null)
@@ -175,7 +236,7 @@ async function expectClose(step: Step, c: Connection, within: number, ctx: StepC
   }
   if (first.kind === 'garbage')
     throw new StepFailure(`expected Close ${want}, got ${describe(first)}`, { actual: itemJson(first) })
-  early(first.at)
+  early()
   if (required)
     throw new StepFailure(
       `the connection closed (${first.event.how}) without a Close frame; expected Close ${want} first [ERR-2]`,

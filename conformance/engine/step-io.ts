@@ -10,9 +10,9 @@ import { ENUM_NUMBER_BY_NAME, frameFromJson } from '../judge/proto-json.js'
 import { match } from '../judge/matcher.js'
 import type { Step, StepVerb } from '../load/scenario-types.js'
 import { DEFAULT_WITHIN_MS } from '../load/scenario-types.js'
-import type { StepContext } from './case-runner.js'
+import type { StepContext } from './step-context.js'
 import { HarnessError, StepFailure } from './case-types.js'
-import { Connection, type InboxItem } from './connection.js'
+import { ScenarioConnection, type InboxItem } from './scenario-connection.js'
 import type { Scope } from './scope.js'
 import { hexToBytes, resolveTemplates, toBigInt } from './templating.js'
 
@@ -177,10 +177,11 @@ async function connectOnce(step: Step, scope: Scope, ctx: StepContext): Promise<
     )
   }
   const hello = helloJson(step, actorName, scope, ctx)
-  const c = new Connection(transport, {
+  const c = new ScenarioConnection(transport, {
     name,
     transcript: ctx.transcript,
     raw: step.raw === true,
+    latency: ctx.latency,
     ...(Array.isArray(step.ignore) ? { ignore: resolveTemplates(step.ignore, scope) as unknown[] } : {}),
     ...(typeof hello.maxFrameBytes === 'number' && hello.maxFrameBytes > 0
       ? { maxFrameBytes: hello.maxFrameBytes }

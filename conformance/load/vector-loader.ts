@@ -233,6 +233,9 @@ export function checkScenario(s: Scenario): string[] {
       if (conn !== undefined && !opened.has(conn)) at(`connection '${conn}' is used before any connect step opens it`)
     }
     if (verb === 'sendText' && !needs.has('ws-only')) at('sendText needs "needs": ["ws-only"]')
+    // Protocol bounds are checked unscaled; a window that cannot be met is a vector bug.
+    if (typeof step.notBeforeMs === 'number' && typeof step.beforeMs === 'number' && step.notBeforeMs >= step.beforeMs)
+      at(`notBeforeMs ${step.notBeforeMs} is not below beforeMs ${step.beforeMs}`)
     if (verb === 'restartServer' && !needs.has('restart')) at('restartServer needs "needs": ["restart"]')
     for (const f of framesOf(step, verb)) for (const e of checkFrameShape(f.value, f.mode)) at(`${f.label}: ${e}`)
     // template references

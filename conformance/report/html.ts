@@ -19,7 +19,7 @@ const CSS = `
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}
 h1{font-size:1.4em}h2{font-size:1.15em;margin-top:1.5em}
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}
-.pass{color:#176c2c}.fail,.error{color:#b3001b;font-weight:600}.skipped,.expected-failure{color:#8a6100}
+.pass{color:#176c2c}.fail,.error{color:#b3001b;font-weight:600}.skipped,.expected-failure,.inconclusive{color:#8a6100}
 .cards span{display:inline-block;margin-right:1em;padding:.3em .7em;border:1px solid #ccc;border-radius:4px}
 details{margin:.2em 0}summary{cursor:pointer}pre,code{font:12px/1.35 ui-monospace,monospace}
 pre{background:#f6f6f6;padding:.5em;overflow-x:auto;white-space:pre-wrap;word-break:break-all}
@@ -62,16 +62,36 @@ export function renderHtml(report: Report): string {
     ),
   )
   h.push('</table>')
+  // Counts are styled as an alarm only when they are not zero.
+  const card = (n: number, cls: string, text: string) => `<span class="${n > 0 ? cls : ''}">${text}</span>`
   h.push('<div class="cards" id="summary">')
   h.push(
-    `<span class="pass">${s.passed} passed</span><span class="fail">${s.failed} failed (${s.mustFailed} MUST, ${s.shouldFailed} SHOULD)</span>`,
+    `<span class="pass">${s.passed} passed</span>${card(s.failed, 'fail', `${s.failed} failed (${s.mustFailed} MUST, ${s.shouldFailed} SHOULD)`)}`,
+  )
+  h.push(card(s.inconclusive, 'inconclusive', `${s.inconclusive} inconclusive`))
+  h.push(
+    `${card(s.skipped, 'skipped', `${s.skipped} skipped`)}${card(s.expectedFailures, 'expected-failure', `${s.expectedFailures} expected failures`)}`,
   )
   h.push(
-    `<span class="skipped">${s.skipped} skipped</span><span class="expected-failure">${s.expectedFailures} expected failures</span>`,
+    `${card(s.errors, 'error', `${s.errors} harness errors`)}<span>${(s.durationMs / 1000).toFixed(1)} s</span></div>`,
   )
-  h.push(
-    `<span class="error">${s.errors} harness errors</span><span>${(s.durationMs / 1000).toFixed(1)} s</span></div>`,
-  )
+  if (report.failureGroups.length || report.slowServer?.cases.length) {
+    h.push('<h2>Failures by cause</h2><table id="causes"><tr><th>cases</th><th>signature</th><th>read first</th></tr>')
+    for (const g of report.failureGroups)
+      h.push(
+        `<tr><td>${g.count}</td><td><code>${htmlEscape(g.signature)}</code></td><td><code>${htmlEscape(g.readFirst)}</code> <small>[${htmlEscape(g.readFirstRequirements.join(' '))}]</small></td></tr>`,
+      )
+    h.push('</table>')
+    if (report.failingRequirements.length)
+      h.push(
+        `<p id="failing-requirements">requirements by failing cases: ${htmlEscape(report.failingRequirements.map((r) => `${r.id} ${r.failed}`).join(', '))}</p>`,
+      )
+    const slow = report.slowServer
+    if (slow?.cases.length)
+      h.push(
+        `<p class="fail" id="slow-server">slow server: ${htmlEscape(slow.cases.map((c) => `${c.case} ${c.medianMs} ms`).join(', '))} (run median ${slow.runMedianMs} ms)</p>`,
+      )
+  }
   if (report.problems.length) {
     h.push('<h2>Problems</h2><ul id="problems">')
     for (const p of report.problems)
@@ -84,15 +104,22 @@ export function renderHtml(report: Report): string {
   for (const r of report.requirements) {
     const cls = r.failed + r.errors > 0 ? 'fail' : r.passed === r.cases ? 'pass' : 'skipped'
     h.push(
-      `<tr class="${cls}"><td>${htmlEscape(r.id)}</td><td>${htmlEscape(r.level)}</td><td>${r.cases}</td><td>${r.passed}</td><td>${r.failed}</td><td>${r.skipped + r.expectedFailures + r.errors}</td><td>${htmlEscape(r.text)}</td></tr>`,
+      `<tr class="${cls}"><td>${htmlEscape(r.id)}</td><td>${htmlEscape(r.level)}</td><td>${r.cases}</td><td>${r.passed}</td><td>${r.failed}</td><td>${r.skipped + r.expectedFailures + r.errors + r.inconclusive}</td><td>${htmlEscape(r.text)}</td></tr>`,
     )
   }
   h.push('</table>')
   h.push('<h2>Cases</h2><div id="filters">')
-  for (const v of ['all', 'fail', 'error', 'expected-failure', 'skipped', 'pass'])
+  for (const v of ['all', 'fail', 'error', 'inconclusive', 'expected-failure', 'skipped', 'pass'])
     h.push(`<button type="button" onclick="show('${v}')">${v}</button>`)
   h.push('</div><div id="cases">')
-  const order: Record<CaseResult['verdict'], number> = { fail: 0, error: 1, 'expected-failure': 2, skipped: 3, pass: 4 }
+  const order: Record<CaseResult['verdict'], number> = {
+    fail: 0,
+    error: 1,
+    inconclusive: 2,
+    'expected-failure': 3,
+    skipped: 4,
+    pass: 5,
+  }
   for (const c of [...report.cases].sort((a, b) => order[a.verdict] - order[b.verdict])) h.push(caseHtml(c))
   h.push('</div></body></html>')
   return `${h.join('\n')}\n`
@@ -101,7 +128,7 @@ export function renderHtml(report: Report): string {
 function caseHtml(c: CaseResult): string {
   const parts: string[] = []
   parts.push(
-    `<details data-verdict="${c.verdict}" id="${htmlEscape(caseLabel(c))}"${c.verdict === 'fail' || c.verdict === 'error' ? ' open' : ''}>`,
+    `<details data-verdict="${c.verdict}" id="${htmlEscape(caseLabel(c))}"${c.verdict === 'fail' || c.verdict === 'error' || c.verdict === 'inconclusive' ? ' open' : ''}>`,
   )
   parts.push(
     `<summary><span class="${c.verdict}">${c.verdict}</span> <code>${htmlEscape(caseLabel(c))}</code> ${htmlEscape(c.title)} <small>[${htmlEscape(c.level)} ${htmlEscape(c.requirements.join(' '))}] ${c.durationMs} ms</small></summary>`,

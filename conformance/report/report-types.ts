@@ -3,6 +3,7 @@
 import type { CaseResult } from '../engine/case-types.js'
 import type { ServerCrash, TargetInfo } from '../engine/target.js'
 import type { TransportKind } from '../drivers/transport.js'
+import type { FailingRequirement, FailureGroup, SlowServer } from './failure-groups.js'
 
 export const REPORT_VERSION = 1 as const
 
@@ -35,12 +36,15 @@ export interface RequirementRow {
   skipped: number
   expectedFailures: number
   errors: number
+  inconclusive: number
 }
 
 export interface Summary {
   total: number
   passed: number
   failed: number
+  /** Time bounds the runner's own lag kept it from judging: never fail the run. */
+  inconclusive: number
   skipped: number
   expectedFailures: number
   errors: number
@@ -67,10 +71,19 @@ export interface Report {
     requirements: string[]
     level: 'MUST' | 'SHOULD' | null
     knownFailures: string | null
+    maxFailures: number | null
+    /** Which cases keep their transcript in the report. */
+    transcripts: 'failing' | 'all'
   }
   outcome: Outcome
   exitCode: 0 | 1 | 2 | 3
   summary: Summary
+  /** Failure signatures ranked by count, each with the case to read first. */
+  failureGroups: FailureGroup[]
+  /** Requirements ranked by failing cases. */
+  failingRequirements: FailingRequirement[]
+  /** Cases whose server answers were far slower than the rest of the run (absent: no answers measured). */
+  slowServer?: SlowServer
   problems: Problem[]
   serverCrashes: ServerCrash[]
   requirements: RequirementRow[]

@@ -24,6 +24,7 @@ async function mixedReport(): Promise<Report> {
       targets,
       tokenSecret: SECRET,
       vectorsDir: TEST_VECTORS,
+      allTranscripts: true,
       cases: ['runner.ping-pong-capture', 'runner.expect-set-any-order', 'runner.text-*', 'runner.restart-*'],
       knownFailures: [
         { line: 1, text: 'tcp:runner.expect-set-any-order', transport: 'tcp', glob: 'runner.expect-set-any-order' },
@@ -185,7 +186,8 @@ t.test('reports with every verdict render in every format', async (t) => {
     for (const c of report.cases) r.onCaseEnd(c, 1, report.cases.length)
     r.onEnd(report)
     t.match(out, /FAIL ws:runner.ping-pong-capture/)
-    t.match(out, /── MUST FAILURE ws:runner.ping-pong-capture ──/)
+    t.match(out, /^failures by cause \(\d+ signatures?, most cases first\):$/m, 'causes lead the report')
+    t.match(out, /── MUST FAILURE (tcp|ws):runner.ping-pong-capture ──/, 'the case to read first comes in full')
     t.match(out, /failed at steps\[3\]: values differ/)
     t.match(out, /transcript:\n.*step steps\[0\] connect alice/)
     t.match(out, /← pong \{"nonce":"43"\}/)

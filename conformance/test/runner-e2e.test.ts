@@ -13,7 +13,7 @@ const byKey = (r: Report) => new Map(r.cases.map((c) => [`${c.transport}:${c.id}
 
 t.test('every runner scenario passes against a correct server over TCP and WebSocket', async (t) => {
   const report = await withFakeServer([], (_s, targets) =>
-    runSuite({ targets, tokenSecret: SECRET, vectorsDir: TEST_VECTORS }),
+    runSuite({ targets, tokenSecret: SECRET, allTranscripts: true, vectorsDir: TEST_VECTORS }),
   )
   const cases = byKey(report)
   t.equal(
@@ -43,7 +43,13 @@ t.test('every runner scenario passes against a correct server over TCP and WebSo
 
 t.test('a wrong Pong nonce fails the case at the step that checks it, with the evidence', async (t) => {
   const report = await withFakeServer(['bad-pong'], (_s, targets) =>
-    runSuite({ targets, tokenSecret: SECRET, vectorsDir: TEST_VECTORS, cases: ['runner.ping-pong-capture'] }),
+    runSuite({
+      targets,
+      tokenSecret: SECRET,
+      allTranscripts: true,
+      vectorsDir: TEST_VECTORS,
+      cases: ['runner.ping-pong-capture'],
+    }),
   )
   t.equal(report.exitCode, 1)
   for (const c of report.cases) {
@@ -54,7 +60,13 @@ t.test('a wrong Pong nonce fails the case at the step that checks it, with the e
   }
   t.equal(report.summary.mustFailed, 2)
   const report2 = await withFakeServer(['bad-pong'], (_s, targets) =>
-    runSuite({ targets, tokenSecret: SECRET, vectorsDir: TEST_VECTORS, cases: ['runner.expect-set-any-order'] }),
+    runSuite({
+      targets,
+      tokenSecret: SECRET,
+      allTranscripts: true,
+      vectorsDir: TEST_VECTORS,
+      cases: ['runner.expect-set-any-order'],
+    }),
   )
   t.match(report2.cases[0]?.failure?.message, /do not match the set/)
   const report3 = await withFakeServer(['bad-pong'], (_s, targets) =>
@@ -62,6 +74,7 @@ t.test('a wrong Pong nonce fails the case at the step that checks it, with the e
       targets,
       tokenSecret: SECRET,
       vectorsDir: TEST_VECTORS,
+      allTranscripts: true,
       cases: ['runner.parallel-connections'],
       transports: ['tcp'],
     }),
@@ -82,6 +95,7 @@ t.test('a server that closes without a Close frame fails the expectClose steps [
       targets,
       tokenSecret: SECRET,
       vectorsDir: TEST_VECTORS,
+      allTranscripts: true,
       cases: ['runner.text-*', 'runner.bad-prefix-*'],
     }),
   )
@@ -96,6 +110,7 @@ t.test('a WebSocket close code that differs from the Close frame fails over ws o
       targets,
       tokenSecret: SECRET,
       vectorsDir: TEST_VECTORS,
+      allTranscripts: true,
       cases: ['runner.text-*', 'runner.bad-prefix-*'],
     }),
   )
@@ -107,7 +122,7 @@ t.test('a WebSocket close code that differs from the Close frame fails over ws o
 
 t.test('a feature the Welcome does not enable skips the case with the reason', async (t) => {
   const report = await withFakeServer(['no-features'], (_s, targets) =>
-    runSuite({ targets, tokenSecret: SECRET, vectorsDir: TEST_VECTORS, cases: ['runner.lz4-*'] }),
+    runSuite({ targets, tokenSecret: SECRET, allTranscripts: true, vectorsDir: TEST_VECTORS, cases: ['runner.lz4-*'] }),
   )
   t.equal(report.exitCode, 0)
   t.same(report.features, { tcp: [], ws: [] })
@@ -122,6 +137,7 @@ t.test('SHOULD failures are reported apart and fail the run only with strict', a
   const opts = {
     tokenSecret: SECRET,
     vectorsDir: TEST_VECTORS,
+    allTranscripts: true,
     cases: ['runner.raw-writes-and-disconnects'],
     transports: ['tcp' as const],
   }
@@ -148,6 +164,7 @@ t.test('known failures turn failures into expected failures and flag stale or un
       targets,
       tokenSecret: SECRET,
       vectorsDir: TEST_VECTORS,
+      allTranscripts: true,
       cases: ['runner.ping-pong-capture', 'runner.lz4-*'],
       knownFailures: known,
     }),
@@ -168,6 +185,7 @@ t.test('known failures turn failures into expected failures and flag stale or un
       targets,
       tokenSecret: SECRET,
       vectorsDir: TEST_VECTORS,
+      allTranscripts: true,
       cases: ['runner.ping-pong-capture'],
       knownFailures: known.slice(0, 1),
     }),
@@ -190,6 +208,7 @@ t.test('a known-failures line for the transport a run leaves out is neither stal
       targets,
       tokenSecret: SECRET,
       vectorsDir: TEST_VECTORS,
+      allTranscripts: true,
       cases: ['runner.ping-pong-capture'],
       transports: ['tcp'],
       knownFailures: known,
@@ -209,7 +228,12 @@ t.test('a wrong token secret is a usage problem (exit 2), an unreachable target 
   t.equal(bad.exitCode, 2)
   t.equal(bad.problems[0]?.kind, 'unauthorized')
   const port = await withFakeServer([], async (s) => s.tcp)
-  const down = await runSuite({ targets: [`tcp://${port}`], tokenSecret: SECRET, vectorsDir: TEST_VECTORS })
+  const down = await runSuite({
+    targets: [`tcp://${port}`],
+    tokenSecret: SECRET,
+    allTranscripts: true,
+    vectorsDir: TEST_VECTORS,
+  })
   t.equal(down.exitCode, 3)
   t.equal(down.outcome, 'unreachable')
   t.match(down.problems[0]?.message, /ECONNREFUSED/)
@@ -232,7 +256,7 @@ t.test('a vector the runner cannot execute is a harness error, not a server fail
     file: 'x.json',
   }
   const report = await withFakeServer([], (_s, targets) =>
-    runSuite({ targets, tokenSecret: SECRET, scenarios: [scenario], transports: ['tcp'] }),
+    runSuite({ targets, tokenSecret: SECRET, allTranscripts: true, scenarios: [scenario], transports: ['tcp'] }),
   )
   t.equal(report.cases[0]?.verdict, 'error')
   t.equal(report.exitCode, 2)
@@ -262,7 +286,7 @@ t.test('a scenario over its time budget fails with the budget in the message', a
     file: 'x.json',
   }
   const report = await withFakeServer([], (_s, targets) =>
-    runSuite({ targets, tokenSecret: SECRET, scenarios: [scenario], transports: ['ws'] }),
+    runSuite({ targets, tokenSecret: SECRET, allTranscripts: true, scenarios: [scenario], transports: ['ws'] }),
   )
   t.equal(report.cases[0]?.verdict, 'fail')
   t.match(report.cases[0]?.failure?.message, /(budget of 300 ms|within \d+ ms)/)
@@ -270,7 +294,13 @@ t.test('a scenario over its time budget fails with the budget in the message', a
 
 t.test('an empty selection is a usage error', async (t) => {
   await t.rejects(
-    runSuite({ targets: ['tcp://127.0.0.1:1'], tokenSecret: SECRET, vectorsDir: TEST_VECTORS, cases: ['no.such.*'] }),
+    runSuite({
+      targets: ['tcp://127.0.0.1:1'],
+      tokenSecret: SECRET,
+      allTranscripts: true,
+      vectorsDir: TEST_VECTORS,
+      cases: ['no.such.*'],
+    }),
     { name: 'UsageError' },
   )
 })
@@ -278,7 +308,13 @@ t.test('an empty selection is a usage error', async (t) => {
 t.test('a server that completes a WebSocket upgrade without imwire.v1 offered is caught [FRM-12]', async (t) => {
   const run = (fault: 'ws-any-subprotocol' | 'ws-forced-subprotocol') =>
     withFakeServer([fault], (_s, targets) =>
-      runSuite({ targets, tokenSecret: SECRET, vectorsDir: TEST_VECTORS, cases: ['runner.ws-upgrade-*'] }),
+      runSuite({
+        targets,
+        tokenSecret: SECRET,
+        allTranscripts: true,
+        vectorsDir: TEST_VECTORS,
+        cases: ['runner.ws-upgrade-*'],
+      }),
     )
   const any = await run('ws-any-subprotocol')
   t.equal(any.exitCode, 1)
@@ -297,7 +333,13 @@ t.test('a server that completes a WebSocket upgrade without imwire.v1 offered is
 
 t.test('a refused upgrade is recorded with its HTTP status', async (t) => {
   const report = await withFakeServer([], (_s, targets) =>
-    runSuite({ targets, tokenSecret: SECRET, vectorsDir: TEST_VECTORS, cases: ['runner.ws-upgrade-*'] }),
+    runSuite({
+      targets,
+      tokenSecret: SECRET,
+      allTranscripts: true,
+      vectorsDir: TEST_VECTORS,
+      cases: ['runner.ws-upgrade-*'],
+    }),
   )
   t.equal(report.cases[0]?.verdict, 'pass')
   t.same(

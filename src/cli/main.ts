@@ -19,7 +19,7 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
 function usage(): string {
   const lines = ['usage: imwire <command> [options]', '', 'commands:']
   for (const [name, c] of Object.entries(commands)) lines.push(`  ${name.padEnd(12)} ${c.summary}`)
-  lines.push('', 'Run `imwire <command> --help` for the options of a command.')
+  lines.push('', 'Run `imwire <command> --help` for the options of a command; `imwire --version` prints the version.')
   return lines.join('\n')
 }
 
@@ -28,6 +28,12 @@ export async function run(argv: string[]): Promise<number> {
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(`${usage()}\n`)
     return name === undefined ? 2 : 0
+  }
+  if (name === '--version' || name === '-V') {
+    // The conformance kit reads the same package.json version.
+    const { kitPaths, kitVersion } = await import('../../conformance/engine/paths.js')
+    process.stdout.write(`imwire ${kitVersion(kitPaths().root)}\n`)
+    return 0
   }
   const cmd = commands[name]
   if (cmd === undefined) {

@@ -1,4 +1,5 @@
-// One connection of a scenario: a transport plus frame decoding, batch
+// One connection of a scenario (named apart from src/transport's Connection,
+// the server side of a socket): a transport plus frame decoding, batch
 // expansion, an inbox for expect steps, keepalive, and transcript logging.
 // Pings from the server are answered and hidden, and the Pongs to the
 // runner's own keepalive Pings are swallowed, unless the connection is raw.
@@ -10,17 +11,19 @@ import { RUNNER_MAX_FRAME_BYTES } from '../drivers/tcp-transport.js'
 import type { Transport, TransportEvent } from '../drivers/transport.js'
 import { match } from '../judge/matcher.js'
 import { frameToJson, frameToMatchJson } from '../judge/proto-json.js'
+import { type LatencyLog, PendingRequests } from './latency.js'
 import type { Transcript } from './transcript.js'
 
+/** `at`: transcript time; `mono`: performance.now() when the runner processed it (for time bounds). */
 export type InboxItem =
-  | { kind: 'frame'; frame: Frame; json: JsonValue; batched: boolean; at: number }
-  | { kind: 'garbage'; detail: string; at: number }
-  | { kind: 'closed'; event: Extract<TransportEvent, { type: 'closed' }>; at: number }
+  | { kind: 'frame'; frame: Frame; json: JsonValue; batched: boolean; at: number; mono: number }
+  | { kind: 'garbage'; detail: string; at: number; mono: number }
+  | { kind: 'closed'; event: Extract<TransportEvent, { type: 'closed' }>; at: number; mono: number }
 
 /** Nonces of the runner's keepalive Pings live in their own range. */
 const AUTO_NONCE_BASE = 0x7e57_0000_0000n
 
-export interface ConnectionOptions {
+export interface ScenarioConnectionOptions {
   name: string
   transcript: Transcript
   raw: boolean
@@ -28,9 +31,11 @@ export interface ConnectionOptions {
   maxFrameBytes?: number
   /** Resolved matchers of frames never queued for expect steps (connect.ignore). */
   ignore?: unknown[]
+  /** Where the server's answer times go (the case's log). */
+  latency?: LatencyLog
 }
 
-export class Connection {
+export class ScenarioConnection {
   readonly name: string
   private readonly inbox: InboxItem[] = []
   /** Every frame received, in order (for `dense` asserts). */
@@ -40,6 +45,10 @@ export class Connection {
   private autoNonce = 0n
   private readonly autoNonces = new Set<bigint>()
   private lastSentAt = performance.now()
+  /** When the transport opened, the runner last wrote to it, and last read a frame from it (performance.now()). */
+  readonly openedAt = performance.now()
+  lastWriteAt = this.openedAt
+  lastReadAt = this.openedAt
   private silenced = 0
   lz4Enabled = false
   /** A Welcome was received: a Close frame is polite at the end. */
@@ -51,16 +60,18 @@ export class Connection {
   private readonly raw: boolean
   maxFrameBytes: number
   private readonly ignore: unknown[]
+  private readonly requests: PendingRequests | null
 
   constructor(
     readonly transport: Transport,
-    opts: ConnectionOptions,
+    opts: ScenarioConnectionOptions,
   ) {
     this.name = opts.name
     this.transcript = opts.transcript
     this.raw = opts.raw
     this.maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
     this.ignore = opts.ignore ?? []
+    this.requests = opts.latency ? new PendingRequests(opts.latency) : null
     transport.onEvent((e) => this.onTransport(e))
   }
 
@@ -77,6 +88,8 @@ export class Connection {
 
   private onTransport(e: TransportEvent): void {
     const at = this.transcript.now()
+    const mono = performance.now()
+    if (e.type === 'frame') this.lastReadAt = mono
     if (e.type === 'closed') {
       this.stopKeepalive()
       this.closedEvent = e
@@ -88,12 +101,12 @@ export class Connection {
         .filter((s) => s !== '')
         .join(', ')
       this.transcript.event(this.name, e.how === 'rst' ? 'rst' : e.how, detail || undefined)
-      this.push({ kind: 'closed', event: e, at })
+      this.push({ kind: 'closed', event: e, at, mono })
       return
     }
     if (e.type === 'garbage') {
       this.transcript.raw(this.name, 'in', e.bytes, e.detail)
-      this.push({ kind: 'garbage', detail: e.detail, at })
+      this.push({ kind: 'garbage', detail: e.detail, at, mono })
       return
     }
     let frame: Frame
@@ -107,7 +120,7 @@ export class Connection {
     } catch (err) {
       const detail = `undecodable frame from the server: ${(err as Error).message}`
       this.transcript.raw(this.name, 'in', e.bytes, detail)
-      this.push({ kind: 'garbage', detail, at })
+      this.push({ kind: 'garbage', detail, at, mono })
       return
     }
     this.transcript.frame(this.name, 'in', frameToJson(frame), e.bytes)
@@ -129,19 +142,20 @@ export class Connection {
         const code = err instanceof CodecError ? err.code : 'ERROR'
         const detail = `bad Batch from the server: ${code} ${(err as Error).message}`
         this.transcript.event(this.name, 'garbage', detail)
-        this.push({ kind: 'garbage', detail, at })
+        this.push({ kind: 'garbage', detail, at, mono })
         return
       }
       for (const f of inner) {
         this.transcript.frame(this.name, 'in', frameToJson(f), encodeFrame(f), { batched: true })
-        this.accept(f, true, at)
+        this.accept(f, true, at, mono)
       }
       return
     }
-    this.accept(frame, false, at)
+    this.accept(frame, false, at, mono)
   }
 
-  private accept(frame: Frame, batched: boolean, at: number): void {
+  private accept(frame: Frame, batched: boolean, at: number, mono: number): void {
+    this.requests?.received(frame, mono)
     if (!this.raw && frame.body.case === 'ping') {
       this.sendFrame(create(FrameSchema, { body: { case: 'pong', value: { nonce: frame.body.value.nonce } } }), true)
       return
@@ -153,7 +167,7 @@ export class Connection {
       this.transcript.event(this.name, 'ignored', `${frame.body.case ?? 'frame'} matches connect.ignore`)
       return
     }
-    this.push({ kind: 'frame', frame, json, batched, at })
+    this.push({ kind: 'frame', frame, json, batched, at, mono })
   }
 
   sendFrame(frame: Frame, auto = false): Uint8Array {
@@ -161,6 +175,8 @@ export class Connection {
     this.transcript.frame(this.name, 'out', frameToJson(frame), bytes, auto ? { auto: true } : {})
     this.transport.writeFrame(bytes)
     this.lastSentAt = performance.now()
+    this.lastWriteAt = this.lastSentAt
+    this.requests?.sent(frame, this.lastSentAt)
     return bytes
   }
 
@@ -168,12 +184,14 @@ export class Connection {
     this.transcript.raw(this.name, 'out', bytes, detail)
     this.transport.writeRaw(bytes)
     this.lastSentAt = performance.now()
+    this.lastWriteAt = this.lastSentAt
   }
 
   async sendChunks(bytes: Uint8Array, chunkBytes: number, detail: string): Promise<void> {
     this.transcript.raw(this.name, 'out', bytes, detail)
     await this.transport.writeChunks(bytes, chunkBytes)
     this.lastSentAt = performance.now()
+    this.lastWriteAt = this.lastSentAt
   }
 
   /** Next inbox item within timeoutMs, or null. */
