@@ -233,6 +233,8 @@ export function checkScenario(s: Scenario): string[] {
       if (conn !== undefined && !opened.has(conn)) at(`connection '${conn}' is used before any connect step opens it`)
     }
     if (verb === 'sendText' && !needs.has('ws-only')) at('sendText needs "needs": ["ws-only"]')
+    if (verb === 'sendRaw' && step.wsBytesHex !== undefined && !needs.has('ws-only'))
+      at('sendRaw wsBytesHex needs "needs": ["ws-only"]')
     if (verb === 'restartServer' && !needs.has('restart')) at('restartServer needs "needs": ["restart"]')
     for (const f of framesOf(step, verb)) for (const e of checkFrameShape(f.value, f.mode)) at(`${f.label}: ${e}`)
     // template references
