@@ -30,6 +30,11 @@ export interface Transport {
   writeRaw(bytes: Uint8Array): void
   /** TCP: write in pieces, one write per piece, each flushed before the next. WS: each piece one message. */
   writeChunks(bytes: Uint8Array, chunkBytes: number): Promise<void>
+  /**
+   * WS only: bytes written on the socket under the WebSocket framing (a
+   * hand-made WebSocket frame header, say), for RFC 6455-level cases.
+   */
+  writeWsBytes?(bytes: Uint8Array): void
   /** WS text message. TCP: not possible (throws). */
   writeText(text: string): void
   /** Close the transport without an imwire Close frame (TCP FIN; WS close handshake with `wsCode`). */

@@ -130,6 +130,11 @@ class WsTransport implements Transport {
     this.writeFrame(bytes)
   }
 
+  writeWsBytes(bytes: Uint8Array): void {
+    // Beside ws's own framing: the server sees these bytes as WebSocket frames. [FRM-3] [FRM-15]
+    if (this.open()) this.socket()?.write(bytes)
+  }
+
   async writeChunks(bytes: Uint8Array, chunkBytes: number): Promise<void> {
     for (let off = 0; off < bytes.length && this.open(); off += chunkBytes) {
       await new Promise<void>((resolve) =>

@@ -105,6 +105,14 @@ async function sendRawStep(step: Step, scope: Scope, ctx: StepContext): Promise<
     c.sendRaw(hexToBytes(String(resolveTemplates(step.hex, scope))), 'raw bytes')
     return
   }
+  if (step.wsBytesHex !== undefined) {
+    const bytes = hexToBytes(String(resolveTemplates(step.wsBytesHex, scope)))
+    if (c.transport.writeWsBytes === undefined)
+      throw new HarnessError('sendRaw wsBytesHex on a TCP connection (the scenario must need ws-only)')
+    ctx.transcript.raw(c.name, 'out', bytes, 'raw WebSocket bytes (under the WebSocket framing)')
+    c.transport.writeWsBytes(bytes)
+    return
+  }
   if (step.frameHex !== undefined) {
     const bytes = hexToBytes(String(resolveTemplates(step.frameHex, scope)))
     ctx.transcript.raw(c.name, 'out', bytes, 'raw frame bytes')

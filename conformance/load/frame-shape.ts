@@ -13,6 +13,12 @@ export type ShapeMode = 'frame' | 'matcher'
 export function checkFrameShape(json: unknown, mode: ShapeMode): string[] {
   const errors: string[] = []
   if (json === null || typeof json !== 'object' || Array.isArray(json)) return ['a frame must be an object']
+  const alternatives = (json as Record<string, unknown>).$oneOf
+  if (mode === 'matcher' && Object.keys(json).length === 1 && Array.isArray(alternatives)) {
+    // A frame matcher may accept one of several frames, where the spec allows either ([FLW-7]).
+    if (alternatives.length === 0) return ['$oneOf needs at least one frame']
+    return alternatives.flatMap((alt, i) => checkFrameShape(alt, mode).map((e) => `$oneOf[${i}]: ${e}`))
+  }
   const keys = Object.keys(json)
   if (keys.length !== 1) errors.push(`a frame has exactly one body key, found ${keys.length}`)
   checkMessage(json as Record<string, unknown>, FrameSchema, '', mode, errors)

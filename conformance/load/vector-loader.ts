@@ -236,6 +236,8 @@ export function checkScenario(s: Scenario): string[] {
     // Protocol bounds are checked unscaled; a window that cannot be met is a vector bug.
     if (typeof step.notBeforeMs === 'number' && typeof step.beforeMs === 'number' && step.notBeforeMs >= step.beforeMs)
       at(`notBeforeMs ${step.notBeforeMs} is not below beforeMs ${step.beforeMs}`)
+    if (verb === 'sendRaw' && step.wsBytesHex !== undefined && !needs.has('ws-only'))
+      at('sendRaw wsBytesHex needs "needs": ["ws-only"]')
     if (verb === 'restartServer' && !needs.has('restart')) at('restartServer needs "needs": ["restart"]')
     for (const f of framesOf(step, verb)) for (const e of checkFrameShape(f.value, f.mode)) at(`${f.label}: ${e}`)
     // template references

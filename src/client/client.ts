@@ -376,11 +376,12 @@ export class ImwireClient extends EventEmitter<ClientEvents> {
         link.heartbeat?.sent(this.now())
         return
       case 'close':
-        // [ERR-3] stop sending; the server ends the transport.
+        // [ERR-3] stop sending and end the transport; over WebSocket the
+        // close frame echoes the Close's code. [ERR-16]
         link.closeCode = b.value.code
         link.closeReason = b.value.reason
         link.retryAfterMs = b.value.retryAfterMs
-        link.conn.destroy()
+        link.conn.end(b.value.code)
         return
       case 'batch': {
         const w = link.welcome

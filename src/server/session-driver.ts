@@ -88,7 +88,7 @@ export class SessionDriver implements HubMember {
           this.conn.close(e.code, e.reason, e.retryAfterMs)
           break
         case 'end':
-          this.conn.end()
+          this.conn.end(e.code)
           break
         case 'setTimer':
           this.setTimer(e.at)

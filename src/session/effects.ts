@@ -42,8 +42,11 @@ export type Effect =
   | { type: 'sendEncoded'; bytes: Uint8Array }
   /** Send Close{code, reason} last, then close the transport. [ERR-2] */
   | { type: 'close'; code: CloseCode; reason: string; retryAfterMs: number }
-  /** The peer sent Close: end the transport without a Close of our own. [ERR-3] */
-  | { type: 'end' }
+  /**
+   * The peer sent Close: end the transport without a Close of our own
+   * [ERR-3]; over WebSocket the close frame echoes the Close's code. [ERR-16]
+   */
+  | { type: 'end'; code: number }
   /** (Re)arm the session's single timer to fire at this time (ms, same clock as `now`). */
   | { type: 'setTimer'; at: number }
   | { type: 'clearTimer' }

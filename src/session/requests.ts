@@ -237,6 +237,11 @@ export class RequestHandler {
   list(l: ListConversations): void {
     const { ctx } = this
     if (this.refusedAtStep1(l.requestId)) return
+    if (l.afterConversationId !== '' && !isConversationId(l.afterConversationId)) {
+      // [HIS-9] [ERR-13] step 2: a bad id is refused, not read as a byte-order bound.
+      ctx.send(errorFrame(ErrorCode.BAD_REQUEST, 'invalid after_conversation_id', { requestId: l.requestId }))
+      return
+    }
     const n = ctx.negotiated
     this.request(
       {

@@ -226,7 +226,7 @@ export class ServerSession {
     if (kind === 'close') {
       // [ERR-3] stop sending and processing; end without a Close of our own.
       // Allowed in every state, before Hello included (Appendix F).
-      this.out.push({ type: 'end' })
+      this.out.push({ type: 'end', code: frame.body.value.code }) // [ERR-16] echoed over WebSocket
       this.finish()
       return
     }

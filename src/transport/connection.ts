@@ -166,13 +166,14 @@ export abstract class Connection extends EventEmitter<ConnectionEvents> {
 
   /**
    * End gracefully without a Close frame of our own, after queued frames:
-   * the answer to a peer's Close. [ERR-3] (WS: close code 1000.)
+   * the answer to a peer's Close [ERR-3]; WS: close code `code` (3000-4999), else 1000.
    */
-  end(): void {
+  end(code = 1000): void {
     if (this.closing || this.ended) return
     this.flush()
     this.closing = true
-    this.endTransport(1000, '')
+    // WebSocket: the close frame echoes the received Close's code. [ERR-16]
+    this.endTransport(code, '')
     this.lingerTimer = setTimeout(() => this.destroy(), CLOSE_LINGER_MS)
     this.lingerTimer.unref()
   }

@@ -104,6 +104,19 @@ for (const kind of ['tcp', 'ws'] as Kind[]) {
     }
   })
 
+  t.test(`${kind}: a client's Close ends the connection without a Close in reply [ERR-3] [ERR-16]`, async (t) => {
+    const server = await serve(t)
+    const alice = await Peer.open(kind, server)
+    t.teardown(() => alice.destroy())
+    await alice.login(SECRET, 'alice', 'a1')
+    // The Close frame alone, no WebSocket close of our own: the server's WS
+    // close frame must echo the Close's code (RFC 6455 5.5.1). [ERR-16]
+    alice.send({ case: 'close', value: { code: CloseCode.NORMAL, reason: 'bye' } })
+    const info = await alice.closed
+    if (kind === 'ws') t.equal(info.wsCode, CloseCode.NORMAL, 'the WS close code echoes Close.code')
+    t.equal(info.local, false, 'the server ended the connection')
+  })
+
   t.test(`${kind}: a silent connection is closed 3002 after 1.5 heartbeats; takeover closes 3509`, async (t) => {
     const server = await serve(t)
     const idle = await Peer.open(kind, server)

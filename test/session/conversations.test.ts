@@ -308,3 +308,49 @@ t.test('membership notices wait for ReplayComplete and precede live deliveries [
     ['welcome', 'd:g0', 'replayComplete', 'u:g1', 'd:g1'],
   )
 })
+
+t.test('a user named twice in AddMembers is added once, gets one JOINED, and counts once [CNV-8] [CNV-6]', async (t) => {
+  const w = new World()
+  const a = w.connect('alice', 'a1')
+  const c = w.connect('carol', 'c1')
+  create(a, 'g1', ConversationKind.GROUP, Array.from({ length: 998 }, (_, i) => `u${i}`))
+  for (const x of [a, c]) x.take()
+  a.send({ case: 'addMembers', value: { requestId: 3, conversationId: 'g1', userIds: ['carol', 'carol'] } })
+  const out = a.take()
+  t.same(
+    out.map((f) => f.body.case),
+    ['conversationResult'],
+    'creator + 998 + carol is exactly max_group_members',
+  )
+  const r = out[0]?.body.case === 'conversationResult' ? out[0].body.value : undefined
+  t.equal(r?.conversation?.memberUserIds.length, 1000)
+  t.same(
+    c.of('conversationUpdated').map((u) => u.reason),
+    [UpdateReason.JOINED],
+  )
+})
+
+t.test('a DIRECT conversation is owned by its creator; the other member re-creating it gets ALREADY_EXISTS [CNV-15] [CNV-2]', async (t) => {
+  const w = new World()
+  const a = w.connect('alice', 'a1')
+  const b = w.connect('bob', 'b1')
+  create(a, 'd1', ConversationKind.DIRECT, ['bob'])
+  t.equal(a.of('conversationResult')[0]?.conversation?.ownerUserId, 'alice')
+  b.take()
+  create(b, 'd1', ConversationKind.DIRECT, ['alice'])
+  t.same(errors(b), [[ErrorCode.ALREADY_EXISTS, 7]])
+})
+
+t.test('ListConversations with an after_conversation_id of invalid syntax gets BAD_REQUEST [HIS-9] [ERR-13]', async (t) => {
+  const w = new World()
+  const a = w.connect('alice', 'a1')
+  create(a, 'g1', ConversationKind.GROUP, [])
+  a.take()
+  a.send({ case: 'listConversations', value: { requestId: 5, afterConversationId: 'bad id' } })
+  a.send({ case: 'listConversations', value: { requestId: 6, afterConversationId: 'x'.repeat(129) } })
+  t.same(errors(a), [
+    [ErrorCode.BAD_REQUEST, 5],
+    [ErrorCode.BAD_REQUEST, 6],
+  ])
+  t.same(a.of('conversationList'), [])
+})

@@ -346,8 +346,9 @@ export enum CloseCode {
   FRAME_TOO_LARGE = 3503,
 
   /**
-   * Bytes that are not a valid frame: bad length prefix, truncated frame,
-   * invalid protobuf.
+   * Bytes that are not a valid frame: bad length prefix, a truncated field
+   * inside a complete frame, invalid protobuf. (A frame cut off by the end of
+   * the stream is a transport loss, never answered with this code [FRM-8].)
    *
    * @generated from enum value: CLOSE_CODE_MALFORMED_FRAME = 3504;
    */
@@ -362,8 +363,10 @@ export enum CloseCode {
   BAD_BATCH = 3505,
 
   /**
-   * A Batch whose declared or actual uncompressed size, or frame count,
-   * exceeds the advertised limit.
+   * A Batch whose declared uncompressed_length exceeds
+   * Limits.max_batch_bytes (checked before decompressing), or whose count
+   * exceeds Limits.max_batch_frames [BAT-5]. An actual size that differs
+   * from the declared one is CLOSE_CODE_BAD_BATCH [BAT-6].
    *
    * @generated from enum value: CLOSE_CODE_BATCH_TOO_LARGE = 3506;
    */

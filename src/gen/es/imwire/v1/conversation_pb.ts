@@ -66,8 +66,9 @@ export type ConversationInfo = Message<"imwire.v1.ConversationInfo"> & {
   memberUserIds: string[];
 
   /**
-   * The owner: the creator, or, after the owner left a group, the remaining
-   * member with the smallest user id; empty for a group with no members.
+   * The owner: the creator (of a GROUP or a DIRECT conversation [CNV-15]),
+   * or, after the owner left a group, the remaining member with the smallest
+   * user id; empty for a group with no members.
    *
    * @generated from field: string owner_user_id = 7;
    */

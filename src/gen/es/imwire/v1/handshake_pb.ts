@@ -86,12 +86,15 @@ export type Hello = Message<"imwire.v1.Hello"> & {
   receiveWindow: number;
 
   /**
-   * Positions the client already holds, one per conversation. The server
-   * treats each as a cumulative delivery ack and starts replay after it; a
-   * position whose epoch differs from the conversation's current epoch gets
-   * a ConversationUpdated with reason UPDATE_REASON_EPOCH_CHANGED instead. A
-   * position above the conversation's top_seq closes the connection with
-   * CLOSE_CODE_ACK_TOO_HIGH instead of Welcome.
+   * Positions the client already holds, one per conversation [RSM-4]. A
+   * position for a conversation that does not exist or of which the user is
+   * not a member is ignored. One whose epoch differs from the conversation's
+   * current epoch (0 included [RSM-12]) is not applied: the conversation gets
+   * a ConversationUpdated with reason UPDATE_REASON_EPOCH_CHANGED instead of
+   * a replay. Each remaining position (a member conversation, current epoch)
+   * acts as a cumulative DeliverAck before the replay; if any of them is
+   * above its conversation's top_seq the server closes with
+   * CLOSE_CODE_ACK_TOO_HIGH instead of sending Welcome, applying none.
    *
    * @generated from field: repeated imwire.v1.ConversationPosition resume = 8;
    */
@@ -126,7 +129,9 @@ export type ConversationPosition = Message<"imwire.v1.ConversationPosition"> & {
   conversationId: string;
 
   /**
-   * Highest seq the client holds contiguously from the start of its cursor.
+   * The client's cursor: the highest seq N such that it has stored every
+   * message of the conversation from seq 1 (or from its previous cursor) up
+   * to N [DLV-9]. Acts as DeliverAck{up_to_seq: seq}.
    *
    * @generated from field: uint64 seq = 2;
    */

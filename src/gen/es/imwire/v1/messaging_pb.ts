@@ -289,15 +289,19 @@ export const DeliverAckSchema: GenMessage<DeliverAck> = /*@__PURE__*/
  */
 export type ReplayComplete = Message$1<"imwire.v1.ReplayComplete"> & {
   /**
-   * Deliver frames sent by the replay.
+   * Deliver frames sent by the replay. (uint64 like the seqs it counts; the
+   * two counters differ in width for historical reasons only, and both are
+   * exact counts per spec [RSM-10].)
    *
    * @generated from field: uint64 delivered = 1;
    */
   delivered: bigint;
 
   /**
-   * Conversations that got a ConversationUpdated instead of (or after) a
-   * replay because they exceeded Limits.replay_limit or changed epoch.
+   * Conversations that got a ConversationUpdated instead of a replay, because
+   * they exceeded Limits.replay_limit or their resume position named another
+   * epoch. Such a conversation is not replayed at all ([RSM-1], [RSM-2]).
+   * At most the number of the user's conversations, hence uint32.
    *
    * @generated from field: uint32 pull_required = 2;
    */

@@ -92,8 +92,9 @@ export enum CloseCode {
   /** CLOSE_CODE_FRAME_TOO_LARGE - A frame's declared length exceeds the receiver's max_frame_bytes. */
   CLOSE_CODE_FRAME_TOO_LARGE = 3503,
   /**
-   * CLOSE_CODE_MALFORMED_FRAME - Bytes that are not a valid frame: bad length prefix, truncated frame,
-   * invalid protobuf.
+   * CLOSE_CODE_MALFORMED_FRAME - Bytes that are not a valid frame: bad length prefix, a truncated field
+   * inside a complete frame, invalid protobuf. (A frame cut off by the end of
+   * the stream is a transport loss, never answered with this code [FRM-8].)
    */
   CLOSE_CODE_MALFORMED_FRAME = 3504,
   /**
@@ -102,8 +103,10 @@ export enum CloseCode {
    */
   CLOSE_CODE_BAD_BATCH = 3505,
   /**
-   * CLOSE_CODE_BATCH_TOO_LARGE - A Batch whose declared or actual uncompressed size, or frame count,
-   * exceeds the advertised limit.
+   * CLOSE_CODE_BATCH_TOO_LARGE - A Batch whose declared uncompressed_length exceeds
+   * Limits.max_batch_bytes (checked before decompressing), or whose count
+   * exceeds Limits.max_batch_frames [BAT-5]. An actual size that differs
+   * from the declared one is CLOSE_CODE_BAD_BATCH [BAT-6].
    */
   CLOSE_CODE_BATCH_TOO_LARGE = 3506,
   /** CLOSE_CODE_WINDOW_EXCEEDED - More sends in flight than Limits.max_inflight_sends. */

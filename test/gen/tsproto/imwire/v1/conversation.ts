@@ -77,8 +77,9 @@ export interface ConversationInfo {
   /** Members' user ids, sorted ascending by byte value. */
   memberUserIds: string[];
   /**
-   * The owner: the creator, or, after the owner left a group, the remaining
-   * member with the smallest user id; empty for a group with no members.
+   * The owner: the creator (of a GROUP or a DIRECT conversation [CNV-15]),
+   * or, after the owner left a group, the remaining member with the smallest
+   * user id; empty for a group with no members.
    */
   ownerUserId: string;
   /** Display title, free-form, may be empty. */

@@ -127,11 +127,17 @@ export interface DeliverAck {
  * deliveries come only after it.
  */
 export interface ReplayComplete {
-  /** Deliver frames sent by the replay. */
+  /**
+   * Deliver frames sent by the replay. (uint64 like the seqs it counts; the
+   * two counters differ in width for historical reasons only, and both are
+   * exact counts per spec [RSM-10].)
+   */
   delivered: bigint;
   /**
-   * Conversations that got a ConversationUpdated instead of (or after) a
-   * replay because they exceeded Limits.replay_limit or changed epoch.
+   * Conversations that got a ConversationUpdated instead of a replay, because
+   * they exceeded Limits.replay_limit or their resume position named another
+   * epoch. Such a conversation is not replayed at all ([RSM-1], [RSM-2]).
+   * At most the number of the user's conversations, hence uint32.
    */
   pullRequired: number;
 }
