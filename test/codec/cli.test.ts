@@ -167,6 +167,7 @@ t.test('vectors lint finds schema errors, duplicate ids, unknown requirements an
       { ...good, id: 'frame.x.unknown-req', requirements: ['ZZZ-1'] },
       { ...good, id: 'frame.x.bad-field', frames: [{ ping: { nonse: '1' } }] },
       { ...good, id: 'frame.x.batch', frames: [{ batch: { codec: 'BATCH_CODEC_NONE', count: 1 } }] },
+      { ...good, id: 'frame.x.uint64-as-number', frames: [{ ping: { nonce: 1 } }] },
     ]),
   )
   writeFileSync(join(dir, 'codec/c.json'), doc([{ ...good, id: 'Bad Id', level: 'MAY' }]))
@@ -177,6 +178,7 @@ t.test('vectors lint finds schema errors, duplicate ids, unknown requirements an
   t.match(io.out, /requirement ZZZ-1 is not defined/)
   t.match(io.out, /frames\/0: not a Frame/)
   t.match(io.out, /needs expandedFrames/)
+  t.match(io.out, /cases\/4\/frames\/0: not canonical proto3 JSON: \/ping\/nonce: a 64-bit integer must be a string/)
   t.match(io.out, /c\.json \/cases\/0\/id/)
   t.match(io.err, /no schema for kind 'future'/)
   t.notMatch(io.out, /^codec\/a\.json/m, 'the good file has no problem')

@@ -1,6 +1,8 @@
 // Every codec vector, as data: decoded whole, fed to the stream decoder one
 // byte at a time and at seeded random split points, re-encoded, and checked
-// against a second generated codec (ts-proto) byte for byte.
+// against a second generated codec (ts-proto) byte for byte. Frames compare as
+// JSON values in canonical proto3 JSON, the equality vectors/README.md defines
+// (canonical-json.test.ts checks that both sides are in that form).
 import { fromJson, toBinary } from '@bufbuild/protobuf'
 import t from 'tap'
 import {
