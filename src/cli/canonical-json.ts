@@ -40,8 +40,10 @@ const is64 = (t: ScalarType) =>
   t === ScalarType.SFIXED64
 
 /** Why `v` is not the JSON of one value of `kind`; `inList` values may be defaults. */
-function valueProblem(kind: Kind, v: unknown, inList: boolean, path: string, out: string[]): void {
-  const bad = (why: string): void => void out.push(`${path}: ${why}`)
+function valueProblem(kind: Kind, v: unknown, inList: boolean, path: string, out: string[]): undefined {
+  const bad = (why: string): undefined => {
+    out.push(`${path}: ${why}`)
+  }
   if ('message' in kind) {
     if (typeof v !== 'object' || v === null || Array.isArray(v)) return bad('a message must be a JSON object')
     return messageProblems(kind.message, v as Record<string, unknown>, path, out)
@@ -85,7 +87,7 @@ function valueProblem(kind: Kind, v: unknown, inList: boolean, path: string, out
   }
 }
 
-function messageProblems(desc: DescMessage, obj: Record<string, unknown>, path: string, out: string[]): void {
+function messageProblems(desc: DescMessage, obj: Record<string, unknown>, path: string, out: string[]): undefined {
   const oneofsSet = new Map<string, string>()
   for (const [key, v] of Object.entries(obj)) {
     const at = `${path}/${key}`
@@ -107,7 +109,10 @@ function messageProblems(desc: DescMessage, obj: Record<string, unknown>, path: 
     if (f.fieldKind === 'list') {
       if (!Array.isArray(v)) out.push(`${at}: a repeated field must be a JSON array`)
       else if (v.length === 0) out.push(`${at}: an empty list is a default: omit the field`)
-      else v.forEach((item, i) => valueProblem(kind, item, true, `${at}/${i}`, out))
+      else
+        v.forEach((item, i) => {
+          valueProblem(kind, item, true, `${at}/${i}`, out)
+        })
     } else valueProblem(kind, v, false, at, out)
   }
 }
