@@ -1,7 +1,9 @@
 // `imwire decode`: wire bytes (hex or binary, from a file or stdin) to frames
 // as protobuf JSON, batches expanded. On a codec error it prints the error
-// code, the close code a receiver would send and the byte offset.
-// Exit codes: 0 decoded, 1 decode error, 2 usage error.
+// code, the close code a receiver would send and the byte offset; a frame that
+// decodes but that a receiver closes on anyway (no known body: 3511) is
+// flagged next to it.
+// Exit codes: 0 decoded, 1 decode error or a frame a receiver closes on, 2 usage error.
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { type JsonValue, toJson } from '@bufbuild/protobuf'
@@ -18,6 +20,8 @@ import {
 } from '../codec/index.js'
 import { CloseCode } from '../gen/es/imwire/v1/control_pb.js'
 import { BatchCodec, type Frame, FrameSchema } from '../gen/es/imwire/v1/frame_pb.js'
+import { type InputEncoding, inputBytes } from './decode-input.js'
+import { receiverClose } from './receiver-close.js'
 import { UsageError } from './usage-error.js'
 
 export interface CliIo {
@@ -30,25 +34,30 @@ export interface CliIo {
 const USAGE = `usage: imwire decode [options] [FILE | -]
 
 Decodes imwire wire bytes and prints each frame as protobuf JSON; batches are
-expanded. Input is hex (whitespace, 0x prefixes and colons are ignored) or raw
-binary, from FILE or standard input.
+expanded. Input is hex (whitespace, 0x prefixes, colons and commas are ignored)
+or raw binary, from FILE or standard input. Text that is not valid hex (an odd
+number of digits, a non-hex letter) is refused, not guessed at: fix it or pass
+--binary. A frame that decodes but that a receiver closes on in any state (no
+known body: 3511 [FRM-7]; a Hello inside a batch: 3510 [BAT-12]) is flagged.
 
   --form stream|frame|auto  stream: TCP form (length-prefixed frames);
                             frame: one frame (WebSocket form);
                             auto (default): try stream, then frame
-  --hex | --binary          input encoding (default: hex when the input looks like hex)
+  --hex | --binary          input encoding (default: binary when the input has bytes
+                            that are not printable text, else hex)
   --max-frame-bytes N       frame size limit (default ${DEFAULT_MAX_FRAME_BYTES})
   --max-batch-bytes N       decompressed batch limit (default ${DEFAULT_MAX_BATCH_BYTES})
   --max-batch-frames N      frames per batch limit (default ${DEFAULT_MAX_BATCH_FRAMES})
   --no-lz4                  refuse LZ4 batches (lz4 not negotiated)
   --json                    one JSON array with offsets and sizes instead of text
 
-Exit codes: 0 decoded, 1 decode error, 2 usage error.
+Exit codes: 0 decoded, 1 decode error or a frame a receiver closes on,
+2 usage error.
 `
 
 interface Options {
   form: 'stream' | 'frame' | 'auto'
-  encoding: 'hex' | 'binary' | 'auto'
+  encoding: InputEncoding
   limits: BatchLimits
   json: boolean
   file: string | undefined
@@ -101,15 +110,6 @@ function parseOptions(argv: string[]): Options | 'help' {
   }
 }
 
-const HEX_TOKEN_JUNK = /0x|[\s:,]/gi
-
-/** Hex text to bytes, or undefined when the text is not hex. */
-export function parseHex(text: string): Uint8Array | undefined {
-  const clean = text.replace(HEX_TOKEN_JUNK, '')
-  if (!/^(?:[0-9a-fA-F]{2})*$/.test(clean)) return undefined
-  return Uint8Array.from(Buffer.from(clean, 'hex'))
-}
-
 async function readInput(file: string | undefined, io: CliIo): Promise<Uint8Array> {
   if (file !== undefined && file !== '-') return readFileSync(file)
   const chunks: Buffer[] = []
@@ -160,9 +160,39 @@ function decodeAll(
 }
 
 function describeError(err: CodecError, where: string): string {
-  const close = CloseCode[err.closeCode] ?? String(err.closeCode)
   const detail = err.message.startsWith(`${err.code}: `) ? err.message.slice(err.code.length + 2) : err.message
-  return `error: ${err.code} ${where} (close ${err.closeCode} ${close}): ${detail}\n`
+  // [FRM-8] a stream cut inside a frame is a transport loss: nobody is told.
+  const close =
+    err.closeCode === CloseCode.UNSPECIFIED
+      ? 'a transport loss, no close code [FRM-8]'
+      : `close ${err.closeCode} ${CloseCode[err.closeCode] ?? ''}`.trimEnd()
+  return `error: ${err.code} ${where} (${close}): ${detail}\n`
+}
+
+/** The frames a receiver closes on, with where they are; empty when it accepts them all. */
+function receiverCloses(frames: Decoded[]): string[] {
+  const out: string[] = []
+  frames.forEach((d, i) => {
+    const c = receiverClose(d.frame, false)
+    if (c !== undefined) out.push(`frame ${i + 1} at byte ${d.offset}: ${describeClose(d.frame, false)}`)
+    d.inner?.forEach((f, k) => {
+      if (receiverClose(f, true) !== undefined)
+        out.push(`frame ${i + 1}.${k + 1} (in batch): ${describeClose(f, true)}`)
+    })
+  })
+  return out
+}
+
+function describeClose(frame: Frame, inBatch: boolean): string {
+  const c = receiverClose(frame, inBatch)
+  return c === undefined ? '' : `a receiver closes with ${c.code} ${c.name}: ${c.reason} [${c.requirement}]`
+}
+
+function frameJson(frame: Frame, inBatch: boolean): JsonValue {
+  const o: Record<string, JsonValue> = { frame: toJson(FrameSchema, frame) }
+  const c = receiverClose(frame, inBatch)
+  if (c !== undefined) o.receiverCloses = { ...c }
+  return o
 }
 
 function batchSummary(d: Decoded): string {
@@ -176,8 +206,17 @@ function batchSummary(d: Decoded): string {
 function render(frames: Decoded[], json: boolean): string {
   if (json) {
     const out = frames.map((d) => {
-      const o: Record<string, JsonValue> = { offset: d.offset, length: d.length, frame: toJson(FrameSchema, d.frame) }
+      const o: Record<string, JsonValue> = {
+        offset: d.offset,
+        length: d.length,
+        ...(frameJson(d.frame, false) as Record<string, JsonValue>),
+      }
       if (d.inner !== undefined) o.inner = d.inner.map((f) => toJson(FrameSchema, f))
+      const closing = (d.inner ?? []).flatMap((f, k) => {
+        const c = receiverClose(f, true)
+        return c === undefined ? [] : [{ index: k, ...c }]
+      })
+      if (closing.length > 0) o.innerReceiverCloses = closing
       return o
     })
     return `${JSON.stringify(out, null, 2)}\n`
@@ -186,11 +225,13 @@ function render(frames: Decoded[], json: boolean): string {
   frames.forEach((d, i) => {
     s += `# frame ${i + 1} at byte ${d.offset}, ${d.length} bytes: ${d.frame.body.case ?? '(no body)'}\n`
     s += `${JSON.stringify(toJson(FrameSchema, d.frame), null, 2)}\n`
+    if (receiverClose(d.frame, false) !== undefined) s += `# ${describeClose(d.frame, false)}\n`
     if (d.frame.body.case === 'batch') {
       s += `# ${batchSummary(d)}\n`
       d.inner?.forEach((f, k) => {
         s += `# frame ${i + 1}.${k + 1} (in batch): ${f.body.case ?? '(no body)'}\n`
         s += `${JSON.stringify(toJson(FrameSchema, f), null, 2)}\n`
+        if (receiverClose(f, true) !== undefined) s += `# ${describeClose(f, true)}\n`
       })
     }
   })
@@ -220,14 +261,13 @@ export async function main(
     io.stderr.write(`imwire decode: cannot read ${opts.file}: ${(err as Error).message}\n`)
     return 2
   }
-  let bytes: Uint8Array = input
-  if (opts.encoding !== 'binary') {
-    const parsed = parseHex(Buffer.from(input).toString('latin1'))
-    if (parsed !== undefined && (opts.encoding === 'hex' || input.length > 0)) bytes = parsed
-    else if (opts.encoding === 'hex') {
-      io.stderr.write('imwire decode: input is not hex\n')
-      return 2
-    }
+  let bytes: Uint8Array
+  try {
+    bytes = inputBytes(input, opts.encoding)
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err
+    io.stderr.write(`imwire decode: ${err.message}\n${USAGE}`)
+    return 2
   }
   let form: 'stream' | 'frame' = opts.form === 'frame' ? 'frame' : 'stream'
   let result = decodeAll(bytes, form, opts.limits)
@@ -252,5 +292,7 @@ export async function main(
     io.stderr.write(describeError(err, where))
     return 1
   }
-  return 0
+  const closing = receiverCloses(result.frames)
+  for (const line of closing) io.stderr.write(`receiver closes: ${line}\n`)
+  return closing.length === 0 ? 0 : 1
 }

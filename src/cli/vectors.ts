@@ -1,9 +1,10 @@
 // `imwire vectors lint`: checks every vectors/**/*.json file against the JSON
 // Schema named by its `kind` (vectors/schema/<kind>.schema.json), that case
 // ids are unique across all files, and that every requirement id a case cites
-// exists in spec.md. Codec files get two more checks the schema cannot make:
-// every frame parses against the proto descriptors, and `expandedFrames` is
-// present exactly when a frame is a Batch.
+// exists in spec.md. Codec files get three more checks the schema cannot make:
+// every frame parses against the proto descriptors, is in canonical proto3
+// JSON (./canonical-json.ts), and `expandedFrames` is present exactly when a
+// frame is a Batch.
 // Exit codes: 0 clean, 1 problems found, 2 usage error.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join, relative } from 'node:path'
@@ -14,6 +15,7 @@ import { compileSchemaFile } from '../../conformance/load/json-schema.js'
 import { loadSpecIndex } from '../../conformance/load/spec-index.js'
 import { FrameSchema } from '../gen/es/imwire/v1/frame_pb.js'
 import { packageRoot } from '../package-root.js'
+import { canonicalJsonProblems } from './canonical-json.js'
 
 export interface CliIo {
   stdout: { write(s: string): boolean }
@@ -24,7 +26,7 @@ const USAGE = `usage: imwire vectors lint [--dir DIR] [--spec FILE]
 
 Checks every vectors/**/*.json file: its JSON Schema (vectors/schema/<kind>.schema.json),
 ids unique across files, requirement ids defined in spec.md, and for codec vectors that
-frames parse against the proto descriptors.
+frames parse against the proto descriptors and are in canonical proto3 JSON.
 
   --dir DIR    vectors directory (default: the package's vectors/)
   --spec FILE  spec with the requirement ids (default: the package's spec.md)
@@ -61,6 +63,8 @@ function checkCodecCase(c: Item, where: string, add: (where: string, message: st
       try {
         const frame = fromJson(FrameSchema, f as JsonValue)
         if (key === 'frames' && frame.body.case === 'batch') hasBatch = true
+        // Runners compare JSON values, so frames must be in the one canonical form (vectors/README.md).
+        for (const p of canonicalJsonProblems(FrameSchema, f)) add(`${where}/${key}/${i}`, `not canonical proto3 JSON: ${p}`)
       } catch (err) {
         add(`${where}/${key}/${i}`, `not a Frame: ${(err as Error).message}`)
       }

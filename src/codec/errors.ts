@@ -7,7 +7,11 @@ export const CodecErrorCode = {
   FRAME_TOO_LARGE: 'FRAME_TOO_LARGE',
   /** Length prefix longer than 5 bytes or >= 2^32. [FRM-4] */
   BAD_LENGTH_PREFIX: 'BAD_LENGTH_PREFIX',
-  /** Stream ended inside a frame. [FRM-8] */
+  /**
+   * The stream ended inside a frame (inside its prefix or its bytes): a
+   * transport loss, not a bad frame, so no close code. [FRM-8] A field cut
+   * short inside a complete frame is MALFORMED_FRAME. [FRM-5]
+   */
   TRUNCATED_FRAME: 'TRUNCATED_FRAME',
   /** Bytes that are not a valid protobuf Frame. [FRM-5] */
   MALFORMED_FRAME: 'MALFORMED_FRAME',
@@ -28,11 +32,15 @@ export const CodecErrorCode = {
 } as const
 export type CodecErrorCode = (typeof CodecErrorCode)[keyof typeof CodecErrorCode]
 
-/** The close code a receiver sends for each codec error (spec appendix). */
+/**
+ * The close code a receiver sends for each codec error (spec Appendix C).
+ * TRUNCATED_FRAME has none (CLOSE_CODE_UNSPECIFIED, 0): the stream is already
+ * over, there is no peer left to tell, and [FRM-8] calls it a transport loss.
+ */
 export const closeCodeFor: Record<CodecErrorCode, CloseCode> = {
   FRAME_TOO_LARGE: CloseCode.FRAME_TOO_LARGE,
   BAD_LENGTH_PREFIX: CloseCode.MALFORMED_FRAME,
-  TRUNCATED_FRAME: CloseCode.MALFORMED_FRAME,
+  TRUNCATED_FRAME: CloseCode.UNSPECIFIED, // [FRM-8]
   MALFORMED_FRAME: CloseCode.MALFORMED_FRAME,
   BATCH_UNKNOWN_CODEC: CloseCode.BAD_BATCH,
   BATCH_CODEC_NOT_ENABLED: CloseCode.BAD_BATCH,

@@ -84,6 +84,59 @@ t.test('decode reports the error code, close code and byte offset, after the goo
   t.match(lz4.err, /BATCH_CODEC_NOT_ENABLED in the batch frame at byte 0 \(close 3505/)
 })
 
+t.test('decode refuses text that is not valid hex instead of reading it as binary', async (t) => {
+  // Five hex digits: read as binary it used to decode as a TCP stream cut inside a frame.
+  const odd = capture('04 42 02 08 0')
+  t.equal(await decode([], odd), 2, 'an odd number of hex digits is a usage error')
+  t.match(odd.err, /odd number of hex digits \(9\)/)
+  t.match(odd.err, /--binary/)
+  t.match(odd.err, /usage: imwire decode/)
+  t.equal(odd.out, '', 'nothing decoded')
+  const letter = capture('04 42 02 08 0g')
+  t.equal(await decode(['--form', 'frame'], letter), 2)
+  t.match(letter.err, /"g" is not a hex digit/)
+  const forced = capture('04 42 02 08 0')
+  t.equal(await decode(['--hex'], forced), 2)
+  t.match(forced.err, /--hex input is not hex: it has an odd number/)
+  // Printable text decoded on purpose: "B\x02\x08\x01" is not text, but --binary takes any bytes.
+  const asBinary = capture('abc')
+  t.equal(await decode(['--binary', '--form', 'frame'], asBinary), 1, 'decoded, and refused by the codec')
+  t.match(asBinary.err, /MALFORMED_FRAME/)
+})
+
+t.test('decode says when a receiver closes on a frame that decodes', async (t) => {
+  // [FRM-7] an empty frame and one whose body uses field 14, then a valid Ping.
+  const io = capture('00 02 72 00 04 42 02 08 01')
+  t.equal(await decode(['--form', 'stream'], io), 1, 'exit 1: a receiver would close')
+  t.match(
+    io.out,
+    /# frame 1 at byte 0, 0 bytes: \(no body\)\n\{\}\n# a receiver closes with 3511 CLOSE_CODE_UNSUPPORTED_FRAME: no body v1 knows \(an empty frame, or only unknown fields\) \[FRM-7\]/,
+  )
+  t.match(io.err, /receiver closes: frame 2 at byte 1: a receiver closes with 3511/)
+  t.notMatch(io.err, /frame 3/, 'the Ping is fine')
+  // [BAT-12] a Hello inside a batch: 3510, said of the inner frame.
+  const hello = capture('3a 0d 08 01 10 01 18 05 22 05 04 0a 02 08 01')
+  t.equal(await decode(['--form', 'frame', '--json'], hello), 1)
+  t.match(
+    hello.err,
+    /receiver closes: frame 1.1 \(in batch\): a receiver closes with 3510 CLOSE_CODE_UNEXPECTED_FRAME: a Hello inside a Batch \[BAT-12\]/,
+  )
+  const out = JSON.parse(hello.out) as Array<{ innerReceiverCloses?: Array<{ index: number; code: number }> }>
+  t.same(
+    out[0]?.innerReceiverCloses?.map((c) => [c.index, c.code]),
+    [[0, 3510]],
+  )
+  const plain = capture('04 42 02 08 01')
+  t.equal(await decode([], plain), 0, 'a frame a receiver accepts: exit 0')
+  t.equal(plain.err, '')
+})
+
+t.test('decode calls a stream cut inside a frame a transport loss, with no close code', async (t) => {
+  const io = capture('04 42 02 08 01 04 42')
+  t.equal(await decode(['--form', 'stream'], io), 1)
+  t.match(io.err, /TRUNCATED_FRAME at byte 5 \(a transport loss, no close code \[FRM-8\]\)/)
+})
+
 t.test('decode reads binary from a file', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'imwire-decode-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
@@ -167,6 +220,7 @@ t.test('vectors lint finds schema errors, duplicate ids, unknown requirements an
       { ...good, id: 'frame.x.unknown-req', requirements: ['ZZZ-1'] },
       { ...good, id: 'frame.x.bad-field', frames: [{ ping: { nonse: '1' } }] },
       { ...good, id: 'frame.x.batch', frames: [{ batch: { codec: 'BATCH_CODEC_NONE', count: 1 } }] },
+      { ...good, id: 'frame.x.uint64-as-number', frames: [{ ping: { nonce: 1 } }] },
     ]),
   )
   writeFileSync(join(dir, 'codec/c.json'), doc([{ ...good, id: 'Bad Id', level: 'MAY' }]))
@@ -177,6 +231,7 @@ t.test('vectors lint finds schema errors, duplicate ids, unknown requirements an
   t.match(io.out, /requirement ZZZ-1 is not defined/)
   t.match(io.out, /frames\/0: not a Frame/)
   t.match(io.out, /needs expandedFrames/)
+  t.match(io.out, /cases\/4\/frames\/0: not canonical proto3 JSON: \/ping\/nonce: a 64-bit integer must be a string/)
   t.match(io.out, /c\.json \/cases\/0\/id/)
   t.match(io.err, /no schema for kind 'future'/)
   t.notMatch(io.out, /^codec\/a\.json/m, 'the good file has no problem')

@@ -21,9 +21,10 @@ export interface VectorCase {
   frames?: JsonValue[]
   expandedFrames?: JsonValue[]
   canonical?: boolean
-  error?: { code: CodecErrorCode; closeCode: number }
+  error?: { code: CodecErrorCode; closeCode: number } | { code: 'TRUNCATED_FRAME'; transportLoss: true }
   limits?: Partial<BatchLimits>
   features?: string[]
+  needs?: string[]
   notes?: string
   file: string
 }

@@ -7,8 +7,10 @@ import fc from 'fast-check'
 import lz4js from 'lz4js'
 import lz4napi from 'lz4-napi'
 import t from 'tap'
-import { CodecError, compressLz4Block, decodeLz4Block, encodeBatchPayload } from '../../src/codec/index.js'
+import { create, fromBinary } from '@bufbuild/protobuf'
+import { CodecError, compressLz4Block, decodeBatch, decodeLz4Block, encodeBatchPayload } from '../../src/codec/index.js'
 import { decodeLz4BlockInto } from '../../src/codec/lz4-block.js'
+import { BatchCodec, FrameSchema } from '../../src/gen/es/imwire/v1/frame_pb.js'
 import { chatDeliver, fromHex, loadCodecVectors, prng, toHex } from './helpers.js'
 
 /** lz4-napi frames a raw block with its uncompressed size, 4 bytes little-endian. */
@@ -265,3 +267,47 @@ t.test('on arbitrary bytes the decoder never writes past the declared length and
   )
   t.pass('500 blocks, the 32 canary bytes after the bound untouched')
 })
+
+t.test(
+  'invalid.batch.lz4-offset-zero catches a decoder that accepts offset 0: liblz4 does, and gets a valid batch',
+  async (t) => {
+    // The vector must fail for the right reason: a decoder that takes offset 0
+    // (Debian's liblz4 1.9.4 does) must end up with a valid batch, so that only
+    // refusing the offset can produce the expected BATCH_CORRUPT. [BAT-6]
+    if (!liblz4) return t.fail('python3 with liblz4.so.1 not available: install Debian liblz4-1 (.ci/run does)')
+    for (const id of ['invalid.batch.lz4-offset-zero', 'invalid.batch.lz4-offset-before-output']) {
+      const c = loadCodecVectors().find((v) => v.id === id)
+      if (c === undefined) return t.fail(`no vector ${id}`)
+      const batch = fromBinary(FrameSchema, fromHex(c.hex))
+      if (batch.body.case !== 'batch') return t.fail(`${id} is not a batch`)
+      const { payload, uncompressedLength, count } = batch.body.value
+      t.throws(() => decodeLz4Block(payload, uncompressedLength), { code: 'BATCH_CORRUPT' }, `${id}: ours refuses`)
+      t.throws(() => napiDecompress(payload, uncompressedLength), `${id}: lz4-napi (lz4_flex) refuses`)
+      // The block is [token][literals][offset][token][8 literals]; any 4 bytes
+      // a lax decoder copies for the match land inside Send.body. Zeros (what
+      // liblz4 writes for offset 0) and 0xff alike give one valid Send.
+      const matchAt = (payload[0] as number) >> 4
+      const withMatch = (copied: Uint8Array) =>
+        Uint8Array.from([...payload.subarray(1, 1 + matchAt), ...copied, ...payload.subarray(1 + matchAt + 3)])
+      const [ref] = liblz4Decode([[payload, uncompressedLength]])
+      const copies = [new Uint8Array(4), new Uint8Array(4).fill(0xff)]
+      if (id === 'invalid.batch.lz4-offset-zero') {
+        if (ref === null || ref === undefined) return t.fail('liblz4 refuses offset 0 now: update the vector notes')
+        t.equal(ref, toHex(withMatch(new Uint8Array(4))), 'liblz4 accepts offset 0 and writes 4 zero bytes')
+      } else t.equal(ref, null, 'liblz4 refuses an offset before the output')
+      for (const copied of copies) {
+        const raw = withMatch(copied)
+        t.equal(raw.length, uncompressedLength)
+        const plain = create(FrameSchema, {
+          body: { case: 'batch', value: { codec: BatchCodec.NONE, count, uncompressedLength, payload: raw } },
+        })
+        const inner = decodeBatch(plain)
+        t.same(
+          inner.map((f) => f.body.case),
+          ['send'],
+          `${id}: with ${toHex(copied)} copied for the match, the batch is one valid Send`,
+        )
+      }
+    }
+  },
+)

@@ -1,6 +1,8 @@
 // Every codec vector, as data: decoded whole, fed to the stream decoder one
 // byte at a time and at seeded random split points, re-encoded, and checked
-// against a second generated codec (ts-proto) byte for byte.
+// against a second generated codec (ts-proto) byte for byte. Frames compare as
+// JSON values in canonical proto3 JSON, the equality vectors/README.md defines
+// (canonical-json.test.ts checks that both sides are in that form).
 import { fromJson, toBinary } from '@bufbuild/protobuf'
 import t from 'tap'
 import {
@@ -15,13 +17,19 @@ import {
   expandBatches,
   StreamDecoder,
 } from '../../src/codec/index.js'
+import { CloseCode } from '../../src/gen/es/imwire/v1/control_pb.js'
 import { type Frame, FrameSchema } from '../../src/gen/es/imwire/v1/frame_pb.js'
 import { Frame as TsFrame } from '../gen/tsproto/imwire/v1/frame.js'
 import { fromHex, json, loadCodecVectors, prng, randomChunks, seedOf, toHex, type VectorCase } from './helpers.js'
 
 const vectors = loadCodecVectors()
 
-type Outcome = { frames: unknown[]; expanded: unknown[] } | { code: string; closeCode: number }
+/** A failure is its code and its close code; 'transport loss' for a stream cut inside a frame [FRM-8]. */
+type Outcome = { frames: unknown[]; expanded: unknown[] } | { code: string; close: number | 'transport loss' }
+
+function failure(err: CodecError): Outcome {
+  return { code: err.code, close: err.closeCode === CloseCode.UNSPECIFIED ? 'transport loss' : err.closeCode }
+}
 
 /** Runs the stream decoder over `chunks`, then expands batches like decodeWire. */
 function viaChunks(c: VectorCase, chunks: Uint8Array[]): Outcome {
@@ -35,12 +43,13 @@ function viaChunks(c: VectorCase, chunks: Uint8Array[]): Outcome {
     return { frames: frames.map(json), expanded: expanded.map(json) }
   } catch (err) {
     if (!(err instanceof CodecError)) throw err
-    return { code: err.code, closeCode: err.closeCode }
+    return failure(err)
   }
 }
 
 function expected(c: VectorCase): Outcome {
-  if (c.error !== undefined) return { code: c.error.code, closeCode: c.error.closeCode }
+  if (c.error !== undefined)
+    return { code: c.error.code, close: 'transportLoss' in c.error ? 'transport loss' : c.error.closeCode }
   const frames = c.frames ?? []
   return { frames, expanded: c.expandedFrames ?? frames }
 }
@@ -51,7 +60,7 @@ function whole(c: VectorCase): Outcome {
     return { frames: decoded.map((d) => json(d.frame)), expanded: expandBatches(decoded).map(json) }
   } catch (err) {
     if (!(err instanceof CodecError)) throw err
-    return { code: err.code, closeCode: err.closeCode }
+    return failure(err)
   }
 }
 

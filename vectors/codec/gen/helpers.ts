@@ -32,11 +32,20 @@ export interface VectorCase {
   frames?: JsonValue[]
   expandedFrames?: JsonValue[]
   canonical?: false
-  error?: { code: CodecErrorCode; closeCode: number }
+  error?: { code: CodecErrorCode; closeCode: number } | { code: 'TRUNCATED_FRAME'; transportLoss: true }
   limits?: Limits
   features?: ['lz4']
+  needs?: Need[]
   notes?: string
 }
+
+/**
+ * Checks beyond a stock protobuf runtime that a case needs (vectors/README.md).
+ * 'strict-wire': a wire rule conformant parsers relax by design: a known field
+ * with a mismatched wire type is read as unknown, varint bits above 64 are
+ * dropped, an end-group tag ends the message. [FRM-5] refuses them all.
+ */
+export type Need = 'strict-wire'
 
 export type FrameInit = MessageInitShape<typeof FrameSchema>
 
@@ -171,7 +180,9 @@ export function valid(c: Common & { frames: Frame[]; hex?: Uint8Array; expanded?
 }
 
 /** An error case; the reference codec must fail with `code`. */
-export function invalid(c: Common & { hex: Uint8Array; code: CodecErrorCode; lz4?: boolean }): VectorCase {
+export function invalid(
+  c: Common & { hex: Uint8Array; code: CodecErrorCode; lz4?: boolean; needs?: Need[] },
+): VectorCase {
   const form = c.form ?? 'frame'
   try {
     decodeWire(c.hex, form, c.limits)
@@ -187,10 +198,15 @@ export function invalid(c: Common & { hex: Uint8Array; code: CodecErrorCode; lz4
     level: c.level ?? 'MUST',
     form,
     hex: hex(c.hex),
-    error: { code: c.code, closeCode: closeCodeFor[c.code] },
+    // [FRM-8] a stream cut inside a frame is a transport loss: no close code.
+    error:
+      c.code === 'TRUNCATED_FRAME'
+        ? { code: c.code, transportLoss: true }
+        : { code: c.code, closeCode: closeCodeFor[c.code] },
   }
   if (c.limits !== undefined) out.limits = c.limits
   if (c.lz4 === true) out.features = ['lz4']
+  if (c.needs !== undefined) out.needs = c.needs
   if (c.notes !== undefined) out.notes = c.notes
   return out
 }

@@ -39,8 +39,49 @@ function lz4Batch(frames: Frame[], over: Partial<BatchFields> = {}): Uint8Array 
   })
 }
 
+/**
+ * An LZ4 batch of one Send, written as literals, one 4-byte match with a given
+ * offset, and 8 final literals. The match covers 4 bytes inside Send.body (a
+ * bytes field): whatever a decoder that accepts a bad offset copies there,
+ * the output is still one valid Send of exactly uncompressed_length bytes, so
+ * the only way to fail the case is to refuse the offset [BAT-6]. The match
+ * starts exactly 12 bytes before the end and the last 5 bytes are literals,
+ * so the block keeps the end-of-block rules [BAT-14] that strict decoders
+ * check before anything else.
+ */
+function lz4MatchInsideBody(): { matchAt: number; batch: (offset: number) => Uint8Array } {
+  const send = sendFrame({
+    conversationId: 'c',
+    clientMsgId: new Uint8Array(0),
+    contentType: '',
+    body: utf8('abcd????efghijkl'),
+  })
+  const raw = stream(send)
+  const matchAt = raw.length - 12
+  if (matchAt >= 15 || matchAt < 1) throw new Error('lz4MatchInsideBody: literal run must fit the token')
+  return {
+    matchAt,
+    batch: (offset: number) =>
+      batchBytes({
+        codec: BatchCodec.LZ4_BLOCK,
+        count: 1,
+        uncompressedLength: raw.length,
+        payload: bytes(
+          matchAt << 4,
+          raw.subarray(0, matchAt),
+          offset & 0xff,
+          offset >> 8,
+          0x80,
+          raw.subarray(matchAt + 4),
+        ),
+      }),
+  }
+}
+
 const S = ['FRM-1']
 const P = ['FRM-5']
+/** [FRM-5] rules that stock protobuf parsers relax by design (vectors/README.md). */
+const SW: ['strict-wire'] = ['strict-wire']
 
 export function invalidCases(): VectorCase[] {
   const p5 = pb(ping(5n))
@@ -58,6 +99,7 @@ export function invalidCases(): VectorCase[] {
   const big = sendFrame({ body: utf8('a'.repeat(300)) })
   // LZ4 blocks by hand: token, literals, offset (2 bytes LE), match length, final literals.
   const finalLits = bytes(0x50, utf8('vwxyz'))
+  const badOffsetBlock = lz4MatchInsideBody()
   return [
     // ---- length prefix and stream [FRM-1] [FRM-3] [FRM-4] [FRM-8]
     invalid({
@@ -111,7 +153,7 @@ export function invalidCases(): VectorCase[] {
     }),
     invalid({
       id: 'invalid.stream.truncated-prefix',
-      description: 'The stream ends inside a length prefix.',
+      description: 'The stream ends inside a length prefix: a transport loss, no close code.',
       requirements: ['FRM-8'],
       form: 'stream',
       hex: bytes('80'),
@@ -119,7 +161,8 @@ export function invalidCases(): VectorCase[] {
     }),
     invalid({
       id: 'invalid.stream.truncated-body',
-      description: 'The stream ends 1 byte short of the announced frame length.',
+      description:
+        'The stream ends 1 byte short of the announced frame length: a transport loss, the partial frame is not decoded and no close code is sent.',
       requirements: ['FRM-8'],
       form: 'stream',
       hex: bytes(varint(p5.length), p5.subarray(0, p5.length - 1)),
@@ -127,7 +170,8 @@ export function invalidCases(): VectorCase[] {
     }),
     invalid({
       id: 'invalid.stream.truncated-after-frames',
-      description: 'Two valid frames, then the stream ends inside a third.',
+      description:
+        'Two valid frames, then the stream ends inside a third: the two are processed, the third is discarded (transport loss).',
       requirements: ['FRM-8'],
       form: 'stream',
       hex: bytes(stream(ping(1n), ping(2n)), '04 42'),
@@ -140,6 +184,15 @@ export function invalidCases(): VectorCase[] {
       form: 'stream',
       hex: bytes(varint(60 * 1024), new Uint8Array(1024)),
       code: 'TRUNCATED_FRAME',
+    }),
+    invalid({
+      id: 'invalid.stream.truncated-field-in-complete-frame',
+      description:
+        'A complete frame (its prefix says 2 bytes, 2 follow) whose body field is cut inside the frame: that is a malformed frame (3504), not a cut stream.',
+      requirements: ['FRM-5', 'FRM-8'],
+      form: 'stream',
+      hex: bytes('02 1a 80'),
+      code: 'MALFORMED_FRAME',
     }),
     invalid({
       id: 'invalid.stream.over-limit-from-prefix',
@@ -211,6 +264,9 @@ export function invalidCases(): VectorCase[] {
       requirements: P,
       hex: bytes('1c'),
       code: 'MALFORMED_FRAME',
+      needs: SW,
+      notes:
+        'Stock runtimes read an end-group tag as the end of the message (a message may be the body of a group): Python protobuf 4.21 (C++ backend) parses these bytes as an empty Frame and only warns.',
     }),
     invalid({
       id: 'invalid.frame.field-number-zero',
@@ -290,7 +346,9 @@ export function invalidCases(): VectorCase[] {
       level: 'SHOULD',
       hex: ld(3, '18 ff ff ff ff ff ff ff ff ff 02'),
       code: 'MALFORMED_FRAME',
-      notes: 'Some protobuf runtimes silently drop the 65th bit; the reference codec refuses it.',
+      needs: SW,
+      notes:
+        'Stock runtimes drop the bits above 64 by design (Python protobuf 4.21 reads send_seq 9223372036854775807, protobuf-es 2 reads it too); the reference codec refuses it.',
     }),
     invalid({
       id: 'invalid.frame.utf8-invalid-continuation',
@@ -347,6 +405,7 @@ export function invalidCases(): VectorCase[] {
       requirements: P,
       hex: ld(3, '10 05'),
       code: 'MALFORMED_FRAME',
+      needs: SW,
       notes:
         'Several protobuf runtimes treat a known field number with a mismatched wire type as an unknown field and skip it, and protobuf-es misreads it; [FRM-5] requires refusing it, so such runtimes need a check of their own.',
     }),
@@ -356,6 +415,7 @@ export function invalidCases(): VectorCase[] {
       requirements: P,
       hex: bytes('18 05'),
       code: 'MALFORMED_FRAME',
+      needs: SW,
       notes: 'See invalid.frame.wrong-wire-type-string-as-varint.',
     }),
     invalid({
@@ -364,6 +424,7 @@ export function invalidCases(): VectorCase[] {
       requirements: P,
       hex: ld(3, tag(3, WT.i64), '0100000000000000'),
       code: 'MALFORMED_FRAME',
+      needs: SW,
       notes: 'See invalid.frame.wrong-wire-type-string-as-varint.',
     }),
     invalid({
@@ -373,6 +434,7 @@ export function invalidCases(): VectorCase[] {
       requirements: P,
       hex: bytes('1a 04 1a 02 12 00'),
       code: 'MALFORMED_FRAME',
+      needs: SW,
       notes:
         'protobuf-es 2.x alone decodes this as Send{send_seq: 2}; see invalid.frame.wrong-wire-type-string-as-varint.',
     }),
@@ -613,31 +675,24 @@ export function invalidCases(): VectorCase[] {
     // ---- LZ4 blocks [BAT-6] [BAT-9]
     invalid({
       id: 'invalid.batch.lz4-offset-before-output',
-      description: 'A match offset of 9 after 8 bytes of output: it points before the start.',
+      description: `A match offset of ${badOffsetBlock.matchAt + 1} after ${badOffsetBlock.matchAt} bytes of output: it points before the start.`,
       requirements: ['BAT-6'],
-      hex: batchBytes({
-        codec: BatchCodec.LZ4_BLOCK,
-        count: 1,
-        uncompressedLength: 24,
-        payload: bytes(0x80, utf8('abcdefgh'), '09 00', 0xc0, utf8('0123456789ab')),
-      }),
-      code: 'BATCH_CORRUPT',
-      lz4: true,
-    }),
-    invalid({
-      id: 'invalid.batch.lz4-offset-zero',
-      description: 'A match offset of 0 (the LZ4 block format says it is invalid).',
-      requirements: ['BAT-6'],
-      hex: batchBytes({
-        codec: BatchCodec.LZ4_BLOCK,
-        count: 1,
-        uncompressedLength: 24,
-        payload: bytes(0x80, utf8('abcdefgh'), '00 00', 0xc0, utf8('0123456789ab')),
-      }),
+      hex: badOffsetBlock.batch(badOffsetBlock.matchAt + 1),
       code: 'BATCH_CORRUPT',
       lz4: true,
       notes:
-        "liblz4 1.9.4's LZ4_decompress_safe does not refuse offset 0 (it copies whatever is in the output buffer); [BAT-6] requires refusing it, so a receiver built on liblz4 needs a check of its own.",
+        'Whatever a decoder that does not check the offset copies into the 4 match bytes, they land inside the bytes field Send.body: the batch would expand into one valid Send. Only refusing the offset fails this case.',
+    }),
+    invalid({
+      id: 'invalid.batch.lz4-offset-zero',
+      description:
+        'A match offset of 0 (the LZ4 block format says it is invalid) inside an otherwise valid batch of one Send.',
+      requirements: ['BAT-6'],
+      hex: badOffsetBlock.batch(0),
+      code: 'BATCH_CORRUPT',
+      lz4: true,
+      notes:
+        "liblz4 1.9.4's LZ4_decompress_safe (Debian's, also behind python3-lz4) accepts offset 0 and writes 4 zero bytes; lz4-napi (lz4_flex) refuses it. Those 4 bytes fall inside Send.body, so a decoder that accepts offset 0, whatever it copies, gets one valid Send of exactly uncompressed_length bytes and the batch expands: the case fails unless offset 0 is refused. [BAT-6] requires refusing it, so a receiver built on liblz4 scans the block's sequences for offset 0 itself (vectors/README.md).",
     }),
     invalid({
       id: 'invalid.batch.lz4-truncated-block',
