@@ -3,7 +3,7 @@
 // a time at the end, alone), apply the known-failures list, build the report.
 import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import type { TransportKind } from '../drivers/transport.js'
+import { otherTransport, type TransportKind } from '../drivers/transport.js'
 import type { Scenario } from '../load/scenario-types.js'
 import { loadSpecIndex, type SpecIndex } from '../load/spec-index.js'
 import { loadScenarios } from '../load/vector-loader.js'
@@ -176,6 +176,8 @@ export async function runSuite(options: SuiteOptions = {}): Promise<Report> {
         const job: Job = { scenario: s, transport: k, index: all.length }
         const missing = s.features.filter((f) => !(features[k] ?? []).includes(f))
         if (missing.length > 0) job.skip = `the server's Welcome over ${k} does not enable ${missing.join(', ')}`
+        else if (s.needs.includes('two-transports') && target.addresses()[otherTransport(k)] === undefined)
+          job.skip = `needs the target's ${otherTransport(k)} address too (a connection on the other transport)`
         else if (s.needs.includes('restart') && !target.canRestart)
           job.skip = 'needs a server the runner can restart (use --spawn, or the bundled server)'
         all.push(job)
