@@ -1,0 +1,110 @@
+// Stryker's test command for `npm run mutate:kit` (the `command` test runner
+// runs it in the sandbox, once per mutant, with __STRYKER_ACTIVE_MUTANT__ set).
+// The only test is the conformance kit against the reference server built
+// from the sandbox: exit 0 = the kit passed (mutant survived), 1 = killed.
+//
+// - A mutant outside the seeded sample exits 0 at once; the summary never
+//   counts it (Stryker lists every mutant; the sample is drawn in
+//   sample-reporter.mjs before any mutant runs).
+// - Mutants of memory-tables.ts run against `serve --memory` (the bundled
+//   server uses SQLite, so they would be unreachable otherwise); restart
+//   cases are skipped there, as nothing survives a restart of that store.
+// - Fail-fast: the first FAIL/ERR line stops the run. That case is then run
+//   once more alone; only a failure that repeats counts as a kill, so a case
+//   that is flaky on a loaded machine does not inflate the score.
+import { spawn } from 'node:child_process'
+import { appendFileSync, readFileSync } from 'node:fs'
+import { createInterface } from 'node:readline'
+import { randomBytes } from 'node:crypto'
+
+const id = process.env.__STRYKER_ACTIVE_MUTANT__
+const sampleFile = process.env.MUTATE_KIT_SAMPLE
+const logFile = process.env.MUTATE_KIT_LOG
+const jobs = process.env.MUTATE_KIT_JOBS ?? '12'
+const timeScale = process.env.MUTATE_KIT_TIME_SCALE ?? '1.5'
+const cli = 'dist/src/cli/main.js'
+
+let memory = false
+if (id !== undefined) {
+  const sample = JSON.parse(readFileSync(sampleFile, 'utf8'))
+  const entry = sample.mutants.find((m) => m.id === id)
+  if (entry === undefined) process.exit(0)
+  memory = entry.file.endsWith('src/server/store/memory-tables.ts')
+}
+
+/** Runs the kit; resolves { code, firstFailure } and stops at the first failing case when bail is set. */
+function kit(extra, bail) {
+  return new Promise((resolve) => {
+    const child = spawn(
+      process.execPath,
+      [cli, 'conformance', '--transport', 'tcp', '--strict', '--no-color', '--jobs', jobs, '--time-scale', timeScale, ...extra],
+      { stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+    )
+    let firstFailure = null
+    const onLine = (line) => {
+      const m = /^(FAIL|ERR)\s+(tcp|ws):(\S+)/.exec(line)
+      if (m && firstFailure === null) {
+        firstFailure = m[3]
+        if (bail) {
+          try {
+            process.kill(-child.pid, 'SIGKILL')
+          } catch {}
+        }
+      }
+    }
+    createInterface({ input: child.stdout }).on('line', onLine)
+    createInterface({ input: child.stderr }).on('line', onLine)
+    child.on('exit', (code, signal) => resolve({ code: code ?? (signal ? 1 : 0), firstFailure }))
+  })
+}
+
+/** A `serve --memory` server of the sandbox for memory-store mutants. */
+async function memoryServer() {
+  const secret = randomBytes(18).toString('base64url')
+  const child = spawn(
+    process.execPath,
+    [cli, 'serve', '--memory', '--tcp', '127.0.0.1:0', '--ws', 'off', '--token-secret', secret, '--log-level', 'silent'],
+    { stdio: ['ignore', 'pipe', 'ignore'] },
+  )
+  const line = await new Promise((resolve) => {
+    const rl = createInterface({ input: child.stdout })
+    rl.once('line', resolve)
+    child.once('exit', () => resolve(null))
+  })
+  if (line === null) return { args: null, stop() {} }
+  const { tcp } = JSON.parse(line)
+  return { args: ['--target', `tcp://${tcp}`, '--token-secret', secret], stop: () => child.kill('SIGKILL') }
+}
+
+async function attempt(bail, only) {
+  const server = memory ? await memoryServer() : { args: [], stop() {} }
+  if (server.args === null) return { code: 3, firstFailure: null }
+  try {
+    return await kit([...server.args, ...(only ? ['--case', only] : [])], bail)
+  } finally {
+    server.stop()
+  }
+}
+
+const started = Date.now()
+let verdict = 'survived'
+let firstFailure = null
+let confirmed = null
+for (let round = 0; round < 2 && verdict === 'survived'; round++) {
+  const run = await attempt(id !== undefined, null)
+  if (run.code === 0) break
+  firstFailure = run.firstFailure
+  if (firstFailure === null) {
+    // unreachable, harness error, crash before any case: the kit refused the server
+    verdict = 'killed'
+    break
+  }
+  confirmed = (await attempt(false, firstFailure)).code !== 0
+  if (confirmed) verdict = 'killed'
+}
+if (logFile)
+  appendFileSync(
+    logFile,
+    `${JSON.stringify({ id: id ?? null, verdict, firstFailure, confirmed, memory, ms: Date.now() - started })}\n`,
+  )
+process.exit(verdict === 'killed' ? 1 : 0)
