@@ -12,7 +12,7 @@
 // - Fail-fast: the first FAIL/ERR line stops the run. That case is then run
 //   once more alone; only a failure that repeats counts as a kill, so a case
 //   that is flaky on a loaded machine does not inflate the score.
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { appendFileSync, readFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { randomBytes } from 'node:crypto'
@@ -32,6 +32,32 @@ if (id !== undefined) {
   memory = entry.file.endsWith('src/server/store/memory-tables.ts')
 }
 
+/**
+ * Stops a kit run at once. The runner starts each server in a process group
+ * of its own (restart cases kill it), so killing the runner's group alone
+ * would leave those servers running: kill its children's groups first.
+ */
+function stop(pid) {
+  let children = []
+  try {
+    children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' })
+      .split('\n')
+      .map((l) => Number(l.trim()))
+      .filter((n) => n > 0)
+  } catch {}
+  for (const c of children) {
+    try {
+      process.kill(-c, 'SIGKILL')
+    } catch {}
+    try {
+      process.kill(c, 'SIGKILL')
+    } catch {}
+  }
+  try {
+    process.kill(-pid, 'SIGKILL')
+  } catch {}
+}
+
 /** Runs the kit; resolves { code, firstFailure } and stops at the first failing case when bail is set. */
 function kit(extra, bail) {
   return new Promise((resolve) => {
@@ -45,11 +71,7 @@ function kit(extra, bail) {
       const m = /^(FAIL|ERR)\s+(tcp|ws):(\S+)/.exec(line)
       if (m && firstFailure === null) {
         firstFailure = m[3]
-        if (bail) {
-          try {
-            process.kill(-child.pid, 'SIGKILL')
-          } catch {}
-        }
+        if (bail) stop(child.pid)
       }
     }
     createInterface({ input: child.stdout }).on('line', onLine)
