@@ -18,6 +18,7 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '20261205' },
     concurrency: { type: 'string', default: '2' },
     'summary-only': { type: 'boolean', default: false },
+    'rerun-survivors': { type: 'boolean', default: false },
   },
 })
 const out = resolve('reports/mutation-kit')
@@ -32,7 +33,14 @@ const key = (m) => `${m.file}:${m.line}:${m.column} ${m.mutator} ${m.replacement
 
 if (!values['summary-only']) {
   mkdirSync(out, { recursive: true })
-  for (const f of [files.results, files.log]) rmSync(f, { force: true })
+  const env = {}
+  if (values['rerun-survivors']) {
+    // Same sources and seed give the same sample and ids; only the survivors
+    // of the last run are run again, and their new outcome replaces the old.
+    const last = JSON.parse(readFileSync(files.summary, 'utf8'))
+    env.MUTATE_KIT_ONLY = `${out}/only.txt`
+    writeFileSync(env.MUTATE_KIT_ONLY, `${last.mutants.filter((m) => m.status === 'Survived').map((m) => m.id).join('\n')}\n`)
+  } else for (const f of [files.results, files.log]) rmSync(f, { force: true })
   const started = Date.now()
   const run = spawnSync(
     process.execPath,
@@ -48,10 +56,13 @@ if (!values['summary-only']) {
         MUTATE_KIT_POPULATION: files.population,
         MUTATE_KIT_RESULTS: files.results,
         MUTATE_KIT_LOG: files.log,
+        ...env,
       },
     },
   )
-  writeFileSync(`${out}/wall-time.json`, `${JSON.stringify({ ms: Date.now() - started })}\n`)
+  const wall = `${out}/wall-time.json`
+  const before = values['rerun-survivors'] && existsSync(wall) ? JSON.parse(readFileSync(wall, 'utf8')).ms : 0
+  writeFileSync(wall, `${JSON.stringify({ ms: before + Date.now() - started })}\n`)
   if (run.status !== 0) {
     process.stderr.write(`stryker exited with ${run.status}\n`)
     process.exit(2)
@@ -78,7 +89,7 @@ const triage = JSON.parse(readFileSync('scripts/mutate-kit/triage.json', 'utf8')
 const rows = sample.mutants.map((m) => ({
   ...m,
   status: status.get(m.id) ?? 'NotRun',
-  caughtBy: runs.get(m.id)?.firstFailure ?? null,
+  caughtBy: runs.get(m.id)?.caughtBy ?? runs.get(m.id)?.firstFailure ?? null,
   triage: triage[key(m)] ?? null,
 }))
 // Stryker's Timeout means the kit did not finish: the server hung, which the

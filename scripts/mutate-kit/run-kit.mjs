@@ -11,7 +11,8 @@
 //   cases are skipped there, as nothing survives a restart of that store.
 // - Fail-fast: the first FAIL/ERR line stops the run. That case is then run
 //   once more alone; only a failure that repeats counts as a kill, so a case
-//   that is flaky on a loaded machine does not inflate the score.
+//   that is flaky on a loaded machine does not inflate the score. When it does
+//   not repeat, the suite runs whole (a flaky abort is not a pass either).
 import { execFileSync, spawn } from 'node:child_process'
 import { appendFileSync, readFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
@@ -66,17 +67,17 @@ function kit(extra, bail) {
       [cli, 'conformance', '--transport', 'tcp', '--strict', '--no-color', '--jobs', jobs, '--time-scale', timeScale, ...extra],
       { stdio: ['ignore', 'pipe', 'pipe'], detached: true },
     )
-    let firstFailure = null
+    const failures = []
     const onLine = (line) => {
       const m = /^(FAIL|ERR)\s+(tcp|ws):(\S+)/.exec(line)
-      if (m && firstFailure === null) {
-        firstFailure = m[3]
-        if (bail) stop(child.pid)
+      if (m && !failures.includes(m[3])) {
+        failures.push(m[3])
+        if (bail && failures.length === 1) stop(child.pid)
       }
     }
     createInterface({ input: child.stdout }).on('line', onLine)
     createInterface({ input: child.stderr }).on('line', onLine)
-    child.on('exit', (code, signal) => resolve({ code: code ?? (signal ? 1 : 0), firstFailure }))
+    child.on('exit', (code, signal) => resolve({ code: code ?? (signal ? 1 : 0), failures }))
   })
 }
 
@@ -100,7 +101,7 @@ async function memoryServer() {
 
 async function attempt(bail, only) {
   const server = memory ? await memoryServer() : { args: [], stop() {} }
-  if (server.args === null) return { code: 3, firstFailure: null }
+  if (server.args === null) return { code: 3, failures: [] }
   try {
     return await kit([...server.args, ...(only ? ['--case', only] : [])], bail)
   } finally {
@@ -109,24 +110,37 @@ async function attempt(bail, only) {
 }
 
 const started = Date.now()
+/** Confirms a failing case by running it alone; at most this many per mutant. */
+const MAX_CONFIRMS = 3
 let verdict = 'survived'
-let firstFailure = null
-let confirmed = null
-for (let round = 0; round < 2 && verdict === 'survived'; round++) {
-  const run = await attempt(id !== undefined, null)
-  if (run.code === 0) break
-  firstFailure = run.firstFailure
-  if (firstFailure === null) {
-    // unreachable, harness error, crash before any case: the kit refused the server
-    verdict = 'killed'
-    break
+let caughtBy = null
+const unconfirmed = []
+const confirm = async (failures) => {
+  for (const f of failures.slice(0, MAX_CONFIRMS)) {
+    if ((await attempt(false, f)).code !== 0) {
+      caughtBy = f
+      return true
+    }
+    unconfirmed.push(f)
   }
-  confirmed = (await attempt(false, firstFailure)).code !== 0
-  if (confirmed) verdict = 'killed'
+  return false
+}
+// Fail-fast first; a failure that does not repeat alone (a timing case on a
+// loaded machine) is not a kill, and it is not a pass either: the suite is
+// then run whole, and each failing case confirmed alone.
+const fast = await attempt(id !== undefined, null)
+if (fast.code !== 0) {
+  if (fast.failures.length === 0) verdict = 'killed' // unreachable or harness error: the kit refused the server
+  else if (await confirm(fast.failures)) verdict = 'killed'
+  else if (id !== undefined) {
+    const whole = await attempt(false, null)
+    const rest = whole.failures.filter((f) => !unconfirmed.includes(f))
+    if (whole.code !== 0 && (whole.failures.length === 0 || (await confirm(rest)))) verdict = 'killed'
+  }
 }
 if (logFile)
   appendFileSync(
     logFile,
-    `${JSON.stringify({ id: id ?? null, verdict, firstFailure, confirmed, memory, ms: Date.now() - started })}\n`,
+    `${JSON.stringify({ id: id ?? null, verdict, caughtBy, unconfirmed, memory, ms: Date.now() - started })}\n`,
   )
 process.exit(verdict === 'killed' ? 1 : 0)

@@ -5,4 +5,7 @@
 if [ -n "$__STRYKER_ACTIVE_MUTANT__" ] && ! grep -q "\"id\": \"$__STRYKER_ACTIVE_MUTANT__\"," "$MUTATE_KIT_SAMPLE"; then
   exit 0
 fi
+if [ -n "$MUTATE_KIT_ONLY" ] && [ -n "$__STRYKER_ACTIVE_MUTANT__" ] && ! grep -qx "$__STRYKER_ACTIVE_MUTANT__" "$MUTATE_KIT_ONLY"; then
+  exit 0
+fi
 exec node scripts/mutate-kit/run-kit.mjs

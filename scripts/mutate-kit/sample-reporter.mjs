@@ -6,7 +6,7 @@
 // list, so the ids run-kit.mjs sees are Stryker's own. The population is
 // sorted by (file, position, mutator, replacement) and shuffled with a
 // seeded PRNG: the same sources and seed give the same sample.
-import { appendFileSync, writeFileSync } from 'node:fs'
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs'
 import { relative } from 'node:path'
 import { declareClassPlugin, PluginKind } from '@stryker-mutator/api/plugin'
 
@@ -23,13 +23,14 @@ function prng(seed) {
 }
 
 function describe(m) {
+  // Stryker's locations are 0-based; people and editors count from 1.
   const { start, end } = m.location
   return {
     id: m.id,
     file: relative(process.cwd(), m.fileName),
-    line: start.line,
-    column: start.column,
-    end: `${end.line}:${end.column}`,
+    line: start.line + 1,
+    column: start.column + 1,
+    end: `${end.line + 1}:${end.column + 1}`,
     mutator: m.mutatorName,
     replacement: m.replacement,
   }
@@ -61,11 +62,13 @@ class KitSampleReporter {
   sampled = new Set()
 
   onMutationTestingPlanReady({ mutantPlans }) {
+    // A rerun (--rerun-survivors) records only the mutants it runs again.
+    const only = process.env.MUTATE_KIT_ONLY ? new Set(readFileSync(process.env.MUTATE_KIT_ONLY, 'utf8').split('\n')) : null
     const population = mutantPlans.map((p) => describe(p.mutant))
     const seed = Number(process.env.MUTATE_KIT_SEED)
     const size = Number(process.env.MUTATE_KIT_SIZE)
     const mutants = drawSample(population, size, seed)
-    for (const m of mutants) this.sampled.add(m.id)
+    for (const m of mutants) if (only === null || only.has(m.id)) this.sampled.add(m.id)
     // Written synchronously: run-kit.mjs reads it for the first mutant run.
     writeFileSync(
       process.env.MUTATE_KIT_SAMPLE,
