@@ -86,9 +86,18 @@ const runs = new Map(
     .map((r) => [r.id, r]),
 )
 const triage = JSON.parse(readFileSync('scripts/mutate-kit/triage.json', 'utf8'))
+/**
+ * A survivor whose only evidence is a fail-fast run stopped by a failure that
+ * did not repeat alone (the first version of run-kit.mjs counted it as a pass)
+ * has not been judged: it counts as not run until --rerun-survivors runs it.
+ */
+const undetermined = (id) => {
+  const r = runs.get(id)
+  return r !== undefined && r.verdict === 'survived' && 'firstFailure' in r && r.firstFailure !== null
+}
 const rows = sample.mutants.map((m) => ({
   ...m,
-  status: status.get(m.id) ?? 'NotRun',
+  status: status.get(m.id) === 'Survived' && undetermined(m.id) ? 'Undetermined' : (status.get(m.id) ?? 'NotRun'),
   caughtBy: runs.get(m.id)?.caughtBy ?? runs.get(m.id)?.firstFailure ?? null,
   triage: triage[key(m)] ?? null,
 }))
@@ -97,7 +106,7 @@ const rows = sample.mutants.map((m) => ({
 const detected = rows.filter((r) => r.status === 'Killed' || r.status === 'Timeout')
 const survivors = rows.filter((r) => r.status === 'Survived')
 const equivalent = survivors.filter((r) => r.triage?.verdict === 'equivalent')
-const notRun = rows.filter((r) => !['Killed', 'Timeout', 'Survived'].includes(r.status))
+const notRun = rows.filter((r) => !['Killed', 'Timeout', 'Survived'].includes(r.status)) // NotRun, Undetermined
 const denominator = rows.length - equivalent.length - notRun.length
 const summary = {
   seed: sample.seed,
@@ -115,7 +124,7 @@ const summary = {
 writeFileSync(files.summary, `${JSON.stringify(summary, null, 1)}\n`)
 process.stdout.write(
   `mutants: ${sample.population} in src/session + src/server/store; sample ${rows.length} (seed ${sample.seed})\n` +
-    `killed ${detected.length}, survived ${survivors.length} (equivalent ${equivalent.length}), not run ${notRun.length}\n` +
+    `killed ${detected.length}, survived ${survivors.length} (equivalent ${equivalent.length}), not run or undetermined ${notRun.length}\n` +
     `score: ${summary.score === null ? 'n/a' : `${(summary.score * 100).toFixed(1)} %`} = killed / (sampled - equivalent${notRun.length ? ' - not run' : ''})\n`,
 )
 for (const s of summary.survivors) process.stdout.write(`  survived: ${s.key} — ${s.verdict}${s.reason ? `: ${s.reason}` : ''}\n`)
