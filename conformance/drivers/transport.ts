@@ -6,6 +6,11 @@
 
 export type TransportKind = 'tcp' | 'ws'
 
+/** The transport a `"transport": "other"` connection uses in a case run over `kind`. */
+export function otherTransport(kind: TransportKind): TransportKind {
+  return kind === 'tcp' ? 'ws' : 'tcp'
+}
+
 export type TransportEvent =
   | { type: 'frame'; bytes: Uint8Array }
   /** Bytes that cannot be split into frames (bad prefix, oversize, WS text). */

@@ -1,7 +1,7 @@
 // Phase 4 of a run: one job per (scenario, transport), skipped up front when
 // the server lacks a feature or the harness cannot restart it; then the
 // parallel pool, longest cases first, with restart cases kept apart.
-import type { TransportKind } from '../drivers/transport.js'
+import { otherTransport, type TransportKind } from '../drivers/transport.js'
 import type { Report } from '../report/report-types.js'
 import type { Scenario } from '../load/scenario-types.js'
 import { runCase } from './case-runner.js'
@@ -20,7 +20,7 @@ export function planJobs(
   selected: Scenario[],
   available: TransportKind[],
   features: Report['features'],
-  canRestart: boolean,
+  target: Pick<Target, 'canRestart' | 'addresses'>,
 ): Job[] {
   const all: Job[] = []
   for (const s of selected) {
@@ -29,7 +29,9 @@ export function planJobs(
       const job: Job = { scenario: s, transport: k, index: all.length }
       const missing = s.features.filter((f) => !(features[k] ?? []).includes(f))
       if (missing.length > 0) job.skip = `the server's Welcome over ${k} does not enable ${missing.join(', ')}`
-      else if (s.needs.includes('restart') && !canRestart)
+      else if (s.needs.includes('two-transports') && target.addresses()[otherTransport(k)] === undefined)
+        job.skip = `needs the target's ${otherTransport(k)} address too (a connection on the other transport)`
+      else if (s.needs.includes('restart') && !target.canRestart)
         job.skip = 'needs a server the runner can restart (use --spawn, or the bundled server)'
       all.push(job)
     }

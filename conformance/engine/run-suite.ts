@@ -157,7 +157,7 @@ export async function runSuite(options: SuiteOptions = {}): Promise<Report> {
       return { ...early('harness-error', 2, target.info()), transports: available, features }
 
     // 4. cases
-    const all = planJobs(selected, available, features, target.canRestart)
+    const all = planJobs(selected, available, features, target)
     options.onStart?.({ total: all.length, transports: available, features, target: target.info() })
     const { results, restartTarget } = await runJobs(all, target, {
       runId,

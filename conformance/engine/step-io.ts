@@ -4,7 +4,7 @@ import { create } from '@bufbuild/protobuf'
 import { delimit, encodeBatch, encodeFrame, HEARTBEAT_DEFAULT_MS } from '../../src/codec/index.js'
 import { CloseCode } from '../../src/gen/es/imwire/v1/control_pb.js'
 import { BatchCodec, type Frame, FrameSchema } from '../../src/gen/es/imwire/v1/frame_pb.js'
-import { type OpenOptions, TargetUnreachable, UpgradeRefused } from '../drivers/transport.js'
+import { type OpenOptions, otherTransport, TargetUnreachable, UpgradeRefused } from '../drivers/transport.js'
 import { WS_SUBPROTOCOL } from '../drivers/ws-transport.js'
 import { ENUM_NUMBER_BY_NAME, frameFromJson } from '../judge/proto-json.js'
 import { match } from '../judge/matcher.js'
@@ -175,9 +175,12 @@ async function connectOnce(step: Step, scope: Scope, ctx: StepContext): Promise<
   if (old && !old.closed) old.dispose()
   const options: OpenOptions = Array.isArray(step.subprotocols) ? { subprotocols: step.subprotocols as string[] } : {}
   if (step.refused === true) return refusedStep(name, options, ctx)
+  // "transport": "other" puts this connection on the transport the case does
+  // not run over, so one user or device can be on TCP and WebSocket at once.
+  const kind = step.transport === 'other' ? otherTransport(ctx.env.transport) : ctx.env.transport
   let transport: Awaited<ReturnType<StepContext['env']['open']>>
   try {
-    transport = await ctx.env.open(ctx.env.transport, Math.min(ctx.scale(CONNECT_TIMEOUT_MS), ctx.left()), options)
+    transport = await ctx.env.open(kind, Math.min(ctx.scale(CONNECT_TIMEOUT_MS), ctx.left()), options)
   } catch (err) {
     ctx.transcript.event(name, 'connect-failed', (err as Error).message)
     throw new LostBeforeWelcome(
@@ -199,7 +202,7 @@ async function connectOnce(step: Step, scope: Scope, ctx: StepContext): Promise<
   ctx.transcript.event(
     name,
     'connect',
-    `${ctx.env.transport} as ${actorName} (${ctx.names.userId(actorName)} / ${actor.device})${
+    `${kind} as ${actorName} (${ctx.names.userId(actorName)} / ${actor.device})${
       transport.kind === 'ws' ? `, subprotocol '${transport.subprotocol ?? ''}'` : ''
     }`,
   )

@@ -6,7 +6,7 @@ export type Json = null | boolean | number | string | Json[] | { [k: string]: Js
 export type JsonObject = { [k: string]: Json }
 
 export type Feature = 'lz4'
-export type Need = 'restart' | 'tcp-only' | 'ws-only'
+export type Need = 'restart' | 'tcp-only' | 'ws-only' | 'two-transports'
 export type HandshakeMode = 'full' | 'welcome' | 'none'
 
 export interface Actor {

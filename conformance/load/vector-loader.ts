@@ -217,6 +217,10 @@ export function checkScenario(s: Scenario): string[] {
     const at = (m: string) => errors.push(`${where}: ${m}`)
     if (verb === 'connect') {
       if (!actorNames.has(step.connect as string)) at(`unknown actor '${String(step.connect)}'`)
+      if (step.transport === 'other' && !needs.has('two-transports'))
+        at('"transport": "other" needs "needs": ["two-transports"]')
+      if (step.transport === 'other' && (step.subprotocols !== undefined || step.refused !== undefined))
+        at('subprotocols and refused apply to the case\'s own (WebSocket) transport, not "transport": "other"')
       if ((step.subprotocols !== undefined || step.refused !== undefined) && !needs.has('ws-only'))
         at('subprotocols and refused are WebSocket options: the scenario needs "needs": ["ws-only"]')
       if (step.refused === true) {
