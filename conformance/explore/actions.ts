@@ -62,7 +62,10 @@ export function actionArb(opts: { restarts: boolean }): fc.Arbitrary<Action> {
         t: fc.constant('connect' as const),
         a: actor,
         tcp: fc.boolean(),
-        window: fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 2, arbitrary: fc.integer({ min: 1, max: 3 }) }),
+        window: fc.oneof(
+          { weight: 3, arbitrary: fc.constant(0) },
+          { weight: 2, arbitrary: fc.integer({ min: 1, max: 3 }) },
+        ),
         lz4: fc.boolean(),
         resume: fc.constantFrom('none' as const, 'none' as const, 'top' as const, 'tooHigh' as const),
         clampHeartbeat: fc.boolean(),
@@ -80,7 +83,13 @@ export function actionArb(opts: { restarts: boolean }): fc.Arbitrary<Action> {
     { weight: 3, arbitrary: fc.record({ t: fc.constant('disconnect' as const), a: actor, graceful: fc.boolean() }) },
     {
       weight: 6,
-      arbitrary: fc.record({ t: fc.constant('create' as const), a: actor, c: conv, group: fc.boolean(), members: userMask }),
+      arbitrary: fc.record({
+        t: fc.constant('create' as const),
+        a: actor,
+        c: conv,
+        group: fc.boolean(),
+        members: userMask,
+      }),
     },
     { weight: 3, arbitrary: fc.record({ t: fc.constant('add' as const), a: actor, c: conv, users: userMask }) },
     { weight: 3, arbitrary: fc.record({ t: fc.constant('remove' as const), a: actor, c: conv, users: userMask }) },
@@ -96,7 +105,14 @@ export function actionArb(opts: { restarts: boolean }): fc.Arbitrary<Action> {
         seq: fc.constantFrom('none' as const, 'next' as const, 'next' as const, 'gap' as const, 'reuse' as const),
         retry: fc.constantFrom('no' as const, 'no' as const, 'no' as const, 'same' as const, 'other' as const),
         pick: fc.nat(1000),
-        body: fc.constantFrom('small' as const, 'small' as const, 'small' as const, 'small' as const, 'max' as const, 'over' as const),
+        body: fc.constantFrom(
+          'small' as const,
+          'small' as const,
+          'small' as const,
+          'small' as const,
+          'max' as const,
+          'over' as const,
+        ),
       }),
     },
     {
@@ -105,7 +121,13 @@ export function actionArb(opts: { restarts: boolean }): fc.Arbitrary<Action> {
         t: fc.constant('ack' as const),
         a: actor,
         c: conv,
-        to: fc.constantFrom('top' as const, 'delivered' as const, 'delivered' as const, 'one' as const, 'over' as const),
+        to: fc.constantFrom(
+          'top' as const,
+          'delivered' as const,
+          'delivered' as const,
+          'one' as const,
+          'over' as const,
+        ),
       }),
     },
     {
@@ -121,7 +143,12 @@ export function actionArb(opts: { restarts: boolean }): fc.Arbitrary<Action> {
     },
     {
       weight: 3,
-      arbitrary: fc.record({ t: fc.constant('list' as const), a: actor, after: fc.integer({ min: -1, max: CONVERSATIONS - 1 }), limit: fc.nat(3) }),
+      arbitrary: fc.record({
+        t: fc.constant('list' as const),
+        a: actor,
+        after: fc.integer({ min: -1, max: CONVERSATIONS - 1 }),
+        limit: fc.nat(3),
+      }),
     },
     { weight: 1, arbitrary: fc.record({ t: fc.constant('ping' as const), a: actor }) },
     {
@@ -133,7 +160,8 @@ export function actionArb(opts: { restarts: boolean }): fc.Arbitrary<Action> {
       }),
     },
   ]
-  if (opts.restarts) arbs.push({ weight: 2, arbitrary: fc.record({ t: fc.constant('restart' as const), kill: fc.boolean() }) })
+  if (opts.restarts)
+    arbs.push({ weight: 2, arbitrary: fc.record({ t: fc.constant('restart' as const), kill: fc.boolean() }) })
   return fc.oneof(...arbs)
 }
 

@@ -83,7 +83,9 @@ export async function runExploreCli(
     )
     return 1
   }
-  io.stdout.write(`no disagreement: ${r.runs} run(s), ${r.steps} steps in ${(r.wallMs / 1000).toFixed(1)} s (seeds ${r.seeds[0]}..${r.seeds.at(-1)})\n`)
+  io.stdout.write(
+    `no disagreement: ${r.runs} run(s), ${r.steps} steps in ${(r.wallMs / 1000).toFixed(1)} s (seeds ${r.seeds[0]}..${r.seeds.at(-1)})\n`,
+  )
   return 0
 }
 

@@ -77,7 +77,9 @@ export async function explore(o: ExploreOptions): Promise<ExploreResult> {
   const run = (actions: Action[]) =>
     runActions(actions, { target, secret, namespace: `ex-${randomBytes(3).toString('hex')}`, durable })
   try {
-    log(`imwire explore: seed ${seed0}, ${steps} steps per run, budget ${Math.round(budgetMs / 1000)} s, restarts ${restarts ? 'on' : 'off'}`)
+    log(
+      `imwire explore: seed ${seed0}, ${steps} steps per run, budget ${Math.round(budgetMs / 1000)} s, restarts ${restarts ? 'on' : 'off'}`,
+    )
     for (let i = 0; Date.now() - started < budgetMs && (o.runs === undefined || i < o.runs); i++) {
       const seed = seed0 + i
       seeds.push(seed)
@@ -94,7 +96,11 @@ export async function explore(o: ExploreOptions): Promise<ExploreResult> {
       const confirmed = confirm.violation?.requirement === v.requirement
       const final = confirmed ? confirm : last
       finding = { seed, violation: final.violation ?? v, actions, shrunk: list, confirmed, foundAfterMs }
-      const vector = traceToScenario(final, { seed, requirement: (final.violation ?? v).requirement, message: (final.violation ?? v).message })
+      const vector = traceToScenario(final, {
+        seed,
+        requirement: (final.violation ?? v).requirement,
+        message: (final.violation ?? v).message,
+      })
       finding.vector = vector
       if (o.vectorOut) {
         mkdirSync(o.vectorOut, { recursive: true })
@@ -102,14 +108,18 @@ export async function explore(o: ExploreOptions): Promise<ExploreResult> {
         writeFileSync(path, `${JSON.stringify(vector, null, 2)}\n`)
         finding.vectorPath = path
       }
-      log(`shrunk to ${list.length} action(s)${confirmed ? ', confirmed' : ', NOT confirmed on replay'}${finding.vectorPath ? `; vector ${finding.vectorPath}` : ''}`)
+      log(
+        `shrunk to ${list.length} action(s)${confirmed ? ', confirmed' : ', NOT confirmed on replay'}${finding.vectorPath ? `; vector ${finding.vectorPath}` : ''}`,
+      )
       break
     }
   } finally {
     await target.stop()
   }
   const wallMs = Date.now() - started
-  log(`imwire explore: ${runs} run(s), ${totalSteps} steps, ${(wallMs / 1000).toFixed(1)} s, ${finding ? 'DISAGREEMENT' : 'no disagreement'} (seed ${seed0})`)
+  log(
+    `imwire explore: ${runs} run(s), ${totalSteps} steps, ${(wallMs / 1000).toFixed(1)} s, ${finding ? 'DISAGREEMENT' : 'no disagreement'} (seed ${seed0})`,
+  )
   return { runs, steps: totalSteps, wallMs, seeds, finding }
 }
 
@@ -117,23 +127,21 @@ async function openTarget(o: ExploreOptions, secret: string): Promise<Target> {
   if (o.targets && o.targets.length > 0) {
     return new FixedTarget(Object.assign({}, ...o.targets.map(parseTarget)))
   }
-  const command =
-    o.spawn ??
-    [
-      process.execPath,
-      ...BUNDLED,
-      'serve',
-      '--tcp',
-      '127.0.0.1:0',
-      '--ws',
-      '127.0.0.1:0/imwire',
-      '--token-secret',
-      '{secret}',
-      '--log-level',
-      'silent',
-      ...((o.serveArgs ?? []).includes('--memory') ? [] : ['--data-dir', '{datadir}']),
-      ...(o.serveArgs ?? []),
-    ]
+  const command = o.spawn ?? [
+    process.execPath,
+    ...BUNDLED,
+    'serve',
+    '--tcp',
+    '127.0.0.1:0',
+    '--ws',
+    '127.0.0.1:0/imwire',
+    '--token-secret',
+    '{secret}',
+    '--log-level',
+    'silent',
+    ...((o.serveArgs ?? []).includes('--memory') ? [] : ['--data-dir', '{datadir}']),
+    ...(o.serveArgs ?? []),
+  ]
   return SpawnedTarget.start({
     command,
     mode: o.spawn ? 'spawn' : 'bundled',

@@ -93,7 +93,8 @@ export async function runActions(actions: Action[], o: RunOptions): Promise<RunR
   const attach = (conn: string, t: Transport) => {
     t.onEvent((e) => {
       if (clientClosed.has(conn)) return
-      if (e.type === 'garbage') return fail({ conn, requirement: 'FRM-5', message: `bytes that are not frames: ${e.detail}` })
+      if (e.type === 'garbage')
+        return fail({ conn, requirement: 'FRM-5', message: `bytes that are not frames: ${e.detail}` })
       if (e.type === 'closed') return fail(model.observeEnd(conn))
       let f: ReturnType<typeof decodeFrame>
       try {
@@ -108,7 +109,12 @@ export async function runActions(actions: Action[], o: RunOptions): Promise<RunR
       if (f.body.case === 'batch') {
         let inner: ReturnType<typeof decodeBatch>
         try {
-          inner = decodeBatch(f, { maxBatchBytes: 1 << 30, maxBatchFrames: 1 << 20, maxFrameBytes: 1 << 30, lz4Enabled: true })
+          inner = decodeBatch(f, {
+            maxBatchBytes: 1 << 30,
+            maxBatchFrames: 1 << 20,
+            maxFrameBytes: 1 << 30,
+            lz4Enabled: true,
+          })
         } catch (err) {
           return fail({ conn, requirement: 'BAT-3', message: `server batch: ${(err as Error).message}` })
         }
@@ -153,7 +159,14 @@ export async function runActions(actions: Action[], o: RunOptions): Promise<RunR
         return
       case 'batch':
         model.clientBatch(s.conn, s.frames, s.codec)
-        transports.get(s.conn)?.writeFrame(encodeFrame(encodeBatch(s.frames.map((f) => frameFromJson(f)), s.codec)))
+        transports.get(s.conn)?.writeFrame(
+          encodeFrame(
+            encodeBatch(
+              s.frames.map((f) => frameFromJson(f)),
+              s.codec,
+            ),
+          ),
+        )
         return
       case 'unknown':
         model.clientUnknownBody(s.conn)
@@ -205,7 +218,10 @@ export async function runActions(actions: Action[], o: RunOptions): Promise<RunR
   }
   const newConn = (a: number) => `a${a}n${++connCount}`
   const userOf = (a: number) => userId(Math.floor(a / DEVICES))
-  const maskUsers = (mask: number) => USER_NAMES.map((_, i) => i).filter((i) => mask & (1 << i)).map(userId)
+  const maskUsers = (mask: number) =>
+    USER_NAMES.map((_, i) => i)
+      .filter((i) => mask & (1 << i))
+      .map(userId)
   const nextMsgId = () => {
     msgCount++
     return randomBytes(16).toString('base64')
@@ -244,21 +260,26 @@ export async function runActions(actions: Action[], o: RunOptions): Promise<RunR
             : act.how === 'maxFrame'
               ? { maxFrameBytes: 1048575 }
               : {}
-      return [{ op: 'connect', conn, actor: act.a, tcp: act.tcp, hello, ...(act.how === 'token' ? { badToken: true } : {}) }]
+      return [
+        { op: 'connect', conn, actor: act.a, tcp: act.tcp, hello, ...(act.how === 'token' ? { badToken: true } : {}) },
+      ]
     }
     const conn = live(act.a)
     if (conn === null) return []
     const user = userOf(act.a)
     // mostly a conversation the user is in (so traffic flows); index 3 may name any
     const mine = model.world.conversationsOf(user)
-    const convOf = (c: number) => (c !== CONV_NAMES.length - 1 && mine.length > 0 ? (mine[c % mine.length] as { id: string }).id : convId(c))
+    const convOf = (c: number) =>
+      c !== CONV_NAMES.length - 1 && mine.length > 0 ? (mine[c % mine.length] as { id: string }).id : convId(c)
     switch (act.t) {
       case 'disconnect':
         current.delete(act.a)
         return [{ op: 'disconnect', conn, graceful: act.graceful }]
       case 'create': {
         const others = maskUsers(act.members).filter((u) => u !== user)
-        const members = act.group ? others : [others[0] ?? userId((Math.floor(act.a / DEVICES) + 1) % USER_NAMES.length)]
+        const members = act.group
+          ? others
+          : [others[0] ?? userId((Math.floor(act.a / DEVICES) + 1) % USER_NAMES.length)]
         return [
           {
             op: 'send',
@@ -300,8 +321,13 @@ export async function runActions(actions: Action[], o: RunOptions): Promise<RunR
           const mine = sent.filter((s) => s.user === Math.floor(act.a / DEVICES))
           const old = act.retry !== 'no' && mine.length > 0 ? mine[act.pick % mine.length] : undefined
           const size =
-            act.body === 'small' || !limits || act.n > 1 ? 0 : act.body === 'max' ? limits.maxMessageBytes : limits.maxMessageBytes + 1
-          const body = size > 0 ? Buffer.alloc(size, 0x78).toString('base64') : Buffer.from(`m${msgCount}`).toString('base64')
+            act.body === 'small' || !limits || act.n > 1
+              ? 0
+              : act.body === 'max'
+                ? limits.maxMessageBytes
+                : limits.maxMessageBytes + 1
+          const body =
+            size > 0 ? Buffer.alloc(size, 0x78).toString('base64') : Buffer.from(`m${msgCount}`).toString('base64')
           let send: Obj
           if (old) {
             send = { ...((old.frame.send ?? {}) as Obj) }
@@ -309,7 +335,8 @@ export async function runActions(actions: Action[], o: RunOptions): Promise<RunR
           } else {
             send = { clientMsgId: nextMsgId(), conversationId: convOf(act.c), body }
           }
-          const seq = act.seq === 'none' ? 0 : act.seq === 'next' ? last + 1 : act.seq === 'gap' ? last + 2 : Math.max(1, last)
+          const seq =
+            act.seq === 'none' ? 0 : act.seq === 'next' ? last + 1 : act.seq === 'gap' ? last + 2 : Math.max(1, last)
           if (seq > 0) send.sendSeq = String(seq)
           else delete send.sendSeq
           if (act.seq === 'next') last++
@@ -324,7 +351,13 @@ export async function runActions(actions: Action[], o: RunOptions): Promise<RunR
         const conv = convOf(act.c)
         const top = model.world.top(conv)
         const upTo =
-          act.to === 'top' ? top : act.to === 'over' ? top + 1 : act.to === 'one' ? 1 : (deliveredMax.get(`${conn}\0${conv}`) ?? 0)
+          act.to === 'top'
+            ? top
+            : act.to === 'over'
+              ? top + 1
+              : act.to === 'one'
+                ? 1
+                : (deliveredMax.get(`${conn}\0${conv}`) ?? 0)
         return [{ op: 'send', conn, frame: { deliverAck: { conversationId: conv, upToSeq: String(upTo) } } }]
       }
       case 'history':
@@ -387,5 +420,12 @@ export async function runActions(actions: Action[], o: RunOptions): Promise<RunR
       if (!t.closed) t.end()
     }
   }
-  return { violation, at, actionsRun: Math.min(actionIndex, actions.length), trace, traceMarks, limits: model.knownLimits() }
+  return {
+    violation,
+    at,
+    actionsRun: Math.min(actionIndex, actions.length),
+    trace,
+    traceMarks,
+    limits: model.knownLimits(),
+  }
 }

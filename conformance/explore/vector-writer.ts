@@ -13,7 +13,13 @@ type Obj = { [k: string]: Json }
 export function traceToScenario(r: RunResult, meta: { seed: number; requirement: string; message: string }): Obj {
   const trace = r.trace
   const ns = namespaceOf(trace)
-  const limits = r.limits ?? { maxMessageBytes: 65536, replayLimit: 500, historyPageMax: 100, maxGroupMembers: 1000, receiveWindow: 256 }
+  const limits = r.limits ?? {
+    maxMessageBytes: 65536,
+    replayLimit: 500,
+    historyPageMax: 100,
+    maxGroupMembers: 1000,
+    receiveWindow: 256,
+  }
   const model = new ImwireModel({
     durable: true,
     limits,
@@ -128,7 +134,8 @@ export function traceToScenario(r: RunResult, meta: { seed: number; requirement:
           const owed = model.simulate()
           steps.push({ restartServer: { mode: 'graceful' } })
           for (const [conn, ms] of owed)
-            for (const m of ms) if ('close' in (m as Obj)) steps.push({ expectClose: conn, code: 3001, closeFrame: 'optional' })
+            for (const m of ms)
+              if ('close' in (m as Obj)) steps.push({ expectClose: conn, code: 3001, closeFrame: 'optional' })
           model.serverGone()
         }
         return
@@ -136,7 +143,8 @@ export function traceToScenario(r: RunResult, meta: { seed: number; requirement:
   }
 
   const actors: Obj = {}
-  for (let a = 0; a < USERS * DEVICES; a++) actors[`a${a}`] = { user: `u${Math.floor(a / DEVICES)}`, device: `d${a % DEVICES}` }
+  for (let a = 0; a < USERS * DEVICES; a++)
+    actors[`a${a}`] = { user: `u${Math.floor(a / DEVICES)}`, device: `d${a % DEVICES}` }
   return {
     $schema: '../schema/session.schema.json',
     kind: 'session',

@@ -14,7 +14,16 @@
 import type { Json } from '../load/scenario-types.js'
 import { match } from '../judge/matcher.js'
 import type { Expectation, Violation } from './expectation.js'
-import { byteOrder, type Conversation, type ModelLimits, type ModelMessage, RETRYABLE, type Refusal, type Sym, World } from './world.js'
+import {
+  byteOrder,
+  type Conversation,
+  type ModelLimits,
+  type ModelMessage,
+  RETRYABLE,
+  type Refusal,
+  type Sym,
+  World,
+} from './world.js'
 
 type Obj = { [k: string]: Json }
 
@@ -102,41 +111,57 @@ export class ImwireModel {
     const [body, raw] = Object.entries(frame)[0] ?? ['', null]
     const v = (raw ?? {}) as Obj
     if (!c.session) {
-      if (body === 'hello' && c.user === null) return this.hello(c, v)
-      if (body === 'close') return this.clientGone(connName)
+      if (body === 'hello' && c.user === null) {
+        this.hello(c, v)
+        return
+      }
+      if (body === 'close') {
+        this.clientGone(connName)
+        return
+      }
       // [HS-1] anything else first: 3510 (a Batch first too, [BAT-12])
-      return this.expectClose(c, [3510], 'HS-1')
+      this.expectClose(c, [3510], 'HS-1')
+      return
     }
     switch (body) {
       case 'hello':
-        return this.expectClose(c, [3510], 'HS-3')
+        this.expectClose(c, [3510], 'HS-3')
+        return
       case 'send':
-        return this.send(c, v)
+        this.send(c, v)
+        return
       case 'deliverAck':
-        return this.deliverAck(c, v)
+        this.deliverAck(c, v)
+        return
       case 'ping':
-        return this.push(c, 'free', {
+        this.push(c, 'free', {
           body: 'pong',
           req: 'HB-1',
           label: `Pong ${str(v.nonce)}`,
           matcher: () => ({ pong: { nonce: str(v.nonce ?? '0') } }),
         })
+        return
       case 'pong':
         return // [HB-5]
       case 'close':
-        return this.clientGone(connName)
+        this.clientGone(connName)
+        return
       case 'historyRequest':
-        return this.history(c, v)
+        this.history(c, v)
+        return
       case 'listConversations':
-        return this.list(c, v)
+        this.list(c, v)
+        return
       case 'createConversation':
       case 'addMembers':
       case 'removeMembers':
       case 'leaveConversation':
-        return this.membership(c, body, v)
+        this.membership(c, body, v)
+        return
       default:
         // server-only bodies from a client [FRM-10]
-        return this.expectClose(c, [3510], 'FRM-10')
+        this.expectClose(c, [3510], 'FRM-10')
+        return
     }
   }
 
@@ -144,8 +169,14 @@ export class ImwireModel {
   clientBatch(connName: string, frames: Obj[], codec: 'none' | 'lz4'): void {
     const c = this.conns.get(connName)
     if (!c || c.closing || c.dead) return
-    if (!c.session) return this.expectClose(c, [3510], 'BAT-12')
-    if (codec === 'lz4' && !c.features.includes('lz4')) return this.expectClose(c, [3505], 'HS-6')
+    if (!c.session) {
+      this.expectClose(c, [3510], 'BAT-12')
+      return
+    }
+    if (codec === 'lz4' && !c.features.includes('lz4')) {
+      this.expectClose(c, [3505], 'HS-6')
+      return
+    }
     for (const f of frames) {
       if ('hello' in f) {
         this.expectClose(c, [3510], 'HS-3')
@@ -181,7 +212,12 @@ export class ImwireModel {
   /** The server process is gone (killed, or stopped after its Closes): every connection ends. */
   serverGone(): void {
     for (const c of this.conns.values()) this.endConn(c, 'the server process ended')
-    if (!this.opts.durable) this.world.conversations.clear(), this.world.dedupe.clear(), this.world.cursors.clear(), this.world.sendSeqs.clear()
+    if (!this.opts.durable) {
+      this.world.conversations.clear()
+      this.world.dedupe.clear()
+      this.world.cursors.clear()
+      this.world.sendSeqs.clear()
+    }
   }
 
   // --- server side --------------------------------------------------------------
@@ -189,7 +225,8 @@ export class ImwireModel {
   /** Judge one frame the server sent on a connection (protobuf JSON, defaults included or not). */
   observe(connName: string, frame: Obj): Violation | null {
     const c = this.conns.get(connName)
-    if (!c) return { conn: connName, requirement: 'FRM-10', message: 'frame on a connection the model does not know', frame }
+    if (!c)
+      return { conn: connName, requirement: 'FRM-10', message: 'frame on a connection the model does not know', frame }
     const body = Object.keys(frame)[0] ?? '(empty)'
     if (body === 'ping') return null // [HB-6] the server may ping; the client answers
     if (c.dead) {
@@ -211,7 +248,8 @@ export class ImwireModel {
       }
       nearest ??= { e, why }
     }
-    if (nearest) return { conn: connName, requirement: nearest.e.req, message: `${nearest.e.label}: ${nearest.why}`, frame }
+    if (nearest)
+      return { conn: connName, requirement: nearest.e.req, message: `${nearest.e.label}: ${nearest.why}`, frame }
     return { conn: connName, ...this.explainUnexpected(c, body, frame), frame }
   }
 
@@ -292,11 +330,23 @@ export class ImwireModel {
     const mfb = Number(h.maxFrameBytes ?? 0)
     c.user = ''
     // [HS-12] the first failed check decides the code
-    if (!versions.includes(1)) return this.expectClose(c, [3502], 'HS-4')
+    if (!versions.includes(1)) {
+      this.expectClose(c, [3502], 'HS-4')
+      return
+    }
     const user = this.opts.tokenUser(token)
-    if (user === null) return this.expectClose(c, [3501], 'HS-7')
-    if (!/^[A-Za-z0-9._-]{1,64}$/.test(device)) return this.expectClose(c, [3500], 'HS-7')
-    if (mfb !== 0 && mfb < 1048576) return this.expectClose(c, [3500], 'HS-13')
+    if (user === null) {
+      this.expectClose(c, [3501], 'HS-7')
+      return
+    }
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(device)) {
+      this.expectClose(c, [3500], 'HS-7')
+      return
+    }
+    if (mfb !== 0 && mfb < 1048576) {
+      this.expectClose(c, [3500], 'HS-13')
+      return
+    }
     // (5) resume positions [RSM-4]
     const resume = ((h.resume as Obj[]) ?? []).map((p) => ({
       conv: String(p.conversationId ?? ''),
@@ -312,7 +362,10 @@ export class ImwireModel {
       if (epoch !== undefined && String(epoch) !== p.epoch) epochChanged.add(p.conv)
       else apply.push(p)
     }
-    if (apply.some((p) => p.seq > this.world.top(p.conv))) return this.expectClose(c, [3508], 'RSM-4')
+    if (apply.some((p) => p.seq > this.world.top(p.conv))) {
+      this.expectClose(c, [3508], 'RSM-4')
+      return
+    }
     // accepted: take over the older session [RSM-6] before Welcome
     c.user = user
     c.device = device
@@ -409,7 +462,11 @@ export class ImwireModel {
         c.replayDone = true
         // replay deliveries the server skipped (at or below a cursor moved meanwhile) are gone
         for (const [lane, items] of c.lanes)
-          if (lane.startsWith('conv:')) c.lanes.set(lane, items.filter((e) => !e.deliver?.replay))
+          if (lane.startsWith('conv:'))
+            c.lanes.set(
+              lane,
+              items.filter((e) => !e.deliver?.replay),
+            )
       },
     })
   }
@@ -428,7 +485,11 @@ export class ImwireModel {
     }
     const r = this.world.send(user, device, s, this.limits as ModelLimits)
     if ('refused' in r) {
-      this.push(c, 'send', this.errorFrame(r.refused, { clientMsgId: s.clientMsgId }, `Error for Send ${s.clientMsgId}`))
+      this.push(
+        c,
+        'send',
+        this.errorFrame(r.refused, { clientMsgId: s.clientMsgId }, `Error for Send ${s.clientMsgId}`),
+      )
       return
     }
     const m = 'duplicate' in r ? r.duplicate : r.committed
@@ -465,7 +526,10 @@ export class ImwireModel {
     const upTo = Number(v.upToSeq ?? 0)
     const user = c.user as string
     if (!this.world.isMember(user, convId)) return // [DLV-4]
-    if (upTo > this.world.top(convId)) return this.expectClose(c, [3508], 'DLV-3')
+    if (upTo > this.world.top(convId)) {
+      this.expectClose(c, [3508], 'DLV-3')
+      return
+    }
     this.world.raiseCursor(user, c.device as string, convId, upTo) // [DLV-2]
   }
 
@@ -475,19 +539,39 @@ export class ImwireModel {
     const requestId = Number(v.requestId ?? 0)
     const convId = String(v.conversationId ?? '')
     const dirName = String(v.direction ?? 'HISTORY_DIRECTION_UNSPECIFIED')
-    if (requestId === 0) return this.refuse(c, 0, { error: 'BAD_REQUEST', req: 'HIS-6' })
+    if (requestId === 0) {
+      this.refuse(c, 0, { error: 'BAD_REQUEST', req: 'HIS-6' })
+      return
+    }
     const direction =
       dirName === 'HISTORY_DIRECTION_BACKWARD' || dirName === '2'
         ? 'BACKWARD'
-        : dirName === 'HISTORY_DIRECTION_FORWARD' || dirName === 'HISTORY_DIRECTION_UNSPECIFIED' || dirName === '1' || dirName === '0'
+        : dirName === 'HISTORY_DIRECTION_FORWARD' ||
+            dirName === 'HISTORY_DIRECTION_UNSPECIFIED' ||
+            dirName === '1' ||
+            dirName === '0'
           ? 'FORWARD'
           : null
-    if (direction === null) return this.refuse(c, requestId, { error: 'BAD_REQUEST', req: 'HIS-8' })
-    if (!/^[A-Za-z0-9._:-]{1,128}$/.test(convId)) return this.refuse(c, requestId, { error: 'BAD_REQUEST', req: 'ERR-13' })
-    if (!this.world.isMember(c.user as string, convId))
-      return this.refuse(c, requestId, { error: 'CONVERSATION_NOT_FOUND', req: 'HIS-3' })
+    if (direction === null) {
+      this.refuse(c, requestId, { error: 'BAD_REQUEST', req: 'HIS-8' })
+      return
+    }
+    if (!/^[A-Za-z0-9._:-]{1,128}$/.test(convId)) {
+      this.refuse(c, requestId, { error: 'BAD_REQUEST', req: 'ERR-13' })
+      return
+    }
+    if (!this.world.isMember(c.user as string, convId)) {
+      this.refuse(c, requestId, { error: 'CONVERSATION_NOT_FOUND', req: 'HIS-3' })
+      return
+    }
     const conv = this.world.conversations.get(convId) as Conversation
-    const page = this.world.page(convId, direction, Number(v.anchorSeq ?? 0), Number(v.limit ?? 0), this.limits as ModelLimits)
+    const page = this.world.page(
+      convId,
+      direction,
+      Number(v.anchorSeq ?? 0),
+      Number(v.limit ?? 0),
+      this.limits as ModelLimits,
+    )
     const msgs = page.seqs.map((s) => messageJson(conv.messages[s - 1] as ModelMessage))
     this.push(c, 'free', {
       body: 'historyPage',
@@ -508,7 +592,10 @@ export class ImwireModel {
 
   private list(c: Conn, v: Obj): void {
     const requestId = Number(v.requestId ?? 0)
-    if (requestId === 0) return this.refuse(c, 0, { error: 'BAD_REQUEST', req: 'HIS-6' })
+    if (requestId === 0) {
+      this.refuse(c, 0, { error: 'BAD_REQUEST', req: 'HIS-6' })
+      return
+    }
     const after = String(v.afterConversationId ?? '')
     const limits = this.limits as ModelLimits
     const lim = Number(v.limit ?? 0)
@@ -527,7 +614,10 @@ export class ImwireModel {
   private membership(c: Conn, body: string, v: Obj): void {
     const user = c.user as string
     const requestId = Number(v.requestId ?? 0)
-    if (requestId === 0) return this.refuse(c, 0, { error: 'BAD_REQUEST', req: 'HIS-6' })
+    if (requestId === 0) {
+      this.refuse(c, 0, { error: 'BAD_REQUEST', req: 'HIS-6' })
+      return
+    }
     const convId = String(v.conversationId ?? '')
     const limits = this.limits as ModelLimits
     const ids = ((v.userIds as Json[]) ?? []).map(String)
@@ -545,8 +635,12 @@ export class ImwireModel {
         },
         limits,
       )
-      if ('refused' in r) return this.refuse(c, requestId, r.refused)
-      if ('existing' in r) conv = r.existing // [CNV-2] no change, no notice
+      if ('refused' in r) {
+        this.refuse(c, requestId, r.refused)
+        return
+      }
+      if ('existing' in r)
+        conv = r.existing // [CNV-2] no change, no notice
       else {
         conv = r.created
         for (const u of conv.members) notices.push([u, 'UPDATE_REASON_JOINED'])
@@ -554,7 +648,10 @@ export class ImwireModel {
     } else if (body === 'addMembers') {
       const before = new Set(this.world.conversations.get(convId)?.members ?? [])
       const r = this.world.add(user, convId, ids, limits)
-      if ('refused' in r) return this.refuse(c, requestId, r.refused)
+      if ('refused' in r) {
+        this.refuse(c, requestId, r.refused)
+        return
+      }
       conv = r.conv
       if (r.added.length > 0) {
         for (const u of r.added) notices.push([u, 'UPDATE_REASON_JOINED'])
@@ -562,7 +659,10 @@ export class ImwireModel {
       }
     } else if (body === 'removeMembers') {
       const r = this.world.remove(user, convId, ids)
-      if ('refused' in r) return this.refuse(c, requestId, r.refused)
+      if ('refused' in r) {
+        this.refuse(c, requestId, r.refused)
+        return
+      }
       conv = r.conv
       if (r.removed.length > 0) {
         for (const u of r.removed) notices.push([u, 'UPDATE_REASON_REMOVED'])
@@ -570,7 +670,10 @@ export class ImwireModel {
       }
     } else {
       const r = this.world.leave(user, convId)
-      if ('refused' in r) return this.refuse(c, requestId, r.refused)
+      if ('refused' in r) {
+        this.refuse(c, requestId, r.refused)
+        return
+      }
       conv = r.conv
       notices.push([user, 'UPDATE_REASON_REMOVED'])
       for (const u of conv.members) notices.push([u, 'UPDATE_REASON_MEMBERS_CHANGED'])
@@ -795,7 +898,10 @@ export class ImwireModel {
   private tryMatch(e: Expectation, actual: Obj): string | null {
     const caps = new Map<string, unknown>()
     const mm = match(this.resolve(e.matcher()), actual, caps)
-    if (mm.length > 0) return mm.map((m) => `${m.path}: ${m.reason}; expected ${JSON.stringify(m.expected)}, got ${JSON.stringify(m.actual)}`).join('; ')
+    if (mm.length > 0)
+      return mm
+        .map((m) => `${m.path}: ${m.reason}; expected ${JSON.stringify(m.expected)}, got ${JSON.stringify(m.actual)}`)
+        .join('; ')
     const extra = e.check?.(actual) ?? null
     if (extra !== null) return extra
     for (const [k, val] of caps) if (k.startsWith('sym:')) this.syms.set(k.slice(4), val as Json)
@@ -843,15 +949,21 @@ export class ImwireModel {
       const conv = String(m.conversationId ?? '')
       const seq = Number(m.seq ?? 0)
       const what = `Deliver seq ${seq} of ${conv}`
-      if ((c.delivered.get(conv) ?? []).includes(seq)) return { requirement: 'DLV-1', message: `${what} delivered twice on this connection` }
+      if ((c.delivered.get(conv) ?? []).includes(seq))
+        return { requirement: 'DLV-1', message: `${what} delivered twice on this connection` }
       if (m.senderUserId === c.user && m.senderDeviceId === c.device)
         return { requirement: 'DLV-5', message: `${what} delivered to the device that sent it` }
-      if (!this.world.isMember(c.user as string, conv)) return { requirement: 'FAN-3', message: `${what} to a device whose user is not a member` }
+      if (!this.world.isMember(c.user as string, conv))
+        return { requirement: 'FAN-3', message: `${what} to a device whose user is not a member` }
       const laneItems = c.lanes.get(`conv:${conv}`) ?? []
       const pending = laneItems.find((e) => e.deliver?.seq === seq)
-      if (pending?.afterReplay && !c.replayDone) return { requirement: 'HS-11', message: `live ${what} before ReplayComplete` }
+      if (pending?.afterReplay && !c.replayDone)
+        return { requirement: 'HS-11', message: `live ${what} before ReplayComplete` }
       if (pending && this.outstanding(c) >= c.window)
-        return { requirement: 'FLW-1', message: `${what} while ${this.outstanding(c)} deliveries are outstanding (window ${c.window})` }
+        return {
+          requirement: 'FLW-1',
+          message: `${what} while ${this.outstanding(c)} deliveries are outstanding (window ${c.window})`,
+        }
       if (pending) return { requirement: 'DLV-1', message: `${what} out of order` }
       if (seq > this.world.top(conv)) return { requirement: 'ORD-1', message: `${what}: no such seq was committed` }
       if (seq <= this.world.cursor(c.user as string, c.device as string, conv))
@@ -870,7 +982,8 @@ export class ImwireModel {
       if (code === 3001) return { requirement: 'ERR-6', message: 'Close 3001 while the server is not shutting down' }
       return { requirement: 'ERR-12', message: `Close ${code} where the spec expects the connection to stay open` }
     }
-    if (body === 'replayComplete') return { requirement: c.welcomed ? 'HS-11' : 'HS-2', message: 'ReplayComplete not expected now' }
+    if (body === 'replayComplete')
+      return { requirement: c.welcomed ? 'HS-11' : 'HS-2', message: 'ReplayComplete not expected now' }
     if (body === 'welcome') return { requirement: 'HS-12', message: 'Welcome where the handshake must fail' }
     return { requirement: 'FRM-10', message: `unexpected ${body}` }
   }

@@ -216,7 +216,12 @@ export class World {
   }
 
   /** [CNV-3] [CNV-8] */
-  add(user: string, convId: string, ids: string[], limits: ModelLimits): { refused: Refusal } | { added: string[]; conv: Conversation } {
+  add(
+    user: string,
+    convId: string,
+    ids: string[],
+    limits: ModelLimits,
+  ): { refused: Refusal } | { added: string[]; conv: Conversation } {
     if (!CONV_ID.test(convId)) return { refused: { error: 'BAD_REQUEST', req: 'ERR-13' } }
     if (ids.some((u) => !USER_ID.test(u))) return { refused: { error: 'BAD_REQUEST', req: 'CNV-9' } }
     if (ids.length === 0) return { refused: { error: 'BAD_REQUEST', req: 'CNV-3' } }
@@ -231,7 +236,11 @@ export class World {
   }
 
   /** [CNV-4] */
-  remove(user: string, convId: string, ids: string[]): { refused: Refusal } | { removed: string[]; conv: Conversation } {
+  remove(
+    user: string,
+    convId: string,
+    ids: string[],
+  ): { refused: Refusal } | { removed: string[]; conv: Conversation } {
     if (!CONV_ID.test(convId)) return { refused: { error: 'BAD_REQUEST', req: 'ERR-13' } }
     if (ids.some((u) => !USER_ID.test(u))) return { refused: { error: 'BAD_REQUEST', req: 'CNV-9' } }
     if (ids.length === 0) return { refused: { error: 'BAD_REQUEST', req: 'CNV-4' } }
