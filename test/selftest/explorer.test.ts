@@ -24,7 +24,9 @@ t.test('the reference server (in-memory store) passes a short exploration', asyn
   t.equal(r.finding, null, r.finding ? `${r.finding.violation.requirement}: ${r.finding.violation.message}` : 'ok')
 })
 
-const FOUND: Array<{ fault: string; requirement: string[] }> = [{ fault: 'batch-skips-dedupe', requirement: ['DUP-2', 'FAN-2', 'DLV-1', 'ORD-1'] }]
+const FOUND: Array<{ fault: string; requirement: string[] }> = [
+  { fault: 'batch-skips-dedupe', requirement: ['DUP-2', 'FAN-2', 'DLV-1', 'ORD-1'] },
+]
 
 for (const { fault, requirement } of FOUND) {
   t.test(`the explorer finds ${fault} and writes a vector`, async (t) => {
