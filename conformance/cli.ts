@@ -16,6 +16,7 @@ import { renderJunit } from './report/junit.js'
 import type { Report } from './report/report-types.js'
 import { renderTap } from './report/tap.js'
 import { globMatch } from './engine/glob.js'
+import { runExploreCli } from './explore/explore-cli.js'
 
 export interface CliIo {
   stdout: { write(s: string): boolean; isTTY?: boolean }
@@ -39,6 +40,7 @@ export async function main(
 }
 
 async function run(argv: string[], io: CliIo): Promise<number> {
+  if (argv[0] === 'explore') return runExploreCli(argv.slice(1), io)
   const args = parseArgs(argv)
   if (args.command === 'help') {
     io.stdout.write(USAGE)

@@ -11,3 +11,5 @@ export { parseKnownFailures, KnownFailuresError, type KnownFailure } from './eng
 export { kitPaths } from './engine/paths.js'
 export { testToken } from './engine/scope.js'
 export { renderReport, main } from './cli.js'
+export { explore, type ExploreOptions, type ExploreResult, type ExploreFinding } from './explore/explore.js'
+export { ImwireModel } from './model/index.js'
