@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { explore } from '../../conformance/explore/explore.js'
-import { ensureBuilt } from '../../conformance/test/build-once.js'
+import { ensureBuilt } from '../support/built.js'
 import { startBrokenServer } from './fixtures/broken-server.js'
 
 t.setTimeout(300_000)
