@@ -129,7 +129,7 @@ export class World {
       return { refused: { error: 'MESSAGE_TOO_LARGE', req: 'SND-3' } }
     // (3) membership [SND-2]
     const conv = this.conversations.get(s.conversationId)
-    if (!conv || !conv.members.has(user)) return { refused: { error: 'CONVERSATION_NOT_FOUND', req: 'SND-2' } }
+    if (!conv?.members.has(user)) return { refused: { error: 'CONVERSATION_NOT_FOUND', req: 'SND-2' } }
     // (4) dedupe [DUP-2] [DUP-3] [DUP-7]
     const original = this.dedupe.get(`${user}\0${s.clientMsgId}`)
     if (original) {
@@ -211,7 +211,7 @@ export class World {
   private memberOf(user: string, convId: string): Conversation | Refusal {
     if (!CONV_ID.test(convId)) return { error: 'BAD_REQUEST', req: 'ERR-13' }
     const conv = this.conversations.get(convId)
-    if (!conv || !conv.members.has(user)) return { error: 'CONVERSATION_NOT_FOUND', req: 'SEC-3' }
+    if (!conv?.members.has(user)) return { error: 'CONVERSATION_NOT_FOUND', req: 'SEC-3' }
     return conv
   }
 
