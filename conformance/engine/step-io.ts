@@ -11,6 +11,7 @@ import { match } from '../judge/matcher.js'
 import type { Step, StepVerb } from '../load/scenario-types.js'
 import { DEFAULT_WITHIN_MS } from '../load/scenario-types.js'
 import type { StepContext } from './step-context.js'
+import { stalledUpgradeStep } from './step-stalled-upgrade.js'
 import { HarnessError, StepFailure } from './case-types.js'
 import { ScenarioConnection, type InboxItem } from './scenario-connection.js'
 import type { Scope } from './scope.js'
@@ -175,6 +176,8 @@ async function connectOnce(step: Step, scope: Scope, ctx: StepContext): Promise<
   if (old && !old.closed) old.dispose()
   const options: OpenOptions = Array.isArray(step.subprotocols) ? { subprotocols: step.subprotocols as string[] } : {}
   if (step.refused === true) return refusedStep(name, options, ctx)
+  if (step.stallUpgrade === true)
+    return stalledUpgradeStep(name, Math.min(ctx.scale(CONNECT_TIMEOUT_MS), ctx.left()), ctx)
   // "transport": "other" puts this connection on the transport the case does
   // not run over, so one user or device can be on TCP and WebSocket at once.
   const kind = step.transport === 'other' ? otherTransport(ctx.env.transport) : ctx.env.transport
