@@ -12,6 +12,7 @@ export interface OpenListeners {
 export async function openListeners(
   opts: Pick<ServerOptions, 'tcp' | 'ws'>,
   maxFrameBytes: number,
+  handshakeTimeoutMs: number,
   accept: (conn: Connection) => void,
 ): Promise<OpenListeners> {
   const all: Listener[] = []
@@ -23,7 +24,8 @@ export async function openListeners(
       all.push(tcp)
     }
     if (opts.ws) {
-      ws = await listenWs({ ...opts.ws, maxFrameBytes }, accept)
+      // [HS-17] the upgrade request is bounded by the handshake timeout too
+      ws = await listenWs({ upgradeTimeoutMs: handshakeTimeoutMs, ...opts.ws, maxFrameBytes }, accept)
       all.push(ws)
     }
   } catch (err) {

@@ -80,7 +80,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     logger,
   })
   // 4. listeners
-  const listeners = await openListeners(opts, config.limits.maxFrameBytes, connections.accept)
+  const listeners = await openListeners(
+    opts,
+    config.limits.maxFrameBytes,
+    config.handshakeTimeoutMs,
+    connections.accept,
+  )
   // 5. shutdown, once
   let shuttingDown: Promise<void> | null = null
   const parts = {
