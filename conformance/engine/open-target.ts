@@ -3,7 +3,7 @@
 // server started from dist/.
 import { existsSync } from 'node:fs'
 import { UsageError } from '../../src/cli/usage-error.js'
-import { FixedTarget, parseTarget, SpawnedTarget, type Target } from './target.js'
+import { FixedTarget, parseTarget, SpawnedTarget, TERM_GRACE_MS, type Target } from './target.js'
 
 /** How long a spawned server may take to print its listening line (× time scale). */
 const SPAWN_TIMEOUT_MS = 20_000
@@ -30,6 +30,7 @@ export async function openTarget(
   const common = {
     secret,
     startTimeoutMs: SPAWN_TIMEOUT_MS * timeScale,
+    termGraceMs: TERM_GRACE_MS * timeScale,
     runStarted,
     ...(o.serverLog ? { logFile: o.serverLog } : {}),
   }

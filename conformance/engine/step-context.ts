@@ -10,7 +10,8 @@ import type { CaseNames, CaseState } from './scope.js'
 import type { Transcript } from './transcript.js'
 
 export interface ServerControl {
-  restart(mode: 'kill' | 'graceful'): Promise<void>
+  /** Resolves once the server listens again; `lingeredMs`: it ignored SIGTERM that long and was killed. */
+  restart(mode: 'kill' | 'graceful'): Promise<{ lingeredMs?: number }>
 }
 
 export interface CaseEnv {

@@ -97,11 +97,17 @@ export class StepRunner {
     if (!env.server) throw new HarnessError('restartServer without a restartable server (should have been skipped)')
     const mode = ((step.restartServer as { mode?: string }).mode ?? 'kill') as 'kill' | 'graceful'
     transcript.event('', 'restart', `server restart (${mode})`)
+    let lingeredMs: number | undefined
     try {
-      await env.server.restart(mode)
+      ;({ lingeredMs } = await env.server.restart(mode))
     } catch (err) {
       throw new StepFailure(`the server did not come back after the restart: ${(err as Error).message}`)
     }
     transcript.event('', 'restart', 'server listening again')
+    // Checked after the server is back, so the next case finds it listening.
+    if (lingeredMs !== undefined)
+      throw new StepFailure(
+        `the server was still running ${lingeredMs} ms after SIGTERM and had to be killed: a graceful shutdown ends with the process exiting [ERR-6]`,
+      )
   }
 }

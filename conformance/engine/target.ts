@@ -23,6 +23,15 @@ export interface TargetInfo {
   addresses: { tcp?: string; ws?: string }
 }
 
+/** How a restart went, for the step that asked for it. */
+export interface RestartOutcome {
+  /**
+   * A graceful restart whose process was still running when the grace period
+   * after SIGTERM ran out, and had to be killed: it did not shut down [ERR-6].
+   */
+  lingeredMs?: number
+}
+
 export interface ServerCrash {
   /** ms since the run started */
   at: number
@@ -35,7 +44,7 @@ export interface Target {
   addresses(): Addresses
   open(kind: TransportKind, timeoutMs: number, options?: OpenOptions): Promise<Transport>
   readonly canRestart: boolean
-  restart(mode: 'kill' | 'graceful'): Promise<void>
+  restart(mode: 'kill' | 'graceful'): Promise<RestartOutcome>
   /** Unexpected exits of a spawned server (it is started again each time). */
   readonly crashes: ServerCrash[]
   /**
@@ -84,7 +93,7 @@ export class FixedTarget implements Target {
   open(kind: TransportKind, timeoutMs: number, options?: OpenOptions): Promise<Transport> {
     return openOn(this.a, kind, timeoutMs, options)
   }
-  async restart(): Promise<void> {
+  async restart(): Promise<RestartOutcome> {
     throw new UsageError('cannot restart a server the runner did not start')
   }
   async diedSince(): Promise<boolean> {
@@ -99,6 +108,8 @@ export interface SpawnOptions {
   mode: 'spawn' | 'bundled'
   secret: string
   startTimeoutMs: number
+  /** How long a graceful restart waits for the process to exit after SIGTERM (default 10 s). */
+  termGraceMs?: number
   /** Append the server's stderr (and stdout after the listening line) here. */
   logFile?: string
   runStarted: number
@@ -115,6 +126,9 @@ export function freePort(): Promise<number> {
     })
   })
 }
+
+/** How long a graceful restart waits for the process to exit after SIGTERM. */
+export const TERM_GRACE_MS = 10_000
 
 /** Unexpected exits after which the runner stops starting the server again. */
 const MAX_RESPAWNS = 5
@@ -303,19 +317,25 @@ export class SpawnedTarget implements Target {
     })
   }
 
-  async restart(mode: 'kill' | 'graceful'): Promise<void> {
+  async restart(mode: 'kill' | 'graceful'): Promise<RestartOutcome> {
     if (this.restarting) await this.restarting
     this.expectingExit = true
+    const outcome: RestartOutcome = {}
     try {
       this.kill(mode === 'kill' ? 'SIGKILL' : 'SIGTERM')
-      if (!(await this.waitExit(10_000))) {
-        this.kill('SIGKILL')
-        await this.waitExit(5_000)
+      // The whole process group: under a shell, the shell may exit at once
+      // while the server it started is still shutting down (or never does).
+      const grace = this.opts.termGraceMs ?? TERM_GRACE_MS
+      if (!(await this.waitGone(grace))) {
+        if (mode === 'graceful') outcome.lingeredMs = grace
+        this.kill('SIGKILL', true)
+        await this.waitGone(5_000)
       }
     } finally {
       this.expectingExit = false
     }
     await this.launch()
+    return outcome
   }
 
   async stop(): Promise<void> {
