@@ -29,6 +29,8 @@ export interface CaseEnv {
    */
   crashMark?: () => number
   diedSince?: (mark: number, waitMs: number) => Promise<boolean>
+  /** Keep the transcript whole (no shortened values, full hex, no entry limit). */
+  wholeTranscript?: boolean
 }
 
 /** What step implementations get. */

@@ -11,11 +11,14 @@
 // `simulate()` lets the model play the server itself: it produces, for the
 // same actions, one allowed frame trace. The explorer writes shrunk session
 // vectors from it.
-import type { Json } from '../load/scenario-types.js'
+
 import { match } from '../judge/matcher.js'
+import { ENUM_NUMBER_BY_NAME } from '../judge/proto-json.js'
+import type { Json } from '../load/scenario-types.js'
 import type { Expectation, Violation } from './expectation.js'
 import {
   byteOrder,
+  CONV_ID,
   type Conversation,
   type ModelLimits,
   type ModelMessage,
@@ -42,6 +45,10 @@ interface Conn {
   device: string | null
   requestedFeatures: string[]
   helloWindow: number
+  /** The client's inbound frame limit [FRM-9]: Hello.max_frame_bytes, or 1048576. */
+  clientMaxFrame: number
+  /** Frames after an accepted Hello while the limits are still unknown: processed once Welcome shows them. */
+  early: Array<() => void>
   /** Hello accepted: the session exists (until closed). */
   session: boolean
   welcomed: boolean
@@ -59,6 +66,13 @@ interface Conn {
   dead: boolean
   /** Why frames must not arrive any more. */
   deadReason: string
+  /**
+   * The client sent Close or ended its side; the server has not ended the
+   * transport yet. Frames may still cross the client's Close on the wire
+   * ([ERR-3] binds the server only once it has read it): what it owed, live
+   * traffic, a Close. Nothing is owed any more.
+   */
+  clientClosed: boolean
 }
 
 const HEARTBEAT_MIN = 1000
@@ -89,6 +103,8 @@ export class ImwireModel {
       device: null,
       requestedFeatures: [],
       helloWindow: 0,
+      clientMaxFrame: 1048576,
+      early: [],
       session: false,
       welcomed: false,
       replayDone: false,
@@ -101,6 +117,7 @@ export class ImwireModel {
       closing: false,
       dead: false,
       deadReason: '',
+      clientClosed: false,
     })
   }
 
@@ -121,6 +138,10 @@ export class ImwireModel {
       }
       // [HS-1] anything else first: 3510 (a Batch first too, [BAT-12])
       this.expectClose(c, [3510], 'HS-1')
+      return
+    }
+    if (this.limits === null) {
+      c.early.push(() => this.clientFrame(connName, frame))
       return
     }
     switch (body) {
@@ -173,6 +194,10 @@ export class ImwireModel {
       this.expectClose(c, [3510], 'BAT-12')
       return
     }
+    if (this.limits === null) {
+      c.early.push(() => this.clientBatch(connName, frames, codec))
+      return
+    }
     if (codec === 'lz4' && !c.features.includes('lz4')) {
       this.expectClose(c, [3505], 'HS-6')
       return
@@ -196,8 +221,12 @@ export class ImwireModel {
   /** The client closed its side (Close frame or transport end): the session ends, durable state stays [ERR-10]. */
   clientGone(connName: string): void {
     const c = this.conns.get(connName)
-    if (!c) return
-    this.endConn(c, 'the client closed the connection')
+    if (!c || c.dead || c.clientClosed) return
+    c.clientClosed = true
+    c.closing = true
+    // the session ends for takeover purposes [ERR-10]; a newer Hello owes this one no 3509
+    if (c.user && c.device && this.sessions.get(`${c.user}\0${c.device}`) === c.name)
+      this.sessions.delete(`${c.user}\0${c.device}`)
   }
 
   /** A graceful shutdown begins: every session gets Close 3001 [ERR-6]. */
@@ -218,6 +247,32 @@ export class ImwireModel {
       this.world.cursors.clear()
       this.world.sendSeqs.clear()
     }
+  }
+
+  /**
+   * The server owes (or, for a reason judged outside the model, may send) a
+   * Close with one of `codes`: client bytes the codec refuses [FRM-5]
+   * [BAT-3], an idle timer that expired [HB-2] [HS-8], a limit the model does
+   * not track. Nothing more is processed on the connection [ERR-3].
+   */
+  expectCloseOn(connName: string, codes: number[], req: string): void {
+    const c = this.conns.get(connName)
+    if (!c || c.closing || c.dead) return
+    this.expectClose(c, codes, req)
+  }
+
+  /** [FLW-3] whether the server holds deliveries it owes this connection (a slow-consumer Close is then allowed). */
+  owesDeliveries(connName: string): boolean {
+    const c = this.conns.get(connName)
+    if (!c || c.dead || !c.session) return false
+    for (const [lane, items] of c.lanes)
+      if (lane.startsWith('conv:') && items.some((e) => e.deliver && !this.skippable(c, e))) return true
+    return false
+  }
+
+  /** [FLW-2] Sends received on a connection and not answered yet. */
+  inflightSends(connName: string): number {
+    return this.conns.get(connName)?.lanes.get('send')?.length ?? 0
   }
 
   // --- server side --------------------------------------------------------------
@@ -248,6 +303,11 @@ export class ImwireModel {
       }
       nearest ??= { e, why }
     }
+    if (c.clientClosed && body === 'close') {
+      // a Close that crossed the client's own [ERR-9]: the client discards it
+      this.endConn(c, 'Close after the client closed')
+      return null
+    }
     if (nearest)
       return { conn: connName, requirement: nearest.e.req, message: `${nearest.e.label}: ${nearest.why}`, frame }
     return { conn: connName, ...this.explainUnexpected(c, body, frame), frame }
@@ -257,6 +317,10 @@ export class ImwireModel {
   observeEnd(connName: string): Violation | null {
     const c = this.conns.get(connName)
     if (!c || c.dead) return null
+    if (c.clientClosed) {
+      this.endConn(c, 'the transport ended')
+      return null
+    }
     const close = c.lanes.get('close')?.[0]
     const v: Violation = close
       ? { conn: connName, requirement: close.req, message: `transport ended without the ${close.label}` }
@@ -269,7 +333,7 @@ export class ImwireModel {
   missing(): Violation[] {
     const out: Violation[] = []
     for (const c of this.conns.values()) {
-      if (c.dead) continue
+      if (c.dead || c.clientClosed) continue
       const e = this.required(c)[0]
       if (e) out.push({ conn: c.name, requirement: e.req, message: `missing ${e.label}` })
     }
@@ -284,7 +348,7 @@ export class ImwireModel {
     for (let progress = true; progress; ) {
       progress = false
       for (const c of this.conns.values()) {
-        if (c.dead) continue
+        if (c.dead || c.clientClosed) continue
         const e = this.required(c)[0]
         if (!e) continue
         this.consume(c, e, null)
@@ -372,6 +436,7 @@ export class ImwireModel {
     c.session = true
     c.requestedFeatures = ((h.features as Json[]) ?? []).map(String)
     c.helloWindow = Number(h.receiveWindow ?? 0)
+    if (mfb !== 0) c.clientMaxFrame = mfb
     const key = `${user}\0${device}`
     const older = this.sessions.get(key)
     if (older !== undefined && older !== c.name) {
@@ -425,6 +490,7 @@ export class ImwireModel {
             : Number(l.receiveWindow)
         c.welcomed = true
         this.startReplay(c, epochChanged)
+        for (const f of c.early.splice(0)) f()
       },
     })
   }
@@ -513,7 +579,7 @@ export class ImwireModel {
     if ('duplicate' in r) return // [FAN-2]
     // [FAN-1] every online device of every member, except the sending device [DLV-5]
     for (const o of this.conns.values()) {
-      if (!o.session || o.dead || o.closing || !o.user || !conv.members.has(o.user)) continue
+      if (!o.session || o.dead || (o.closing && !o.clientClosed) || !o.user || !conv.members.has(o.user)) continue
       if (o.user === user && o.device === device) continue
       this.pushDeliver(o, m, false)
     }
@@ -572,20 +638,28 @@ export class ImwireModel {
       Number(v.limit ?? 0),
       this.limits as ModelLimits,
     )
-    const msgs = page.seqs.map((s) => messageJson(conv.messages[s - 1] as ModelMessage))
+    const models = page.seqs.map((s) => conv.messages[s - 1] as ModelMessage)
+    const msgs = models.map(messageJson)
+    const pageOf = (m: Json[], hasMore: boolean): Json => ({
+      requestId,
+      conversationId: convId,
+      epoch: conv.epoch as unknown as Json,
+      topSeq: String(page.top),
+      messages: m,
+      hasMore,
+    })
+    // [HIS-7] a page that may not fit the client's frame limit may be cut to
+    // the messages nearest the anchor (at least one), with has_more
+    const cuts: Json[] = []
+    if (pageBytesBound(models) > c.clientMaxFrame)
+      for (let k = 1; k < msgs.length; k++)
+        cuts.push(pageOf(direction === 'FORWARD' ? msgs.slice(0, k) : msgs.slice(msgs.length - k), true))
     this.push(c, 'free', {
       body: 'historyPage',
       req: 'HIS-1',
       label: `HistoryPage ${requestId} of ${convId} (seqs ${page.seqs.join(',') || 'none'})`,
       matcher: () => ({
-        historyPage: {
-          requestId,
-          conversationId: convId,
-          epoch: conv.epoch as unknown as Json,
-          topSeq: String(page.top),
-          messages: msgs,
-          hasMore: page.hasMore,
-        },
+        historyPage: cuts.length === 0 ? pageOf(msgs, page.hasMore) : { $oneOf: [pageOf(msgs, page.hasMore), ...cuts] },
       }),
     })
   }
@@ -597,6 +671,10 @@ export class ImwireModel {
       return
     }
     const after = String(v.afterConversationId ?? '')
+    if (after !== '' && !CONV_ID.test(after)) {
+      this.refuse(c, requestId, { error: 'BAD_REQUEST', req: 'HIS-9' })
+      return
+    }
     const limits = this.limits as ModelLimits
     const lim = Number(v.limit ?? 0)
     const eff = lim === 0 || lim > limits.historyPageMax ? limits.historyPageMax : lim
@@ -689,7 +767,7 @@ export class ImwireModel {
     // [CNV-6] notices to the online devices concerned, not the requesting device
     for (const [u, reason] of notices) {
       for (const o of this.conns.values()) {
-        if (o === c || !o.session || o.dead || o.closing || o.user !== u) continue
+        if (o === c || !o.session || o.dead || (o.closing && !o.clientClosed) || o.user !== u) continue
         const lane = reason === 'UPDATE_REASON_MEMBERS_CHANGED' ? 'free' : `conv:${conv.id}`
         this.pushNotice(o, conv, reason, 'CNV-6', true, lane)
       }
@@ -977,7 +1055,9 @@ export class ImwireModel {
       return { requirement: 'ERR-1', message: `${body} that answers nothing` }
     }
     if (body === 'close') {
-      const code = Number((frame.close as Obj).code ?? 0)
+      const raw = (frame.close as Obj).code
+      const code =
+        typeof raw === 'string' && !/^\d+$/.test(raw) ? (ENUM_NUMBER_BY_NAME.get(raw) ?? -1) : Number(raw ?? 0)
       if (code === 3509) return { requirement: 'SEC-8', message: 'Close 3509 without a newer accepted session' }
       if (code === 3001) return { requirement: 'ERR-6', message: 'Close 3001 while the server is not shutting down' }
       return { requirement: 'ERR-12', message: `Close ${code} where the spec expects the connection to stay open` }
@@ -987,6 +1067,23 @@ export class ImwireModel {
     if (body === 'welcome') return { requirement: 'HS-12', message: 'Welcome where the handshake must fail' }
     return { requirement: 'FRM-10', message: `unexpected ${body}` }
   }
+}
+
+/**
+ * An upper bound of a HistoryPage's encoded size: the message fields plus a
+ * generous allowance per message for tags, lengths, seqs, ids and times.
+ */
+function pageBytesBound(ms: ModelMessage[]): number {
+  let n = 256
+  for (const m of ms)
+    n +=
+      96 +
+      Buffer.from(m.body, 'base64').length +
+      Buffer.byteLength(m.contentType) +
+      Buffer.byteLength(m.conversationId) +
+      Buffer.byteLength(m.senderUserId) +
+      Buffer.byteLength(m.senderDeviceId)
+  return n
 }
 
 function str(v: Json | undefined): string {
