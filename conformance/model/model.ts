@@ -54,6 +54,14 @@ interface Conn {
   welcomed: boolean
   replayDone: boolean
   replayDelivered: number
+  /**
+   * [RSM-1] Per conversation, the highest seq the clients had seen committed
+   * when this Hello was written: certainly at or below the replay boundary.
+   * Messages above it and committed before Welcome was observed may fall on
+   * either side of the boundary (the server fixes it when it sends Welcome,
+   * which the client cannot see).
+   */
+  boundaryFloor: Map<string, number>
   pullRequired: number
   features: string[]
   window: number
@@ -86,6 +94,8 @@ export class ImwireModel {
   private readonly syms = new Map<string, Json>()
   private limits: ModelLimits | null
   private nextId = 1
+  /** Per conversation, the highest seq a server frame has shown committed (a SendAck, a Deliver). */
+  private readonly revealed = new Map<string, number>()
   /** Frames the model consumed, per connection, since the last `takeConsumed()` (for vector writing). */
   private consumed = new Map<string, Json[]>()
 
@@ -109,6 +119,7 @@ export class ImwireModel {
       welcomed: false,
       replayDone: false,
       replayDelivered: 0,
+      boundaryFloor: new Map(),
       pullRequired: 0,
       features: [],
       window: Number.POSITIVE_INFINITY,
@@ -445,6 +456,7 @@ export class ImwireModel {
     }
     this.sessions.set(key, c.name)
     for (const p of apply) this.world.raiseCursor(user, device, p.conv, p.seq)
+    c.boundaryFloor = new Map(this.revealed)
     const heartbeat = hb === 0 ? null : Math.min(HEARTBEAT_MAX, Math.max(HEARTBEAT_MIN, hb))
     this.push(c, 'handshake', {
       body: 'welcome',
@@ -516,7 +528,9 @@ export class ImwireModel {
         this.pushNotice(c, conv, 'UPDATE_REASON_REPLAY_LIMIT', 'RSM-2', false, lane)
         continue
       }
-      for (const m of due) this.pushDeliver(c, m, true)
+      // [RSM-1] [RSM-7] a message above the floor may have been committed after Welcome was sent
+      const floor = c.boundaryFloor.get(conv.id) ?? 0
+      for (const m of due) this.pushDeliver(c, m, m.seq <= floor ? true : 'either')
     }
     this.push(c, 'replay-end', {
       body: 'replayComplete',
@@ -526,12 +540,13 @@ export class ImwireModel {
       matcher: () => ({ replayComplete: { delivered: String(c.replayDelivered), pullRequired: c.pullRequired } }),
       onMatch: () => {
         c.replayDone = true
-        // replay deliveries the server skipped (at or below a cursor moved meanwhile) are gone
+        // replay deliveries the server skipped (at or below a cursor moved meanwhile) are gone;
+        // those on either side of the boundary not replayed come live [RSM-7]
         for (const [lane, items] of c.lanes)
           if (lane.startsWith('conv:'))
             c.lanes.set(
               lane,
-              items.filter((e) => !e.deliver?.replay),
+              items.filter((e) => e.deliver?.replay !== true),
             )
       },
     })
@@ -563,6 +578,7 @@ export class ImwireModel {
     this.push(c, 'send', {
       body: 'sendAck',
       req: 'duplicate' in r ? 'DUP-2' : 'ACK-3',
+      onMatch: () => this.reveal(m.conversationId, m.seq),
       label: `SendAck seq ${m.seq} of ${m.conversationId}${'duplicate' in r ? ' (duplicate)' : ''}`,
       matcher: () => ({
         sendAck: {
@@ -581,6 +597,8 @@ export class ImwireModel {
     for (const o of this.conns.values()) {
       if (!o.session || o.dead || (o.closing && !o.clientClosed) || !o.user || !conv.members.has(o.user)) continue
       if (o.user === user && o.device === device) continue
+      // before its Welcome, a connection gets the message by replay or live (startReplay decides)
+      if (!o.welcomed) continue
       this.pushDeliver(o, m, false)
     }
   }
@@ -824,16 +842,28 @@ export class ImwireModel {
     c.lanes.set(lane, items)
   }
 
-  private pushDeliver(c: Conn, m: ModelMessage, replay: boolean): void {
+  /** `replay` 'either': replayed before ReplayComplete, or live after it, as the server's boundary fell [RSM-7]. */
+  private pushDeliver(c: Conn, m: ModelMessage, replay: boolean | 'either'): void {
     const conv = this.world.conversations.get(m.conversationId) as Conversation
+    const kind = replay === true ? 'replayed' : replay === false ? 'live' : 'replayed or live'
     this.push(c, `conv:${m.conversationId}`, {
       body: 'deliver',
-      req: replay ? 'RSM-1' : 'FAN-1',
-      label: `${replay ? 'replayed' : 'live'} Deliver seq ${m.seq} of ${m.conversationId}`,
+      req: replay === true ? 'RSM-1' : replay === false ? 'FAN-1' : 'RSM-7',
+      label: `${kind} Deliver seq ${m.seq} of ${m.conversationId}`,
       deliver: { conv: m.conversationId, seq: m.seq, replay },
-      afterReplay: !replay, // [HS-11] [RSM-7]
-      matcher: () => ({ deliver: { message: messageJson(m), epoch: conv.epoch as unknown as Json, replayed: replay } }),
+      afterReplay: replay === false, // [HS-11] [RSM-7]
+      matcher: () => ({
+        deliver: {
+          message: messageJson(m),
+          epoch: conv.epoch as unknown as Json,
+          replayed: replay === 'either' ? !c.replayDone : replay,
+        },
+      }),
     })
+  }
+
+  private reveal(conv: string, seq: number): void {
+    if (seq > (this.revealed.get(conv) ?? 0)) this.revealed.set(conv, seq)
   }
 
   private pushNotice(c: Conn, conv: Conversation, reason: string, req: string, live: boolean, lane: string): void {
@@ -900,9 +930,17 @@ export class ImwireModel {
   }
 
   private replayPending(c: Conn): boolean {
-    for (const [lane, items] of c.lanes)
-      if (lane.startsWith('conv:') && items.some((e) => !e.afterReplay && !this.skippable(c, e))) return true
-    return false
+    return this.replayOwed(c) !== null
+  }
+
+  /** The first frame the replay still owes (a replayed Deliver, a REPLAY_LIMIT or EPOCH_CHANGED notice). */
+  private replayOwed(c: Conn): Expectation | null {
+    for (const [lane, items] of c.lanes) {
+      if (!lane.startsWith('conv:')) continue
+      const e = items.find((e) => (e.deliver ? e.deliver.replay === true : !e.afterReplay) && !this.skippable(c, e))
+      if (e) return e
+    }
+    return null
   }
 
   /** Frames that may come next on a connection. */
@@ -999,7 +1037,8 @@ export class ImwireModel {
       const seqs = c.delivered.get(e.deliver.conv) ?? []
       seqs.push(e.deliver.seq)
       c.delivered.set(e.deliver.conv, seqs)
-      if (e.deliver.replay) c.replayDelivered++
+      if (e.deliver.replay === true || (e.deliver.replay === 'either' && !c.replayDone)) c.replayDelivered++
+      this.reveal(e.deliver.conv, e.deliver.seq)
     }
     e.onMatch?.(actual)
   }
@@ -1043,7 +1082,16 @@ export class ImwireModel {
           message: `${what} while ${this.outstanding(c)} deliveries are outstanding (window ${c.window})`,
         }
       if (pending) return { requirement: 'DLV-1', message: `${what} out of order` }
-      if (seq > this.world.top(conv)) return { requirement: 'ORD-1', message: `${what}: no such seq was committed` }
+      if (seq > this.world.top(conv)) {
+        // a retry the server stored again instead of answering it as a duplicate
+        const original = this.world.dedupe.get(`${String(m.senderUserId ?? '')}\0${String(m.clientMsgId ?? '')}`)
+        if (original !== undefined)
+          return {
+            requirement: 'DUP-2',
+            message: `${what}: a new seq for the retry of seq ${original.seq} of ${original.conversationId}`,
+          }
+        return { requirement: 'ORD-1', message: `${what}: no such seq was committed` }
+      }
       if (seq <= this.world.cursor(c.user as string, c.device as string, conv))
         return { requirement: 'RSM-3', message: `${what} at or below the device's cursor` }
       return { requirement: 'FAN-2', message: `${what} not owed to this device` }
@@ -1052,6 +1100,13 @@ export class ImwireModel {
     if (body === 'sendAck' || body === 'error') {
       const send = c.lanes.get('send')?.[0]
       if (send) return { requirement: send.req, message: `${body} where ${send.label} was due` }
+      const a = (frame.sendAck ?? null) as Obj | null
+      // the replay holds back a Send whose SendAck skips seqs nothing else can fill [ORD-1]
+      if (a && Number(a.seq ?? 0) > this.world.top(String(a.conversationId ?? '')) + 1)
+        return {
+          requirement: 'ORD-1',
+          message: `SendAck seq ${a.seq} of ${a.conversationId}: no Send can fill the seqs above ${this.world.top(String(a.conversationId ?? ''))}`,
+        }
       return { requirement: 'ERR-1', message: `${body} that answers nothing` }
     }
     if (body === 'close') {
@@ -1060,10 +1115,16 @@ export class ImwireModel {
         typeof raw === 'string' && !/^\d+$/.test(raw) ? (ENUM_NUMBER_BY_NAME.get(raw) ?? -1) : Number(raw ?? 0)
       if (code === 3509) return { requirement: 'SEC-8', message: 'Close 3509 without a newer accepted session' }
       if (code === 3001) return { requirement: 'ERR-6', message: 'Close 3001 while the server is not shutting down' }
+      if (code === 3002)
+        return { requirement: 'HB-2', message: 'Close 3002 though the client was never silent for 1.5 heartbeats' }
       return { requirement: 'ERR-12', message: `Close ${code} where the spec expects the connection to stay open` }
     }
-    if (body === 'replayComplete')
+    if (body === 'replayComplete') {
+      const owed = this.replayOwed(c)
+      if (c.welcomed && owed !== null)
+        return { requirement: owed.req, message: `ReplayComplete while the replay still owes the ${owed.label}` }
       return { requirement: c.welcomed ? 'HS-11' : 'HS-2', message: 'ReplayComplete not expected now' }
+    }
     if (body === 'welcome') return { requirement: 'HS-12', message: 'Welcome where the handshake must fail' }
     return { requirement: 'FRM-10', message: `unexpected ${body}` }
   }

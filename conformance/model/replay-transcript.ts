@@ -19,6 +19,7 @@ import { ENUM_NUMBER_BY_NAME, frameToMatchJson } from '../judge/proto-json.js'
 import type { Json } from '../load/scenario-types.js'
 import type { Violation } from './expectation.js'
 import { ImwireModel } from './model.js'
+import { WsClientReader } from './ws-client-bytes.js'
 
 type Obj = { [k: string]: Json }
 
@@ -43,8 +44,8 @@ interface ConnState {
   /** The model's name for it (a transcript name reused later gets a new one). */
   id: string
   openedAt: number
-  /** When the client last wrote a frame [HB-2]. */
-  lastClientAt: number
+  /** When the client wrote each frame [HB-2]. */
+  writes: number[]
   welcomedAt: number | null
   heartbeatMs: number
   maxFrameBytes: number
@@ -53,6 +54,10 @@ interface ConnState {
   maxInflightSends: number
   lz4: boolean
   tcpDecoder: StreamDecoder | null
+  /** Raw client bytes under the WebSocket framing, read as the server's WebSocket layer must. */
+  wsReader: WsClientReader | null
+  /** [FRM-15] the client broke RFC 6455: the server fails the WebSocket with 1002, no Close. */
+  wsFailed: string | null
   goneAfterRaw: boolean
 }
 
@@ -90,7 +95,7 @@ export function replayTranscript(entries: readonly TranscriptEntry[], o: ReplayO
     const st: ConnState = {
       id: ids(name),
       openedAt: t,
-      lastClientAt: t,
+      writes: [],
       welcomedAt: null,
       heartbeatMs: 0,
       maxFrameBytes: 1048576,
@@ -99,6 +104,8 @@ export function replayTranscript(entries: readonly TranscriptEntry[], o: ReplayO
       maxInflightSends: Number.POSITIVE_INFINITY,
       lz4: false,
       tcpDecoder: null,
+      wsReader: null,
+      wsFailed: null,
       goneAfterRaw: false,
     }
     conns.set(name, st)
@@ -108,7 +115,7 @@ export function replayTranscript(entries: readonly TranscriptEntry[], o: ReplayO
 
   /** A frame the client sent, given as a decoded Frame. */
   const clientFrame = (st: ConnState, f: Frame, t: number) => {
-    st.lastClientAt = t
+    st.writes.push(t)
     if (f.body.case === undefined) return model.clientUnknownBody(st.id)
     if (f.body.case === 'batch') {
       // a Batch before an accepted Hello is unexpected whatever it holds [BAT-12]
@@ -173,6 +180,22 @@ export function replayTranscript(entries: readonly TranscriptEntry[], o: ReplayO
     }
   }
 
+  /** Bytes a raw write put under the WebSocket framing, as the server's WebSocket layer reads them. */
+  const clientWs = (st: ConnState, bytes: Uint8Array, t: number) => {
+    st.wsReader ??= new WsClientReader(st.maxFrameBytes)
+    for (const ev of st.wsReader.push(bytes)) {
+      if (ev.kind === 'binary') clientBytes(st, ev.payload, t)
+      else if (ev.kind === 'text') model.expectCloseOn(st.id, [3504], 'FRM-2')
+      else if (ev.kind === 'oversize') model.expectCloseOn(st.id, [3503], 'FRM-3')
+      else if (ev.kind === 'close')
+        model.clientGone(st.id) // [FRM-13] a Close, or a transport loss
+      else if (ev.kind === 'protocol-error') {
+        st.wsFailed = ev.why
+        model.clientGone(st.id) // [FRM-15] a transport loss
+      }
+    }
+  }
+
   /** The bytes of an entry's frame, or why the transcript does not hold them whole. */
   const bytesOf = (e: TranscriptEntry): Uint8Array | string =>
     e.hex !== undefined && e.bytes === undefined
@@ -197,11 +220,11 @@ export function replayTranscript(entries: readonly TranscriptEntry[], o: ReplayO
         model.clientGone(st.id)
         return
       }
-      if (detail.startsWith('raw WebSocket bytes')) {
-        unjudged ??= `${where}: bytes under the WebSocket framing (RFC 6455 level, not modelled)`
+      const bytes = bytesOf(e)
+      if (detail.startsWith('raw WebSocket bytes') && typeof bytes !== 'string') {
+        clientWs(st, bytes, e.t)
         return
       }
-      const bytes = bytesOf(e)
       if (typeof bytes === 'string') {
         unjudged ??= `${where}: ${bytes}`
         return
@@ -293,6 +316,8 @@ export function replayTranscript(entries: readonly TranscriptEntry[], o: ReplayO
         case 'ws-close':
           if (!st) break
           pump(true, st)
+          if (st.wsFailed !== null && !/^ws code 100[27]\b/.test(e.detail ?? ''))
+            fail(wsFailure(st, `ended with ${e.event} ${e.detail ?? ''}, not WebSocket close 1002`), e.t)
           fail(model.observeEnd(st.id), e.t)
           break
         case 'restart':
@@ -338,6 +363,7 @@ export function replayTranscript(entries: readonly TranscriptEntry[], o: ReplayO
       continue
     }
     const json = frameToMatchJson(f) as Obj
+    if ('close' in json && st.wsFailed !== null) fail(wsFailure(st, 'an imwire Close'), e.t)
     if ('close' in json) allowTimedClose(model, st, closeCodeNumber((json.close as Obj).code), e.t)
     const v = model.observe(st.id, json)
     judged++
@@ -361,18 +387,41 @@ export function replayTranscript(entries: readonly TranscriptEntry[], o: ReplayO
   return { violation, unjudged, judged }
 }
 
+/** [FRM-15] the server did not fail the WebSocket as RFC 6455 says after the client's protocol error. */
+function wsFailure(st: ConnState, what: string): Violation {
+  return { conn: st.id, requirement: 'FRM-15', message: `after ${st.wsFailed}: ${what}` }
+}
+
 /**
  * Closes the model cannot predict from frames alone, allowed when the
  * transcript shows their condition: idle timers by its clock, the slow
  * consumer while deliveries are owed. Otherwise the model judges the Close.
  */
 function allowTimedClose(model: ImwireModel, st: ConnState, code: number, t: number): void {
-  if (code === 3002 && st.welcomedAt !== null && t - st.lastClientAt >= 1.5 * st.heartbeatMs - CLOCK_SLACK_MS)
+  // [HB-2] the server may have closed at the end of any silence of 1.5 heartbeats before it read
+  // the writes that followed (they crossed its Close): a gap among the last 3 heartbeats' writes
+  if (
+    code === 3002 &&
+    st.welcomedAt !== null &&
+    longestGap(st, t - 3 * st.heartbeatMs, t) >= 1.5 * st.heartbeatMs - CLOCK_SLACK_MS
+  )
     model.expectCloseOn(st.id, [3002], 'HB-2')
   if (code === 3004 && st.welcomedAt === null && t - st.openedAt >= 0)
     // [HS-8] bounds the timeout from above only (at most 10000 ms), so any time without Welcome may be it
     model.expectCloseOn(st.id, [3004], 'HS-8')
   if (code === 3003 && model.owesDeliveries(st.id)) model.expectCloseOn(st.id, [3003], 'FLW-3')
+}
+
+/** The longest silence of the client ending in (from, until], counted from the connection's opening. */
+function longestGap(st: ConnState, from: number, until: number): number {
+  let longest = 0
+  let prev = st.openedAt
+  for (const w of [...st.writes.sort((a, b) => a - b), until]) {
+    if (w > until) break
+    if (w > from) longest = Math.max(longest, w - prev)
+    prev = w
+  }
+  return longest
 }
 
 /** A close code as protobuf JSON gives it (enum name or number). */
