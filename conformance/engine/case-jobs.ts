@@ -2,8 +2,8 @@
 // the server lacks a feature or the harness cannot restart it; then the
 // parallel pool, longest cases first, with restart cases kept apart.
 import { otherTransport, type TransportKind } from '../drivers/transport.js'
-import type { Report } from '../report/report-types.js'
 import type { Scenario } from '../load/scenario-types.js'
+import type { Report } from '../report/report-types.js'
 import { runCase } from './case-runner.js'
 import type { CaseResult } from './case-types.js'
 import { longestFirst } from './schedule.js'
@@ -50,6 +50,8 @@ export interface RunJobsOptions {
   openRestartTarget: (() => Promise<Target>) | null
   onCaseStart?: (id: string, transport: TransportKind) => void
   onCaseEnd?: (result: CaseResult, done: number, total: number) => void
+  /** Transcripts kept whole (see SuiteOptions.wholeTranscripts). */
+  wholeTranscripts?: boolean
 }
 
 /** Runs every job; returns results in job order and the restart server's crashes. */
@@ -80,6 +82,7 @@ export async function runJobs(
             server: on.canRestart ? on : null,
             crashMark: () => on.crashes.length,
             diedSince: (mark, ms) => on.diedSince(mark, ms),
+            ...(o.wholeTranscripts ? { wholeTranscript: true } : {}),
           })
     if (result.verdict === 'fail' || result.verdict === 'error') failures++
     results[job.index] = result

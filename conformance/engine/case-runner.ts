@@ -19,7 +19,7 @@ class CaseTimeout extends Error {}
 export async function runCase(env: CaseEnv): Promise<CaseResult> {
   const s = env.scenario
   // 1. set up: fresh names, empty state, the budget
-  const transcript = new Transcript()
+  const transcript = new Transcript({ whole: env.wholeTranscript === true })
   const names = new CaseNames(s, env.runId, env.caseIndex, env.secret)
   const conns = new Map<string, ScenarioConnection>()
   const started = performance.now()

@@ -9,7 +9,7 @@ import type { Scenario } from '../load/scenario-types.js'
 import { loadSpecIndex } from '../load/spec-index.js'
 import { loadScenarios } from '../load/vector-loader.js'
 import { failingRequirements, failureGroups, slowServer } from '../report/failure-groups.js'
-import { type Problem, type Report, REPORT_VERSION } from '../report/report-types.js'
+import { type Problem, REPORT_VERSION, type Report } from '../report/report-types.js'
 import { planJobs, runJobs } from './case-jobs.js'
 import type { CaseResult } from './case-types.js'
 import { globMatch } from './glob.js'
@@ -42,6 +42,12 @@ export interface SuiteOptions {
   maxFailures?: number
   /** Keep the wire transcript of every case in the report, not only of failing and inconclusive ones. */
   allTranscripts?: boolean
+  /**
+   * Keep transcripts whole: no shortened strings, full hex, no entry limit,
+   * so that they can be replayed exactly (the model test replays every
+   * case's transcript through the model). Heavy; off by default.
+   */
+  wholeTranscripts?: boolean
   /** Path of a known-failures file, or parsed entries. */
   knownFailures?: string | KnownFailure[]
   vectorsDir?: string
@@ -171,6 +177,7 @@ export async function runSuite(options: SuiteOptions = {}): Promise<Report> {
           : null,
       ...(options.onCaseStart ? { onCaseStart: options.onCaseStart } : {}),
       ...(options.onCaseEnd ? { onCaseEnd: options.onCaseEnd } : {}),
+      ...(options.wholeTranscripts ? { wholeTranscripts: true } : {}),
     })
     await target.stop()
     const crashes = [...target.crashes, ...(restartTarget?.crashes ?? [])]

@@ -30,6 +30,8 @@ export interface CaseEnv {
    */
   crashMark?: () => number
   diedSince?: (mark: number, waitMs: number) => Promise<boolean>
+  /** Keep the transcript whole (no shortened values, full hex, no entry limit). */
+  wholeTranscript?: boolean
   /** The target's WebSocket URL as it is now, for steps below the WebSocket layer ([HS-17]). */
   wsAddress?: () => string | undefined
 }

@@ -33,13 +33,19 @@ export class Transcript {
   readonly entries: TranscriptEntry[] = []
   private dropped = 0
   private readonly start = performance.now()
+  /** Whole: nothing shortened or dropped (for replaying a transcript exactly). */
+  private readonly whole: boolean
+
+  constructor(opts: { whole?: boolean } = {}) {
+    this.whole = opts.whole === true
+  }
 
   now(): number {
     return Math.round((performance.now() - this.start) * 10) / 10
   }
 
   add(e: Omit<TranscriptEntry, 't'>): void {
-    if (this.entries.length >= MAX_ENTRIES) {
+    if (this.entries.length >= MAX_ENTRIES && !this.whole) {
       this.dropped++
       return
     }
@@ -53,15 +59,19 @@ export class Transcript {
     bytes: Uint8Array,
     extra: Partial<TranscriptEntry> = {},
   ): void {
-    this.add({ conn, dir, frame: elide(frame), ...hexOf(bytes), ...extra })
+    this.add({ conn, dir, frame: this.whole ? frame : elide(frame), ...this.hexOf(bytes), ...extra })
   }
 
   raw(conn: string, dir: 'out' | 'in', bytes: Uint8Array, detail: string): void {
-    this.add({ conn, dir, event: 'raw', detail, ...hexOf(bytes) })
+    this.add({ conn, dir, event: 'raw', detail, ...this.hexOf(bytes) })
   }
 
   event(conn: string, event: string, detail?: string): void {
     this.add({ conn, dir: 'event', event, ...(detail === undefined ? {} : { detail }) })
+  }
+
+  private hexOf(bytes: Uint8Array): { hex: string; bytes?: number } {
+    return this.whole ? { hex: Buffer.from(bytes).toString('hex') } : hexOf(bytes)
   }
 
   /** Entries plus a note when some were dropped. */

@@ -20,8 +20,12 @@ export interface Expectation {
   readonly req: string
   /** What it is, for messages. */
   readonly label: string
-  /** Deliveries: subject to the window, skippable at or below the cursor. */
-  readonly deliver?: { conv: string; seq: number; replay: boolean }
+  /**
+   * Deliveries: subject to the window, skippable at or below the cursor.
+   * `replay` 'either': committed around the replay boundary, so replayed
+   * before ReplayComplete or live after it [RSM-7].
+   */
+  readonly deliver?: { conv: string; seq: number; replay: boolean | 'either' }
   /** Notices. */
   readonly notice?: { conv: string; reason: string }
   /** Live traffic: only after ReplayComplete [HS-11] [CNV-14]. */

@@ -11,11 +11,14 @@
 // `simulate()` lets the model play the server itself: it produces, for the
 // same actions, one allowed frame trace. The explorer writes shrunk session
 // vectors from it.
-import type { Json } from '../load/scenario-types.js'
+
 import { match } from '../judge/matcher.js'
+import { ENUM_NUMBER_BY_NAME } from '../judge/proto-json.js'
+import type { Json } from '../load/scenario-types.js'
 import type { Expectation, Violation } from './expectation.js'
 import {
   byteOrder,
+  CONV_ID,
   type Conversation,
   type ModelLimits,
   type ModelMessage,
@@ -42,11 +45,23 @@ interface Conn {
   device: string | null
   requestedFeatures: string[]
   helloWindow: number
+  /** The client's inbound frame limit [FRM-9]: Hello.max_frame_bytes, or 1048576. */
+  clientMaxFrame: number
+  /** Frames after an accepted Hello while the limits are still unknown: processed once Welcome shows them. */
+  early: Array<() => void>
   /** Hello accepted: the session exists (until closed). */
   session: boolean
   welcomed: boolean
   replayDone: boolean
   replayDelivered: number
+  /**
+   * [RSM-1] Per conversation, the highest seq the clients had seen committed
+   * when this Hello was written: certainly at or below the replay boundary.
+   * Messages above it and committed before Welcome was observed may fall on
+   * either side of the boundary (the server fixes it when it sends Welcome,
+   * which the client cannot see).
+   */
+  boundaryFloor: Map<string, number>
   pullRequired: number
   features: string[]
   window: number
@@ -59,6 +74,13 @@ interface Conn {
   dead: boolean
   /** Why frames must not arrive any more. */
   deadReason: string
+  /**
+   * The client sent Close or ended its side; the server has not ended the
+   * transport yet. Frames may still cross the client's Close on the wire
+   * ([ERR-3] binds the server only once it has read it): what it owed, live
+   * traffic, a Close. Nothing is owed any more.
+   */
+  clientClosed: boolean
 }
 
 const HEARTBEAT_MIN = 1000
@@ -72,6 +94,8 @@ export class ImwireModel {
   private readonly syms = new Map<string, Json>()
   private limits: ModelLimits | null
   private nextId = 1
+  /** Per conversation, the highest seq a server frame has shown committed (a SendAck, a Deliver). */
+  private readonly revealed = new Map<string, number>()
   /** Frames the model consumed, per connection, since the last `takeConsumed()` (for vector writing). */
   private consumed = new Map<string, Json[]>()
 
@@ -89,10 +113,13 @@ export class ImwireModel {
       device: null,
       requestedFeatures: [],
       helloWindow: 0,
+      clientMaxFrame: 1048576,
+      early: [],
       session: false,
       welcomed: false,
       replayDone: false,
       replayDelivered: 0,
+      boundaryFloor: new Map(),
       pullRequired: 0,
       features: [],
       window: Number.POSITIVE_INFINITY,
@@ -101,6 +128,7 @@ export class ImwireModel {
       closing: false,
       dead: false,
       deadReason: '',
+      clientClosed: false,
     })
   }
 
@@ -121,6 +149,10 @@ export class ImwireModel {
       }
       // [HS-1] anything else first: 3510 (a Batch first too, [BAT-12])
       this.expectClose(c, [3510], 'HS-1')
+      return
+    }
+    if (this.limits === null) {
+      c.early.push(() => this.clientFrame(connName, frame))
       return
     }
     switch (body) {
@@ -173,6 +205,10 @@ export class ImwireModel {
       this.expectClose(c, [3510], 'BAT-12')
       return
     }
+    if (this.limits === null) {
+      c.early.push(() => this.clientBatch(connName, frames, codec))
+      return
+    }
     if (codec === 'lz4' && !c.features.includes('lz4')) {
       this.expectClose(c, [3505], 'HS-6')
       return
@@ -196,8 +232,12 @@ export class ImwireModel {
   /** The client closed its side (Close frame or transport end): the session ends, durable state stays [ERR-10]. */
   clientGone(connName: string): void {
     const c = this.conns.get(connName)
-    if (!c) return
-    this.endConn(c, 'the client closed the connection')
+    if (!c || c.dead || c.clientClosed) return
+    c.clientClosed = true
+    c.closing = true
+    // the session ends for takeover purposes [ERR-10]; a newer Hello owes this one no 3509
+    if (c.user && c.device && this.sessions.get(`${c.user}\0${c.device}`) === c.name)
+      this.sessions.delete(`${c.user}\0${c.device}`)
   }
 
   /** A graceful shutdown begins: every session gets Close 3001 [ERR-6]. */
@@ -218,6 +258,32 @@ export class ImwireModel {
       this.world.cursors.clear()
       this.world.sendSeqs.clear()
     }
+  }
+
+  /**
+   * The server owes (or, for a reason judged outside the model, may send) a
+   * Close with one of `codes`: client bytes the codec refuses [FRM-5]
+   * [BAT-3], an idle timer that expired [HB-2] [HS-8], a limit the model does
+   * not track. Nothing more is processed on the connection [ERR-3].
+   */
+  expectCloseOn(connName: string, codes: number[], req: string): void {
+    const c = this.conns.get(connName)
+    if (!c || c.closing || c.dead) return
+    this.expectClose(c, codes, req)
+  }
+
+  /** [FLW-3] whether the server holds deliveries it owes this connection (a slow-consumer Close is then allowed). */
+  owesDeliveries(connName: string): boolean {
+    const c = this.conns.get(connName)
+    if (!c || c.dead || !c.session) return false
+    for (const [lane, items] of c.lanes)
+      if (lane.startsWith('conv:') && items.some((e) => e.deliver && !this.skippable(c, e))) return true
+    return false
+  }
+
+  /** [FLW-2] Sends received on a connection and not answered yet. */
+  inflightSends(connName: string): number {
+    return this.conns.get(connName)?.lanes.get('send')?.length ?? 0
   }
 
   // --- server side --------------------------------------------------------------
@@ -248,6 +314,11 @@ export class ImwireModel {
       }
       nearest ??= { e, why }
     }
+    if (c.clientClosed && body === 'close') {
+      // a Close that crossed the client's own [ERR-9]: the client discards it
+      this.endConn(c, 'Close after the client closed')
+      return null
+    }
     if (nearest)
       return { conn: connName, requirement: nearest.e.req, message: `${nearest.e.label}: ${nearest.why}`, frame }
     return { conn: connName, ...this.explainUnexpected(c, body, frame), frame }
@@ -257,6 +328,10 @@ export class ImwireModel {
   observeEnd(connName: string): Violation | null {
     const c = this.conns.get(connName)
     if (!c || c.dead) return null
+    if (c.clientClosed) {
+      this.endConn(c, 'the transport ended')
+      return null
+    }
     const close = c.lanes.get('close')?.[0]
     const v: Violation = close
       ? { conn: connName, requirement: close.req, message: `transport ended without the ${close.label}` }
@@ -269,7 +344,7 @@ export class ImwireModel {
   missing(): Violation[] {
     const out: Violation[] = []
     for (const c of this.conns.values()) {
-      if (c.dead) continue
+      if (c.dead || c.clientClosed) continue
       const e = this.required(c)[0]
       if (e) out.push({ conn: c.name, requirement: e.req, message: `missing ${e.label}` })
     }
@@ -284,7 +359,7 @@ export class ImwireModel {
     for (let progress = true; progress; ) {
       progress = false
       for (const c of this.conns.values()) {
-        if (c.dead) continue
+        if (c.dead || c.clientClosed) continue
         const e = this.required(c)[0]
         if (!e) continue
         this.consume(c, e, null)
@@ -372,6 +447,7 @@ export class ImwireModel {
     c.session = true
     c.requestedFeatures = ((h.features as Json[]) ?? []).map(String)
     c.helloWindow = Number(h.receiveWindow ?? 0)
+    if (mfb !== 0) c.clientMaxFrame = mfb
     const key = `${user}\0${device}`
     const older = this.sessions.get(key)
     if (older !== undefined && older !== c.name) {
@@ -380,6 +456,7 @@ export class ImwireModel {
     }
     this.sessions.set(key, c.name)
     for (const p of apply) this.world.raiseCursor(user, device, p.conv, p.seq)
+    c.boundaryFloor = new Map(this.revealed)
     const heartbeat = hb === 0 ? null : Math.min(HEARTBEAT_MAX, Math.max(HEARTBEAT_MIN, hb))
     this.push(c, 'handshake', {
       body: 'welcome',
@@ -425,6 +502,7 @@ export class ImwireModel {
             : Number(l.receiveWindow)
         c.welcomed = true
         this.startReplay(c, epochChanged)
+        for (const f of c.early.splice(0)) f()
       },
     })
   }
@@ -450,7 +528,9 @@ export class ImwireModel {
         this.pushNotice(c, conv, 'UPDATE_REASON_REPLAY_LIMIT', 'RSM-2', false, lane)
         continue
       }
-      for (const m of due) this.pushDeliver(c, m, true)
+      // [RSM-1] [RSM-7] a message above the floor may have been committed after Welcome was sent
+      const floor = c.boundaryFloor.get(conv.id) ?? 0
+      for (const m of due) this.pushDeliver(c, m, m.seq <= floor ? true : 'either')
     }
     this.push(c, 'replay-end', {
       body: 'replayComplete',
@@ -460,12 +540,13 @@ export class ImwireModel {
       matcher: () => ({ replayComplete: { delivered: String(c.replayDelivered), pullRequired: c.pullRequired } }),
       onMatch: () => {
         c.replayDone = true
-        // replay deliveries the server skipped (at or below a cursor moved meanwhile) are gone
+        // replay deliveries the server skipped (at or below a cursor moved meanwhile) are gone;
+        // those on either side of the boundary not replayed come live [RSM-7]
         for (const [lane, items] of c.lanes)
           if (lane.startsWith('conv:'))
             c.lanes.set(
               lane,
-              items.filter((e) => !e.deliver?.replay),
+              items.filter((e) => e.deliver?.replay !== true),
             )
       },
     })
@@ -497,6 +578,7 @@ export class ImwireModel {
     this.push(c, 'send', {
       body: 'sendAck',
       req: 'duplicate' in r ? 'DUP-2' : 'ACK-3',
+      onMatch: () => this.reveal(m.conversationId, m.seq),
       label: `SendAck seq ${m.seq} of ${m.conversationId}${'duplicate' in r ? ' (duplicate)' : ''}`,
       matcher: () => ({
         sendAck: {
@@ -513,8 +595,10 @@ export class ImwireModel {
     if ('duplicate' in r) return // [FAN-2]
     // [FAN-1] every online device of every member, except the sending device [DLV-5]
     for (const o of this.conns.values()) {
-      if (!o.session || o.dead || o.closing || !o.user || !conv.members.has(o.user)) continue
+      if (!o.session || o.dead || (o.closing && !o.clientClosed) || !o.user || !conv.members.has(o.user)) continue
       if (o.user === user && o.device === device) continue
+      // before its Welcome, a connection gets the message by replay or live (startReplay decides)
+      if (!o.welcomed) continue
       this.pushDeliver(o, m, false)
     }
   }
@@ -572,20 +656,28 @@ export class ImwireModel {
       Number(v.limit ?? 0),
       this.limits as ModelLimits,
     )
-    const msgs = page.seqs.map((s) => messageJson(conv.messages[s - 1] as ModelMessage))
+    const models = page.seqs.map((s) => conv.messages[s - 1] as ModelMessage)
+    const msgs = models.map(messageJson)
+    const pageOf = (m: Json[], hasMore: boolean): Json => ({
+      requestId,
+      conversationId: convId,
+      epoch: conv.epoch as unknown as Json,
+      topSeq: String(page.top),
+      messages: m,
+      hasMore,
+    })
+    // [HIS-7] a page that may not fit the client's frame limit may be cut to
+    // the messages nearest the anchor (at least one), with has_more
+    const cuts: Json[] = []
+    if (pageBytesBound(models) > c.clientMaxFrame)
+      for (let k = 1; k < msgs.length; k++)
+        cuts.push(pageOf(direction === 'FORWARD' ? msgs.slice(0, k) : msgs.slice(msgs.length - k), true))
     this.push(c, 'free', {
       body: 'historyPage',
       req: 'HIS-1',
       label: `HistoryPage ${requestId} of ${convId} (seqs ${page.seqs.join(',') || 'none'})`,
       matcher: () => ({
-        historyPage: {
-          requestId,
-          conversationId: convId,
-          epoch: conv.epoch as unknown as Json,
-          topSeq: String(page.top),
-          messages: msgs,
-          hasMore: page.hasMore,
-        },
+        historyPage: cuts.length === 0 ? pageOf(msgs, page.hasMore) : { $oneOf: [pageOf(msgs, page.hasMore), ...cuts] },
       }),
     })
   }
@@ -597,6 +689,10 @@ export class ImwireModel {
       return
     }
     const after = String(v.afterConversationId ?? '')
+    if (after !== '' && !CONV_ID.test(after)) {
+      this.refuse(c, requestId, { error: 'BAD_REQUEST', req: 'HIS-9' })
+      return
+    }
     const limits = this.limits as ModelLimits
     const lim = Number(v.limit ?? 0)
     const eff = lim === 0 || lim > limits.historyPageMax ? limits.historyPageMax : lim
@@ -689,7 +785,7 @@ export class ImwireModel {
     // [CNV-6] notices to the online devices concerned, not the requesting device
     for (const [u, reason] of notices) {
       for (const o of this.conns.values()) {
-        if (o === c || !o.session || o.dead || o.closing || o.user !== u) continue
+        if (o === c || !o.session || o.dead || (o.closing && !o.clientClosed) || o.user !== u) continue
         const lane = reason === 'UPDATE_REASON_MEMBERS_CHANGED' ? 'free' : `conv:${conv.id}`
         this.pushNotice(o, conv, reason, 'CNV-6', true, lane)
       }
@@ -746,16 +842,28 @@ export class ImwireModel {
     c.lanes.set(lane, items)
   }
 
-  private pushDeliver(c: Conn, m: ModelMessage, replay: boolean): void {
+  /** `replay` 'either': replayed before ReplayComplete, or live after it, as the server's boundary fell [RSM-7]. */
+  private pushDeliver(c: Conn, m: ModelMessage, replay: boolean | 'either'): void {
     const conv = this.world.conversations.get(m.conversationId) as Conversation
+    const kind = replay === true ? 'replayed' : replay === false ? 'live' : 'replayed or live'
     this.push(c, `conv:${m.conversationId}`, {
       body: 'deliver',
-      req: replay ? 'RSM-1' : 'FAN-1',
-      label: `${replay ? 'replayed' : 'live'} Deliver seq ${m.seq} of ${m.conversationId}`,
+      req: replay === true ? 'RSM-1' : replay === false ? 'FAN-1' : 'RSM-7',
+      label: `${kind} Deliver seq ${m.seq} of ${m.conversationId}`,
       deliver: { conv: m.conversationId, seq: m.seq, replay },
-      afterReplay: !replay, // [HS-11] [RSM-7]
-      matcher: () => ({ deliver: { message: messageJson(m), epoch: conv.epoch as unknown as Json, replayed: replay } }),
+      afterReplay: replay === false, // [HS-11] [RSM-7]
+      matcher: () => ({
+        deliver: {
+          message: messageJson(m),
+          epoch: conv.epoch as unknown as Json,
+          replayed: replay === 'either' ? !c.replayDone : replay,
+        },
+      }),
     })
+  }
+
+  private reveal(conv: string, seq: number): void {
+    if (seq > (this.revealed.get(conv) ?? 0)) this.revealed.set(conv, seq)
   }
 
   private pushNotice(c: Conn, conv: Conversation, reason: string, req: string, live: boolean, lane: string): void {
@@ -822,9 +930,17 @@ export class ImwireModel {
   }
 
   private replayPending(c: Conn): boolean {
-    for (const [lane, items] of c.lanes)
-      if (lane.startsWith('conv:') && items.some((e) => !e.afterReplay && !this.skippable(c, e))) return true
-    return false
+    return this.replayOwed(c) !== null
+  }
+
+  /** The first frame the replay still owes (a replayed Deliver, a REPLAY_LIMIT or EPOCH_CHANGED notice). */
+  private replayOwed(c: Conn): Expectation | null {
+    for (const [lane, items] of c.lanes) {
+      if (!lane.startsWith('conv:')) continue
+      const e = items.find((e) => (e.deliver ? e.deliver.replay === true : !e.afterReplay) && !this.skippable(c, e))
+      if (e) return e
+    }
+    return null
   }
 
   /** Frames that may come next on a connection. */
@@ -921,7 +1037,8 @@ export class ImwireModel {
       const seqs = c.delivered.get(e.deliver.conv) ?? []
       seqs.push(e.deliver.seq)
       c.delivered.set(e.deliver.conv, seqs)
-      if (e.deliver.replay) c.replayDelivered++
+      if (e.deliver.replay === true || (e.deliver.replay === 'either' && !c.replayDone)) c.replayDelivered++
+      this.reveal(e.deliver.conv, e.deliver.seq)
     }
     e.onMatch?.(actual)
   }
@@ -965,7 +1082,16 @@ export class ImwireModel {
           message: `${what} while ${this.outstanding(c)} deliveries are outstanding (window ${c.window})`,
         }
       if (pending) return { requirement: 'DLV-1', message: `${what} out of order` }
-      if (seq > this.world.top(conv)) return { requirement: 'ORD-1', message: `${what}: no such seq was committed` }
+      if (seq > this.world.top(conv)) {
+        // a retry the server stored again instead of answering it as a duplicate
+        const original = this.world.dedupe.get(`${String(m.senderUserId ?? '')}\0${String(m.clientMsgId ?? '')}`)
+        if (original !== undefined)
+          return {
+            requirement: 'DUP-2',
+            message: `${what}: a new seq for the retry of seq ${original.seq} of ${original.conversationId}`,
+          }
+        return { requirement: 'ORD-1', message: `${what}: no such seq was committed` }
+      }
       if (seq <= this.world.cursor(c.user as string, c.device as string, conv))
         return { requirement: 'RSM-3', message: `${what} at or below the device's cursor` }
       return { requirement: 'FAN-2', message: `${what} not owed to this device` }
@@ -974,19 +1100,51 @@ export class ImwireModel {
     if (body === 'sendAck' || body === 'error') {
       const send = c.lanes.get('send')?.[0]
       if (send) return { requirement: send.req, message: `${body} where ${send.label} was due` }
+      const a = (frame.sendAck ?? null) as Obj | null
+      // the replay holds back a Send whose SendAck skips seqs nothing else can fill [ORD-1]
+      if (a && Number(a.seq ?? 0) > this.world.top(String(a.conversationId ?? '')) + 1)
+        return {
+          requirement: 'ORD-1',
+          message: `SendAck seq ${a.seq} of ${a.conversationId}: no Send can fill the seqs above ${this.world.top(String(a.conversationId ?? ''))}`,
+        }
       return { requirement: 'ERR-1', message: `${body} that answers nothing` }
     }
     if (body === 'close') {
-      const code = Number((frame.close as Obj).code ?? 0)
+      const raw = (frame.close as Obj).code
+      const code =
+        typeof raw === 'string' && !/^\d+$/.test(raw) ? (ENUM_NUMBER_BY_NAME.get(raw) ?? -1) : Number(raw ?? 0)
       if (code === 3509) return { requirement: 'SEC-8', message: 'Close 3509 without a newer accepted session' }
       if (code === 3001) return { requirement: 'ERR-6', message: 'Close 3001 while the server is not shutting down' }
+      if (code === 3002)
+        return { requirement: 'HB-2', message: 'Close 3002 though the client was never silent for 1.5 heartbeats' }
       return { requirement: 'ERR-12', message: `Close ${code} where the spec expects the connection to stay open` }
     }
-    if (body === 'replayComplete')
+    if (body === 'replayComplete') {
+      const owed = this.replayOwed(c)
+      if (c.welcomed && owed !== null)
+        return { requirement: owed.req, message: `ReplayComplete while the replay still owes the ${owed.label}` }
       return { requirement: c.welcomed ? 'HS-11' : 'HS-2', message: 'ReplayComplete not expected now' }
+    }
     if (body === 'welcome') return { requirement: 'HS-12', message: 'Welcome where the handshake must fail' }
     return { requirement: 'FRM-10', message: `unexpected ${body}` }
   }
+}
+
+/**
+ * An upper bound of a HistoryPage's encoded size: the message fields plus a
+ * generous allowance per message for tags, lengths, seqs, ids and times.
+ */
+function pageBytesBound(ms: ModelMessage[]): number {
+  let n = 256
+  for (const m of ms)
+    n +=
+      96 +
+      Buffer.from(m.body, 'base64').length +
+      Buffer.byteLength(m.contentType) +
+      Buffer.byteLength(m.conversationId) +
+      Buffer.byteLength(m.senderUserId) +
+      Buffer.byteLength(m.senderDeviceId)
+  return n
 }
 
 function str(v: Json | undefined): string {

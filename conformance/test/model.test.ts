@@ -141,3 +141,74 @@ t.test(
     t.equal(m.observe('b', { close: { code: 'CLOSE_CODE_PROTOCOL_ERROR' } })?.requirement, 'ERR-12')
   },
 )
+
+const ID2 = Buffer.alloc(16, 2).toString('base64')
+const deliverOf = (seq: string, replayed: boolean) => ({
+  deliver: {
+    message: {
+      conversationId: 'g',
+      seq,
+      messageId: `m${seq}`,
+      senderUserId: 'alice',
+      senderDeviceId: 'd',
+      clientMsgId: seq === '1' ? ID : ID2,
+      serverTimeMs: '5',
+      body: 'aGk=',
+    },
+    epoch: '1',
+    replayed,
+  },
+})
+
+/**
+ * Seq 1 acknowledged before bob's second device says Hello; seq 2 sent after
+ * its Hello and acknowledged before its Welcome is observed, so the server
+ * may have committed it on either side of the replay boundary [RSM-1].
+ */
+function aroundTheBoundary(): ImwireModel {
+  const m = session()
+  m.clientFrame('a', { send: { clientMsgId: ID, conversationId: 'g', body: 'aGk=' } })
+  t.equal(m.observe('a', { sendAck: { ...ack('1').sendAck, messageId: 'm1' } }), null)
+  t.equal(m.observe('b', { deliver: { ...deliverOf('1', false).deliver } }), null)
+  m.open('b2')
+  m.clientFrame('b2', { hello: { versions: [1], token: 'ok.bob', deviceId: 'e', heartbeatMs: 300000 } })
+  m.clientFrame('a', { send: { clientMsgId: ID2, conversationId: 'g', body: 'aGk=' } })
+  t.equal(m.observe('a', { sendAck: { ...ack('2').sendAck, clientMsgId: ID2, messageId: 'm2' } }), null)
+  t.equal(m.observe('b', deliverOf('2', false)), null)
+  const welcome = { version: 1, userId: 'bob', deviceId: 'e', heartbeatMs: 300000, sessionId: 's-b2' }
+  t.equal(m.observe('b2', { welcome: { ...welcome, limits: { ...LIMITS, maxFrameBytes: 1048576 } } }), null)
+  return m
+}
+
+t.test('a message committed while Welcome was on its way may come replayed or live, never both', async (t) => {
+  const replayed = aroundTheBoundary()
+  t.equal(replayed.observe('b2', deliverOf('1', true)), null)
+  t.equal(replayed.observe('b2', deliverOf('2', true)), null)
+  t.equal(replayed.observe('b2', { replayComplete: { delivered: 2 } }), null)
+  t.same(replayed.missing(), [])
+
+  const live = aroundTheBoundary()
+  t.equal(live.observe('b2', deliverOf('1', true)), null)
+  t.equal(live.observe('b2', { replayComplete: { delivered: 1 } }), null)
+  t.equal(live.missing()[0]?.requirement, 'RSM-7', 'seq 2 is owed live once the replay ended without it')
+  t.equal(live.observe('b2', deliverOf('2', true))?.requirement, 'RSM-7', 'not marked replayed after ReplayComplete')
+  t.equal(live.observe('b2', deliverOf('2', false)), null)
+  t.equal(live.observe('b2', deliverOf('2', false))?.requirement, 'DLV-1', 'and only once')
+})
+
+t.test('a message acknowledged before the Hello must be replayed before ReplayComplete [RSM-1]', async (t) => {
+  const m = aroundTheBoundary()
+  t.equal(m.observe('b2', { replayComplete: { delivered: 0 } })?.requirement, 'RSM-1', 'the replay still owes seq 1')
+  t.equal(m.observe('b2', deliverOf('1', false))?.requirement, 'RSM-1', 'a live copy of it is not the replay')
+})
+
+t.test('a message sent after Welcome was observed comes live after ReplayComplete [RSM-7]', async (t) => {
+  const m = aroundTheBoundary()
+  const ID3 = Buffer.alloc(16, 3).toString('base64')
+  m.clientFrame('a', { send: { clientMsgId: ID3, conversationId: 'g', body: 'aGk=' } })
+  t.equal(m.observe('b2', deliverOf('1', true)), null)
+  t.equal(m.observe('b2', deliverOf('2', true)), null)
+  const third = { deliver: { ...deliverOf('3', true).deliver } }
+  third.deliver.message = { ...third.deliver.message, clientMsgId: ID3, messageId: 'm3' }
+  t.equal(m.observe('b2', third)?.requirement, 'HS-11', 'not replayed: it is above the boundary')
+})
