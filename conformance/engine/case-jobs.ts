@@ -76,6 +76,7 @@ export async function runJobs(
             secret: o.secret,
             timeScale: o.timeScale,
             open: (kind, ms, opts) => on.open(kind, ms, opts),
+            wsAddress: () => on.addresses().ws,
             server: on.canRestart ? on : null,
             crashMark: () => on.crashes.length,
             diedSince: (mark, ms) => on.diedSince(mark, ms),

@@ -15,6 +15,9 @@ import { type LatencyLog, PendingRequests } from './latency.js'
 import type { Transcript } from './transcript.js'
 
 /** `at`: transcript time; `mono`: performance.now() when the runner processed it (for time bounds). */
+/** Writes remembered per connection for judging idle closes. */
+const WRITES_KEPT = 64
+
 export type InboxItem =
   | { kind: 'frame'; frame: Frame; json: JsonValue; batched: boolean; at: number; mono: number }
   | { kind: 'garbage'; detail: string; at: number; mono: number }
@@ -42,6 +45,10 @@ export class ScenarioConnection {
   readonly received: Frame[] = []
   private waiter: (() => void) | null = null
   private autoTimer: NodeJS.Timeout | null = null
+  /** The user and device this connection said Hello as (set by the connect step). */
+  identity: { userId: string; deviceId: string } | null = null
+  /** The heartbeat the keep-alive Pings serve, while they run. */
+  keepaliveHeartbeatMs: number | null = null
   private autoNonce = 0n
   private readonly autoNonces = new Set<bigint>()
   private lastSentAt = performance.now()
@@ -170,12 +177,33 @@ export class ScenarioConnection {
     this.push({ kind: 'frame', frame, json, batched, at, mono })
   }
 
+  /** When the runner wrote on this connection, newest last (the last WRITES_KEPT writes). */
+  readonly recentWrites: number[] = []
+
+  private noteWrite(at: number): void {
+    this.lastWriteAt = at
+    this.recentWrites.push(at)
+    if (this.recentWrites.length > WRITES_KEPT) this.recentWrites.shift()
+  }
+
+  /** The longest time between two writes (or the last write and `until`) that ends after `from`. */
+  longestWriteGap(from: number, until: number): number {
+    let longest = 0
+    let prev = this.openedAt
+    for (const w of [...this.recentWrites, until]) {
+      if (w > until) break
+      if (w > from) longest = Math.max(longest, w - prev)
+      prev = w
+    }
+    return longest
+  }
+
   sendFrame(frame: Frame, auto = false): Uint8Array {
     const bytes = encodeFrame(frame)
     this.transcript.frame(this.name, 'out', frameToJson(frame), bytes, auto ? { auto: true } : {})
     this.transport.writeFrame(bytes)
     this.lastSentAt = performance.now()
-    this.lastWriteAt = this.lastSentAt
+    this.noteWrite(this.lastSentAt)
     this.requests?.sent(frame, this.lastSentAt)
     return bytes
   }
@@ -184,14 +212,14 @@ export class ScenarioConnection {
     this.transcript.raw(this.name, 'out', bytes, detail)
     this.transport.writeRaw(bytes)
     this.lastSentAt = performance.now()
-    this.lastWriteAt = this.lastSentAt
+    this.noteWrite(this.lastSentAt)
   }
 
   async sendChunks(bytes: Uint8Array, chunkBytes: number, detail: string): Promise<void> {
     this.transcript.raw(this.name, 'out', bytes, detail)
     await this.transport.writeChunks(bytes, chunkBytes)
     this.lastSentAt = performance.now()
-    this.lastWriteAt = this.lastSentAt
+    this.noteWrite(this.lastSentAt)
   }
 
   /** Next inbox item within timeoutMs, or null. */
@@ -257,6 +285,7 @@ export class ScenarioConnection {
   startKeepalive(heartbeatMs: number): void {
     this.stopKeepalive()
     const every = Math.max(100, Math.floor(heartbeatMs / 3))
+    this.keepaliveHeartbeatMs = heartbeatMs
     this.autoTimer = setInterval(
       () => {
         if (this.closed || this.silenced > 0) return
@@ -273,6 +302,7 @@ export class ScenarioConnection {
   stopKeepalive(): void {
     if (this.autoTimer) clearInterval(this.autoTimer)
     this.autoTimer = null
+    this.keepaliveHeartbeatMs = null
   }
 
   async silence(ms: number): Promise<void> {

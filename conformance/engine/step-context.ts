@@ -29,6 +29,8 @@ export interface CaseEnv {
    */
   crashMark?: () => number
   diedSince?: (mark: number, waitMs: number) => Promise<boolean>
+  /** The target's WebSocket URL as it is now, for steps below the WebSocket layer ([HS-17]). */
+  wsAddress?: () => string | undefined
 }
 
 /** What step implementations get. */

@@ -10,7 +10,7 @@ import { HarnessError, StepFailure, TimingInconclusive } from './case-types.js'
 import { lagProbe } from './lag-probe.js'
 import type { InboxItem, ScenarioConnection } from './scenario-connection.js'
 import { navigate, type Scope } from './scope.js'
-import { describe, itemJson } from './step-io.js'
+import { describe, itemJson, unexpectedFrameHint } from './step-io.js'
 import { resolveTemplates } from './templating.js'
 import { judgeBound, TIMER_TOLERANCE_MS } from './timing.js'
 
@@ -33,12 +33,15 @@ export async function execExpect(verb: StepVerb, step: Step, scope: Scope, ctx: 
         throw new StepFailure('expected the frame outside any Batch', { expected: matcher, actual: item.json })
       const caps = new Map<string, unknown>()
       const mismatches = match(matcher, item.json, caps)
-      if (mismatches.length > 0)
-        throw new StepFailure(`frame does not match (got ${describe(item)})`, {
+      if (mismatches.length > 0) {
+        runnerWentSilent(c, item, ctx)
+        throw new StepFailure(`frame does not match (got ${describeWithHint(c, item)})`, {
           expected: matcher,
           actual: item.json,
           mismatches,
+          ...hintOf(c, item),
         })
+      }
       for (const [k, v] of caps) ctx.state.captures.set(k, v)
       for (const [name, path] of Object.entries((step.capture as Record<string, string> | undefined) ?? {})) {
         let v: unknown
@@ -80,17 +83,24 @@ export async function execExpect(verb: StepVerb, step: Step, scope: Scope, ctx: 
       }
       const actual = got.map((g) => g.json)
       const assignment = assign(matchers, actual)
-      if (assignment === null)
-        throw new StepFailure('the frames do not match the set in any order', { expected: matchers, actual })
+      if (assignment === null) {
+        const hinted = got.map((g) => hintOf(c, g)).find((h) => h.hint !== undefined) ?? {}
+        throw new StepFailure(
+          `the frames do not match the set in any order${hinted.hint ? ` (one is ${hinted.hint})` : ''}`,
+          { expected: matchers, actual, ...hinted },
+        )
+      }
       for (const [ei, ai] of assignment.entries()) match(matchers[ei], actual[ai], ctx.state.captures)
       return
     }
     case 'expectNothing': {
       const forMs = Math.min(ctx.scale(step.forMs as number), ctx.left())
       const item = await c.next(forMs)
+      if (item !== null) runnerWentSilent(c, item, ctx)
       if (item !== null)
-        throw new StepFailure(`expected nothing for ${Math.round(forMs)} ms, got ${describe(item)}`, {
+        throw new StepFailure(`expected nothing for ${Math.round(forMs)} ms, got ${describeWithHint(c, item)}`, {
           actual: itemJson(item),
+          ...hintOf(c, item),
         })
       return
     }
@@ -206,9 +216,10 @@ async function expectClose(step: Step, c: ScenarioConnection, within: number, ct
   if (first.kind === 'frame') {
     const b = first.frame.body
     if (b.case !== 'close')
-      throw new StepFailure(`expected Close ${want}, got ${describe(first)}`, {
+      throw new StepFailure(`expected Close ${want}, got ${describeWithHint(c, first)}`, {
         expected: { close: { code: codes } },
         actual: first.json,
+        ...hintOf(c, first),
       })
     if (!codes.includes(b.value.code))
       throw new StepFailure(`expected Close ${want}, got Close ${codeName(b.value.code)}`, {
@@ -248,4 +259,37 @@ async function expectClose(step: Step, c: ScenarioConnection, within: number, ct
       actual: first.event.wsCode,
     })
   }
+}
+
+/**
+ * An unexpected Close 3002 (HEARTBEAT_TIMEOUT) after the runner wrote nothing on the connection
+ * for 1.5 heartbeats while it lagged: its keep-alive Pings (every heartbeat/3) or the scenario's
+ * own timed writes went out late, so the server's close is right or cannot be judged —
+ * inconclusive, not a failure. Without lag the silence was the scenario's, and the close is judged.
+ */
+function runnerWentSilent(c: ScenarioConnection, item: InboxItem, ctx: StepContext): void {
+  const welcome = ctx.state.captures.get(`${c.name}.welcome`) as { heartbeatMs?: unknown } | undefined
+  const hb = c.keepaliveHeartbeatMs ?? (Number(welcome?.heartbeatMs) || null)
+  if (hb === null || item.kind !== 'frame') return
+  const b = item.frame.body
+  if (b.case !== 'close' || b.value.code !== CloseCode.HEARTBEAT_TIMEOUT) return
+  // The server closed for silence some time before the Close arrived: look at the runner's writes
+  // over the last few heartbeats for a gap of 1.5 heartbeats.
+  const from = item.mono - 3 * hb
+  const silent = c.longestWriteGap(from, item.mono)
+  const lag = lagProbe.maxLag(from, item.mono)
+  if (silent >= hb * 1.5 - TIMER_TOLERANCE_MS && lag > TIMER_TOLERANCE_MS)
+    throw new TimingInconclusive(
+      `Close 3002 after the runner wrote nothing for ${Math.round(silent)} ms (heartbeat ${hb} ms): runner lagged ${Math.round(lag)} ms, so its writes went out late`,
+    )
+}
+
+function hintOf(c: ScenarioConnection, item: InboxItem): { hint?: string } {
+  const hint = unexpectedFrameHint(c, item)
+  return hint === undefined ? {} : { hint }
+}
+
+function describeWithHint(c: ScenarioConnection, item: InboxItem): string {
+  const hint = unexpectedFrameHint(c, item)
+  return hint === undefined ? describe(item) : `${describe(item)}: ${hint}`
 }

@@ -11,6 +11,7 @@ import { match } from '../judge/matcher.js'
 import type { Step, StepVerb } from '../load/scenario-types.js'
 import { DEFAULT_WITHIN_MS } from '../load/scenario-types.js'
 import type { StepContext } from './step-context.js'
+import { stalledUpgradeStep } from './step-stalled-upgrade.js'
 import { HarnessError, StepFailure } from './case-types.js'
 import { ScenarioConnection, type InboxItem } from './scenario-connection.js'
 import type { Scope } from './scope.js'
@@ -175,6 +176,8 @@ async function connectOnce(step: Step, scope: Scope, ctx: StepContext): Promise<
   if (old && !old.closed) old.dispose()
   const options: OpenOptions = Array.isArray(step.subprotocols) ? { subprotocols: step.subprotocols as string[] } : {}
   if (step.refused === true) return refusedStep(name, options, ctx)
+  if (step.stallUpgrade === true)
+    return stalledUpgradeStep(name, Math.min(ctx.scale(CONNECT_TIMEOUT_MS), ctx.left()), ctx)
   // "transport": "other" puts this connection on the transport the case does
   // not run over, so one user or device can be on TCP and WebSocket at once.
   const kind = step.transport === 'other' ? otherTransport(ctx.env.transport) : ctx.env.transport
@@ -199,6 +202,7 @@ async function connectOnce(step: Step, scope: Scope, ctx: StepContext): Promise<
       : {}),
   })
   ctx.conns.set(name, c)
+  if (typeof hello.deviceId === 'string') c.identity = { userId: ctx.names.userId(actorName), deviceId: hello.deviceId }
   ctx.transcript.event(
     name,
     'connect',
@@ -347,6 +351,21 @@ export function describe(item: InboxItem): string {
   if (item.kind === 'garbage') return `garbage: ${item.detail}`
   const e = item.event
   return `connection closed (${e.how}${e.wsCode !== undefined ? ` ws ${e.wsCode}` : ''})`
+}
+
+/**
+ * Names the rule an unexpected frame breaks when the frame alone shows it, so
+ * that one wrong comparison in a server reads as one cause in the report.
+ */
+export function unexpectedFrameHint(c: ScenarioConnection, item: InboxItem): string | undefined {
+  if (item.kind !== 'frame' || c.identity === null) return undefined
+  const b = item.frame.body
+  if (b.case === 'deliver' && !b.value.replayed) {
+    const m = b.value.message
+    if (m && m.senderUserId === c.identity.userId && m.senderDeviceId === c.identity.deviceId)
+      return "a Deliver of this device's own message [DLV-5]"
+  }
+  return undefined
 }
 
 export function itemJson(item: InboxItem): unknown {

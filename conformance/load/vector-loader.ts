@@ -223,11 +223,17 @@ export function checkScenario(s: Scenario): string[] {
         at('subprotocols and refused apply to the case\'s own (WebSocket) transport, not "transport": "other"')
       if ((step.subprotocols !== undefined || step.refused !== undefined) && !needs.has('ws-only'))
         at('subprotocols and refused are WebSocket options: the scenario needs "needs": ["ws-only"]')
+      if (step.stallUpgrade === true) {
+        if (!needs.has('ws-only')) at('stallUpgrade is a WebSocket option: the scenario needs "needs": ["ws-only"]')
+        // [HS-17] the connection never becomes a WebSocket: nothing can follow on it
+        for (const k of ['hello', 'handshake', 'welcome', 'skipReplay', 'autoPing', 'raw', 'ignore', 'subprotocols', 'refused', 'transport'])
+          if (step[k] !== undefined) at(`'${k}' makes no sense on a connection whose upgrade request never completes`)
+      }
       if (step.refused === true) {
         // [FRM-12] a refused connection is never opened: nothing can follow on it
         for (const k of ['hello', 'handshake', 'welcome', 'skipReplay', 'autoPing', 'raw', 'ignore', 'withinMs'])
           if (step[k] !== undefined) at(`'${k}' makes no sense on a connection that must be refused`)
-      } else opened.add((step.conn as string | undefined) ?? (step.connect as string))
+      } else if (step.stallUpgrade !== true) opened.add((step.conn as string | undefined) ?? (step.connect as string))
       if (step.hello !== undefined)
         for (const e of checkMessageShape(step.hello, HelloSchema, 'frame', true)) at(`hello.${e}`)
       if (step.welcome !== undefined)

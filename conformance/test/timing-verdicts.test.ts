@@ -67,6 +67,40 @@ t.test('a runner that stalls while the close arrives is inconclusive, not failed
   t.equal(report.exitCode, 0, 'inconclusive does not change the exit code')
 })
 
+t.test('a Close 3002 after the runner itself went silent while lagging is inconclusive, not failed', async (t) => {
+  // The case Pings every 500 ms (heartbeat 1000 ms). The test blocks this process from 0.7 s to
+  // 2.4 s: the runner writes nothing for more than 1.5 heartbeats, so the server's idle close is
+  // right, and the runner cannot blame it.
+  const report = await withFakeServer([], (_s, targets) =>
+    runSuite({
+      targets,
+      tokenSecret: SECRET,
+      transports: ['tcp'],
+      cases: ['heartbeat.pings-keep-connection-alive'],
+      onCaseStart: () => {
+        setTimeout(() => {
+          const until = performance.now() + 1_700
+          while (performance.now() < until) {
+            // busy: the runner lags
+          }
+        }, 700)
+      },
+    }),
+  )
+  t.match(
+    verdictOf(report.cases, 'heartbeat.pings-keep-connection-alive'),
+    /^inconclusive: Close 3002 after the runner wrote nothing for \d+ ms .*runner lagged/,
+  )
+  t.equal(report.summary.failed, 0)
+})
+
+t.test('the same case without lag passes: the keep-alive judgement needs the lag', async (t) => {
+  const report = await withFakeServer([], (_s, targets) =>
+    runSuite({ targets, tokenSecret: SECRET, transports: ['tcp'], cases: ['heartbeat.pings-keep-connection-alive'] }),
+  )
+  t.match(verdictOf(report.cases, 'heartbeat.pings-keep-connection-alive'), /^pass/)
+})
+
 t.test('bounds are judged with the timer tolerance, and lag makes a judgement inconclusive', async (t) => {
   t.same(judgeBound({ notBeforeMs: 1500, beforeMs: 2000 }, 1500, 0), { verdict: 'pass' })
   t.equal(judgeBound({ notBeforeMs: 1500 }, 1420, 0).verdict, 'fail', '1.42x heartbeat is too early')

@@ -173,7 +173,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const listeners: Listener[] = []
   try {
     if (opts.tcp) listeners.push(await listenTcp({ ...opts.tcp, maxFrameBytes: limits.maxFrameBytes }, accept))
-    if (opts.ws) listeners.push(await listenWs({ ...opts.ws, maxFrameBytes: limits.maxFrameBytes }, accept))
+    if (opts.ws)
+      listeners.push(
+        // [HS-17] the upgrade request is bounded by the handshake timeout too
+        await listenWs({ upgradeTimeoutMs: handshakeTimeoutMs, ...opts.ws, maxFrameBytes: limits.maxFrameBytes }, accept),
+      )
   } catch (err) {
     await Promise.all(listeners.map((l) => l.close()))
     throw err

@@ -28,6 +28,8 @@ export interface DriverContext {
 export class SessionDriver implements HubMember {
   readonly session: ServerSession
   private timer: NodeJS.Timeout | null = null
+  /** The timer's step, deferred past this loop turn's socket reads (see setTimer). */
+  private timerCheck: NodeJS.Immediate | null = null
   private ended = false
   private handshaking = true
 
@@ -147,8 +149,15 @@ export class SessionDriver implements HubMember {
     if (this.ended) return
     this.timer = setTimeout(
       () => {
+        // Timers run before the event loop reads sockets: after a stall (a
+        // busy machine), frames may be waiting unread while an idle timer
+        // fires. Judge the timer after this turn's reads, so a peer whose
+        // frames arrived in time is not closed for silence. [HB-2]
         this.timer = null
-        this.step({ type: 'timer' })
+        this.timerCheck = setImmediate(() => {
+          this.timerCheck = null
+          this.step({ type: 'timer' })
+        })
       },
       Math.max(0, at - this.ctx.now()),
     )
@@ -156,6 +165,8 @@ export class SessionDriver implements HubMember {
 
   private clearTimer(): void {
     if (this.timer !== null) clearTimeout(this.timer)
+    if (this.timerCheck !== null) clearImmediate(this.timerCheck)
     this.timer = null
+    this.timerCheck = null
   }
 }

@@ -141,6 +141,12 @@ export interface ListenWsOptions extends WsOptions {
   port?: number
   /** Only upgrades on this path are accepted (default "/imwire"). */
   path?: string
+  /**
+   * [HS-17] A TCP connection that has not completed its upgrade request this
+   * long after accept is closed (there is no WebSocket yet to carry a Close).
+   * Default: no bound of its own.
+   */
+  upgradeTimeoutMs?: number
 }
 
 /**
@@ -161,7 +167,18 @@ export function listenWs(opts: ListenWsOptions, onConnection: (conn: WsConnectio
     clientTracking: false,
     handleProtocols: (protocols) => (protocols.has(WS_SUBPROTOCOL) ? WS_SUBPROTOCOL : false),
   })
+  const upgradeTimers = new WeakMap<Duplex, NodeJS.Timeout>()
+  const upgradeTimeoutMs = opts.upgradeTimeoutMs
+  if (upgradeTimeoutMs !== undefined) {
+    server.on('connection', (socket) => {
+      const timer = setTimeout(() => socket.destroy(), upgradeTimeoutMs)
+      upgradeTimers.set(socket, timer)
+      socket.once('close', () => clearTimeout(timer))
+    })
+  }
   server.on('upgrade', (req, socket, head) => {
+    // The upgrade request is complete: from here the handshake timer of the session runs. [HS-8]
+    clearTimeout(upgradeTimers.get(socket))
     const reqPath = (req.url ?? '/').split('?')[0]
     if (reqPath !== path) return refuse(socket, 404, 'Not Found')
     const offered = String(req.headers['sec-websocket-protocol'] ?? '')

@@ -113,6 +113,19 @@ for (const ref of referenceJobs) {
   t.test(`the reference server passes every catcher checked over ${ref.name.slice(10).toUpperCase()}`, async (t) => {
     const r = await (results.get(ref.name) as Promise<FaultRun>)
     t.same(r.problems, [], 'no crash, no harness error')
+    // This file runs four suites at once beside the rest of npm test: on a loaded 2-core machine
+    // the reference server's own timers can fire late enough to break a heartbeat bound (which the
+    // kit checks as written). A catcher that fails here is run again, alone; only a failure that
+    // repeats counts. (The broken servers below prove every catcher can fail.)
+    const k = ref.name.slice(10) as 'tcp' | 'ws'
+    for (const [key, c] of [...r.notPassing]) {
+      const again = await runAgainst(null, { cases: [c.id], transports: [k], jobs: 1 })
+      if (again.notPassing.size === 0 && again.passing.length === 1) {
+        t.comment(`${key} failed under load (${c.failure?.message ?? c.reason ?? ''}) and passed alone`)
+        r.notPassing.delete(key)
+        r.passing.push(key)
+      }
+    }
     t.same(
       [...r.notPassing.values()].map(
         (c) => `${c.transport}:${c.id} ${c.verdict}: ${c.failure?.message ?? c.reason ?? ''}`,
@@ -120,7 +133,6 @@ for (const ref of referenceJobs) {
       [],
       'every catcher passes',
     )
-    const k = ref.name.slice(10) as 'tcp' | 'ws'
     t.equal(r.passing.length, catchersOver(k).filter((id) => runsOver(id, k)).length, 'every catcher ran')
   })
 }
