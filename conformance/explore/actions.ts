@@ -9,7 +9,13 @@ import fc from 'fast-check'
 export const USERS = 3
 export const DEVICES = 2
 export const ACTORS = USERS * DEVICES
-export const CONVERSATIONS = 4
+/**
+ * Conversation names, mixed-case on purpose: byte order and case-insensitive
+ * order disagree on them (C1 < b2 < c0 by bytes), so a listing sorted the
+ * wrong way shows [HIS-5].
+ */
+export const CONV_NAMES = ['c0', 'C1', 'b2', 'c3']
+export const CONVERSATIONS = CONV_NAMES.length
 
 export type Action =
   | {
@@ -23,13 +29,21 @@ export type Action =
       resume: 'none' | 'top' | 'tooHigh'
       /** Hello.heartbeat_ms above the bound (clamped to 300000) or at it */
       clampHeartbeat: boolean
+      /** acknowledge each delivery as it arrives, while the replay (held by a tiny window) runs */
+      ackReplay: boolean
     }
   | { t: 'badHello'; a: number; tcp: boolean; how: 'token' | 'version' | 'device' | 'maxFrame' }
   | { t: 'disconnect'; a: number; graceful: boolean }
   | { t: 'create'; a: number; c: number; group: boolean; members: number }
   | { t: 'add'; a: number; c: number; users: number }
   | { t: 'remove'; a: number; c: number; users: number }
-  | { t: 'leave'; a: number; c: number }
+  | {
+      t: 'leave'
+      a: number
+      c: number
+      /** list the user's conversations just before and just after (state built up before the event) */
+      probe: boolean
+    }
   | {
       t: 'send'
       a: number
@@ -47,7 +61,12 @@ export type Action =
   | { t: 'list'; a: number; after: number; limit: number }
   | { t: 'ping'; a: number }
   | { t: 'invalid'; a: number; how: 'hello' | 'unknown' | 'serverBody' }
-  | { t: 'restart'; kill: boolean }
+  | {
+      t: 'restart'
+      kill: boolean
+      /** a second restart right after the first (durability across more than one restart) */
+      twice: boolean
+    }
 
 const actor = fc.integer({ min: 0, max: ACTORS - 1 })
 const conv = fc.integer({ min: 0, max: CONVERSATIONS - 1 })
@@ -69,6 +88,7 @@ export function actionArb(opts: { restarts: boolean }): fc.Arbitrary<Action> {
         lz4: fc.boolean(),
         resume: fc.constantFrom('none' as const, 'none' as const, 'top' as const, 'tooHigh' as const),
         clampHeartbeat: fc.boolean(),
+        ackReplay: fc.boolean(),
       }),
     },
     {
@@ -93,7 +113,10 @@ export function actionArb(opts: { restarts: boolean }): fc.Arbitrary<Action> {
     },
     { weight: 3, arbitrary: fc.record({ t: fc.constant('add' as const), a: actor, c: conv, users: userMask }) },
     { weight: 3, arbitrary: fc.record({ t: fc.constant('remove' as const), a: actor, c: conv, users: userMask }) },
-    { weight: 2, arbitrary: fc.record({ t: fc.constant('leave' as const), a: actor, c: conv }) },
+    {
+      weight: 2,
+      arbitrary: fc.record({ t: fc.constant('leave' as const), a: actor, c: conv, probe: fc.boolean() }),
+    },
     {
       weight: 20,
       arbitrary: fc.record({
@@ -161,7 +184,10 @@ export function actionArb(opts: { restarts: boolean }): fc.Arbitrary<Action> {
     },
   ]
   if (opts.restarts)
-    arbs.push({ weight: 2, arbitrary: fc.record({ t: fc.constant('restart' as const), kill: fc.boolean() }) })
+    arbs.push({
+      weight: 2,
+      arbitrary: fc.record({ t: fc.constant('restart' as const), kill: fc.boolean(), twice: fc.boolean() }),
+    })
   return fc.oneof(...arbs)
 }
 

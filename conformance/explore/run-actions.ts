@@ -11,14 +11,20 @@ import { frameFromJson, frameToMatchJson } from '../judge/proto-json.js'
 import type { Json } from '../load/scenario-types.js'
 import { ImwireModel } from '../model/model.js'
 import type { Violation } from '../model/expectation.js'
-import { type Action, DEVICES } from './actions.js'
+import { type Action, CONV_NAMES, DEVICES } from './actions.js'
 
 type Obj = { [k: string]: Json }
 
 /** One concrete step, as the vector writer replays it. */
 export type TraceStep =
-  | { op: 'connect'; conn: string; actor: number; tcp: boolean; hello: Obj; badToken?: boolean }
-  | { op: 'send'; conn: string; frame: Obj }
+  | { op: 'connect'; conn: string; actor: number; tcp: boolean; hello: Obj; badToken?: boolean; settle?: boolean }
+  | {
+      op: 'send'
+      conn: string
+      frame: Obj
+      /** wait for what the server owes before the next step (a probe that must be answered first) */
+      settle?: boolean
+    }
   | { op: 'batch'; conn: string; frames: Obj[]; codec: 'none' | 'lz4' }
   | { op: 'unknown'; conn: string }
   | { op: 'disconnect'; conn: string; graceful: boolean }
@@ -30,9 +36,11 @@ export interface RunResult {
   at: number
   actionsRun: number
   trace: TraceStep[]
-  /** Trace length at the end of each action. */
+  /** Trace length at the end of each action (and after each settling step). */
   traceMarks: number[]
   limits: ReturnType<ImwireModel['knownLimits']>
+  /** Prefix of the run's user and conversation ids. */
+  namespace: string
 }
 
 export interface RunOptions {
@@ -46,7 +54,6 @@ export interface RunOptions {
 }
 
 const USER_NAMES = ['u0', 'u1', 'u2']
-const CONV_NAMES = ['c0', 'c1', 'c2', 'c3']
 
 export async function runActions(actions: Action[], o: RunOptions): Promise<RunResult> {
   const quiesceMs = o.quiesceMs ?? 3000
@@ -63,6 +70,7 @@ export async function runActions(actions: Action[], o: RunOptions): Promise<RunR
   const clientClosed = new Set<string>()
   const current = new Map<number, string>()
   const deliveredMax = new Map<string, number>()
+  const ackedMax = new Map<string, number>()
   const sent: Array<{ user: number; frame: Obj }> = []
   let violation: Violation | null = null
   let at = -1
@@ -216,6 +224,34 @@ export async function runActions(actions: Action[], o: RunOptions): Promise<RunR
     }
   }
 
+  /**
+   * Acks during replay: after each burst the server sends (a tiny window holds
+   * the rest), acknowledge every conversation up to what this connection was
+   * delivered, until nothing new arrives. Each ack is a settling step, so the
+   * vector replays the same interleaving.
+   */
+  const ackWhileReplaying = async (conn: string) => {
+    for (let round = 0; round < 8 && !violation; round++) {
+      await quiesce()
+      if (traceMarks.at(-1) !== trace.length) traceMarks.push(trace.length)
+      if (violation || !model.hasSession(conn)) return
+      let acked = false
+      for (const [k, seq] of deliveredMax) {
+        const [c, conv] = k.split('\0') as [string, string]
+        if (c !== conn || seq <= (ackedMax.get(k) ?? 0)) continue
+        ackedMax.set(k, seq)
+        await apply({
+          op: 'send',
+          conn,
+          frame: { deliverAck: { conversationId: conv, upToSeq: String(seq) } },
+          settle: true,
+        })
+        acked = true
+      }
+      if (!acked) return
+    }
+  }
+
   const live = (a: number): string | null => {
     const c = current.get(a)
     return c !== undefined && model.hasSession(c) ? c : null
@@ -233,7 +269,11 @@ export async function runActions(actions: Action[], o: RunOptions): Promise<RunR
 
   const resolve = (act: Action): TraceStep[] => {
     const rid = 1 + actionIndex
-    if (act.t === 'restart') return o.target.canRestart ? [{ op: 'restart', kill: act.kill }] : []
+    if (act.t === 'restart') {
+      if (!o.target.canRestart) return []
+      const once: TraceStep = { op: 'restart', kill: act.kill }
+      return act.twice ? [once, { op: 'restart', kill: act.kill }] : [once]
+    }
     if (act.t === 'connect') {
       const conn = newConn(act.a)
       const user = userOf(act.a)
@@ -247,9 +287,21 @@ export async function runActions(actions: Action[], o: RunOptions): Promise<RunR
         if (convs.length > 0)
           hello.resume = convs.map((c, i) => ({
             conversationId: c.id,
-            seq: String(c.messages.length + (act.resume === 'tooHigh' && i === 0 ? 1 : 0)),
+            // the bad position comes last, after valid ones a refused Hello must not apply [RSM-4]
+            seq: String(c.messages.length + (act.resume === 'tooHigh' && i === convs.length - 1 ? 1 : 0)),
             epoch: c.epoch as unknown as Json,
           }))
+      }
+      if (act.resume === 'tooHigh' && hello.resume) {
+        // refused [RSM-4]; the client connects again without resume positions, and
+        // what it is replayed then shows whether the refused Hello moved a cursor
+        const again = newConn(act.a)
+        const { resume: _, ...plain } = hello
+        current.set(act.a, again)
+        return [
+          { op: 'connect', conn, actor: act.a, tcp: act.tcp, hello, settle: true },
+          { op: 'connect', conn: again, actor: act.a, tcp: act.tcp, hello: plain },
+        ]
       }
       current.set(act.a, conn)
       return [{ op: 'connect', conn, actor: act.a, tcp: act.tcp, hello }]
@@ -314,8 +366,23 @@ export async function runActions(actions: Action[], o: RunOptions): Promise<RunR
             },
           },
         ]
-      case 'leave':
-        return [{ op: 'send', conn, frame: { leaveConversation: { requestId: rid, conversationId: convOf(act.c) } } }]
+      case 'leave': {
+        const leave: TraceStep = {
+          op: 'send',
+          conn,
+          frame: { leaveConversation: { requestId: rid, conversationId: convOf(act.c) } },
+        }
+        if (!act.probe) return [leave]
+        // a listing just before the leave and the same listing just after: state
+        // built up before the event must not outlive it
+        const list = (requestId: number): TraceStep => ({
+          op: 'send',
+          conn,
+          frame: { listConversations: { requestId, afterConversationId: '', limit: 0 } },
+          settle: true,
+        })
+        return [list(1000 + rid), { ...leave, settle: true }, list(2000 + rid)]
+      }
       case 'send': {
         const key = `${user}\0d${act.a % DEVICES}\0${convOf(act.c)}`
         let last = model.world.sendSeqs.get(key) ?? 0
@@ -410,9 +477,17 @@ export async function runActions(actions: Action[], o: RunOptions): Promise<RunR
 
   try {
     for (actionIndex = 0; actionIndex < actions.length && !violation; actionIndex++) {
-      for (const s of resolve(actions[actionIndex] as Action)) await apply(s)
+      for (const s of resolve(actions[actionIndex] as Action)) {
+        await apply(s)
+        if ((s.op === 'send' || s.op === 'connect') && s.settle && !violation) {
+          await quiesce()
+          traceMarks.push(trace.length)
+        }
+      }
+      const act = actions[actionIndex] as Action
+      if (act.t === 'connect' && act.ackReplay) await ackWhileReplaying(current.get(act.a) as string)
       await quiesce()
-      traceMarks.push(trace.length)
+      if (traceMarks.at(-1) !== trace.length) traceMarks.push(trace.length)
     }
     if (!violation) {
       // frames owed nothing but sent anyway show up a moment later
@@ -431,5 +506,6 @@ export async function runActions(actions: Action[], o: RunOptions): Promise<RunR
     trace,
     traceMarks,
     limits: model.knownLimits(),
+    namespace: o.namespace,
   }
 }

@@ -5,14 +5,15 @@
 // normal runner replays the vector with fresh users and conversations.
 import type { Json } from '../load/scenario-types.js'
 import { ImwireModel } from '../model/model.js'
-import { DEVICES, USERS } from './actions.js'
+import { CONV_NAMES, DEVICES, USERS } from './actions.js'
 import type { RunResult, TraceStep } from './run-actions.js'
 
 type Obj = { [k: string]: Json }
 
 export function traceToScenario(r: RunResult, meta: { seed: number; requirement: string; message: string }): Obj {
   const trace = r.trace
-  const ns = namespaceOf(trace)
+  // a trace of Hellos alone names no user or conversation: the run says its namespace
+  const ns = r.namespace ?? namespaceOf(trace)
   const limits = r.limits ?? {
     maxMessageBytes: 65536,
     replayLimit: 500,
@@ -29,12 +30,17 @@ export function traceToScenario(r: RunResult, meta: { seed: number; requirement:
   const capsKnown = new Set<string>()
   const steps: Obj[] = []
   let needsRestart = false
+  // connections keep their transport relative to the first one: a user on both
+  // transports at once stays so when the vector runs over either
+  const firstTcp = trace.find((s) => s.op === 'connect')?.tcp
+  let twoTransports = false
   let lz4 = false
 
   const tmpl = (v: Json, inMatcher: boolean, introduced: Set<string>): Json => {
     if (typeof v === 'string') {
       if (ns && v.startsWith(`${ns}-u`)) return `\${user.${v.slice(ns.length + 1)}}`
-      if (ns && v.startsWith(`${ns}-c`)) return `\${conv.${v.slice(ns.length + 1)}}`
+      if (ns && v.startsWith(`${ns}-`) && CONV_NAMES.includes(v.slice(ns.length + 1)))
+        return `\${conv.${v.slice(ns.length + 1)}}`
       const mid = msgIds.get(v)
       if (mid) return `\${msgid.${mid}}`
       if (v.length > 200 && /^[A-Za-z0-9+/=]+$/.test(v)) {
@@ -92,7 +98,14 @@ export function traceToScenario(r: RunResult, meta: { seed: number; requirement:
           deviceId: `d${s.actor % DEVICES}`,
           ...(tmpl(s.hello, false, none) as Obj),
         }
-        steps.push({ connect: `a${s.actor}`, conn: s.conn, handshake: 'none' })
+        const other = firstTcp !== undefined && s.tcp !== firstTcp
+        if (other) twoTransports = true
+        steps.push({
+          connect: `a${s.actor}`,
+          conn: s.conn,
+          handshake: 'none',
+          ...(other ? { transport: 'other' } : {}),
+        })
         steps.push({ send: s.conn, frame: { hello } })
         model.open(s.conn)
         model.clientFrame(s.conn, {
@@ -156,7 +169,9 @@ export function traceToScenario(r: RunResult, meta: { seed: number; requirement:
         requirements: [meta.requirement],
         level: 'MUST',
         ...(lz4 ? { features: ['lz4'] } : {}),
-        ...(needsRestart ? { needs: ['restart'] } : {}),
+        ...(needsRestart || twoTransports
+          ? { needs: [...(needsRestart ? ['restart'] : []), ...(twoTransports ? ['two-transports'] : [])] }
+          : {}),
         timeoutMs: 60000,
         actors,
         steps,
@@ -168,7 +183,7 @@ export function traceToScenario(r: RunResult, meta: { seed: number; requirement:
 function namespaceOf(trace: TraceStep[]): string | null {
   for (const s of trace) {
     const json = JSON.stringify(s)
-    const m = /"(ex-[0-9a-f]+)-[uc]\d"/.exec(json)
+    const m = /"(ex-[0-9a-f]+)-[ucCb]\d"/.exec(json)
     if (m) return m[1] as string
   }
   return null

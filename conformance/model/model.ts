@@ -483,12 +483,17 @@ export class ImwireModel {
         const w = ((actual as Obj | null)?.welcome ?? {}) as Obj
         const l = (w.limits ?? {}) as Obj
         if (this.opts.limits === undefined && actual !== null) {
+          const rw = Number(l.receiveWindow)
           this.limits = {
             maxMessageBytes: Number(l.maxMessageBytes),
             replayLimit: Number(l.replayLimit),
             historyPageMax: Number(l.historyPageMax),
             maxGroupMembers: Number(l.maxGroupMembers),
-            receiveWindow: Number(l.receiveWindow),
+            // [FLW-5] A Welcome answering a requested window carries min(requested, maximum):
+            // only one answering no request shows the server's own value. Taking a small
+            // effective window for the maximum made simulate() hold Delivers that the other
+            // connections' larger windows let through (written vectors failed on the reference).
+            receiveWindow: c.helloWindow === 0 ? rw : Math.max(this.limits?.receiveWindow ?? 0, rw),
           }
         }
         const limits = this.limits as ModelLimits

@@ -212,3 +212,30 @@ t.test('a message sent after Welcome was observed comes live after ReplayComplet
   third.deliver.message = { ...third.deliver.message, clientMsgId: ID3, messageId: 'm3' }
   t.equal(m.observe('b2', third)?.requirement, 'HS-11', 'not replayed: it is above the boundary')
 })
+
+t.test(
+  "a Welcome answering a small requested window does not lower the server's window the model simulates",
+  async (t) => {
+    const m = session()
+    m.open('c')
+    m.clientFrame('c', {
+      hello: { versions: [1], token: 'ok.carol', deviceId: 'd', heartbeatMs: 300000, receiveWindow: 2 },
+    })
+    const welcome = {
+      welcome: {
+        version: 1,
+        userId: 'carol',
+        deviceId: 'd',
+        heartbeatMs: 300000,
+        sessionId: 's-c',
+        limits: { ...LIMITS, receiveWindow: 2, maxFrameBytes: 1048576 },
+      },
+    }
+    t.equal(m.observe('c', welcome), null)
+    t.equal(
+      m.knownLimits()?.receiveWindow,
+      LIMITS.receiveWindow,
+      '[FLW-5] 2 is min(requested, maximum), not the maximum',
+    )
+  },
+)

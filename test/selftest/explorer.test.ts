@@ -25,7 +25,7 @@ t.test('the reference server (in-memory store) passes a short exploration', asyn
 })
 
 const FOUND: Array<{ fault: string; requirement: string[] }> = [
-  { fault: 'batch-skips-dedupe', requirement: ['DUP-2', 'FAN-2', 'DLV-1', 'ORD-1'] },
+  { fault: 'batch-skips-dedupe', requirement: ['DUP-2', 'DUP-3', 'FAN-2', 'DLV-1', 'ORD-1'] },
 ]
 
 for (const { fault, requirement } of FOUND) {
