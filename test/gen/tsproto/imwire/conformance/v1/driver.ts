@@ -128,6 +128,10 @@ export interface CreateConversation {
   memberUserIds: string[];
   /** Optional title. */
   title: string;
+  /** The conversation id the client proposes. */
+  conversationId: string;
+  /** True for a group conversation, false for a direct one. */
+  group: boolean;
 }
 
 /** AddMembers: add users to a conversation. */
@@ -704,7 +708,7 @@ export const SendMessage: MessageFns<SendMessage> = {
 };
 
 function createBaseCreateConversation(): CreateConversation {
-  return { memberUserIds: [], title: "" };
+  return { memberUserIds: [], title: "", conversationId: "", group: false };
 }
 
 export const CreateConversation: MessageFns<CreateConversation> = {
@@ -714,6 +718,12 @@ export const CreateConversation: MessageFns<CreateConversation> = {
     }
     if (message.title !== "") {
       writer.uint32(18).string(message.title);
+    }
+    if (message.conversationId !== "") {
+      writer.uint32(26).string(message.conversationId);
+    }
+    if (message.group !== false) {
+      writer.uint32(32).bool(message.group);
     }
     return writer;
   },
@@ -745,6 +755,22 @@ export const CreateConversation: MessageFns<CreateConversation> = {
             }
 
             message.title = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.conversationId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.group = reader.bool();
             continue;
           }
         }
