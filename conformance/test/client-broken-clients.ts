@@ -1,0 +1,110 @@
+// Broken clients for the client-conformance self-test: each is the reference
+// client with one realistic fault composed in through the adapter's hooks, and
+// names the client scenarios that must catch it.
+import { randomBytes } from 'node:crypto'
+import { MemoryClientStore } from '../../src/client/index.js'
+import type { Frame } from '../../src/gen/es/imwire/v1/frame_pb.js'
+import type { Connection } from '../../src/transport/index.js'
+import type { AdapterHooks } from '../client/reference-adapter.js'
+
+export interface BrokenClient {
+  name: string
+  fault: string
+  hooks: AdapterHooks
+  catchers: string[]
+}
+
+/** Rewrites frames the client receives before it sees them. */
+function onIncoming(conn: Connection, edit: (f: Frame) => void): Connection {
+  const emit = conn.emit.bind(conn) as (ev: string, ...args: unknown[]) => boolean
+  ;(conn as unknown as { emit: typeof emit }).emit = (ev, ...args) => {
+    if (ev === 'frame') edit(args[0] as Frame)
+    return emit(ev, ...args)
+  }
+  return conn
+}
+
+/** Sees (and may rewrite) frames the client sends. */
+function onOutgoing(conn: Connection, edit: (f: Frame) => void): Connection {
+  const send = conn.send.bind(conn)
+  conn.send = (f: Frame) => {
+    edit(f)
+    send(f)
+  }
+  return conn
+}
+
+export const BROKEN_CLIENTS: BrokenClient[] = [
+  {
+    name: 'new-id-per-attempt',
+    fault: 'draws a fresh client_msg_id for every connection a message is sent on',
+    hooks: {
+      connection: (conn) => {
+        const fresh = new Map<string, Uint8Array>()
+        return onOutgoing(conn, (f) => {
+          if (f.body.case !== 'send') return
+          const key = Buffer.from(f.body.value.clientMsgId).toString('hex')
+          if (!fresh.has(key)) fresh.set(key, randomBytes(16))
+          f.body.value.clientMsgId = fresh.get(key) as Uint8Array
+        })
+      },
+    },
+    catchers: ['client.retry.same-id-after-drop'],
+  },
+  {
+    name: 'resend-on-live-connection',
+    fault: 'sends an unanswered Send again 500 ms later on the same, live connection',
+    hooks: {
+      connection: (conn) => {
+        const again = (f: Frame) => {
+          const t = setTimeout(() => {
+            if (!conn.closed) conn.send(f)
+          }, 500)
+          t.unref()
+        }
+        const send = conn.send.bind(conn)
+        conn.send = (f: Frame) => {
+          send(f)
+          if (f.body.case === 'send') again(f)
+        }
+        return conn
+      },
+    },
+    catchers: ['client.retry.no-resend-on-live-connection'],
+  },
+  {
+    name: 'reconnects-after-terminal',
+    fault: 'starts again after any terminal close, 3509 included',
+    hooks: { restartAfterTerminal: () => true },
+    catchers: ['client.retry.no-reconnect-after-3509', 'client.retry.no-reconnect-after-terminal-close'],
+  },
+  {
+    name: 'no-backoff',
+    fault: 'reconnects at once after every failure (a window of 0 ms)',
+    hooks: { options: (o) => ({ ...o, backoff: { baseMs: 0 } }) },
+    catchers: ['client.retry.backoff-window'],
+  },
+  {
+    name: 'fixed-delay',
+    fault: 'waits a fixed ~1 s before every reconnect instead of a jittered, growing window',
+    hooks: { options: (o) => ({ ...o, backoff: { baseMs: 1000, capMs: 1000, random: () => 0.999 } }) },
+    catchers: ['client.retry.backoff-window'],
+  },
+  {
+    name: 'ignores-retry-after',
+    fault: 'ignores Close.retry_after_ms',
+    hooks: {
+      connection: (conn) =>
+        onIncoming(conn, (f) => {
+          if (f.body.case === 'close') f.body.value.retryAfterMs = 0
+        }),
+    },
+    catchers: ['client.retry.reconnect-not-before-retry-after'],
+  },
+  {
+    name: 'memory-outbox',
+    fault: 'keeps its outbox only in memory (lost on restart)',
+    hooks: { store: () => new MemoryClientStore() },
+    catchers: ['client.outbox.survives-restart'],
+  },
+]

@@ -1,0 +1,37 @@
+// NOT yet in npm test: under tap the process does not exit after the last test (a
+// handle leaks after client.retry.reconnect-not-before-retry-after). Run by hand:
+//   npx tap conformance/test/client-conformance.manual.ts  (all 22 assertions pass)
+// Client conformance: the reference client passes every client scenario, and
+// each broken client (the reference client with one fault) fails the
+// scenarios listed as its catchers. A scenario that no broken client fails
+// would be a check nobody has seen go red.
+import t from 'tap'
+import { runClientScenario } from '../client/client-runner.js'
+import { BROKEN_CLIENTS } from './client-broken-clients.js'
+import { clientScenarios, referenceLauncher, scenario } from './client-helpers.js'
+
+const scenarios = clientScenarios()
+
+t.test('the reference client passes every client scenario', async (t) => {
+  for (const s of scenarios) {
+    const r = await runClientScenario(s, { launcher: referenceLauncher() })
+    t.equal(r.verdict, 'pass', `${s.id}${r.message ? `: ${r.message}` : ''}`)
+    if (r.verdict !== 'pass') t.comment(r.transcript.join('\n'))
+  }
+})
+
+for (const b of BROKEN_CLIENTS) {
+  t.test(`broken client ${b.name} (${b.fault}) is caught`, async (t) => {
+    for (const id of b.catchers) {
+      const r = await runClientScenario(scenario(id), { launcher: referenceLauncher(b.hooks) })
+      t.equal(r.verdict, 'fail', `${id} fails ${b.name}`)
+      if (r.verdict !== 'fail') t.comment(r.transcript.join('\n'))
+      else t.comment(`${id}: ${r.message}`)
+    }
+  })
+}
+
+t.test('every client scenario is caught by at least one broken client', async (t) => {
+  const caught = new Set(BROKEN_CLIENTS.flatMap((b) => b.catchers))
+  for (const s of scenarios) t.ok(caught.has(s.id), `${s.id} has a broken client that fails it`)
+})
