@@ -21,6 +21,12 @@ export interface CaseFailure {
   actual?: unknown
   /** Field-level differences between matcher and frame. */
   mismatches?: Mismatch[]
+  /**
+   * What the unexpected frame was, when the runner can name the rule it breaks
+   * (e.g. "a Deliver of this device's own message [DLV-5]"): failures with the
+   * same hint are one cause, whatever step they broke.
+   */
+  hint?: string
 }
 
 export interface CaseResult {
@@ -44,7 +50,7 @@ export class StepFailure extends Error {
   override name = 'StepFailure'
   constructor(
     message: string,
-    readonly detail: { expected?: unknown; actual?: unknown; mismatches?: Mismatch[] } = {},
+    readonly detail: { expected?: unknown; actual?: unknown; mismatches?: Mismatch[]; hint?: string } = {},
   ) {
     super(message)
   }

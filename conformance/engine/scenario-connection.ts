@@ -45,6 +45,8 @@ export class ScenarioConnection {
   readonly received: Frame[] = []
   private waiter: (() => void) | null = null
   private autoTimer: NodeJS.Timeout | null = null
+  /** The user and device this connection said Hello as (set by the connect step). */
+  identity: { userId: string; deviceId: string } | null = null
   /** The heartbeat the keep-alive Pings serve, while they run. */
   keepaliveHeartbeatMs: number | null = null
   private autoNonce = 0n

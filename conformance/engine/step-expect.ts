@@ -10,7 +10,7 @@ import { HarnessError, StepFailure, TimingInconclusive } from './case-types.js'
 import { lagProbe } from './lag-probe.js'
 import type { InboxItem, ScenarioConnection } from './scenario-connection.js'
 import { navigate, type Scope } from './scope.js'
-import { describe, itemJson } from './step-io.js'
+import { describe, itemJson, unexpectedFrameHint } from './step-io.js'
 import { resolveTemplates } from './templating.js'
 import { judgeBound, TIMER_TOLERANCE_MS } from './timing.js'
 
@@ -35,10 +35,11 @@ export async function execExpect(verb: StepVerb, step: Step, scope: Scope, ctx: 
       const mismatches = match(matcher, item.json, caps)
       if (mismatches.length > 0) {
         runnerWentSilent(c, item, ctx)
-        throw new StepFailure(`frame does not match (got ${describe(item)})`, {
+        throw new StepFailure(`frame does not match (got ${describeWithHint(c, item)})`, {
           expected: matcher,
           actual: item.json,
           mismatches,
+          ...hintOf(c, item),
         })
       }
       for (const [k, v] of caps) ctx.state.captures.set(k, v)
@@ -82,8 +83,13 @@ export async function execExpect(verb: StepVerb, step: Step, scope: Scope, ctx: 
       }
       const actual = got.map((g) => g.json)
       const assignment = assign(matchers, actual)
-      if (assignment === null)
-        throw new StepFailure('the frames do not match the set in any order', { expected: matchers, actual })
+      if (assignment === null) {
+        const hinted = got.map((g) => hintOf(c, g)).find((h) => h.hint !== undefined) ?? {}
+        throw new StepFailure(
+          `the frames do not match the set in any order${hinted.hint ? ` (one is ${hinted.hint})` : ''}`,
+          { expected: matchers, actual, ...hinted },
+        )
+      }
       for (const [ei, ai] of assignment.entries()) match(matchers[ei], actual[ai], ctx.state.captures)
       return
     }
@@ -92,8 +98,9 @@ export async function execExpect(verb: StepVerb, step: Step, scope: Scope, ctx: 
       const item = await c.next(forMs)
       if (item !== null) runnerWentSilent(c, item, ctx)
       if (item !== null)
-        throw new StepFailure(`expected nothing for ${Math.round(forMs)} ms, got ${describe(item)}`, {
+        throw new StepFailure(`expected nothing for ${Math.round(forMs)} ms, got ${describeWithHint(c, item)}`, {
           actual: itemJson(item),
+          ...hintOf(c, item),
         })
       return
     }
@@ -209,9 +216,10 @@ async function expectClose(step: Step, c: ScenarioConnection, within: number, ct
   if (first.kind === 'frame') {
     const b = first.frame.body
     if (b.case !== 'close')
-      throw new StepFailure(`expected Close ${want}, got ${describe(first)}`, {
+      throw new StepFailure(`expected Close ${want}, got ${describeWithHint(c, first)}`, {
         expected: { close: { code: codes } },
         actual: first.json,
+        ...hintOf(c, first),
       })
     if (!codes.includes(b.value.code))
       throw new StepFailure(`expected Close ${want}, got Close ${codeName(b.value.code)}`, {
@@ -274,4 +282,14 @@ function runnerWentSilent(c: ScenarioConnection, item: InboxItem, ctx: StepConte
     throw new TimingInconclusive(
       `Close 3002 after the runner wrote nothing for ${Math.round(silent)} ms (heartbeat ${hb} ms): runner lagged ${Math.round(lag)} ms, so its writes went out late`,
     )
+}
+
+function hintOf(c: ScenarioConnection, item: InboxItem): { hint?: string } {
+  const hint = unexpectedFrameHint(c, item)
+  return hint === undefined ? {} : { hint }
+}
+
+function describeWithHint(c: ScenarioConnection, item: InboxItem): string {
+  const hint = unexpectedFrameHint(c, item)
+  return hint === undefined ? describe(item) : `${describe(item)}: ${hint}`
 }

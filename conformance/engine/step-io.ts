@@ -202,6 +202,7 @@ async function connectOnce(step: Step, scope: Scope, ctx: StepContext): Promise<
       : {}),
   })
   ctx.conns.set(name, c)
+  if (typeof hello.deviceId === 'string') c.identity = { userId: ctx.names.userId(actorName), deviceId: hello.deviceId }
   ctx.transcript.event(
     name,
     'connect',
@@ -350,6 +351,21 @@ export function describe(item: InboxItem): string {
   if (item.kind === 'garbage') return `garbage: ${item.detail}`
   const e = item.event
   return `connection closed (${e.how}${e.wsCode !== undefined ? ` ws ${e.wsCode}` : ''})`
+}
+
+/**
+ * Names the rule an unexpected frame breaks when the frame alone shows it, so
+ * that one wrong comparison in a server reads as one cause in the report.
+ */
+export function unexpectedFrameHint(c: ScenarioConnection, item: InboxItem): string | undefined {
+  if (item.kind !== 'frame' || c.identity === null) return undefined
+  const b = item.frame.body
+  if (b.case === 'deliver' && !b.value.replayed) {
+    const m = b.value.message
+    if (m && m.senderUserId === c.identity.userId && m.senderDeviceId === c.identity.deviceId)
+      return "a Deliver of this device's own message [DLV-5]"
+  }
+  return undefined
 }
 
 export function itemJson(item: InboxItem): unknown {

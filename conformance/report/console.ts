@@ -1,5 +1,6 @@
-// Console reporter: live progress (one rewritten line on a TTY, one line per
-// case otherwise), then every failure with its transcript, then the summary.
+// Console reporter: live progress (one rewritten line on a TTY, a line per
+// tenth of the run in a log, a line per case with --verbose), then the
+// failures by cause with the case to read first in full, then the summary.
 import type { CaseResult } from '../engine/case-types.js'
 import type { TransportKind } from '../drivers/transport.js'
 import { caseLabel, failureLines, transcriptLines } from './format.js'
@@ -17,6 +18,7 @@ const MARK: Record<CaseResult['verdict'], string> = {
 export class ConsoleReporter {
   private readonly tty: boolean
   private running = new Set<string>()
+  private notPassing = 0
   constructor(
     private readonly out: NodeJS.WriteStream | { write(s: string): boolean; isTTY?: boolean },
     private readonly opts: { verbose?: boolean; color?: boolean; summaryOnly?: boolean } = {},
@@ -54,13 +56,18 @@ export class ConsoleReporter {
           ? this.c('31', MARK[r.verdict])
           : this.c('33', MARK[r.verdict])
     const line = `${mark} ${caseLabel(r)} (${r.durationMs} ms)${r.verdict === 'skipped' || r.verdict === 'inconclusive' ? ` — ${r.reason}` : ''}`
+    if (r.verdict === 'fail' || r.verdict === 'error') this.notPassing++
     if (this.tty) {
       this.out.write('\r\x1b[2K')
       if (r.verdict !== 'pass' || this.opts.verbose) this.out.write(`${line}\n`)
       this.out.write(`[${done}/${total}] running ${this.running.size}…`)
       if (done === total) this.out.write('\r\x1b[2K')
-    } else {
+    } else if (this.opts.verbose) {
       this.out.write(`${line}\n`)
+    } else if (!this.opts.summaryOnly && Math.floor((done * 10) / total) > Math.floor(((done - 1) * 10) / total)) {
+      // A log (CI) gets a progress line per tenth of the run, not a line per case: the report
+      // that follows leads with the causes, and a hundred FAIL lines would bury them.
+      this.out.write(`[${done}/${total}] ${this.notPassing} failed so far\n`)
     }
   }
 

@@ -2,8 +2,9 @@
 // hundred cases with the same symptom; the reports lead with the symptoms
 // (same step kind, same expected-vs-got shape) ranked by count, the
 // requirements ranked by failures, and, per group, the case to read first:
-// the most specific one (fewest requirements, then the earliest failing
-// step). Also: cases where the server answered far slower than in the rest
+// one that cites the rule the symptom names, if the runner could name it
+// (e.g. a Deliver of the device's own message: [DLV-5]), then the most
+// specific one (fewest requirements, then the earliest failing step). Also: cases where the server answered far slower than in the rest
 // of the run.
 import type { CaseFailure, CaseResult } from '../engine/case-types.js'
 import { median } from '../engine/latency.js'
@@ -48,8 +49,12 @@ export function failureGroups(cases: CaseResult[]): FailureGroup[] {
   }
   return [...groups.entries()]
     .map(([signature, members]) => {
+      // A group whose cause names requirements reads first a case that cites them.
+      const named = signature.match(/[A-Z]{2,4}-\d+/g) ?? []
+      const citesCause = (c: CaseResult) => (named.some((id) => c.requirements.includes(id)) ? 0 : 1)
       const ranked = [...members].sort(
         (a, b) =>
+          citesCause(a) - citesCause(b) ||
           a.requirements.length - b.requirements.length ||
           stepDepth(a.failure) - stepDepth(b.failure) ||
           caseLabel(a).localeCompare(caseLabel(b)),
@@ -93,6 +98,8 @@ export function signatureOf(c: CaseResult): string {
   if (c.verdict === 'error') return `harness error: ${normalize(c.failure?.message ?? c.reason ?? '').slice(0, 80)}`
   const f = c.failure
   if (!f) return 'failed'
+  // A named cause groups every step it broke.
+  if (f.hint !== undefined) return `got ${f.hint}`
   const step = f.stepJson as Record<string, unknown> | undefined
   const verb = step ? (STEP_VERBS.find((v) => v in step) ?? 'step') : '(scenario)'
   const exp = kindOf(f.expected)

@@ -174,6 +174,23 @@ t.test('reports with every verdict render in every format', async (t) => {
     t.match(dom, /<td><code>a\.b<\/code><\/td>/, 'the mismatch table rendered')
   })
 
+  t.test('the console reporter prints a line per case with --verbose', async (t) => {
+    let out = ''
+    const r = new ConsoleReporter(
+      {
+        write: (s: string) => {
+          out += s
+          return true
+        },
+        isTTY: false,
+      },
+      { verbose: true },
+    )
+    report.cases.forEach((c, i) => r.onCaseEnd(c, i + 1, report.cases.length))
+    t.match(out, /^FAIL ws:runner.ping-pong-capture \(\d+ ms\)$/m)
+    t.notMatch(out, /failed so far/)
+  })
+
   t.test('the console reporter prints failures with their transcript and a summary line', async (t) => {
     let out = ''
     const r = new ConsoleReporter({
@@ -183,9 +200,10 @@ t.test('reports with every verdict render in every format', async (t) => {
       },
       isTTY: false,
     })
-    for (const c of report.cases) r.onCaseEnd(c, 1, report.cases.length)
+    report.cases.forEach((c, i) => r.onCaseEnd(c, i + 1, report.cases.length))
     r.onEnd(report)
-    t.match(out, /FAIL ws:runner.ping-pong-capture/)
+    t.notMatch(out, /FAIL ws:runner.ping-pong-capture \(/, 'no line per case in a log')
+    t.match(out, /^\[\d+\/\d+\] \d+ failed so far$/m, 'progress per tenth of the run')
     t.match(out, /^failures by cause \(\d+ signatures?, most cases first\):$/m, 'causes lead the report')
     t.match(out, /── MUST FAILURE (tcp|ws):runner.ping-pong-capture ──/, 'the case to read first comes in full')
     t.match(out, /failed at steps\[3\]: values differ/)
