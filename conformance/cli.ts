@@ -7,6 +7,7 @@ import { renderExplain, renderList } from './commands/list-explain.js'
 import { KnownFailuresError } from './engine/known-failures.js'
 import { kitPaths, kitVersion } from './engine/paths.js'
 import { runSuite } from './engine/run-suite.js'
+import { stopSpawnedServers } from './engine/target.js'
 import { UsageError } from '../src/cli/usage-error.js'
 import { loadSpecIndex } from './load/spec-index.js'
 import { loadScenarios } from './load/vector-loader.js'
@@ -27,6 +28,7 @@ export async function main(
   argv: string[],
   io: CliIo = { stdout: process.stdout, stderr: process.stderr },
 ): Promise<number> {
+  const stopOnSignal = onInterrupt(io)
   try {
     return await run(argv, io)
   } catch (err) {
@@ -36,6 +38,40 @@ export async function main(
     }
     io.stderr.write(`imwire conformance: harness error: ${(err as Error)?.stack ?? String(err)}\n`)
     return 2
+  } finally {
+    stopOnSignal()
+  }
+}
+
+/** Exit status of a process stopped by a signal, as shells report it: 128 + its number. */
+const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const
+
+/**
+ * On Ctrl-C (SIGINT) or SIGTERM: stop every server this run started (each is
+ * in its own process group, out of the terminal's reach), wait for them, and
+ * exit 130 / 143. Returns the function that removes the handlers.
+ */
+function onInterrupt(io: CliIo): () => void {
+  let stopping = false
+  const handler = (signal: keyof typeof SIGNAL_EXIT) => {
+    // A second Ctrl-C while servers are stopping waits for the first (bounded by halt()).
+    if (stopping) return
+    stopping = true
+    stopSpawnedServers().then(
+      (n) => {
+        io.stderr.write(`imwire conformance: interrupted (${signal}); stopped ${n} server(s) it had started\n`)
+        process.exit(SIGNAL_EXIT[signal])
+      },
+      () => process.exit(SIGNAL_EXIT[signal]),
+    )
+  }
+  const onInt = () => handler('SIGINT')
+  const onTerm = () => handler('SIGTERM')
+  process.on('SIGINT', onInt)
+  process.on('SIGTERM', onTerm)
+  return () => {
+    process.off('SIGINT', onInt)
+    process.off('SIGTERM', onTerm)
   }
 }
 

@@ -36,10 +36,11 @@ if (!values['summary-only']) {
   const env = {}
   if (values['rerun-survivors']) {
     // Same sources and seed give the same sample and ids; only the survivors
-    // of the last run are run again, and their new outcome replaces the old.
+    // of the last run (and the mutants it left undetermined or never reached)
+    // are run again, and their new outcome replaces the old.
     const last = JSON.parse(readFileSync(files.summary, 'utf8'))
     env.MUTATE_KIT_ONLY = `${out}/only.txt`
-    writeFileSync(env.MUTATE_KIT_ONLY, `${last.mutants.filter((m) => m.status === 'Survived').map((m) => m.id).join('\n')}\n`)
+    writeFileSync(env.MUTATE_KIT_ONLY, `${last.mutants.filter((m) => m.status === 'Survived' || m.status === 'Undetermined' || m.status === 'NotRun').map((m) => m.id).join('\n')}\n`)
   } else for (const f of [files.results, files.log]) rmSync(f, { force: true })
   const started = Date.now()
   const run = spawnSync(

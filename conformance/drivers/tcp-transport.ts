@@ -10,6 +10,8 @@ import { TargetUnreachable, type Transport, type TransportEvent } from './transp
 
 /** Frames the runner accepts from a server; larger ones are reported as garbage [FRM-9]. */
 export const RUNNER_MAX_FRAME_BYTES = 64 * 1024 * 1024
+/** Frames per Batch the runner decodes: far above any server's limit, so a bad count is judged, not refused. */
+export const RUNNER_MAX_BATCH_FRAMES = 1 << 20
 
 export function openTcp(host: string, port: number, timeoutMs: number): Promise<Transport> {
   return new Promise((resolve, reject) => {

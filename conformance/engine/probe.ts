@@ -4,6 +4,7 @@
 import { create } from '@bufbuild/protobuf'
 import { decodeFrame, encodeFrame } from '../../src/codec/index.js'
 import { FrameSchema } from '../../src/gen/es/imwire/v1/frame_pb.js'
+import { RUNNER_MAX_FRAME_BYTES } from '../drivers/tcp-transport.js'
 import { TargetUnreachable, type TransportKind } from '../drivers/transport.js'
 import { frameToJson } from '../judge/proto-json.js'
 import { ID_PREFIX, testToken } from './scope.js'
@@ -72,7 +73,7 @@ export async function probe(
       if (e.type === 'frame') {
         let f: ReturnType<typeof decodeFrame>
         try {
-          f = decodeFrame(e.bytes, 64 * 1024 * 1024)
+          f = decodeFrame(e.bytes, RUNNER_MAX_FRAME_BYTES)
         } catch (err) {
           return finish({
             transport: kind,

@@ -7,7 +7,7 @@ import { create } from '@bufbuild/protobuf'
 import type { JsonValue } from '@bufbuild/protobuf'
 import { CodecError, DEFAULT_MAX_FRAME_BYTES, decodeBatch, decodeFrame, encodeFrame } from '../../src/codec/index.js'
 import { type Frame, FrameSchema } from '../../src/gen/es/imwire/v1/frame_pb.js'
-import { RUNNER_MAX_FRAME_BYTES } from '../drivers/tcp-transport.js'
+import { RUNNER_MAX_BATCH_FRAMES, RUNNER_MAX_FRAME_BYTES } from '../drivers/tcp-transport.js'
 import type { Transport, TransportEvent } from '../drivers/transport.js'
 import { match } from '../judge/matcher.js'
 import { frameToJson, frameToMatchJson } from '../judge/proto-json.js'
@@ -141,7 +141,7 @@ export class ScenarioConnection {
       try {
         inner = decodeBatch(frame, {
           maxBatchBytes: RUNNER_MAX_FRAME_BYTES,
-          maxBatchFrames: 1 << 20,
+          maxBatchFrames: RUNNER_MAX_BATCH_FRAMES,
           maxFrameBytes: this.maxFrameBytes,
           lz4Enabled: this.lz4Enabled,
         })

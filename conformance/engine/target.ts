@@ -133,6 +133,7 @@ export class SpawnedTarget implements Target {
   private readonly dataDir: string
   private readonly argv: { file: string; args: string[]; shell: boolean }
   private stopped = false
+  private halting: Promise<void> | null = null
 
   private constructor(
     private readonly opts: SpawnOptions,
@@ -161,7 +162,14 @@ export class SpawnedTarget implements Target {
     const resolved =
       typeof opts.command === 'string' ? await subst(opts.command) : await Promise.all(opts.command.map(subst))
     const t = new SpawnedTarget(opts, resolved, dataDir)
-    await t.launch()
+    // Registered before the process exists: an interrupt during startup stops it too.
+    live.add(t)
+    try {
+      await t.launch()
+    } catch (err) {
+      await t.halt()
+      throw err
+    }
     return t
   }
 
@@ -201,6 +209,8 @@ export class SpawnedTarget implements Target {
   }
 
   private launch(): Promise<void> {
+    // A restart that was waiting when the runner was interrupted starts nothing.
+    if (this.stopped) return Promise.reject(new Error('the runner stopped the server'))
     return new Promise((resolve, reject) => {
       const child = spawn(this.argv.file, this.argv.args, {
         shell: this.argv.shell,
@@ -269,9 +279,11 @@ export class SpawnedTarget implements Target {
     return this.stderrTail.slice(-20).join('\n')
   }
 
-  private kill(sig: NodeJS.Signals): void {
+  /** Signals the server's process group; `group` also once the direct child has exited (a shell's children may remain). */
+  private kill(sig: NodeJS.Signals, group = false): void {
     const pid = this.child?.pid
-    if (pid === undefined || this.child?.exitCode !== null || this.child?.signalCode !== null) return
+    if (pid === undefined) return
+    if (!group && (this.child?.exitCode !== null || this.child?.signalCode !== null)) return
     try {
       process.kill(-pid, sig)
     } catch {
@@ -307,20 +319,63 @@ export class SpawnedTarget implements Target {
   }
 
   async stop(): Promise<void> {
-    if (this.stopped) return
+    if (this.halting) return this.halting
     // An exit that has already happened may not have been reported yet: give
     // it a moment, so a crash in the last case is still recorded.
     await new Promise((r) => setTimeout(r, 200))
-    this.stopped = true
-    if (this.restarting) await this.restarting.catch(() => {})
-    this.kill('SIGTERM')
-    if (!(await this.waitExit(5_000))) {
-      this.kill('SIGKILL')
-      await this.waitExit(2_000)
-    }
-    this.log?.end()
-    rmSync(this.dataDir, { recursive: true, force: true })
+    return this.halt()
   }
+
+  /**
+   * Stops the server's whole process group now: SIGTERM, then SIGKILL if it
+   * has not gone after a grace period, and waits for it. Idempotent; stop()
+   * and an interrupt (stopSpawnedServers) share it.
+   */
+  halt(): Promise<void> {
+    this.halting ??= (async () => {
+      this.stopped = true
+      this.kill('SIGTERM')
+      if (!(await this.waitGone(5_000))) {
+        this.kill('SIGKILL', true)
+        await this.waitGone(2_000)
+      }
+      this.log?.end()
+      rmSync(this.dataDir, { recursive: true, force: true })
+      live.delete(this)
+    })()
+    return this.halting
+  }
+
+  /** Waits for the child's exit, then for the rest of its process group (a shell's children). */
+  private async waitGone(ms: number): Promise<boolean> {
+    const deadline = performance.now() + ms
+    if (!(await this.waitExit(ms))) return false
+    const pid = this.child?.pid
+    if (pid === undefined) return true
+    for (;;) {
+      try {
+        process.kill(-pid, 0)
+      } catch {
+        return true // no process is left in the group
+      }
+      if (performance.now() > deadline) return false
+      await new Promise((r) => setTimeout(r, 25))
+    }
+  }
+}
+
+/** Servers the runner started and has not stopped yet. */
+const live = new Set<SpawnedTarget>()
+
+/**
+ * Stops every server the runner started (the CLI calls it on SIGINT and
+ * SIGTERM). Each runs in its own process group, so the terminal's Ctrl-C
+ * never reaches it: without this an interrupted run would leave it running.
+ */
+export async function stopSpawnedServers(): Promise<number> {
+  const targets = [...live]
+  await Promise.all(targets.map((t) => t.halt()))
+  return targets.length
 }
 
 /** `{"event":"listening","tcp":"HOST:PORT","ws":"ws://HOST:PORT/PATH"}` */

@@ -1,12 +1,15 @@
 // The command line: options, subcommands, reporters to files, exit codes
 // (0 conformant, 1 failures, 2 usage or harness error, 3 unreachable), and
 // --spawn with restart cases.
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { parseArgs } from '../args.js'
 import { main } from '../cli.js'
-import { ensureBuilt } from '../../test/support/built.js'
+import { builtPath, ensureBuilt } from '../../test/support/built.js'
+import { scaled } from '../../test/support/time-scale.js'
 import { FAKE_SERVER_MAIN, fakeServerCommand, SECRET, TEST_VECTORS, withFakeServer } from './helpers.js'
 
 // --spawn runs the fake server from dist/.
@@ -318,3 +321,81 @@ t.test('a case that meets the server while it is dying is not blamed for the cra
   t.equal(byId['runner.ping-pong-capture'].verdict, 'pass', 'the next case ran against the new process')
   t.match(JSON.stringify(byId['runner.ping-pong-capture'].transcript), /died meanwhile and was started again/)
 })
+
+t.test('Ctrl-C (SIGINT) or SIGTERM stops the spawned server and exits 130 / 143', async (t) => {
+  // The server runs in its own process group, so the terminal's Ctrl-C never
+  // reaches it: the runner must stop it. Its command clears NODE_OPTIONS so
+  // the test harness's exit-with-parent watchdog cannot stop it for the runner.
+  const dir = t.testdir({})
+  const cliMain = builtPath('src/cli/main.ts')
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
+    const log = join(dir, `${signal}.log`)
+    const child = spawn(
+      process.execPath,
+      [
+        cliMain,
+        'conformance',
+        '--spawn',
+        `NODE_OPTIONS= ${fakeServerCommand(['no-replay-complete'])}`,
+        '--vectors',
+        TEST_VECTORS,
+        '--case',
+        'runner.ping-pong-capture',
+        // Without ReplayComplete every connect waits out its (stretched) budget:
+        // the run is still going when the signal comes.
+        '--time-scale',
+        '100',
+        '--server-log',
+        log,
+        '--quiet',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    )
+    let stderr = ''
+    child.stderr?.on('data', (d: Buffer) => {
+      stderr += d.toString('utf8')
+    })
+    const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>
+    t.teardown(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    })
+    const pid = await serverPid(log, scaled(20_000))
+    t.teardown(() => {
+      if (running(pid)) process.kill(pid, 'SIGKILL')
+    })
+    child.kill(signal)
+    const [exitCode] = await exited
+    t.equal(exitCode, code, `${signal}: exit code${stderr ? `; stderr: ${stderr}` : ''}`)
+    t.notOk(running(pid), `${signal}: no server process remains`)
+  }
+})
+
+/** The pid in the spawned server's listening line, from the runner's --server-log. */
+async function serverPid(log: string, timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const text = existsSync(log) ? readFileSync(log, 'utf8') : ''
+    const m = /"event":"listening".*"pid":(\d+)/.exec(text)
+    if (m) return Number(m[1])
+    if (Date.now() > deadline) throw new Error(`no listening line in ${log} within ${timeoutMs} ms:\n${text}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+/** Whether a process exists and is not a zombie waiting for a reaper. */
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+  } catch {
+    return false
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z'
+  } catch {
+    return true // no /proc (not Linux): the signal test above is all there is
+  }
+}

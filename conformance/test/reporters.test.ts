@@ -186,7 +186,7 @@ t.test('reports with every verdict render in every format', async (t) => {
       },
       { verbose: true },
     )
-    report.cases.forEach((c, i) => r.onCaseEnd(c, i + 1, report.cases.length))
+    for (const [i, c] of report.cases.entries()) r.onCaseEnd(c, i + 1, report.cases.length)
     t.match(out, /^FAIL ws:runner.ping-pong-capture \(\d+ ms\)$/m)
     t.notMatch(out, /failed so far/)
   })
@@ -200,7 +200,7 @@ t.test('reports with every verdict render in every format', async (t) => {
       },
       isTTY: false,
     })
-    report.cases.forEach((c, i) => r.onCaseEnd(c, i + 1, report.cases.length))
+    for (const [i, c] of report.cases.entries()) r.onCaseEnd(c, i + 1, report.cases.length)
     r.onEnd(report)
     t.notMatch(out, /FAIL ws:runner.ping-pong-capture \(/, 'no line per case in a log')
     t.match(out, /^\[\d+\/\d+\] \d+ failed so far$/m, 'progress per tenth of the run')

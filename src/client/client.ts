@@ -23,7 +23,13 @@ import { type ConversationUpdated, UpdateReason } from '../gen/es/imwire/v1/conv
 import { type Frame, FrameSchema } from '../gen/es/imwire/v1/frame_pb.js'
 import type { Welcome } from '../gen/es/imwire/v1/handshake_pb.js'
 import type { Deliver, Message, SendAck } from '../gen/es/imwire/v1/messaging_pb.js'
-import { type CloseInfo, type Connection, connectTcp, connectWs } from '../transport/index.js'
+import {
+  type CloseInfo,
+  type Connection,
+  connectTcp,
+  connectWs,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+} from '../transport/index.js'
 import { Backoff } from './backoff.js'
 import { ClientError, isTerminalClose } from './client-error.js'
 import { type ClientStore, MemoryClientStore } from './client-store.js'
@@ -250,7 +256,10 @@ export class ImwireClient extends EventEmitter<ClientEvents> {
   private openConnection(): Promise<Connection> {
     if (this.opts.connect !== undefined) return this.opts.connect()
     const url = new URL(this.opts.url as string)
-    const timeout = { connectTimeoutMs: this.opts.connectTimeoutMs ?? 10_000, maxFrameBytes: DEFAULT_MAX_FRAME_BYTES }
+    const timeout = {
+      connectTimeoutMs: this.opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
+    }
     if (url.protocol === 'tcp:') return connectTcp(url.hostname.replace(/^\[|\]$/g, ''), Number(url.port), timeout)
     if (url.protocol === 'ws:' || url.protocol === 'wss:') return connectWs(url.href, timeout)
     return Promise.reject(new TypeError(`unsupported url scheme ${url.protocol}`))

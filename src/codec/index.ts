@@ -18,7 +18,6 @@ export {
   readUint64,
   skipVarint,
   type VarintCursor,
-  MAX_VARINT32_BYTES,
   VARINT_TRUNCATED,
   VARINT_TOO_LONG,
   VARINT_OVERFLOW,

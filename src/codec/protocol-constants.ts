@@ -12,7 +12,10 @@ const DAY_MS = 24 * 3600 * 1000
 
 /** Default and assumed max frame size: 1 MiB. [FRM-9] [LIM-1] */
 export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024
-/** A length prefix never needs more than 5 bytes (values < 2^32). [FRM-4] */
+/**
+ * A length prefix never needs more than 5 bytes (values < 2^32) [FRM-4]; the
+ * varint reader holds every 32-bit varint (tags, lengths) to the same bound.
+ */
 export const MAX_PREFIX_BYTES = 5
 /** Hello.max_frame_bytes is 0 or at least this: a client may raise its inbound limit, never lower it. [HS-13] */
 export const MIN_CLIENT_MAX_FRAME_BYTES = 1048576

@@ -18,7 +18,8 @@ import type { Frame } from '../gen/es/imwire/v1/frame_pb.js'
 import { CodecError } from './errors.js'
 import { decodeFrame } from './frame-codec.js'
 import { DEFAULT_MAX_FRAME_BYTES } from './protocol-constants.js'
-import { MAX_VARINT32_BYTES, VARINT_TOO_LONG, VARINT_TRUNCATED, type VarintCursor, readVarint32 } from './varint.js'
+import { MAX_PREFIX_BYTES } from './protocol-constants.js'
+import { VARINT_TOO_LONG, VARINT_TRUNCATED, type VarintCursor, readVarint32 } from './varint.js'
 
 export interface StreamDecoderOptions {
   /** Largest frame accepted, checked from the prefix. Default 1 MiB. [LIM-1] */
@@ -38,7 +39,7 @@ export class StreamDecoder {
   private readonly maxFrameBytes: number
   /** Prefix bytes held for the frame in progress when its prefix spans chunks (0 otherwise). */
   private prefixBytes = 0
-  private readonly prefix = new Uint8Array(MAX_VARINT32_BYTES)
+  private readonly prefix = new Uint8Array(MAX_PREFIX_BYTES)
   private readonly cursor: VarintCursor = { pos: 0 }
   /** Body being assembled across chunks, exactly as long as declared. */
   private body: Uint8Array | null = null
@@ -116,7 +117,7 @@ export class StreamDecoder {
           prefixLen = c.pos - pos
         } else {
           // A prefix split across chunks: complete it in the 5-byte buffer.
-          const take = Math.min(MAX_VARINT32_BYTES - held, n - pos)
+          const take = Math.min(MAX_PREFIX_BYTES - held, n - pos)
           this.prefix.set(chunk.subarray(pos, pos + take), held)
           c.pos = 0
           len = readVarint32(this.prefix, c, held + take)

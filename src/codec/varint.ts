@@ -6,12 +6,12 @@
 // the value, or a negative VARINT_* status (bigint readers: -1n and the
 // status in cursor.status) so a caller picks its own error code and offset.
 
+import { MAX_PREFIX_BYTES } from './protocol-constants.js'
+
 const TWO_32 = 4294967296
 const SAFE_MAX = BigInt(Number.MAX_SAFE_INTEGER)
 const MASK_32 = 0xffffffffn
 export const MAX_UINT64 = 0xffffffffffffffffn
-/** A length prefix or any 32-bit varint needs at most 5 bytes (values < 2^32). [FRM-4] */
-export const MAX_VARINT32_BYTES = 5
 
 /** The input ended inside the varint. */
 export const VARINT_TRUNCATED = -1
@@ -38,7 +38,8 @@ export function readVarint32(buf: Uint8Array, c: VarintCursor, end: number): num
   let pos = c.pos
   let n = 0
   let mul = 1
-  for (let i = 0; i < MAX_VARINT32_BYTES; i++) {
+  // Like a length prefix, any 32-bit varint takes at most MAX_PREFIX_BYTES. [FRM-4]
+  for (let i = 0; i < MAX_PREFIX_BYTES; i++) {
     if (pos >= end) return VARINT_TRUNCATED
     const b = buf[pos++] as number
     n += (b & 0x7f) * mul

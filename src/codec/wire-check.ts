@@ -9,12 +9,7 @@
 // in string fields, and reports the byte offset of the offending field. It
 // skips unknown fields (well-formed ones only) as [FRM-6] requires.
 import { type DescField, type DescMessage, ScalarType } from '@bufbuild/protobuf'
-import {
-  VARINT_OVERFLOW,
-  VARINT_TRUNCATED,
-  readVarint32 as readVarint32At,
-  skipVarint as skipVarintAt,
-} from './varint.js'
+import { VARINT_OVERFLOW, VARINT_TRUNCATED, readVarint32, skipVarint } from './varint.js'
 
 const WT_VARINT = 0
 const WT_I64 = 1
@@ -112,8 +107,8 @@ function rulesOf(desc: DescMessage): Map<number, FieldRule> {
 // its very end, and `imwire decode` can show the field that is wrong.
 
 /** Position after a varint of at most 64 bits starting at pos; errors report `at`. */
-function skipVarint(buf: Uint8Array, pos: number, end: number, at: number): number {
-  const next = skipVarintAt(buf, pos, end)
+function varintEndOrThrow(buf: Uint8Array, pos: number, end: number, at: number): number {
+  const next = skipVarint(buf, pos, end)
   if (next >= 0) return next
   if (next === VARINT_TRUNCATED) throw new WireError(at, 'truncated varint')
   if (next === VARINT_OVERFLOW) throw new WireError(at, 'varint overflows 64 bits')
@@ -121,9 +116,9 @@ function skipVarint(buf: Uint8Array, pos: number, end: number, at: number): numb
 }
 
 /** A varint that must fit 32 bits (tags and lengths); errors report `at`. */
-function readVarint32(buf: Uint8Array, pos: number, end: number, what: string, at: number): [number, number] {
+function varint32OrThrow(buf: Uint8Array, pos: number, end: number, what: string, at: number): [number, number] {
   const c = { pos }
-  const n = readVarint32At(buf, c, end)
+  const n = readVarint32(buf, c, end)
   if (n === VARINT_TRUNCATED) throw new WireError(at, `truncated ${what}`)
   if (n < 0) throw new WireError(at, `${what} does not fit 32 bits`)
   return [n, c.pos]
@@ -144,7 +139,7 @@ function skipValue(
 ): number {
   switch (wire) {
     case WT_VARINT:
-      return skipVarint(buf, pos, end, at)
+      return varintEndOrThrow(buf, pos, end, at)
     case WT_I64:
       if (end - pos < 8) throw new WireError(at, 'truncated fixed64')
       return pos + 8
@@ -152,7 +147,7 @@ function skipValue(
       if (end - pos < 4) throw new WireError(at, 'truncated fixed32')
       return pos + 4
     case WT_LEN: {
-      const [len, p] = readVarint32(buf, pos, end, 'length', at)
+      const [len, p] = varint32OrThrow(buf, pos, end, 'length', at)
       if (len > end - p) throw new WireError(at, 'length-delimited field runs past the end')
       return p + len
     }
@@ -162,7 +157,7 @@ function skipValue(
         // A group cut before its end tag: the group's start is what is wrong.
         if (pos >= end) throw new WireError(at, 'group without end group tag')
         const tagAt = pos
-        const [tag, p] = readVarint32(buf, pos, end, 'tag', tagAt)
+        const [tag, p] = varint32OrThrow(buf, pos, end, 'tag', tagAt)
         const no = tag >>> 3
         const wt = tag & 7
         if (no === 0) throw new WireError(tagAt, 'field number 0')
@@ -218,7 +213,7 @@ export function isValidUtf8(buf: Uint8Array, start: number, end: number): boolea
 
 function checkPacked(buf: Uint8Array, pos: number, end: number, wire: number, at: number): void {
   if (wire === WT_VARINT) {
-    while (pos < end) pos = skipVarint(buf, pos, end, at)
+    while (pos < end) pos = varintEndOrThrow(buf, pos, end, at)
   } else {
     const size = wire === WT_I64 ? 8 : 4
     if ((end - pos) % size !== 0) throw new WireError(at, 'packed fixed-size run has a partial element')
@@ -235,7 +230,7 @@ export function checkMessage(desc: DescMessage, buf: Uint8Array, start: number, 
   let pos = start
   while (pos < end) {
     const tagAt = pos
-    const [tag, p] = readVarint32(buf, pos, end, 'tag', tagAt)
+    const [tag, p] = varint32OrThrow(buf, pos, end, 'tag', tagAt)
     const fieldNo = tag >>> 3
     const wire = tag & 7
     if (fieldNo === 0) throw new WireError(tagAt, 'field number 0')
@@ -252,7 +247,7 @@ export function checkMessage(desc: DescMessage, buf: Uint8Array, start: number, 
     }
     const next = skipValue(buf, p, end, wire, fieldNo, depth, tagAt)
     if (wire === WT_LEN) {
-      const [len, body] = readVarint32(buf, p, end, 'length', tagAt)
+      const [len, body] = varint32OrThrow(buf, p, end, 'length', tagAt)
       if (rule.message !== undefined) checkMessage(rule.message, buf, body, body + len, depth + 1)
       else if (rule.utf8 && !isValidUtf8(buf, body, body + len)) {
         throw new WireError(tagAt, `field ${fieldNo} of ${desc.typeName} is not valid UTF-8`)

@@ -1,28 +1,26 @@
 // The reference server: listeners, one session per connection, the hub, the
-// store, and graceful shutdown. [ERR-6]
-import { randomBytes } from 'node:crypto'
+// store, and graceful shutdown. [ERR-6] startServer wires the phases, each in
+// its own module: 1. options checked into the sessions' configuration
+// (server-config.ts), 2. store operations with fan-out in commit order
+// (store-fan-out.ts), 3. connections admitted and run (connections.ts),
+// 4. listeners (listeners.ts), and on request 5. graceful shutdown
+// (shutdown.ts).
 import pino, { type Logger } from 'pino'
-import { CloseCode } from '../gen/es/imwire/v1/control_pb.js'
-import {
-  DEFAULT_LIMITS,
-  HANDSHAKE_TIMEOUT_MAX_MS,
-  HANDSHAKE_TIMEOUT_MS,
-  HEARTBEAT_DEFAULT_MS,
-  HEARTBEAT_MAX_MS,
-  HEARTBEAT_MIN_MS,
-  type ServerLimits,
-} from '../codec/index.js'
-import { DEFAULT_MAX_OUTPUT_BYTES, checkLimits } from '../session/limits.js'
-import { SUPPORTED_FEATURES } from '../session/handshake.js'
-import { DEFAULT_RATE_LIMIT, type RateLimitOptions, UserRateLimiter } from '../session/rate-limit.js'
-import type { SessionConfig } from '../session/session.js'
-import type { ResultOf, StoreOp } from '../session/store-ops.js'
-import { verifyTestToken } from '../session/test-token.js'
-import { type Connection, type Listener, listenTcp, listenWs } from '../transport/index.js'
-import { Admission, type AdmissionLimits, DEFAULT_ADMISSION, sourceAddress } from './admission.js'
+import type { ServerLimits } from '../codec/index.js'
+import { DEFAULT_MAX_OUTPUT_BYTES } from '../session/limits.js'
+import type { RateLimitOptions } from '../session/rate-limit.js'
+import type { Connection } from '../transport/index.js'
+import { Admission, type AdmissionLimits, DEFAULT_ADMISSION } from './admission.js'
+import { Connections } from './connections.js'
 import { Hub } from './hub.js'
-import { type DriverContext, SessionDriver } from './session-driver.js'
+import { openListeners } from './listeners.js'
+import { sessionConfig } from './server-config.js'
+import type { SessionDriver } from './session-driver.js'
+import { shutdown } from './shutdown.js'
+import { StoreFanOut } from './store-fan-out.js'
 import type { Store } from './store/store.js'
+
+export { DEFAULT_MAX_REQUESTS_IN_PROGRESS } from './server-config.js'
 
 export interface ServerOptions {
   store: Store
@@ -63,162 +61,49 @@ export interface RunningServer {
   shutdown(opts?: { retryAfterMs?: number }): Promise<void>
 }
 
-/** Default bound on the requests in progress per connection: as many as Sends in flight. [SEC-6] */
-export const DEFAULT_MAX_REQUESTS_IN_PROGRESS = 256
-
-/** How long shutdown waits for connections to close after Close 3001. */
-const SHUTDOWN_CLOSE_WAIT_MS = 3000
-
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const logger = opts.logger ?? pino({ level: 'silent' })
-  const limits: ServerLimits = { ...DEFAULT_LIMITS, ...opts.limits }
-  const problems = checkLimits(limits) // [LIM-1]
-  if (problems.length > 0) throw new RangeError(`invalid limits: ${problems.join('; ')}`)
-  const heartbeatDefaultMs = opts.heartbeatDefaultMs ?? HEARTBEAT_DEFAULT_MS
-  if (heartbeatDefaultMs < HEARTBEAT_MIN_MS || heartbeatDefaultMs > HEARTBEAT_MAX_MS) {
-    throw new RangeError(`heartbeat default must be within [${HEARTBEAT_MIN_MS}, ${HEARTBEAT_MAX_MS}] ms`) // [HS-9]
-  }
-  const handshakeTimeoutMs = opts.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS
-  if (handshakeTimeoutMs <= 0 || handshakeTimeoutMs > HANDSHAKE_TIMEOUT_MAX_MS) {
-    throw new RangeError(`handshake timeout must be within (0, ${HANDSHAKE_TIMEOUT_MAX_MS}] ms`) // [HS-8]
-  }
-  const now = opts.now ?? Date.now
-  const admission = new Admission({ ...DEFAULT_ADMISSION, ...opts.admission }) // [SEC-2]
-  const limiter = new UserRateLimiter({ ...DEFAULT_RATE_LIMIT, ...opts.rateLimit }) // [SEC-6]
-  const maxRequestsInProgress = opts.maxRequestsInProgress ?? DEFAULT_MAX_REQUESTS_IN_PROGRESS
-  if (!Number.isInteger(maxRequestsInProgress) || maxRequestsInProgress < 1) {
-    throw new RangeError('maxRequestsInProgress must be an integer >= 1')
-  }
-  const store = opts.store
+  // 1. configuration
+  const config = sessionConfig(opts)
+  // 2. store and fan-out
+  const { store } = opts
   const hub = new Hub<SessionDriver>()
-  const drivers = new Set<SessionDriver>()
-  let draining = false
-  let inflightOps = 0
-  const secret = opts.tokenSecret
-
-  const runStore = <O extends StoreOp>(op: O): Promise<ResultOf<O>> => {
-    inflightOps++
-    const p = store.run(op)
-    p.then(
-      (r) => {
-        inflightOps--
-        // Fan-out in commit order: results settle in commit order. [FAN-1] [ORD-1]
-        const res = r as ResultOf<StoreOp>
-        if (op.op === 'send' && res.ok && 'duplicate' in res) {
-          if (!res.duplicate) hub.publish(res.message, res.epoch, res.members) // [FAN-2]
-        } else if (res.ok && 'notices' in res) {
-          hub.notify(res.conversation.conversationId, res.notices, res.epoch, res.topSeq) // [CNV-6]
-        }
-      },
-      () => {
-        inflightOps--
-      },
-    )
-    return p
-  }
-
-  const ctx: DriverContext = {
+  const fanOut = new StoreFanOut(store, hub)
+  // 3. connections
+  const connections = new Connections({
+    config,
+    admission: new Admission({ ...DEFAULT_ADMISSION, ...opts.admission }), // [SEC-2]
     hub,
-    runStore,
-    get draining() {
-      return draining
-    },
-    now,
+    fanOut,
+    now: opts.now ?? Date.now,
     maxOutputBytes: opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES,
-    maxBatchBytes: limits.maxBatchBytes,
-    maxBatchFrames: limits.maxBatchFrames,
     logger,
-    // The driver reports the end of the handshake before the close. [SEC-2]
-    onClosed: (d) => {
-      drivers.delete(d)
-      admission.release(sourceAddress(d.conn.remoteAddress))
-    },
-    onHandshakeDone: (d) => admission.handshakeDone(sourceAddress(d.conn.remoteAddress)),
-  }
-
-  const baseConfig: Omit<SessionConfig, 'sessionId'> = {
-    limits,
-    heartbeatDefaultMs,
-    // The bounds are the spec's: every request inside them is honoured. [HS-9]
-    heartbeatMinMs: HEARTBEAT_MIN_MS,
-    heartbeatMaxMs: HEARTBEAT_MAX_MS,
-    handshakeTimeoutMs,
-    features: opts.features ?? SUPPORTED_FEATURES,
-    authenticate: (token) => verifyTestToken(secret, token),
-    rateLimit: (userId, t) => limiter.take(userId, t),
-    maxRequestsInProgress,
-  }
-  const sessionPrefix = randomBytes(4).toString('hex')
-  let sessionCounter = 0
-
-  const accept = (conn: Connection): void => {
-    if (draining) {
-      conn.close(CloseCode.GOING_AWAY, 'server shutting down', 1000)
-      return
-    }
-    const address = sourceAddress(conn.remoteAddress)
-    const refused = admission.admit(address)
-    if (refused !== null) {
-      logger.debug({ remote: conn.remoteAddress, reason: refused.reason }, 'connection refused')
-      conn.close(CloseCode.TRY_AGAIN_LATER, refused.reason, refused.retryAfterMs) // [SEC-2] [ERR-14]
-      return
-    }
-    // Unique per connection and per server run. [HS-10]
-    const sessionId = `${sessionPrefix}-${(++sessionCounter).toString(36)}`
-    const driver = new SessionDriver(conn, { ...baseConfig, sessionId }, ctx)
-    drivers.add(driver)
-    logger.debug({ session: sessionId, remote: conn.remoteAddress, transport: conn.kind }, 'connection accepted')
-  }
-
-  const listeners: Listener[] = []
-  try {
-    if (opts.tcp) listeners.push(await listenTcp({ ...opts.tcp, maxFrameBytes: limits.maxFrameBytes }, accept))
-    if (opts.ws)
-      listeners.push(
-        // [HS-17] the upgrade request is bounded by the handshake timeout too
-        await listenWs({ upgradeTimeoutMs: handshakeTimeoutMs, ...opts.ws, maxFrameBytes: limits.maxFrameBytes }, accept),
-      )
-  } catch (err) {
-    await Promise.all(listeners.map((l) => l.close()))
-    throw err
-  }
-  const tcpListener = opts.tcp ? listeners[0] : undefined
-  const wsListener = opts.ws ? listeners[listeners.length - 1] : undefined
-
+  })
+  // 4. listeners
+  const listeners = await openListeners(
+    opts,
+    config.limits.maxFrameBytes,
+    config.handshakeTimeoutMs,
+    connections.accept,
+  )
+  // 5. shutdown, once
   let shuttingDown: Promise<void> | null = null
-  const shutdown = async (retryAfterMs: number | undefined): Promise<void> => {
-    // 1. Stop accepting; frames from open connections are no longer read.
-    draining = true
-    const closed = Promise.all(listeners.map((l) => l.close()))
-    logger.info({ connections: drivers.size }, 'shutting down')
-    // 2. Finish in-flight commits and let their acks be queued. A turn of the
-    //    event loop after each idle() lets result handlers (and any store op
-    //    they start) run.
-    //    Bounded: a session that keeps chaining reads must not hold shutdown.
-    for (let i = 0; i < 100 && (i === 0 || inflightOps > 0); i++) {
-      await store.idle()
-      await new Promise((r) => setImmediate(r))
-    }
-    // 3. Close 3001 to everyone; Connection.close writes queued acks first.
-    //    retry_after_ms spreads the reconnects over [1 s, 10 s). [ERR-6] [ERR-14]
-    for (const d of [...drivers]) {
-      d.step({ type: 'shutdown', retryAfterMs: retryAfterMs ?? 1000 + Math.floor(Math.random() * 9000) })
-    }
-    await Promise.race([closed, new Promise((r) => setTimeout(r, SHUTDOWN_CLOSE_WAIT_MS).unref())])
-    for (const d of [...drivers]) d.conn.destroy()
-    // 4. Close the store.
-    await store.close()
-    logger.info('stopped')
+  const parts = {
+    listeners: listeners.all,
+    drivers: connections.drivers,
+    store,
+    fanOut,
+    logger,
+    startDraining: () => connections.startDraining(),
   }
-
   return {
-    tcpAddress: tcpListener?.address ?? null,
-    wsUrl: wsListener?.address ?? null,
+    tcpAddress: listeners.tcp?.address ?? null,
+    wsUrl: listeners.ws?.address ?? null,
     store,
     hub,
-    accept,
+    accept: connections.accept,
     shutdown: (o = {}) => {
-      shuttingDown ??= shutdown(o.retryAfterMs)
+      shuttingDown ??= shutdown(parts, o.retryAfterMs)
       return shuttingDown
     },
   }

@@ -216,20 +216,14 @@ export class RequestHandler {
           messages: r.messages.map(messageProto),
           hasMore: r.hasMore,
         }
-        const backward = h.direction === HistoryDirection.BACKWARD
-        // [HIS-7] [FRM-9] cut the page to the client's frame limit, dropping
-        // the messages farthest from the anchor; has_more then says so.
-        for (;;) {
-          const frame = create(FrameSchema, { body: { case: 'historyPage', value: page } })
-          // [HIS-7] at least one message whenever one is available.
-          if (page.messages.length <= 1 || encodeFrame(frame).length <= n.peerMaxFrameBytes) {
-            ctx.send(frame)
-            return
-          }
-          if (backward) page.messages.shift()
-          else page.messages.pop()
-          page.hasMore = true
-        }
+        // [HIS-7] the messages farthest from the anchor go first: the oldest
+        // of a backward page, the newest of a forward one.
+        const farEnd = h.direction === HistoryDirection.BACKWARD ? 'start' : 'end'
+        ctx.send(
+          fitFrameLimit(page, page.messages, farEnd, n.peerMaxFrameBytes, () =>
+            create(FrameSchema, { body: { case: 'historyPage', value: page } }),
+          ),
+        )
       },
     )
   }
@@ -261,15 +255,11 @@ export class RequestHandler {
           conversations: r.conversations.map(conversationInfo),
           hasMore: r.hasMore,
         }
-        for (;;) {
-          const frame = create(FrameSchema, { body: { case: 'conversationList', value } })
-          if (value.conversations.length <= 1 || encodeFrame(frame).length <= n.peerMaxFrameBytes) {
-            ctx.send(frame)
-            return
-          }
-          value.conversations.pop() // [FRM-9]
-          value.hasMore = true
-        }
+        ctx.send(
+          fitFrameLimit(value, value.conversations, 'end', n.peerMaxFrameBytes, () =>
+            create(FrameSchema, { body: { case: 'conversationList', value } }),
+          ),
+        )
       },
     )
   }
@@ -369,5 +359,27 @@ export class RequestHandler {
         body: { case: 'conversationResult', value: { requestId, conversation: conversationInfo(r.conversation) } },
       }),
     )
+  }
+}
+
+/**
+ * A page frame cut to the client's frame limit [FRM-9] [HIS-7]: while the
+ * frame built by `build` is too large, drop an item from `farEnd` of `items`
+ * (the page's own array) and set has_more, which then says so. At least one
+ * item stays whenever one is available [HIS-7].
+ */
+function fitFrameLimit<T>(
+  page: { hasMore: boolean },
+  items: T[],
+  farEnd: 'start' | 'end',
+  maxFrameBytes: number,
+  build: () => Frame,
+): Frame {
+  for (;;) {
+    const frame = build()
+    if (items.length <= 1 || encodeFrame(frame).length <= maxFrameBytes) return frame
+    if (farEnd === 'start') items.shift()
+    else items.pop()
+    page.hasMore = true
   }
 }

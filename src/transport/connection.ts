@@ -19,6 +19,9 @@ import { type BatchPolicy, batchFrames } from './batcher.js'
 
 export type TransportKind = 'tcp' | 'ws' | 'memory'
 
+/** How long connectTcp / connectWs wait for the connection (and the WebSocket upgrade) unless told. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000
+
 /** Why and how a connection ended; the 'close' event's argument. */
 export interface CloseInfo {
   /** True when this side called close() or destroy(). */

@@ -55,6 +55,7 @@ export {
   type ConnectionEvents,
   type TransportKind,
   CLOSE_LINGER_MS,
+  DEFAULT_CONNECT_TIMEOUT_MS,
   truncateReason,
 } from './connection.js'
 export type { BatchPolicy } from './batcher.js'

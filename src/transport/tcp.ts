@@ -1,7 +1,7 @@
 // TCP adapter (node:net): varint-delimited frames on a byte stream. [FRM-1]
 import net from 'node:net'
 import { CodecError, DEFAULT_MAX_FRAME_BYTES, StreamDecoder, varintSize, writeVarint } from '../codec/index.js'
-import { Connection, type TransportKind } from './connection.js'
+import { Connection, DEFAULT_CONNECT_TIMEOUT_MS, type TransportKind } from './connection.js'
 
 export interface TcpOptions {
   /** Largest frame accepted from the peer. [FRM-3] Default 1 MiB. */
@@ -90,7 +90,7 @@ export function connectTcp(host: string, port: number, opts: ConnectTcpOptions =
     const timer = setTimeout(() => {
       socket.destroy()
       reject(Object.assign(new Error(`connect to ${host}:${port} timed out`), { code: 'ETIMEDOUT' }))
-    }, opts.connectTimeoutMs ?? 10_000)
+    }, opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS)
     const onError = (err: Error) => {
       clearTimeout(timer)
       reject(err)

@@ -3,7 +3,7 @@ import http from 'node:http'
 import type { Duplex } from 'node:stream'
 import { WebSocket, WebSocketServer } from 'ws'
 import { CodecError, DEFAULT_MAX_FRAME_BYTES, decodeFrame } from '../codec/index.js'
-import { Connection, type TransportKind } from './connection.js'
+import { Connection, DEFAULT_CONNECT_TIMEOUT_MS, type TransportKind } from './connection.js'
 import { hostForUrl, type Listener } from './tcp.js'
 
 export const WS_SUBPROTOCOL = 'imwire.v1'
@@ -113,7 +113,7 @@ export function connectWs(url: string, opts: ConnectWsOptions = {}): Promise<WsC
     const ws = new WebSocket(url, opts.protocols ?? [WS_SUBPROTOCOL], {
       maxPayload: maxFrameBytes,
       perMessageDeflate: false,
-      handshakeTimeout: opts.connectTimeoutMs ?? 10_000,
+      handshakeTimeout: opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
     })
     const onError = (err: Error) => reject(err)
     ws.once('error', onError)

@@ -5,7 +5,8 @@
 // acknowledged message — exactly what [ACK-1] forbids and what the crash
 // scenario must catch. Test code only: the shipped server has no such switch.
 import { type OpOutcome, type QueuedOp, SqliteRunner } from '../../src/server/store/group-runner.js'
-import { MAX_GROUP_OPS, QueueingStore } from '../../src/server/store/store.js'
+import { MAX_GROUP_OPS } from '../../src/server/store/group-commit.js'
+import { QueueingStore } from '../../src/server/store/store.js'
 
 /** Long enough that a kill under load lands inside the gap most of the time. */
 const DELAY_MS = 150

@@ -158,22 +158,27 @@ export function ack(t: Tables, op: AckOp): AckResult {
   return { ok: true, outcome: 'moved' }
 }
 
+/**
+ * A page from a read of limit + 1 rows: the extra row, at `extraAt`, only
+ * tells whether there is more. [HIS-4]
+ */
+function pageOf<T>(rows: T[], limit: number, extraAt: 'start' | 'end'): { rows: T[]; hasMore: boolean } {
+  if (rows.length <= limit) return { rows, hasMore: false }
+  return { rows: extraAt === 'start' ? rows.slice(rows.length - limit) : rows.slice(0, limit), hasMore: true }
+}
+
 export function history(t: Tables, op: HistoryOp): HistoryResult {
   const c = memberConversation(t, op.conversationId, op.userId)
   if (c === undefined) return notFound()
-  // [HIS-1] [HIS-4] one extra row tells whether there is more.
-  let messages: StoredMessage[]
-  let hasMore: boolean
-  if (op.backward) {
-    const before = op.anchorSeq === 0 ? c.topSeq + 1 : op.anchorSeq
-    messages = t.readBackward(op.conversationId, before, op.limit + 1)
-    hasMore = messages.length > op.limit
-    if (hasMore) messages = messages.slice(1)
-  } else {
-    messages = t.readForward(op.conversationId, op.anchorSeq, c.topSeq, op.limit + 1)
-    hasMore = messages.length > op.limit
-    if (hasMore) messages = messages.slice(0, op.limit)
-  }
+  // [HIS-1] [HIS-4] A backward read returns its rows ascending, the one
+  // beyond the page (the oldest) first.
+  const { rows: messages, hasMore } = op.backward
+    ? pageOf(
+        t.readBackward(op.conversationId, op.anchorSeq === 0 ? c.topSeq + 1 : op.anchorSeq, op.limit + 1),
+        op.limit,
+        'start',
+      )
+    : pageOf(t.readForward(op.conversationId, op.anchorSeq, c.topSeq, op.limit + 1), op.limit, 'end')
   return { ok: true, epoch: c.epoch, topSeq: c.topSeq, messages, hasMore }
 }
 
@@ -192,9 +197,11 @@ function view(t: Tables, c: ConversationRow, userId: string, deviceId: string): 
 
 export function list(t: Tables, op: ListOp): ListResult {
   // [HIS-5] ascending by id, paged by after_conversation_id.
-  const ids = t.userConversations(op.userId, op.afterConversationId, op.limit + 1)
-  const hasMore = ids.length > op.limit
-  const page = hasMore ? ids.slice(0, op.limit) : ids
+  const { rows: page, hasMore } = pageOf(
+    t.userConversations(op.userId, op.afterConversationId, op.limit + 1),
+    op.limit,
+    'end',
+  )
   const conversations = page.map((id) => view(t, t.getConversation(id) as ConversationRow, op.userId, op.deviceId))
   return { ok: true, conversations, hasMore }
 }

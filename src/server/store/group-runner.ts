@@ -1,8 +1,9 @@
-// Group commit: run every operation queued since the last commit in one
-// transaction, then commit once. [ACK-4] A result leaves only after the
-// commit of the transaction that produced it [ACK-1], so a SendAck built from
-// it is never early. A failed group rolls back entirely and every operation
-// in it fails (the clients retry with the same client_msg_id [DUP-6]).
+// What runs one commit group (group-commit.ts schedules the groups): every
+// operation of the group in one transaction, then one commit. [ACK-4] A
+// result leaves only after the commit of the transaction that produced it
+// [ACK-1], so a SendAck built from it is never early. A failed group rolls
+// back entirely and every operation in it fails (the clients retry with the
+// same client_msg_id [DUP-6]).
 import Database from 'better-sqlite3'
 import type { StoreOp, StoreResult } from '../../session/store-ops.js'
 import { runOp } from './engine.js'

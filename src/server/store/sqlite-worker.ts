@@ -6,7 +6,7 @@
 // queue up in the port and form the next group. [ACK-1] [ACK-4]
 import { parentPort, workerData } from 'node:worker_threads'
 import { type QueuedOp, SqliteRunner, type Synchronous } from './group-runner.js'
-import { MAX_GROUP_OPS } from './store.js'
+import { GroupCommitLoop } from './group-commit.js'
 import { slimOutcome, type WireOutcome } from './worker-wire.js'
 
 export interface WorkerInit {
@@ -34,47 +34,15 @@ try {
   process.exit(1)
 }
 
-let queue: QueuedOp[] = []
-let scheduled = false
-let closing = false
-
-function schedule(): void {
-  if (scheduled) return
-  scheduled = true
-  setImmediate(runGroup)
-}
-
-function runGroup(): void {
-  scheduled = false
-  if (queue.length === 0) {
-    if (closing) finish()
-    return
-  }
-  const ops = queue.length <= MAX_GROUP_OPS ? queue : queue.slice(0, MAX_GROUP_OPS)
-  queue = queue.length <= MAX_GROUP_OPS ? [] : queue.slice(MAX_GROUP_OPS)
-  const outcomes = runner.execute(ops)
-  let out = outcomes
-  try {
-    runner.commit()
-  } catch (err) {
-    out = outcomes.map(({ id }) => ({ id, error: (err as Error).message }))
-  }
-  port?.postMessage({ type: 'results', outcomes: out.map(slimOutcome) } satisfies FromWorker)
-  if (queue.length > 0 || closing) schedule()
-}
-
-function finish(): void {
-  runner.close()
-  port?.postMessage({ type: 'closed' } satisfies FromWorker)
-  port?.close()
-}
+const loop = new GroupCommitLoop(runner, (outcomes) => {
+  port?.postMessage({ type: 'results', outcomes: outcomes.map(slimOutcome) } satisfies FromWorker)
+})
 
 port.on('message', (msg: ToWorker) => {
-  if (msg.type === 'ops') {
-    for (const op of msg.ops) queue.push(op)
-    schedule()
-  } else if (msg.type === 'close') {
-    closing = true
-    schedule()
-  }
+  if (msg.type === 'ops') loop.push(msg.ops)
+  else if (msg.type === 'close')
+    loop.close(() => {
+      port?.postMessage({ type: 'closed' } satisfies FromWorker)
+      port?.close()
+    })
 })

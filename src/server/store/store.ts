@@ -3,6 +3,7 @@
 // without a worker thread). Operations run in submission order; the ones
 // submitted during one event-loop turn form one commit group. [ACK-4]
 import type { ResultOf, StoreOp, StoreResult } from '../../session/store-ops.js'
+import { GroupCommitLoop } from './group-commit.js'
 import type { GroupRunner, OpOutcome, QueuedOp } from './group-runner.js'
 import { IdSlots } from '../../session/id-slots.js'
 
@@ -20,9 +21,6 @@ interface Waiter {
   resolve(r: StoreResult): void
   reject(e: Error): void
 }
-
-/** Largest commit group: bounds one transaction's latency. */
-export const MAX_GROUP_OPS = 4096
 
 /** Shared bookkeeping: ids, waiters, idle/close promises. */
 export abstract class QueueingStore implements Store {
@@ -78,47 +76,19 @@ export abstract class QueueingStore implements Store {
 /** Runs a GroupRunner on this thread: one group per event-loop turn. */
 export class LocalStore extends QueueingStore {
   readonly kind: 'memory' | 'sqlite'
-  private queue: QueuedOp[] = []
-  private scheduled = false
+  private readonly loop: GroupCommitLoop
 
-  constructor(
-    private readonly runner: GroupRunner,
-    kind: 'memory' | 'sqlite',
-  ) {
+  constructor(runner: GroupRunner, kind: 'memory' | 'sqlite') {
     super()
     this.kind = kind
+    this.loop = new GroupCommitLoop(runner, (outcomes) => this.settle(outcomes))
   }
 
   protected submit(op: QueuedOp): void {
-    this.queue.push(op)
-    this.schedule()
+    this.loop.push([op])
   }
 
-  private schedule(): void {
-    if (this.scheduled) return
-    this.scheduled = true
-    setImmediate(() => this.runGroup())
-  }
-
-  private runGroup(): void {
-    this.scheduled = false
-    if (this.queue.length === 0) return
-    const ops = this.queue.splice(0, MAX_GROUP_OPS)
-    const outcomes = this.runner.execute(ops)
-    this.commitOrFail(outcomes)
-    if (this.queue.length > 0) this.schedule()
-  }
-
-  private commitOrFail(outcomes: OpOutcome[]): void {
-    try {
-      this.runner.commit()
-      this.settle(outcomes)
-    } catch (err) {
-      this.settle(outcomes.map(({ id }) => ({ id, error: (err as Error).message })))
-    }
-  }
-
-  protected async shutdown(): Promise<void> {
-    this.runner.close()
+  protected shutdown(): Promise<void> {
+    return new Promise((resolve) => this.loop.close(resolve))
   }
 }
