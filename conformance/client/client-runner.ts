@@ -44,6 +44,8 @@ class Unsupported extends Error {}
 const CLIENT_MSG_ID_BYTES = 16
 /** What the kit's server advertises unless a step says otherwise. */
 const WELCOME_HEARTBEAT_MS = 10_000
+/** A timer may fire this much before the wait a client reports, measured from the kit's side (ms). */
+const TIMER_GRANULARITY_MS = 5
 /** How long the kit waits for a client action it expects (ms, before --time-scale). */
 const ACTION_TIMEOUT_MS = 5_000
 /** RTY-3's window for n consecutive failed attempts. */
@@ -240,9 +242,11 @@ export async function runClientScenario(s: ClientScenario, opts: ClientRunOption
       }
       case 'expectReconnect': {
         const prev = current()
-        const upper = Math.max(st.notBeforeMs, backoffWindowMs(0)) + st.slackMs
-        const next = await server.waitFor(() => server.connections[prev.index], ms(upper + 2000))
-        if (next === null || next === undefined) throw new Failure(`no reconnect within ${ms(upper + 2000)} ms`)
+        // Lateness is what a loaded machine adds, so only the upper slack
+        // stretches with --time-scale; the lower bound is never relaxed.
+        const upper = Math.max(st.notBeforeMs, backoffWindowMs(0)) + ms(st.slackMs)
+        const next = await server.waitFor(() => server.connections[prev.index], upper + ms(2000))
+        if (next === null || next === undefined) throw new Failure(`no reconnect within ${upper + ms(2000)} ms`)
         const delay = next.acceptedAt - endedAt(prev)
         log(`reconnect delay ${Math.round(delay)} ms (allowed [${st.notBeforeMs}, ${upper}))`)
         if (delay < st.notBeforeMs)
@@ -254,27 +258,68 @@ export async function runClientScenario(s: ClientScenario, opts: ClientRunOption
       }
       case 'refuseAndMeasure': {
         const delays: number[] = []
-        let prev = current()
+        const first = current()
+        let prev = first
         for (let n = 0; n < st.attempts; n++) {
-          const window = backoffWindowMs(n)
-          const c = await server.nextConnection(ms(window + st.slackMs + 2000))
-          if (c === null) throw new Failure(`attempt n=${n}: no reconnect within ${ms(window + st.slackMs + 2000)} ms`)
+          const limit = backoffWindowMs(n) + ms(st.slackMs)
+          const c = await server.nextConnection(limit + ms(2000))
+          if (c === null) throw new Failure(`attempt n=${n}: no reconnect within ${limit + ms(2000)} ms`)
           endedByKit.set(c, now())
           c.conn.destroy()
           const delay = c.acceptedAt - endedAt(prev)
           delays.push(Math.round(delay))
-          log(`attempt n=${n}: delay ${Math.round(delay)} ms, window [0, ${window})`)
-          if (delay >= window + st.slackMs)
-            throw new Failure(`attempt n=${n}: delay ${Math.round(delay)} ms exceeds the window ${window} ms [RTY-3]`)
+          log(`attempt n=${n}: delay ${Math.round(delay)} ms, window [0, ${backoffWindowMs(n)})`)
+          if (delay >= limit)
+            throw new Failure(
+              `attempt n=${n}: delay ${Math.round(delay)} ms exceeds the window ${backoffWindowMs(n)} ms [RTY-3]`,
+            )
           prev = c
         }
-        if (delays.every((d) => d < st.floorMs))
+        const draws = await reportedDraws(need(), first, st.attempts)
+        if (draws !== null) {
+          log(`draws reported by the client: ${draws.join(', ')} ms`)
+          for (const [n, d] of draws.entries()) {
+            // [RTY-3] the draw itself, exactly: no slack is needed for a number the client reports.
+            if (d >= backoffWindowMs(n))
+              throw new Failure(`attempt n=${n}: the client drew ${d} ms, outside [0, ${backoffWindowMs(n)}) [RTY-3]`)
+            // A client cannot have waited less than it says (timer granularity aside).
+            if ((delays[n] as number) < d - TIMER_GRANULARITY_MS)
+              throw new Failure(`attempt n=${n}: reported a ${d} ms wait but reconnected after ${delays[n]} ms`)
+          }
+        }
+        // With draws reported, judge them (exact under any load); else the observed delays.
+        const judged = draws ?? delays
+        if (judged.every((d) => d < st.floorMs))
           throw new Failure(
-            `all ${delays.length} delays under ${st.floorMs} ms (${delays.join(', ')}): no backoff [RTY-3]`,
+            `all ${judged.length} ${draws ? 'draws' : 'delays'} under ${st.floorMs} ms (${judged.join(', ')}): no backoff [RTY-3]`,
           )
         return
       }
     }
+  }
+
+  /**
+   * The reconnect delays the client reported (Disconnected.reconnect_in_ms)
+   * for the connections that ended from `first` on, one per attempt; null when
+   * the adapter does not report them (every Disconnected without will_reconnect).
+   */
+  const reportedDraws = async (
+    a: AdapterSession,
+    first: ScriptedConnection,
+    count: number,
+  ): Promise<number[] | null> => {
+    const since = endedAt(first)
+    const disconnects = () =>
+      a.events
+        .filter((e) => e.at >= since)
+        .map((e) => e.event.event)
+        .filter((e) => e.case === 'disconnected')
+        .map((e) => e.value)
+    // The event for the last refusal may still be on its way through the pipe.
+    await a.waitEvent(() => disconnects().length >= count, ms(1000))
+    const ds = disconnects().slice(0, count)
+    if (ds.length < count || ds.some((d) => !d.willReconnect)) return null
+    return ds.map((d) => d.reconnectInMs)
   }
 
   try {
