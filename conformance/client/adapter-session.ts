@@ -16,8 +16,8 @@ export interface AdapterTransport {
   kill(): void
 }
 
-/** Starts one adapter process on a state directory. */
-export type Launcher = (stateDir: string) => AdapterTransport
+/** Starts one adapter process on a state directory; `stderr` receives what it writes there. */
+export type Launcher = (stateDir: string, stderr: (text: string) => void) => AdapterTransport
 
 /** POSIX shell quoting for the state directory placed into the command. */
 function shellQuote(s: string): string {
@@ -25,8 +25,8 @@ function shellQuote(s: string): string {
 }
 
 /** `--client "CMD"`: run CMD through sh, {statedir} replaced; stderr kept for the transcript. */
-export function commandLauncher(cmd: string, stderr: (s: string) => void): Launcher {
-  return (stateDir) => {
+export function commandLauncher(cmd: string): Launcher {
+  return (stateDir, stderr) => {
     // Own process group: a kill reaches the adapter even behind a shell or npx.
     const child: ChildProcess = spawn('sh', ['-c', cmd.replaceAll('{statedir}', shellQuote(stateDir))], {
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -94,7 +94,7 @@ export class AdapterSession {
         for await (const ev of decodeDelimited(EventSchema, transport.output)) {
           this.events.push({ event: ev, at: this.now() })
           if (ev.event.case !== 'report')
-            this.log(`adapter: ${ev.event.case}${ev.commandId ? ` (#${ev.commandId})` : ''}`)
+            this.log(`← ${ev.event.case}${ev.commandId ? ` (#${ev.commandId})` : ''}`)
           this.notify()
         }
       } catch (err) {
@@ -138,7 +138,7 @@ export class AdapterSession {
   /** Sends a command and resolves with its answer; AdapterError when none comes in time. */
   async command(body: CommandBody, timeoutMs: number): Promise<Event> {
     const id = this.nextId++
-    this.log(`kit -> adapter: ${body?.case} (#${id})`)
+    this.log(`→ ${body?.case} (#${id})`)
     this.transport.write(encodeDelimited(CommandSchema, create(CommandSchema, { id, command: body })))
     const ev = await this.waitEvent((e) => e.commandId === id, timeoutMs)
     if (ev === null) throw new AdapterError(`no answer to ${body?.case} within ${timeoutMs} ms`)

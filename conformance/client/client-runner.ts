@@ -11,6 +11,7 @@ import { type Frame, FrameSchema } from '../../src/gen/es/imwire/v1/frame_pb.js'
 import { AdapterError, AdapterSession, type Launcher } from './adapter-session.js'
 import type { ClientScenario, ClientStep } from './client-scenarios.js'
 import { ScriptedServer, type ScriptedConnection } from './scripted-server.js'
+import { Transcript, type TranscriptEntry } from '../engine/transcript.js'
 
 export type ClientVerdict = 'pass' | 'fail' | 'skip' | 'error'
 
@@ -25,8 +26,8 @@ export interface ClientCaseResult {
   /** The step (0-based) that decided a non-pass verdict. */
   step?: number
   durationMs: number
-  /** Timestamped lines: every frame, command, event and judgement. */
-  transcript: string[]
+  /** Every frame both ways, every command and event of the adapter, every judgement. */
+  transcript: TranscriptEntry[]
 }
 
 export interface ClientRunOptions {
@@ -66,10 +67,11 @@ export async function runClientScenario(s: ClientScenario, opts: ClientRunOption
   const scale = opts.timeScale ?? 1
   const t0 = performance.now()
   const now = () => performance.now()
-  const transcript: string[] = []
-  const log = (line: string) => transcript.push(`+${Math.round(now() - t0)}ms ${line}`)
+  const transcript = new Transcript()
+  const log = (line: string) => transcript.event('', 'note', line)
+  const adapterLog = (line: string) => transcript.event('adapter', 'note', line)
   const stateDir = mkdtempSync(join(tmpdir(), 'imwire-client-'))
-  const server = new ScriptedServer(now, log)
+  const server = new ScriptedServer(now, transcript)
   const sent = new Map<string, Queued>()
   /** When the kit itself ended a connection: the earliest the client can have seen it end. */
   const endedByKit = new Map<ScriptedConnection, number>()
@@ -84,11 +86,15 @@ export async function runClientScenario(s: ClientScenario, opts: ClientRunOption
     verdict,
     ...(message !== undefined ? { message, step: stepIndex } : {}),
     durationMs: Math.round(now() - t0),
-    transcript,
+    transcript: transcript.finish(),
   })
   const ms = (n: number) => Math.round(n * scale)
   const launch = async () => {
-    adapter = new AdapterSession(opts.launcher(stateDir), now, log)
+    adapter = new AdapterSession(
+      opts.launcher(stateDir, (text) => transcript.event('adapter', 'stderr', text.trimEnd())),
+      now,
+      adapterLog,
+    )
     await adapter.started(ms(10_000))
   }
   const need = (): AdapterSession => {
@@ -328,7 +334,7 @@ export async function runClientScenario(s: ClientScenario, opts: ClientRunOption
     await launch()
     for (const [i, st] of s.steps.entries()) {
       stepIndex = i
-      log(`step ${i}: ${JSON.stringify(st)}`)
+      transcript.event('', 'step', `steps[${i}] ${JSON.stringify(st)}`)
       await step(st)
     }
     return result('pass')

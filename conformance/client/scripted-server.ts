@@ -3,8 +3,11 @@
 // Ping by itself (so liveness never depends on the script), and otherwise
 // does only what the scenario's steps tell it to.
 import { create } from '@bufbuild/protobuf'
+import { encodeFrame } from '../../src/codec/index.js'
 import { type Frame, FrameSchema } from '../../src/gen/es/imwire/v1/frame_pb.js'
 import { type Connection, type Listener, listenTcp } from '../../src/transport/index.js'
+import type { Transcript } from '../engine/transcript.js'
+import { frameToJson } from '../judge/proto-json.js'
 
 export interface ReceivedFrame {
   frame: Frame
@@ -31,7 +34,7 @@ export class ScriptedServer {
 
   constructor(
     private readonly now: () => number,
-    private readonly log: (line: string) => void,
+    private readonly transcript: Transcript,
   ) {}
 
   /** The URL clients connect to, once started. */
@@ -53,18 +56,25 @@ export class ScriptedServer {
       cursor: 0,
     }
     this.connections.push(c)
-    this.log(`connection ${c.index} accepted`)
-    conn.on('frame', (frame) => {
+    const name = `#${c.index}`
+    this.transcript.event(name, 'connect', 'accepted')
+    // Every frame the kit sends goes into the transcript too.
+    const send = conn.send.bind(conn)
+    conn.send = (f: Frame) => {
+      this.transcript.frame(name, 'out', frameToJson(f), encodeFrame(f), f.body.case === 'pong' ? { auto: true } : {})
+      send(f)
+    }
+    conn.on('frame', (frame, bytes) => {
       c.frames.push({ frame, at: this.now() })
-      this.log(`#${c.index} client -> ${describe(frame)}`)
+      this.transcript.frame(name, 'in', frameToJson(frame), bytes)
       // Liveness is not under test unless a step says so: answer every Ping. [HB-1]
       if (frame.body.case === 'ping')
         conn.send(create(FrameSchema, { body: { case: 'pong', value: { nonce: frame.body.value.nonce } } }))
       this.notify()
     })
-    conn.on('close', () => {
+    conn.on('close', (info) => {
       c.closedAt = this.now()
-      this.log(`#${c.index} closed`)
+      this.transcript.event(name, 'close', info.local ? 'by the kit' : 'by the client')
       this.notify()
     })
     this.notify()
@@ -128,20 +138,5 @@ export class ScriptedServer {
   async close(): Promise<void> {
     for (const c of this.connections) c.conn.destroy()
     await this.listener?.close()
-  }
-}
-
-/** One line per frame for the transcript: the type and its identifying fields. */
-export function describe(f: Frame): string {
-  const b = f.body
-  switch (b.case) {
-    case 'send':
-      return `Send{id=${Buffer.from(b.value.clientMsgId).toString('hex')} conv=${b.value.conversationId} send_seq=${b.value.sendSeq} body=${JSON.stringify(Buffer.from(b.value.body).toString())}}`
-    case 'hello':
-      return `Hello{device=${b.value.deviceId} heartbeat=${b.value.heartbeatMs} resume=${b.value.resume.length}}`
-    case 'close':
-      return `Close{${b.value.code}}`
-    default:
-      return String(b.case)
   }
 }

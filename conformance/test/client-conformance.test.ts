@@ -6,6 +6,7 @@
 import t from 'tap'
 import { TIME_SCALE } from '../../test/support/time-scale.js'
 import { runClientScenario } from '../client/client-runner.js'
+import { transcriptLines } from '../report/format.js'
 import { BROKEN_CLIENTS } from './client-broken-clients.js'
 import { clientScenarios, referenceLauncher, scenario } from './client-helpers.js'
 
@@ -15,7 +16,7 @@ t.test('the reference client passes every client scenario', async (t) => {
   for (const s of scenarios) {
     const r = await runClientScenario(s, { launcher: referenceLauncher(), timeScale: TIME_SCALE })
     t.equal(r.verdict, 'pass', `${s.id}${r.message ? `: ${r.message}` : ''}`)
-    if (r.verdict !== 'pass') t.comment(r.transcript.join('\n'))
+    if (r.verdict !== 'pass') t.comment(transcriptLines(r.transcript).join('\n'))
   }
 })
 
@@ -24,7 +25,7 @@ for (const b of BROKEN_CLIENTS) {
     for (const id of b.catchers) {
       const r = await runClientScenario(scenario(id), { launcher: referenceLauncher(b.hooks), timeScale: TIME_SCALE })
       t.equal(r.verdict, 'fail', `${id} fails ${b.name}`)
-      if (r.verdict !== 'fail') t.comment(r.transcript.join('\n'))
+      if (r.verdict !== 'fail') t.comment(transcriptLines(r.transcript).join('\n'))
       else t.comment(`${id}: ${r.message}`)
     }
   })
