@@ -262,6 +262,21 @@ export async function runClientScenario(s: ClientScenario, opts: ClientRunOption
         if (delay >= upper) throw new Failure(`reconnected after ${Math.round(delay)} ms, later than ${upper} ms`)
         return
       }
+      case 'expectPings': {
+        const c = current()
+        const limit = st.everyMs + ms(st.slackMs)
+        for (let i = 0; i < st.count; i++) {
+          const lastSent = c.frames.at(-1)?.at ?? c.acceptedAt
+          const f = await server.nextFrame(c, (fr) => fr.body.case === 'ping', lastSent - now() + limit)
+          // [HB-3] a Ping whenever the client has sent nothing for heartbeat_ms.
+          if (f === null)
+            throw new Failure(
+              `no Ping ${i + 1} of ${st.count} on idle connection ${c.index} within ${limit} ms of the client's last frame [HB-3]`,
+            )
+          log(`Ping ${i + 1} ${Math.round(f.at - lastSent)} ms after the client's previous frame`)
+        }
+        return
+      }
       case 'refuseAndMeasure': {
         const delays: number[] = []
         const first = current()

@@ -17,6 +17,7 @@ export type ClientStep =
   | { server: 'expectNoSend' | 'expectNoConnection'; forMs: number }
   | { server: 'expectReconnect'; notBeforeMs: number; slackMs: number }
   | { server: 'refuseAndMeasure'; attempts: number; slackMs: number; floorMs: number }
+  | { server: 'expectPings'; count: number; everyMs: number; slackMs: number }
 
 export interface ClientScenario {
   id: string

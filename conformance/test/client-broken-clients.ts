@@ -102,6 +102,20 @@ export const BROKEN_CLIENTS: BrokenClient[] = [
     catchers: ['client.retry.reconnect-not-before-retry-after'],
   },
   {
+    name: 'never-pings',
+    fault: 'never sends a Ping (it still answers the server with Pongs)',
+    hooks: {
+      connection: (conn) => {
+        const send = conn.send.bind(conn)
+        conn.send = (f: Frame) => {
+          if (f.body.case !== 'ping') send(f)
+        }
+        return conn
+      },
+    },
+    catchers: ['client.heartbeat.pings-an-idle-connection'],
+  },
+  {
     name: 'memory-outbox',
     fault: 'keeps its outbox only in memory (lost on restart)',
     hooks: { store: () => new MemoryClientStore() },
