@@ -157,6 +157,20 @@ export async function runClientScenario(s: ClientScenario, opts: ClientRunOption
           if (adapter !== null) throw new Failure('start while the adapter runs (stop it first)')
           await launch()
           return
+        case 'expectRejected': {
+          const q = sent.get(st.rejected) as Queued
+          const a = need()
+          const ev = await a.waitEvent(
+            (e) => e.event.case === 'sendRejected' && hex(e.event.value.clientMsgId) === hex(q.id),
+            ms(ACTION_TIMEOUT_MS),
+          )
+          // [RTY-5] a non-retryable refusal is reported to the user.
+          if (ev === null || ev.event.case !== 'sendRejected')
+            throw new Failure(`the client did not report ${st.rejected} as rejected within ${ms(ACTION_TIMEOUT_MS)} ms [RTY-5]`)
+          if (st.code !== undefined && ev.event.value.errorCode !== st.code)
+            throw new Failure(`${st.rejected} reported rejected with code ${ev.event.value.errorCode}, not ${st.code}`)
+          return
+        }
         case 'report': {
           const ev = await answer({ case: 'report', value: {} })
           if (ev.event.case !== 'report') throw new Failure(`report answered with ${ev.event.case}`)
@@ -226,6 +240,24 @@ export async function runClientScenario(s: ClientScenario, opts: ClientRunOption
                 messageId: `kit-${seq}`,
                 serverTimeMs: BigInt(Date.now()),
                 epoch: 1n,
+              },
+            },
+          }),
+        )
+        return
+      }
+      case 'error': {
+        const q = sent.get(st.of) as Queued
+        current().conn.send(
+          create(FrameSchema, {
+            body: {
+              case: 'error',
+              value: {
+                code: st.code,
+                message: 'kit',
+                retryable: st.retryable ?? false,
+                retryAfterMs: st.retryAfterMs ?? 0,
+                clientMsgId: q.id,
               },
             },
           }),

@@ -10,6 +10,8 @@ export type ClientStep =
   | { client: 'send'; as: string; conversation: string; contentType?: string; body: string }
   | { client: 'stop' | 'start' }
   | { client: 'report'; outbox: string[] }
+  | { client: 'expectRejected'; rejected: string; code?: number }
+  | { server: 'error'; of: string; code: number; retryable?: boolean; retryAfterMs?: number }
   | { server: 'accept'; heartbeatMs?: number; timeoutMs?: number }
   | { server: 'drop' }
   | { server: 'close'; code: number; retryAfterMs?: number }
@@ -60,7 +62,7 @@ export function loadClientScenarios(dir: string, schemaPath: string): ClientLoad
       const sent = new Set<string>()
       for (const [i, st] of s.steps.entries()) {
         if ('as' in st) sent.add(st.as)
-        const names = 'of' in st ? [st.of] : 'outbox' in st ? st.outbox : []
+        const names = 'of' in st ? [st.of] : 'outbox' in st ? st.outbox : 'rejected' in st ? [st.rejected] : []
         for (const n of names)
           if (!sent.has(n))
             errors.push({ file, message: `${s.id} step ${i}: message '${n}' is not sent by an earlier step` })

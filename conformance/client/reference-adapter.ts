@@ -57,8 +57,19 @@ class WatchedStore implements ClientStore {
     for (const e of s.entries) this.entries.set(e.id, e)
     return s
   }
+  private writing = new Set<Promise<void>>()
+  /** Resolves once every write begun so far has landed: a Report describes what is stored. */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.writing])
+  }
   async write(ops: StoreOp[]): Promise<void> {
-    await this.inner.write(ops)
+    const w = this.inner.write(ops)
+    this.writing.add(w)
+    try {
+      await w
+    } finally {
+      this.writing.delete(w)
+    }
     for (const o of ops) {
       if (o.op === 'put') {
         this.entries.set(o.entry.id, o.entry)
@@ -204,6 +215,7 @@ export async function runAdapter(io: AdapterIo, stateDir: string, hooks: Adapter
         return { case: 'done', value: {} }
       }
       case 'report':
+        await store.settled()
         return {
           case: 'report',
           value: {

@@ -116,6 +116,17 @@ export const BROKEN_CLIENTS: BrokenClient[] = [
     catchers: ['client.heartbeat.pings-an-idle-connection'],
   },
   {
+    name: 'every-error-retryable',
+    fault: 'treats every Error answer to a Send as retryable (a refused message is never reported and retried forever)',
+    hooks: {
+      connection: (conn) =>
+        onIncoming(conn, (f) => {
+          if (f.body.case === 'error') f.body.value.retryable = true
+        }),
+    },
+    catchers: ['client.errors.non-retryable-error-reported-and-dropped'],
+  },
+  {
     name: 'memory-outbox',
     fault: 'keeps its outbox only in memory (lost on restart)',
     hooks: { store: () => new MemoryClientStore() },
