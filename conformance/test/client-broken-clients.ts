@@ -3,6 +3,7 @@
 // names the client scenarios that must catch it.
 import { randomBytes } from 'node:crypto'
 import { MemoryClientStore } from '../../src/client/index.js'
+import { CloseCode } from '../../src/gen/es/imwire/v1/control_pb.js'
 import type { Frame } from '../../src/gen/es/imwire/v1/frame_pb.js'
 import type { Connection } from '../../src/transport/index.js'
 import type { AdapterHooks } from '../client/reference-adapter.js'
@@ -125,6 +126,28 @@ export const BROKEN_CLIENTS: BrokenClient[] = [
         }),
     },
     catchers: ['client.errors.non-retryable-error-reported-and-dropped'],
+  },
+  {
+    name: 'unknown-close-codes-reconnect',
+    fault: 'reconnects after any close code it does not know, whatever its range (4500-4999 included)',
+    hooks: {
+      connection: (conn) =>
+        onIncoming(conn, (f) => {
+          if (f.body.case === 'close' && f.body.value.code >= 4000) f.body.value.code = CloseCode.GOING_AWAY
+        }),
+    },
+    catchers: ['client.errors.deployment-close-4500-is-terminal'],
+  },
+  {
+    name: 'unknown-close-codes-terminal',
+    fault: 'gives up after any close code it does not know, whatever its range (4000-4499 included)',
+    hooks: {
+      connection: (conn) =>
+        onIncoming(conn, (f) => {
+          if (f.body.case === 'close' && f.body.value.code >= 4000) f.body.value.code = 3500
+        }),
+    },
+    catchers: ['client.errors.deployment-close-4000-reconnects'],
   },
   {
     name: 'memory-outbox',
