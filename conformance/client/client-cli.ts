@@ -24,10 +24,9 @@ export interface ClientCliIo {
   stderr: { write(s: string): boolean; isTTY?: boolean }
 }
 
-/** The bundled reference client's adapter, from the built kit. */
+/** The bundled reference client's adapter, from the built CLI. */
 export function referenceAdapterCommand(paths: KitPaths): string {
-  const main = join(paths.root, 'dist', 'conformance', 'client', 'reference-adapter-main.js')
-  return `'${process.execPath}' '${main}' --state {statedir}`
+  return `'${process.execPath}' '${paths.bundledCli}' client-adapter --state {statedir}`
 }
 
 /** How long a starting adapter may take to say Started (ms, before --time-scale): a JVM or npx is slow. */

@@ -6,7 +6,7 @@ import { MemoryClientStore } from '../../src/client/index.js'
 import { CloseCode } from '../../src/gen/es/imwire/v1/control_pb.js'
 import type { Frame } from '../../src/gen/es/imwire/v1/frame_pb.js'
 import type { Connection } from '../../src/transport/index.js'
-import type { AdapterHooks } from '../client/reference-adapter.js'
+import type { AdapterHooks } from '../../src/cli/client-adapter.js'
 
 export interface BrokenClient {
   name: string

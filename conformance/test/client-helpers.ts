@@ -3,7 +3,7 @@
 import { join } from 'node:path'
 import { type Launcher, inProcessLauncher } from '../client/adapter-session.js'
 import { type ClientScenario, loadClientScenarios } from '../client/client-scenarios.js'
-import { type AdapterHooks, runAdapter } from '../client/reference-adapter.js'
+import { type AdapterHooks, runAdapter } from '../../src/cli/client-adapter.js'
 import { kitPaths } from '../engine/paths.js'
 
 export function clientScenarios(): ClientScenario[] {

@@ -1,5 +1,7 @@
-// The reference client's adapter: speaks the client driver protocol
-// (conformance/client-driver.md) and drives src/client. It is also the worked
+// `imwire client-adapter --state DIR`: the reference client's adapter. It
+// speaks the client driver protocol (conformance/client-driver.md) and drives
+// src/client; it lives with the CLI because the kit itself never imports a
+// client (it judges them). It is also the worked
 // example for SDK authors: everything below is what any client's adapter does —
 // map each Command to the SDK's call, report the SDK's callbacks as Events.
 //
@@ -7,15 +9,17 @@
 // connection, changed options), so the kit's own self-test needs no second
 // client implementation.
 import { create, type MessageInitShape } from '@bufbuild/protobuf'
+import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
+import { parseArgs } from 'node:util'
 import {
   type Command,
   CommandSchema,
   type Event,
   EventSchema,
   AckPolicy,
-} from '../../src/gen/es/imwire/conformance/v1/driver_pb.js'
-import { ConversationKind } from '../../src/gen/es/imwire/v1/conversation_pb.js'
+} from '../gen/es/imwire/conformance/v1/driver_pb.js'
+import { ConversationKind } from '../gen/es/imwire/v1/conversation_pb.js'
 import {
   type ClientStore,
   ImwireClient,
@@ -23,9 +27,9 @@ import {
   JsonFileClientStore,
   type StoredEntry,
   type StoreOp,
-} from '../../src/client/index.js'
-import { type Connection, connectTcp, connectWs } from '../../src/transport/index.js'
-import { decodeDelimited, encodeDelimited } from './driver-io.js'
+} from '../client/index.js'
+import { type Connection, connectTcp, connectWs } from '../transport/index.js'
+import { decodeDelimited, encodeDelimited } from '../../conformance/client/driver-io.js'
 
 export interface AdapterIo {
   input: AsyncIterable<Uint8Array>
@@ -255,4 +259,26 @@ export async function runAdapter(io: AdapterIo, stateDir: string, hooks: Adapter
   }
   // Input ended without Stop (the kit went away): close like Stop, without an answer.
   await current()?.close()
+}
+
+const USAGE =
+  'usage: imwire client-adapter --state DIR\n  the reference client driven over stdin/stdout by `imwire conformance client`\n'
+
+/** The command: runs until Stop, then exits 0 (timers of a closed client must not keep the process alive). */
+export async function main(argv: string[]): Promise<number> {
+  let state: string | undefined
+  try {
+    state = parseArgs({ args: argv, options: { state: { type: 'string' } }, strict: true }).values.state
+  } catch (err) {
+    process.stderr.write(`imwire client-adapter: ${(err as Error).message}\n${USAGE}`)
+    return 2
+  }
+  if (state === undefined) {
+    process.stderr.write(USAGE)
+    return 2
+  }
+  mkdirSync(state, { recursive: true })
+  await runAdapter({ input: process.stdin, write: (b) => process.stdout.write(b) }, state)
+  process.stdout.write('', () => process.exit(0))
+  return 0
 }
