@@ -194,6 +194,12 @@ export async function runClientScenario(s: ClientScenario, opts: ClientRunOption
         if (c === null) throw new Failure(`the client did not connect within ${ms(st.timeoutMs ?? 10_000)} ms`)
         const hello = await server.nextFrame(c, (f) => f.body.case === 'hello', ms(ACTION_TIMEOUT_MS))
         if (hello === null) throw new Failure(`connection ${c.index}: no Hello`)
+        if (st.holdWelcomeMs !== undefined) {
+          // [HS-14] between Hello and Welcome the client may only Close.
+          const early = await server.nextFrame(c, (f) => f.body.case !== 'close', st.holdWelcomeMs)
+          if (early !== null)
+            throw new Failure(`connection ${c.index}: the client sent ${early.frame.body.case} before Welcome [HS-14]`)
+        }
         c.conn.send(welcome(c.index, st.heartbeatMs ?? WELCOME_HEARTBEAT_MS))
         c.conn.send(create(FrameSchema, { body: { case: 'replayComplete', value: {} } }))
         return

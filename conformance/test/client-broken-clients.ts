@@ -4,7 +4,8 @@
 import { randomBytes } from 'node:crypto'
 import { MemoryClientStore } from '../../src/client/index.js'
 import { CloseCode } from '../../src/gen/es/imwire/v1/control_pb.js'
-import type { Frame } from '../../src/gen/es/imwire/v1/frame_pb.js'
+import { create } from '@bufbuild/protobuf'
+import { type Frame, FrameSchema } from '../../src/gen/es/imwire/v1/frame_pb.js'
 import type { Connection } from '../../src/transport/index.js'
 import type { AdapterHooks } from '../../src/cli/client-adapter.js'
 
@@ -148,6 +149,21 @@ export const BROKEN_CLIENTS: BrokenClient[] = [
         }),
     },
     catchers: ['client.errors.deployment-close-4000-reconnects'],
+  },
+  {
+    name: 'pings-before-welcome',
+    fault: 'sends a Ping right after Hello, before Welcome',
+    hooks: {
+      connection: (conn) => {
+        const send = conn.send.bind(conn)
+        conn.send = (f: Frame) => {
+          send(f)
+          if (f.body.case === 'hello') send(create(FrameSchema, { body: { case: 'ping', value: { nonce: 1n } } }))
+        }
+        return conn
+      },
+    },
+    catchers: ['client.handshake.nothing-but-close-before-welcome'],
   },
   {
     name: 'memory-outbox',
