@@ -2,8 +2,8 @@
 // each broken client (the reference client with one fault) fails the
 // scenarios listed as its catchers. A scenario that no broken client fails
 // would be a check nobody has seen go red. ~20 s alone on 2 cores, ~35 s on a
-// loaded machine (the
-// scenarios' waits: no-resend and no-reconnect windows, backoff attempts).
+// loaded machine (the scenarios' waits: no-resend and no-reconnect windows,
+// backoff attempts, the unanswered commands of broken clients).
 import t from 'tap'
 import { TIME_SCALE } from '../../test/support/time-scale.js'
 import { runClientScenario } from '../client/client-runner.js'
