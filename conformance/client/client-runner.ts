@@ -166,7 +166,9 @@ export async function runClientScenario(s: ClientScenario, opts: ClientRunOption
           )
           // [RTY-5] a non-retryable refusal is reported to the user.
           if (ev === null || ev.event.case !== 'sendRejected')
-            throw new Failure(`the client did not report ${st.rejected} as rejected within ${ms(ACTION_TIMEOUT_MS)} ms [RTY-5]`)
+            throw new Failure(
+              `the client did not report ${st.rejected} as rejected within ${ms(ACTION_TIMEOUT_MS)} ms [RTY-5]`,
+            )
           if (st.code !== undefined && ev.event.value.errorCode !== st.code)
             throw new Failure(`${st.rejected} reported rejected with code ${ev.event.value.errorCode}, not ${st.code}`)
           return
@@ -200,7 +202,7 @@ export async function runClientScenario(s: ClientScenario, opts: ClientRunOption
           if (early !== null)
             throw new Failure(`connection ${c.index}: the client sent ${early.frame.body.case} before Welcome [HS-14]`)
         }
-        c.conn.send(welcome(c.index, st.heartbeatMs ?? WELCOME_HEARTBEAT_MS))
+        c.conn.send(welcome(c.index, st.heartbeatMs ?? WELCOME_HEARTBEAT_MS, st.maxInflightSends ?? 64))
         c.conn.send(create(FrameSchema, { body: { case: 'replayComplete', value: {} } }))
         return
       }
@@ -273,7 +275,20 @@ export async function runClientScenario(s: ClientScenario, opts: ClientRunOption
       case 'expectNoSend': {
         const c = current()
         const f = await server.nextFrame(c, (fr) => fr.body.case === 'send', ms(st.forMs))
-        if (f !== null) throw new Failure(`a Send went out again on live connection ${c.index} [RTY-1]`)
+        if (f !== null) {
+          const v = (f.frame.body as Extract<Frame['body'], { case: 'send' }>).value
+          const id = hex(v.clientMsgId)
+          const name = [...sent].find(([, q]) => hex(q.id) === id)?.[0] ?? `unknown id ${id}`
+          // Seen earlier on this connection: a resend on a live connection [RTY-1]; else too many in flight.
+          const again = c.frames.some(
+            (r) => r !== f && r.frame.body.case === 'send' && hex(r.frame.body.value.clientMsgId) === id,
+          )
+          throw new Failure(
+            again
+              ? `${name} went out again on live connection ${c.index} [RTY-1]`
+              : `${name} went out on connection ${c.index} while no Send was allowed (${st.forMs} ms window)`,
+          )
+        }
         return
       }
       case 'expectNoConnection': {
@@ -411,7 +426,7 @@ export async function runClientScenario(s: ClientScenario, opts: ClientRunOption
   }
 }
 
-function welcome(index: number, heartbeatMs: number): Frame {
+function welcome(index: number, heartbeatMs: number, maxInflightSends: number): Frame {
   return create(FrameSchema, {
     body: {
       case: 'welcome',
@@ -426,7 +441,7 @@ function welcome(index: number, heartbeatMs: number): Frame {
           maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
           maxMessageBytes: 64 * 1024,
           receiveWindow: 256,
-          maxInflightSends: 64,
+          maxInflightSends,
           historyPageMax: 100,
           dedupeWindowMs: 7n * 24n * 3600n * 1000n,
         },

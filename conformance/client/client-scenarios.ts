@@ -12,7 +12,7 @@ export type ClientStep =
   | { client: 'report'; outbox: string[] }
   | { client: 'expectRejected'; rejected: string; code?: number }
   | { server: 'error'; of: string; code: number; retryable?: boolean; retryAfterMs?: number }
-  | { server: 'accept'; heartbeatMs?: number; timeoutMs?: number; holdWelcomeMs?: number }
+  | { server: 'accept'; heartbeatMs?: number; timeoutMs?: number; holdWelcomeMs?: number; maxInflightSends?: number }
   | { server: 'drop' }
   | { server: 'close'; code: number; retryAfterMs?: number }
   | { server: 'expectSend' | 'ack'; of: string }

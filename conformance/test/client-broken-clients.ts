@@ -166,6 +166,17 @@ export const BROKEN_CLIENTS: BrokenClient[] = [
     catchers: ['client.handshake.nothing-but-close-before-welcome'],
   },
   {
+    name: 'ignores-max-inflight-sends',
+    fault: 'ignores Welcome.limits.max_inflight_sends (sends its whole outbox at once)',
+    hooks: {
+      connection: (conn) =>
+        onIncoming(conn, (f) => {
+          if (f.body.case === 'welcome' && f.body.value.limits) f.body.value.limits.maxInflightSends = 0
+        }),
+    },
+    catchers: ['client.flow.max-inflight-sends-respected'],
+  },
+  {
     name: 'memory-outbox',
     fault: 'keeps its outbox only in memory (lost on restart)',
     hooks: { store: () => new MemoryClientStore() },
