@@ -15,6 +15,10 @@ export interface ReporterSpec {
 
 export interface CliArgs {
   command: 'run' | 'list' | 'explain' | 'coverage' | 'help' | 'version'
+  /** `imwire conformance client ...`: judge a client instead of a server. */
+  clientSuite: boolean
+  /** --client CMD: the client's adapter; undefined = the bundled reference client's. */
+  client?: string
   explainId?: string
   targets: string[]
   spawn?: string
@@ -45,6 +49,7 @@ const OPTIONS = {
   version: { type: 'boolean' },
   target: { type: 'string', multiple: true },
   spawn: { type: 'string' },
+  client: { type: 'string' },
   'token-secret': { type: 'string' },
   transport: { type: 'string', multiple: true },
   jobs: { type: 'string' },
@@ -78,8 +83,14 @@ export function parseArgs(argv: string[]): CliArgs {
     throw new UsageError((err as Error).message.replace(/\. To specify a positional argument.*$/s, ''))
   }
   const { values: v, positionals, tokens } = parsed
+  const clientSuite = positionals[0] === 'client'
+  if (clientSuite) positionals.shift()
+  if (v.client !== undefined && !clientSuite)
+    throw new UsageError('--client belongs to `imwire conformance client` (the client suite)')
   const a: CliArgs = {
     command: v.help ? 'help' : v.version ? 'version' : 'run',
+    clientSuite,
+    ...(v.client !== undefined ? { client: v.client } : {}),
     targets: v.target ?? [],
     transports: (v.transport ?? []).map((t) => {
       if (t !== 'tcp' && t !== 'ws') throw new UsageError(`--transport ${t}: expected tcp or ws`)
@@ -116,6 +127,15 @@ export function parseArgs(argv: string[]): CliArgs {
     const f = Number(v['time-scale'])
     if (!(f > 0 && f <= 100)) throw new UsageError('--time-scale: expected a number in (0, 100]')
     a.timeScale = f
+  }
+  if (clientSuite) {
+    const server = ['target', 'spawn', 'token-secret', 'transport', 'server-log', 'jobs'] as const
+    for (const o of server)
+      if (v[o] !== undefined) throw new UsageError(`--${o} is for servers; a client run takes --client "CMD"`)
+    if (v.client !== undefined && !v.client.includes('{statedir}'))
+      throw new UsageError(
+        '--client "CMD": the command must contain {statedir}, the state directory the client keeps across restarts',
+      )
   }
   if (a.command === 'run' && positionals.length > 0) {
     const [cmd, ...rest] = positionals
@@ -174,6 +194,15 @@ export const USAGE = `usage: imwire conformance [run] [options]      run the sui
        imwire conformance explain [tcp:|ws:]ID    a scenario, its requirements and their spec text
        imwire conformance --version               the kit's version
        imwire conformance coverage [--json]       requirement ids with the vectors covering them
+       imwire conformance client [run|list|explain ID] [--client "CMD"] [options]
+                                                  judge a client: the kit plays the server
+
+client (imwire conformance client; docs: conformance/client-driver.md):
+  --client "CMD"        start the client's adapter with CMD (run by the shell); it speaks the
+                        driver protocol on stdin/stdout. Placeholder: {statedir} (required; the
+                        same directory when a case restarts the client). Default: the bundled
+                        reference client's adapter. Selection, --time-scale, --known-failures,
+                        --strict and every reporter work as for servers.
 
 target (default: start the bundled reference server, needs \`npm run build\`):
   --target URL          tcp://HOST:PORT or ws://HOST:PORT/PATH; repeat for both transports

@@ -18,6 +18,7 @@ import type { Report } from './report/report-types.js'
 import { renderTap } from './report/tap.js'
 import { globMatch } from './engine/glob.js'
 import { runExploreCli } from './explore/explore-cli.js'
+import { loadClientSuite, runClientCli } from './client/client-cli.js'
 
 export interface CliIo {
   stdout: { write(s: string): boolean; isTTY?: boolean }
@@ -90,6 +91,10 @@ async function run(argv: string[], io: CliIo): Promise<number> {
     ...(args.vectorsDir ? { vectorsDir: args.vectorsDir } : {}),
     ...(args.specPath ? { specPath: args.specPath } : {}),
   })
+  if (args.clientSuite)
+    return runClientCli(args, paths, io, (report) => {
+      for (const spec of args.reporters) if (spec.name !== 'console') emit(spec, report, io)
+    })
   if (args.command !== 'run') {
     const spec = loadSpecIndex(paths.specPath)
     const loaded = loadScenarios({ dir: paths.vectorsDir, schemaPath: paths.schemaPath, spec })
@@ -137,7 +142,12 @@ async function run(argv: string[], io: CliIo): Promise<number> {
       io.stdout.write(args.json ? `${JSON.stringify(s, null, 2)}\n` : renderExplain(s, spec))
       return 0
     }
-    const cov = computeCoverage(spec, loaded.scenarios, loadCodecVectorRefs(paths.codecVectorsDir))
+    const cov = computeCoverage(
+      spec,
+      loaded.scenarios,
+      loadCodecVectorRefs(paths.codecVectorsDir),
+      loadClientSuite(paths),
+    )
     io.stdout.write(args.json ? `${JSON.stringify(cov, null, 2)}\n` : renderCoverage(cov))
     return cov.ok ? 0 : 1
   }

@@ -1,6 +1,7 @@
 // `imwire conformance coverage`: every requirement id in spec.md with the
-// session scenarios and codec vectors that cover it. A MUST whose "Tested by"
-// names session or codec and has no vector of that kind fails the kit.
+// session scenarios, codec vectors and client scenarios that cover it. A MUST
+// whose "Tested by" names session, codec or client and has no vector of that
+// kind fails the kit.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { compareIds } from '../engine/suite-report.js'
@@ -13,6 +14,8 @@ export interface CoverageRow {
   testedBy: string[]
   session: string[]
   codec: string[]
+  /** Client scenarios (vectors/client): the kit plays the server and judges a client. */
+  client: string[]
   status: 'covered' | 'missing' | 'exempt' | 'untracked'
   /** What is missing, or the exemption reason. */
   note?: string
@@ -69,30 +72,36 @@ export function computeCoverage(
   spec: SpecIndex,
   scenarios: Scenario[],
   codec: Array<{ id: string; requirements: string[] }>,
+  client: Array<{ id: string; requirements: string[] }> = [],
 ): CoverageResult {
   const bySession = new Map<string, string[]>()
   const byCodec = new Map<string, string[]>()
+  const byClient = new Map<string, string[]>()
+  for (const c of client) for (const r of c.requirements) byClient.set(r, [...(byClient.get(r) ?? []), c.id])
   for (const s of scenarios) for (const r of s.requirements) bySession.set(r, [...(bySession.get(r) ?? []), s.id])
   for (const c of codec) for (const r of c.requirements) byCodec.set(r, [...(byCodec.get(r) ?? []), c.id])
   const rows: CoverageRow[] = []
   for (const req of [...spec.requirements.values()].sort((a, b) => compareIds(a.id, b.id)))
-    rows.push(row(req, bySession.get(req.id) ?? [], byCodec.get(req.id) ?? []))
-  const unknownCited = [...byCodec.keys()].filter((id) => !spec.requirements.has(id)).sort(compareIds)
+    rows.push(row(req, bySession.get(req.id) ?? [], byCodec.get(req.id) ?? [], byClient.get(req.id) ?? []))
+  const unknownCited = [...new Set([...byCodec.keys(), ...byClient.keys()])]
+    .filter((id) => !spec.requirements.has(id))
+    .sort(compareIds)
   return { rows, usesIndexTable: spec.hasIndexTable, unknownCited, ok: rows.every((r) => r.status !== 'missing') }
 }
 
-function row(req: Requirement, session: string[], codec: string[]): CoverageRow {
-  const base = { id: req.id, level: req.level, testedBy: req.testedBy, session, codec }
+function row(req: Requirement, session: string[], codec: string[], client: string[]): CoverageRow {
+  const base = { id: req.id, level: req.level, testedBy: req.testedBy, session, codec, client }
   if (req.exempt !== undefined) return { ...base, status: 'exempt', note: req.exempt }
   const must = req.level === 'MUST' || req.level === 'MUST NOT'
   const missing: string[] = []
   for (const kind of req.testedBy) {
     if (kind === 'session' && session.length === 0) missing.push('session')
     if (kind === 'codec' && codec.length === 0) missing.push('codec')
+    if (kind === 'client' && client.length === 0) missing.push('client')
     if (kind === 'any' && session.length + codec.length === 0) missing.push('session or codec')
   }
   if (missing.length > 0 && must) return { ...base, status: 'missing', note: `no ${missing.join(' or ')} vector` }
-  if (session.length + codec.length > 0)
+  if (session.length + codec.length + client.length > 0)
     return { ...base, status: 'covered', ...(missing.length ? { note: `no ${missing.join('/')} vector` } : {}) }
   return { ...base, status: 'untracked' }
 }
@@ -114,7 +123,11 @@ export function renderCoverage(c: CoverageResult): string {
           : r.status === 'exempt'
             ? 'exempt '
             : '-      '
-    const vectors = [...r.session.map((s) => `session:${s}`), ...r.codec.map((s) => `codec:${s}`)]
+    const vectors = [
+      ...r.session.map((s) => `session:${s}`),
+      ...r.codec.map((s) => `codec:${s}`),
+      ...r.client.map((s) => `client:${s}`),
+    ]
     const tail =
       r.status === 'exempt'
         ? `(${r.note})`
@@ -124,7 +137,7 @@ export function renderCoverage(c: CoverageResult): string {
     lines.push(`${mark} ${r.id.padEnd(w)} ${r.level.padEnd(6)} ${tail}`)
   }
   const n = (st: CoverageRow['status']) => c.rows.filter((r) => r.status === st).length
-  for (const id of c.unknownCited) lines.push(`warning: codec vectors cite ${id}, which spec.md does not define`)
+  for (const id of c.unknownCited) lines.push(`warning: vectors cite ${id}, which spec.md does not define`)
   lines.push(
     `${c.rows.length} requirements: ${n('covered')} covered, ${n('missing')} missing, ${n('exempt')} exempt, ${n('untracked')} without vectors and not required to have one`,
   )

@@ -18,7 +18,7 @@ export interface Addresses {
 }
 
 export interface TargetInfo {
-  mode: 'address' | 'spawn' | 'bundled'
+  mode: 'address' | 'spawn' | 'bundled' | 'client'
   command?: string
   addresses: { tcp?: string; ws?: string }
 }

@@ -11,7 +11,7 @@ export interface Requirement {
   level: Level
   /** Who the rule binds (server, client, both, ...) when the spec says. */
   party: string
-  /** Vector kinds that must cover it ("session", "codec"); empty when exempt or untested by vectors. */
+  /** Vector kinds that must cover it ("session", "codec", "client"); empty when exempt or untested by vectors. */
   testedBy: string[]
   /** Reason when Appendix A marks it `none: reason`. */
   exempt?: string
@@ -129,7 +129,7 @@ function readIndexTable(lines: string[], reqs: Map<string, Requirement>): boolea
         r.testedBy = tested
           .toLowerCase()
           .split(/[\s,/+;]+/)
-          .filter((k) => k === 'session' || k === 'codec')
+          .filter((k) => k === 'session' || k === 'codec' || k === 'client')
       }
       reqs.set(id, r)
     }

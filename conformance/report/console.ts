@@ -38,8 +38,10 @@ export class ConsoleReporter {
   }): void {
     const where = Object.values(info.target.addresses).join(' ')
     const feats = info.transports.map((t) => `${t}: [${(info.features[t] ?? []).join(', ')}]`).join('; ')
+    // A client run: the kit is the server, nothing was offered to it.
+    const offered = info.target.mode === 'client' ? '' : `features offered: ${feats}\n`
     this.out.write(
-      `imwire conformance: ${info.total} cases against ${info.target.mode}${info.target.command ? ` (${info.target.command})` : ''} ${where}\nfeatures offered: ${feats}\n`,
+      `imwire conformance: ${info.total} cases against ${info.target.mode}${info.target.command ? ` (${info.target.command})` : ''} ${where}\n${offered}`,
     )
   }
 

@@ -14,6 +14,10 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
   },
   decode: { summary: 'decode hex or binary frames to JSON', load: async () => (await import('./decode.js')).main },
   vectors: { summary: 'vector tools: `vectors lint`', load: async () => (await import('./vectors.js')).main },
+  'client-adapter': {
+    summary: 'the reference client, driven over stdin/stdout by `conformance client`',
+    load: async () => (await import('./client-adapter.js')).main,
+  },
 }
 
 function usage(): string {

@@ -32,7 +32,10 @@ export class ClientError extends Error {
   }
 }
 
-/** 3500-3999: terminal, fix the cause before reconnecting. [ERR-4] [RTY-4] */
+/**
+ * 3500-3999: terminal, fix the cause before reconnecting [ERR-4] [RTY-4];
+ * deployment codes 4500-4999 likewise, 4000-4499 reconnect. [ERR-11]
+ */
 export function isTerminalClose(code: number): boolean {
-  return code >= 3500 && code <= 3999
+  return (code >= 3500 && code <= 3999) || (code >= 4500 && code <= 4999)
 }

@@ -223,7 +223,9 @@ export class ImwireClient extends EventEmitter<ClientEvents> {
     }
     this.link = link
     conn.on('frame', (f) => {
-      if (this.link === link) this.onFrame(link, f)
+      // After close() the socket still reads until it ends: a Welcome crossing
+      // our Close must not make a closed client ready (and reconnect later).
+      if (this.link === link && this.current !== 'closed') this.onFrame(link, f)
     })
     conn.on('codecError', (err) => conn.close(err.closeCode, err.code))
     conn.on('close', (info) => this.onClose(link, info))

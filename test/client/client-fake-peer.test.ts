@@ -487,3 +487,23 @@ t.test('close() rejects what is pending and later calls fail with CLIENT_CLOSED'
   t.match(await client.connect().catch((e: unknown) => e), { code: 'CLIENT_CLOSED' })
   t.equal(peer.framesOf('close').length, 1, 'said goodbye with a Close frame')
 })
+
+t.test('a Welcome that crosses close() does not make the client ready again nor reconnect', async (t) => {
+  const peer = new FakePeer()
+  const client = await open(peer)
+  const connecting = client.connect().catch((e: unknown) => e)
+  // The peer answered Hello with Welcome; one loop turn later its Welcome is on
+  // the way (memory pair: flush, then delivery, one setImmediate each), so the
+  // client reads it after close() has begun, as over TCP when Welcome crosses
+  // our Close.
+  await peer.until(() => peer.hellos.length === 1, 'the Hello')
+  await new Promise((r) => setImmediate(r))
+  const states: string[] = []
+  client.on('state', (s) => states.push(s))
+  await client.close()
+  t.match(await connecting, { code: 'CLIENT_CLOSED' })
+  await peer.until(() => peer.last.closed, 'the connection to end')
+  t.equal(client.state, 'closed', 'still closed once the connection has ended')
+  t.same(states, ['closed'], 'never ready or waiting after close()')
+  t.equal(peer.conns.length, 1, 'no second connection')
+})

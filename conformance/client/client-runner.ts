@@ -1,0 +1,458 @@
+// Runs client scenarios: the kit plays the server (./scripted-server.ts), the
+// client under test is driven through its adapter (./adapter-session.ts), and
+// every step either acts or judges what the client put on the wire.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { create } from '@bufbuild/protobuf'
+import { BACKOFF_BASE_MS, BACKOFF_CAP_MS, DEFAULT_MAX_FRAME_BYTES } from '../../src/codec/index.js'
+import { type Frame, FrameSchema } from '../../src/gen/es/imwire/v1/frame_pb.js'
+import { AdapterError, AdapterSession, type Launcher } from './adapter-session.js'
+import type { ClientScenario, ClientStep } from './client-scenarios.js'
+import { ScriptedServer, type ScriptedConnection } from './scripted-server.js'
+import { Transcript, type TranscriptEntry } from '../engine/transcript.js'
+
+export type ClientVerdict = 'pass' | 'fail' | 'skip' | 'error'
+
+export interface ClientCaseResult {
+  id: string
+  title: string
+  level: 'MUST' | 'SHOULD'
+  requirements: string[]
+  verdict: ClientVerdict
+  /** Why it failed, was skipped or errored. */
+  message?: string
+  /** The step (0-based) that decided a non-pass verdict. */
+  step?: number
+  durationMs: number
+  /** Every frame both ways, every command and event of the adapter, every judgement. */
+  transcript: TranscriptEntry[]
+}
+
+export interface ClientRunOptions {
+  launcher: Launcher
+  /** Multiplies the kit's waiting times (not the client's own delays). Default 1. */
+  timeScale?: number
+}
+
+/** A judgement against the client. */
+class Failure extends Error {}
+/** The adapter cannot do what the scenario needs. */
+class Unsupported extends Error {}
+
+/** Sizes of client_msg_id. [SND-5] */
+const CLIENT_MSG_ID_BYTES = 16
+/** What the kit's server advertises unless a step says otherwise. */
+const WELCOME_HEARTBEAT_MS = 10_000
+/** A timer may fire this much before the wait a client reports, measured from the kit's side (ms). */
+const TIMER_GRANULARITY_MS = 5
+/** How long the kit waits for a client action it expects (ms, before --time-scale). */
+const ACTION_TIMEOUT_MS = 5_000
+/** RTY-3's window for n consecutive failed attempts. */
+export function backoffWindowMs(n: number): number {
+  return Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** n)
+}
+
+interface Queued {
+  id: Uint8Array
+  conversation: string
+  contentType: string
+  body: Uint8Array
+}
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
+
+export async function runClientScenario(s: ClientScenario, opts: ClientRunOptions): Promise<ClientCaseResult> {
+  const scale = opts.timeScale ?? 1
+  const t0 = performance.now()
+  const now = () => performance.now()
+  const transcript = new Transcript()
+  const log = (line: string) => transcript.event('', 'note', line)
+  const adapterLog = (line: string) => transcript.event('adapter', 'note', line)
+  const stateDir = mkdtempSync(join(tmpdir(), 'imwire-client-'))
+  const server = new ScriptedServer(now, transcript)
+  const sent = new Map<string, Queued>()
+  /** When the kit itself ended a connection: the earliest the client can have seen it end. */
+  const endedByKit = new Map<ScriptedConnection, number>()
+  let adapter: AdapterSession | null = null
+  let seq = 0n
+  let stepIndex = 0
+  const result = (verdict: ClientVerdict, message?: string): ClientCaseResult => ({
+    id: s.id,
+    title: s.title,
+    level: s.level,
+    requirements: s.requirements,
+    verdict,
+    ...(message !== undefined ? { message, step: stepIndex } : {}),
+    durationMs: Math.round(now() - t0),
+    transcript: transcript.finish(),
+  })
+  const ms = (n: number) => Math.round(n * scale)
+  const launch = async () => {
+    adapter = new AdapterSession(
+      opts.launcher(stateDir, (text) => transcript.event('adapter', 'stderr', text.trimEnd())),
+      now,
+      adapterLog,
+    )
+    await adapter.started(ms(10_000))
+  }
+  const need = (): AdapterSession => {
+    if (adapter === null) throw new Failure('the adapter is not running (a step stopped it)')
+    return adapter
+  }
+  const current = (): ScriptedConnection => {
+    const c = server.current
+    if (c === undefined) throw new Failure('no connection accepted yet')
+    return c
+  }
+  const endedAt = (c: ScriptedConnection): number => endedByKit.get(c) ?? c.closedAt ?? now()
+  const answer = async (body: Parameters<AdapterSession['command']>[0]) => {
+    const ev = await need().command(body, ms(ACTION_TIMEOUT_MS))
+    if (ev.event.case === 'failed') {
+      if (ev.event.value.unsupported) throw new Unsupported(`${body?.case}: ${ev.event.value.message}`)
+      throw new Failure(`${body?.case} failed: ${ev.event.value.message}`)
+    }
+    return ev
+  }
+
+  const step = async (st: ClientStep): Promise<void> => {
+    if ('client' in st) {
+      switch (st.client) {
+        case 'connect':
+          await answer({
+            case: 'connect',
+            value: {
+              url: server.url,
+              token: 'kit-token',
+              deviceId: 'kit-device',
+              heartbeatMs: st.heartbeatMs ?? 0,
+              features: s.features ?? [],
+            },
+          })
+          return
+        case 'send': {
+          const body = new TextEncoder().encode(st.body)
+          const ev = await answer({
+            case: 'send',
+            value: { conversationId: st.conversation, contentType: st.contentType ?? '', body },
+          })
+          if (ev.event.case !== 'queued') throw new Failure(`send answered with ${ev.event.case}, not queued`)
+          const id = ev.event.value.clientMsgId
+          // [SND-5] 128 random bits.
+          if (id.length !== CLIENT_MSG_ID_BYTES)
+            throw new Failure(`client_msg_id of ${st.as} has ${id.length} bytes, not ${CLIENT_MSG_ID_BYTES}`)
+          sent.set(st.as, { id, conversation: st.conversation, contentType: st.contentType ?? '', body })
+          log(`${st.as} queued as ${hex(id)}`)
+          return
+        }
+        case 'stop': {
+          const a = need()
+          adapter = null
+          const status = await a.stop(ms(ACTION_TIMEOUT_MS))
+          if (status !== 0) throw new Failure(`the adapter exited with ${status} after Stop, not 0`)
+          return
+        }
+        case 'start':
+          if (adapter !== null) throw new Failure('start while the adapter runs (stop it first)')
+          await launch()
+          return
+        case 'expectRejected': {
+          const q = sent.get(st.rejected) as Queued
+          const a = need()
+          const ev = await a.waitEvent(
+            (e) => e.event.case === 'sendRejected' && hex(e.event.value.clientMsgId) === hex(q.id),
+            ms(ACTION_TIMEOUT_MS),
+          )
+          // [RTY-5] a non-retryable refusal is reported to the user.
+          if (ev === null || ev.event.case !== 'sendRejected')
+            throw new Failure(
+              `the client did not report ${st.rejected} as rejected within ${ms(ACTION_TIMEOUT_MS)} ms [RTY-5]`,
+            )
+          if (st.code !== undefined && ev.event.value.errorCode !== st.code)
+            throw new Failure(`${st.rejected} reported rejected with code ${ev.event.value.errorCode}, not ${st.code}`)
+          return
+        }
+        case 'report': {
+          const ev = await answer({ case: 'report', value: {} })
+          if (ev.event.case !== 'report') throw new Failure(`report answered with ${ev.event.case}`)
+          const got = ev.event.value.outbox
+          log(`outbox reported: [${got.map((e) => hex(e.clientMsgId)).join(', ')}]`)
+          const want = st.outbox.map((n) => sent.get(n) as Queued)
+          if (got.length !== want.length)
+            throw new Failure(`outbox holds ${got.length} messages, expected ${want.length} (${st.outbox.join(', ')})`)
+          want.forEach((w, i) => {
+            const g = got[i]
+            if (g === undefined || hex(g.clientMsgId) !== hex(w.id) || hex(g.body) !== hex(w.body))
+              throw new Failure(`outbox entry ${i} is not ${st.outbox[i]} with its id and body`)
+          })
+          return
+        }
+      }
+    }
+    switch (st.server) {
+      case 'accept': {
+        const c = await server.nextConnection(ms(st.timeoutMs ?? 10_000))
+        if (c === null) throw new Failure(`the client did not connect within ${ms(st.timeoutMs ?? 10_000)} ms`)
+        const hello = await server.nextFrame(c, (f) => f.body.case === 'hello', ms(ACTION_TIMEOUT_MS))
+        if (hello === null) throw new Failure(`connection ${c.index}: no Hello`)
+        if (st.holdWelcomeMs !== undefined) {
+          // [HS-14] between Hello and Welcome the client may only Close.
+          const early = await server.nextFrame(c, (f) => f.body.case !== 'close', st.holdWelcomeMs)
+          if (early !== null)
+            throw new Failure(`connection ${c.index}: the client sent ${early.frame.body.case} before Welcome [HS-14]`)
+        }
+        c.conn.send(welcome(c.index, st.heartbeatMs ?? WELCOME_HEARTBEAT_MS, st.maxInflightSends ?? 64))
+        c.conn.send(create(FrameSchema, { body: { case: 'replayComplete', value: {} } }))
+        return
+      }
+      case 'drop': {
+        const c = current()
+        endedByKit.set(c, now())
+        c.conn.destroy()
+        return
+      }
+      case 'close': {
+        const c = current()
+        endedByKit.set(c, now())
+        c.conn.close(st.code, 'kit', st.retryAfterMs ?? 0)
+        return
+      }
+      case 'expectSend': {
+        const q = sent.get(st.of) as Queued
+        const c = current()
+        const f = await server.nextFrame(c, (fr) => fr.body.case === 'send', ms(ACTION_TIMEOUT_MS))
+        if (f === null)
+          throw new Failure(`no Send of ${st.of} on connection ${c.index} within ${ms(ACTION_TIMEOUT_MS)} ms`)
+        const v = (f.frame.body as Extract<Frame['body'], { case: 'send' }>).value
+        // [SND-5] [RTY-2] the same id, conversation, content type and body on every transmission.
+        const diffs: string[] = []
+        if (hex(v.clientMsgId) !== hex(q.id)) diffs.push(`client_msg_id ${hex(v.clientMsgId)} != queued ${hex(q.id)}`)
+        if (v.conversationId !== q.conversation) diffs.push(`conversation ${v.conversationId} != ${q.conversation}`)
+        if (v.contentType !== q.contentType) diffs.push(`content_type ${v.contentType} != ${q.contentType}`)
+        if (hex(v.body) !== hex(q.body)) diffs.push('body differs')
+        if (diffs.length > 0) throw new Failure(`Send of ${st.of} on connection ${c.index}: ${diffs.join('; ')}`)
+        return
+      }
+      case 'ack': {
+        const q = sent.get(st.of) as Queued
+        seq++
+        current().conn.send(
+          create(FrameSchema, {
+            body: {
+              case: 'sendAck',
+              value: {
+                clientMsgId: q.id,
+                conversationId: q.conversation,
+                seq,
+                messageId: `kit-${seq}`,
+                serverTimeMs: BigInt(Date.now()),
+                epoch: 1n,
+              },
+            },
+          }),
+        )
+        return
+      }
+      case 'error': {
+        const q = sent.get(st.of) as Queued
+        current().conn.send(
+          create(FrameSchema, {
+            body: {
+              case: 'error',
+              value: {
+                code: st.code,
+                message: 'kit',
+                retryable: st.retryable ?? false,
+                retryAfterMs: st.retryAfterMs ?? 0,
+                clientMsgId: q.id,
+              },
+            },
+          }),
+        )
+        return
+      }
+      case 'expectNoSend': {
+        const c = current()
+        const f = await server.nextFrame(c, (fr) => fr.body.case === 'send', ms(st.forMs))
+        if (f !== null) {
+          const v = (f.frame.body as Extract<Frame['body'], { case: 'send' }>).value
+          const id = hex(v.clientMsgId)
+          const name = [...sent].find(([, q]) => hex(q.id) === id)?.[0] ?? `unknown id ${id}`
+          // Seen earlier on this connection: a resend on a live connection [RTY-1]; else too many in flight.
+          const again = c.frames.some(
+            (r) => r !== f && r.frame.body.case === 'send' && hex(r.frame.body.value.clientMsgId) === id,
+          )
+          throw new Failure(
+            again
+              ? `${name} went out again on live connection ${c.index} [RTY-1]`
+              : `${name} went out on connection ${c.index} while no Send was allowed (${st.forMs} ms window)`,
+          )
+        }
+        return
+      }
+      case 'expectNoConnection': {
+        const hit = await server.waitFor(() => (server.pending > 0 ? true : undefined), ms(st.forMs))
+        if (hit !== null)
+          throw new Failure(
+            `the client reconnected (connection ${server.connections.length}) within ${ms(st.forMs)} ms`,
+          )
+        return
+      }
+      case 'expectReconnect': {
+        const prev = current()
+        // Lateness is what a loaded machine adds, so only the upper slack
+        // stretches with --time-scale; the lower bound is never relaxed.
+        const upper = Math.max(st.notBeforeMs, backoffWindowMs(0)) + ms(st.slackMs)
+        const next = await server.waitFor(() => server.connections[prev.index], upper + ms(2000))
+        if (next === null || next === undefined) throw new Failure(`no reconnect within ${upper + ms(2000)} ms`)
+        const delay = next.acceptedAt - endedAt(prev)
+        log(`reconnect delay ${Math.round(delay)} ms (allowed [${st.notBeforeMs}, ${upper}))`)
+        if (delay < st.notBeforeMs)
+          throw new Failure(
+            `reconnected after ${Math.round(delay)} ms, before retry_after_ms ${st.notBeforeMs} [RTY-3]`,
+          )
+        if (delay >= upper) throw new Failure(`reconnected after ${Math.round(delay)} ms, later than ${upper} ms`)
+        return
+      }
+      case 'expectPings': {
+        const c = current()
+        const limit = st.everyMs + ms(st.slackMs)
+        for (let i = 0; i < st.count; i++) {
+          const lastSent = c.frames.at(-1)?.at ?? c.acceptedAt
+          const f = await server.nextFrame(c, (fr) => fr.body.case === 'ping', lastSent - now() + limit)
+          // [HB-3] a Ping whenever the client has sent nothing for heartbeat_ms.
+          if (f === null)
+            throw new Failure(
+              `no Ping ${i + 1} of ${st.count} on idle connection ${c.index} within ${limit} ms of the client's last frame [HB-3]`,
+            )
+          log(`Ping ${i + 1} ${Math.round(f.at - lastSent)} ms after the client's previous frame`)
+        }
+        return
+      }
+      case 'refuseAndMeasure': {
+        const delays: number[] = []
+        const first = current()
+        let prev = first
+        for (let n = 0; n < st.attempts; n++) {
+          const limit = backoffWindowMs(n) + ms(st.slackMs)
+          const c = await server.nextConnection(limit + ms(2000))
+          if (c === null) throw new Failure(`attempt n=${n}: no reconnect within ${limit + ms(2000)} ms`)
+          endedByKit.set(c, now())
+          c.conn.destroy()
+          const delay = c.acceptedAt - endedAt(prev)
+          delays.push(Math.round(delay))
+          log(`attempt n=${n}: delay ${Math.round(delay)} ms, window [0, ${backoffWindowMs(n)})`)
+          if (delay >= limit)
+            throw new Failure(
+              `attempt n=${n}: delay ${Math.round(delay)} ms exceeds the window ${backoffWindowMs(n)} ms [RTY-3]`,
+            )
+          prev = c
+        }
+        const draws = await reportedDraws(need(), first, st.attempts)
+        if (draws !== null) {
+          log(`draws reported by the client: ${draws.join(', ')} ms`)
+          for (const [n, d] of draws.entries()) {
+            // [RTY-3] the draw itself, exactly: no slack is needed for a number the client reports.
+            if (d >= backoffWindowMs(n))
+              throw new Failure(`attempt n=${n}: the client drew ${d} ms, outside [0, ${backoffWindowMs(n)}) [RTY-3]`)
+            // A client cannot have waited less than it says (timer granularity aside).
+            if ((delays[n] as number) < d - TIMER_GRANULARITY_MS)
+              throw new Failure(`attempt n=${n}: reported a ${d} ms wait but reconnected after ${delays[n]} ms`)
+          }
+        }
+        // With draws reported, judge them (exact under any load); else the observed delays.
+        const judged = draws ?? delays
+        if (judged.every((d) => d < st.floorMs))
+          throw new Failure(
+            `all ${judged.length} ${draws ? 'draws' : 'delays'} under ${st.floorMs} ms (${judged.join(', ')}): no backoff [RTY-3]`,
+          )
+        return
+      }
+    }
+  }
+
+  /**
+   * The reconnect delays the client reported (Disconnected.reconnect_in_ms)
+   * for the connections that ended from `first` on, one per attempt; null when
+   * the adapter does not report them (every Disconnected without will_reconnect).
+   */
+  const reportedDraws = async (
+    a: AdapterSession,
+    first: ScriptedConnection,
+    count: number,
+  ): Promise<number[] | null> => {
+    const since = endedAt(first)
+    const disconnects = () =>
+      a.events
+        .filter((e) => e.at >= since)
+        .map((e) => e.event.event)
+        .filter((e) => e.case === 'disconnected')
+        .map((e) => e.value)
+    // The event for the last refusal may still be on its way through the pipe.
+    await a.waitEvent(() => disconnects().length >= count, ms(1000))
+    const ds = disconnects().slice(0, count)
+    if (ds.length < count || ds.some((d) => !d.willReconnect)) return null
+    return ds.map((d) => d.reconnectInMs)
+  }
+
+  try {
+    await server.start()
+    log(`${s.id}: server at ${server.url}`)
+    await launch()
+    for (const [i, st] of s.steps.entries()) {
+      stepIndex = i
+      transcript.event('', 'step', `steps[${i}] ${JSON.stringify(st)}`)
+      await step(st)
+    }
+    return result('pass')
+  } catch (err) {
+    if (err instanceof Failure) {
+      log(`FAIL: ${err.message}`)
+      return result('fail', err.message)
+    }
+    if (err instanceof Unsupported) return result('skip', err.message)
+    if (err instanceof AdapterError) {
+      log(`FAIL: ${err.message}`)
+      return result('fail', err.message)
+    }
+    log(`ERROR: ${(err as Error).stack ?? String(err)}`)
+    return result('error', (err as Error).message)
+  } finally {
+    const a = adapter as AdapterSession | null
+    if (a !== null) await a.stop(ms(ACTION_TIMEOUT_MS)).catch(() => a.kill())
+    await server.close()
+    rmSync(stateDir, { recursive: true, force: true })
+  }
+}
+
+function welcome(index: number, heartbeatMs: number, maxInflightSends: number): Frame {
+  return create(FrameSchema, {
+    body: {
+      case: 'welcome',
+      value: {
+        version: 1,
+        sessionId: `kit-session-${index}`,
+        userId: 'kit-user',
+        deviceId: 'kit-device',
+        heartbeatMs,
+        serverTimeMs: BigInt(Date.now()),
+        limits: {
+          maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
+          maxMessageBytes: 64 * 1024,
+          receiveWindow: 256,
+          maxInflightSends,
+          historyPageMax: 100,
+          dedupeWindowMs: 7n * 24n * 3600n * 1000n,
+        },
+      },
+    },
+  })
+}
+
+/** Runs scenarios one after another (their timing checks need a quiet machine, not parallelism). */
+export async function runClientSuite(scenarios: ClientScenario[], opts: ClientRunOptions): Promise<ClientCaseResult[]> {
+  const out: ClientCaseResult[] = []
+  for (const s of scenarios) out.push(await runClientScenario(s, opts))
+  return out
+}

@@ -1,0 +1,74 @@
+// Loads client scenarios (vectors/client/*.json, kind "client"): JSON Schema
+// validation against vectors/schema/client.schema.json, ids unique, and every
+// message a step names sent by an earlier step.
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { compileSchemaFile } from '../load/json-schema.js'
+
+export type ClientStep =
+  | { client: 'connect'; heartbeatMs?: number }
+  | { client: 'send'; as: string; conversation: string; contentType?: string; body: string }
+  | { client: 'stop' | 'start' }
+  | { client: 'report'; outbox: string[] }
+  | { client: 'expectRejected'; rejected: string; code?: number }
+  | { server: 'error'; of: string; code: number; retryable?: boolean; retryAfterMs?: number }
+  | { server: 'accept'; heartbeatMs?: number; timeoutMs?: number; holdWelcomeMs?: number; maxInflightSends?: number }
+  | { server: 'drop' }
+  | { server: 'close'; code: number; retryAfterMs?: number }
+  | { server: 'expectSend' | 'ack'; of: string }
+  | { server: 'expectNoSend' | 'expectNoConnection'; forMs: number }
+  | { server: 'expectReconnect'; notBeforeMs: number; slackMs: number }
+  | { server: 'refuseAndMeasure'; attempts: number; slackMs: number; floorMs: number }
+  | { server: 'expectPings'; count: number; everyMs: number; slackMs: number }
+
+export interface ClientScenario {
+  id: string
+  title: string
+  description?: string
+  requirements: string[]
+  level: 'MUST' | 'SHOULD'
+  features?: string[]
+  steps: ClientStep[]
+  file: string
+}
+
+export interface ClientLoadResult {
+  scenarios: ClientScenario[]
+  errors: Array<{ file: string; message: string }>
+}
+
+export function loadClientScenarios(dir: string, schemaPath: string): ClientLoadResult {
+  const validate = compileSchemaFile(schemaPath)
+  const scenarios: ClientScenario[] = []
+  const errors: ClientLoadResult['errors'] = []
+  const seen = new Set<string>()
+  for (const name of readdirSync(dir).sort()) {
+    if (!name.endsWith('.json')) continue
+    const file = join(dir, name)
+    let doc: { scenarios?: Omit<ClientScenario, 'file'>[] }
+    try {
+      doc = JSON.parse(readFileSync(file, 'utf8'))
+    } catch (err) {
+      errors.push({ file, message: `not JSON: ${(err as Error).message}` })
+      continue
+    }
+    if (!validate(doc)) {
+      for (const e of validate.errors ?? []) errors.push({ file, message: `${e.instancePath} ${e.message}` })
+      continue
+    }
+    for (const s of doc.scenarios ?? []) {
+      if (seen.has(s.id)) errors.push({ file, message: `duplicate id ${s.id}` })
+      seen.add(s.id)
+      const sent = new Set<string>()
+      for (const [i, st] of s.steps.entries()) {
+        if ('as' in st) sent.add(st.as)
+        const names = 'of' in st ? [st.of] : 'outbox' in st ? st.outbox : 'rejected' in st ? [st.rejected] : []
+        for (const n of names)
+          if (!sent.has(n))
+            errors.push({ file, message: `${s.id} step ${i}: message '${n}' is not sent by an earlier step` })
+      }
+      scenarios.push({ ...s, file })
+    }
+  }
+  return { scenarios, errors }
+}
