@@ -78,10 +78,16 @@ const WIRE_PATTERNS: Array<[string, RegExp]> = [
 ]
 
 /** Production files outside src/codec that handle wire bytes themselves. */
+/** Files outside src/codec that match a wire pattern for another protocol's bytes, with why. */
+const OTHER_WIRES: Record<string, string> = {
+  'conformance/model/ws-client-bytes.ts':
+    "RFC 6455 frame headers (the 7-bit payload length, the mask bit), read so the model can judge the runner's raw WebSocket bytes; no imwire varint or frame",
+}
+
 function wireHandlers(files: string[]): string[] {
   const bad: string[] = []
   for (const file of files) {
-    if (file.startsWith('src/codec/') || file.startsWith('src/gen/')) continue
+    if (file.startsWith('src/codec/') || file.startsWith('src/gen/') || OTHER_WIRES[file] !== undefined) continue
     const text = readFileSync(join(root, file), 'utf8')
     for (const [what, re] of WIRE_PATTERNS) {
       const lineNo = text.split('\n').findIndex((line) => re.test(line.replace(/\/\/.*$/, '')))
