@@ -68,6 +68,13 @@ interface Conn {
   lanes: Map<string, Expectation[]>
   /** Seqs delivered per conversation on this connection [DLV-1]. */
   delivered: Map<string, number[]>
+  /**
+   * Per conversation, the highest seq delivered on this connection when its
+   * user's membership ended here (the REMOVED notice, or the answer to this
+   * device's LeaveConversation): those Delivers no longer count against the
+   * window [FLW-1].
+   */
+  released: Map<string, number>
   /** The server owes a Close and will process nothing more (CLOSING). */
   closing: boolean
   /** A Close was observed, or the transport is gone: nothing more may arrive. */
@@ -125,6 +132,7 @@ export class ImwireModel {
       window: Number.POSITIVE_INFINITY,
       lanes: new Map(),
       delivered: new Map(),
+      released: new Map(),
       closing: false,
       dead: false,
       deadReason: '',
@@ -781,11 +789,13 @@ export class ImwireModel {
     }
     const info = this.info(conv, c)
     const isCreate = body === 'createConversation'
+    const left = body === 'leaveConversation' ? conv.id : null
     this.push(c, 'free', {
       body: 'conversationResult',
       req: isCreate ? 'CNV-1' : body === 'addMembers' ? 'CNV-3' : body === 'removeMembers' ? 'CNV-4' : 'CNV-5',
       label: `ConversationResult ${requestId} (${body} ${convId})`,
       matcher: () => ({ conversationResult: { requestId, conversation: info } }),
+      ...(left !== null ? { onMatch: () => this.release(c, left, true) } : {}),
     })
     // [CNV-6] notices to the online devices concerned, not the requesting device
     for (const [u, reason] of notices) {
@@ -923,7 +933,10 @@ export class ImwireModel {
   private outstanding(c: Conn): number {
     let n = 0
     for (const [conv, seqs] of c.delivered) {
-      const cur = this.world.cursor(c.user as string, c.device as string, conv)
+      const cur = Math.max(
+        this.world.cursor(c.user as string, c.device as string, conv),
+        c.released.get(conv) ?? 0,
+      )
       for (const s of seqs) if (s > cur) n++
     }
     return n
@@ -1038,6 +1051,7 @@ export class ImwireModel {
     const list = this.consumed.get(c.name) ?? []
     list.push(e.matcher())
     this.consumed.set(c.name, list)
+    if (e.notice?.reason === 'UPDATE_REASON_REMOVED') this.release(c, e.notice.conv)
     if (e.deliver) {
       const seqs = c.delivered.get(e.deliver.conv) ?? []
       seqs.push(e.deliver.seq)
@@ -1046,6 +1060,21 @@ export class ImwireModel {
       this.reveal(e.deliver.conv, e.deliver.seq)
     }
     e.onMatch?.(actual)
+  }
+
+  /**
+   * The user's membership ended on this connection: its Delivers of the
+   * conversation stop counting against the window (they can no longer be
+   * acknowledged, [DLV-4]) [FLW-1]. Delivers still held before the end are
+   * not sent: a REMOVED notice overtakes them (consume drops them); for a
+   * LeaveConversation, those queued ahead of any later notice are dropped here.
+   */
+  private release(c: Conn, conv: string, dropHeld = false): void {
+    c.released.set(conv, Math.max(0, ...(c.delivered.get(conv) ?? [])))
+    const lane = c.lanes.get(`conv:${conv}`)
+    if (!dropHeld || !lane) return
+    const firstNotice = lane.findIndex((x) => !x.deliver)
+    c.lanes.set(`conv:${conv}`, firstNotice < 0 ? [] : lane.slice(firstNotice))
   }
 
   /** Symbols: known values in place, unknown ones captured. */

@@ -159,6 +159,25 @@ export class Deliveries {
     }
   }
 
+  /**
+   * This device left the conversation (its LeaveConversation is answered):
+   * the Delivers outstanding there can no longer be acknowledged ([DLV-4]),
+   * so they stop counting against the window, and those still queued behind
+   * it are not sent. [FLW-1]
+   */
+  left(conversationId: string): void {
+    this.forget(conversationId)
+    for (let i = this.head; i < this.queue.length; ) {
+      const item = this.queue[i] as LiveItem
+      if (item.notice?.conversationId === conversationId) break // added again later: from here on it is live
+      if (item.live?.message.conversationId === conversationId) {
+        this.queue.splice(i, 1)
+        this.queuedMessages--
+      } else i++
+    }
+    this.pump()
+  }
+
   private forget(conversationId: string): void {
     const c = this.convs.get(conversationId)
     if (c === undefined) return

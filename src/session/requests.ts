@@ -29,6 +29,8 @@ export interface RequestContext {
   rateLimit?(): number
   /** Most requests (not Sends) of this connection in progress at once. [SEC-6] Absent: no bound. */
   maxRequestsInProgress?: number
+  /** This device left a conversation (after its ConversationResult is sent). [FLW-1] */
+  left?(conversationId: string): void
 }
 
 /** retry_after_ms when a connection has too many requests in progress. [SEC-6] */
@@ -344,9 +346,10 @@ export class RequestHandler {
       ctx.send(errorFrame(ErrorCode.BAD_REQUEST, 'invalid conversation_id', { requestId }))
       return
     }
-    this.request({ op: 'leave', userId: n.userId, deviceId: n.deviceId, conversationId }, (r) =>
-      this.conversationResult(requestId, r),
-    )
+    this.request({ op: 'leave', userId: n.userId, deviceId: n.deviceId, conversationId }, (r) => {
+      this.conversationResult(requestId, r)
+      if (r.ok) ctx.left?.(conversationId)
+    })
   }
 
   private conversationResult(requestId: number, r: ConversationOpResult | OpError): void {

@@ -412,6 +412,7 @@ export class ServerSession {
       store: (op, k) => this.store(op, k),
       rateLimit: rateLimit && (() => rateLimit(n.userId, this.now)),
       maxRequestsInProgress: this.config.maxRequestsInProgress,
+      left: (conversationId) => this.deliveries?.left(conversationId),
     })
     const d = this.deliveries as Deliveries
     d.startReplay(conversations)
