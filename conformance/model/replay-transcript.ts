@@ -59,6 +59,12 @@ interface ConnState {
   /** [FRM-15] the client broke RFC 6455: the server fails the WebSocket with 1002, no Close. */
   wsFailed: string | null
   goneAfterRaw: boolean
+  /**
+   * Frames the client wrote after an accepted Hello and before Welcome was seen: judged once it
+   * is, with the limits it advertises, as if they had arrived just after it [HS-15]; dropped if
+   * the handshake fails.
+   */
+  beforeWelcome: Array<() => void>
 }
 
 /** Tolerance of the transcript clock, as the runner's own timing judge uses ([HB-2] ± 50 ms). */
@@ -107,6 +113,7 @@ export function replayTranscript(entries: readonly TranscriptEntry[], o: ReplayO
       wsReader: null,
       wsFailed: null,
       goneAfterRaw: false,
+      beforeWelcome: [],
     }
     conns.set(name, st)
     model.open(st.id)
@@ -116,6 +123,15 @@ export function replayTranscript(entries: readonly TranscriptEntry[], o: ReplayO
   /** A frame the client sent, given as a decoded Frame. */
   const clientFrame = (st: ConnState, f: Frame, t: number) => {
     st.writes.push(t)
+    // a Close acts in every state, at once [ERR-3]
+    if (st.welcomedAt === null && f.body.case !== 'close' && model.hasSession(st.id)) {
+      st.beforeWelcome.push(() => judgeClientFrame(st, f))
+      return
+    }
+    judgeClientFrame(st, f)
+  }
+
+  const judgeClientFrame = (st: ConnState, f: Frame) => {
     if (f.body.case === undefined) return model.clientUnknownBody(st.id)
     if (f.body.case === 'batch') {
       // a Batch before an accepted Hello is unexpected whatever it holds [BAT-12]
@@ -381,6 +397,7 @@ export function replayTranscript(entries: readonly TranscriptEntry[], o: ReplayO
       st.maxBatchFrames = Number(l.maxBatchFrames) || st.maxBatchFrames
       st.maxInflightSends = Number(l.maxInflightSends) || st.maxInflightSends
       st.lz4 = ((w.features as Json[]) ?? []).includes('lz4')
+      for (const judge of st.beforeWelcome.splice(0)) judge()
     }
   }
   pump(true)

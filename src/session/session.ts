@@ -70,6 +70,8 @@ export class ServerSession {
   private requests: RequestHandler | null = null
   private held: Frame[] = []
   private heldSends = 0
+  /** A held frame brought the Sends in flight over the bound: nothing after it is held. [FLW-2] */
+  private heldOverBound = false
   private nextOpId = 1
   /** Not a Map: see id-slots.ts (GC promotion through replaced hash tables). */
   private readonly pendingOps = new IdSlots<Pending>()
@@ -251,18 +253,22 @@ export class ServerSession {
       return
     }
     const n = this.negotiated as Negotiated
-    if (kind === 'send' && !inBatch && this.inflight() + 1 > n.limits.maxInflightSends) {
-      this.close(CloseCode.WINDOW_EXCEEDED, 'more Sends in flight than max_inflight_sends') // [FLW-2]
-      return
-    }
     if (this.phase === 'opening') {
-      // [HS-15] processed after Welcome, in order; nothing is sent before it [HS-2].
+      // [HS-15] processed after Welcome, in order; nothing is sent before it [HS-2]. A Send that
+      // brings the Sends in flight over the bound is held as well and refused there, after the
+      // frames before it took effect [FLW-2] [ERR-15]; nothing after it is processed.
+      if (this.heldOverBound) return
       if (this.held.length >= MAX_HELD_FRAMES) {
         this.close(CloseCode.WINDOW_EXCEEDED, 'too many frames before Welcome')
         return
       }
       this.held.push(frame)
       if (kind === 'send') this.heldSends++
+      if (kind === 'send' && !inBatch && this.heldSends > n.limits.maxInflightSends) this.heldOverBound = true
+      return
+    }
+    if (kind === 'send' && !inBatch && this.inflight() + 1 > n.limits.maxInflightSends) {
+      this.close(CloseCode.WINDOW_EXCEEDED, 'more Sends in flight than max_inflight_sends') // [FLW-2]
       return
     }
     this.dispatch(frame)
@@ -288,6 +294,12 @@ export class ServerSession {
     // refused whole, before any part of it is processed.
     let sends = 0
     for (const f of frames) if (f.body.case === 'send') sends++
+    if (this.inflight() + sends > n.limits.maxInflightSends && this.phase === 'opening') {
+      // refused after Welcome, once the frames held before it took effect [HS-15] [ERR-15]
+      if (!this.heldOverBound) this.held.push(frame)
+      this.heldOverBound = true
+      return
+    }
     if (this.inflight() + sends > n.limits.maxInflightSends) {
       this.close(CloseCode.WINDOW_EXCEEDED, 'batch brings Sends in flight over max_inflight_sends')
       return
