@@ -115,11 +115,12 @@ for (const ref of referenceJobs) {
     t.same(r.problems, [], 'no crash, no harness error')
     // This file runs four suites at once beside the rest of npm test: on a loaded 2-core machine
     // the reference server's own timers can fire late enough to break a heartbeat bound (which the
-    // kit checks as written). A catcher that fails here is run again, alone; only a failure that
-    // repeats counts. (The broken servers below prove every catcher can fail.)
+    // kit checks as written). A catcher that fails here is run again, alone (twice at most); only a
+    // failure that repeats counts. (The broken servers below prove every catcher can fail.)
     const k = ref.name.slice(10) as 'tcp' | 'ws'
     for (const [key, c] of [...r.notPassing]) {
-      const again = await runAgainst(null, { cases: [c.id], transports: [k], jobs: 1 })
+      let again = await runAgainst(null, { cases: [c.id], transports: [k], jobs: 1 })
+      if (again.notPassing.size > 0) again = await runAgainst(null, { cases: [c.id], transports: [k], jobs: 1 })
       if (again.notPassing.size === 0 && again.passing.length === 1) {
         t.comment(`${key} failed under load (${c.failure?.message ?? c.reason ?? ''}) and passed alone`)
         r.notPassing.delete(key)
@@ -146,16 +147,30 @@ for (const check of checks) {
     )
     t.ok(expected.length > 0, 'the fault has catchers on its transports')
     t.ok(r.total > 0, `the suite ran against the broken server${r.problems.length ? `: ${r.problems.join('; ')}` : ''}`)
-    const missed = expected.filter((key) => r.notPassing.get(key)?.verdict !== 'fail')
-    t.same(
-      missed.map((key) => {
-        const c = r.notPassing.get(key)
-        return `${key}: ${c ? `${c.verdict} ${c.reason ?? ''}` : r.passing.includes(key) ? 'passed' : 'did not run'}`
-      }),
-      [],
-      'every catcher fails against the broken server',
-    )
-    for (const key of expected) if (!missed.includes(key)) caught.add(key.slice(key.indexOf(':') + 1))
+    // Four suites run at once beside the rest of npm test: on a loaded 2-core machine a timing
+    // catcher can pass a broken server whose own timers fire late, or end inconclusive when the
+    // runner lags. Such a catcher is run again alone, twice at most, and counts only if it fails.
+    const outcome = (run: FaultRun, key: string) => {
+      const c = run.notPassing.get(key)
+      if (c) return `${c.verdict}${c.reason ? ` ${c.reason}` : ''}`
+      return run.inconclusive.includes(key) ? 'inconclusive' : run.passing.includes(key) ? 'passed' : 'did not run'
+    }
+    const missed: string[] = []
+    for (const key of expected) {
+      if (r.notPassing.get(key)?.verdict === 'fail') continue
+      const [k, id] = [key.slice(0, key.indexOf(':')) as 'tcp' | 'ws', key.slice(key.indexOf(':') + 1)]
+      const seen = [outcome(r, key)]
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const again = await runAgainst(check.fault, { cases: [id], transports: [k], jobs: 1 })
+        seen.push(outcome(again, key))
+        if (again.notPassing.get(key)?.verdict === 'fail') break
+      }
+      if (seen.at(-1)?.startsWith('fail')) t.comment(`${key}: ${seen.slice(0, -1).join(', ')} under load, failed alone`)
+      else missed.push(`${key}: ${seen.join(', then alone ')}`)
+    }
+    t.same(missed, [], 'every catcher fails against the broken server')
+    for (const key of expected)
+      if (!missed.some((m) => m.startsWith(`${key}: `))) caught.add(key.slice(key.indexOf(':') + 1))
   })
 }
 
