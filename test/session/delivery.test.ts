@@ -308,3 +308,32 @@ t.test(
     )
   },
 )
+
+t.test(
+  'leaving frees the window slots of its unacked Delivers and drops the held ones; after being added again, new Delivers count [FLW-1] [DLV-4]',
+  async (t) => {
+    const w = new World()
+    const a = w.connect('alice', 'a1')
+    group(w, a, 'g1', ['bob'])
+    group(w, a, 'g2', ['bob'])
+    const b = w.connect('bob', 'b1', { receiveWindow: 1 })
+    b.take()
+    send(a, 'g1')
+    send(a, 'g1')
+    t.same(seqs(b), [1], 'seq 2 is held by the window')
+    b.send({ case: 'leaveConversation', value: { requestId: 7, conversationId: 'g1' } })
+    t.same(b.cases(), ['conversationResult'], 'held seq 2 of g1 is not sent after the leave')
+    a.take()
+    send(a, 'g2')
+    t.same(seqs(b), [1], 'g2 seq 1 goes out: the unacked g1 seq 1 no longer counts')
+    a.send({ case: 'addMembers', value: { requestId: 8, conversationId: 'g1', userIds: ['bob'] } })
+    t.same(b.cases(), ['conversationUpdated'], 'JOINED')
+    ack(b, 1, 'g2')
+    send(a, 'g1')
+    t.same(seqs(b), [3], 'a Deliver after the re-add')
+    send(a, 'g2')
+    t.same(seqs(b), [], 'and it counts against the window')
+    ack(b, 3)
+    t.same(seqs(b), [2])
+  },
+)
