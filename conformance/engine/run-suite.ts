@@ -70,6 +70,15 @@ export { UsageError }
 
 const DEFAULT_JOBS = 8
 
+/**
+ * The test-token secret of a server the runner starts. Hex, never base64url: a secret starting
+ * with '-' reads as an option in `--token-secret {secret}` (node:util parseArgs refuses it, and
+ * the server exited at start in about one run of 64).
+ */
+export function newTokenSecret(): string {
+  return randomBytes(18).toString('hex')
+}
+
 export async function runSuite(options: SuiteOptions = {}): Promise<Report> {
   const started = performance.now()
   const paths = kitPaths({
@@ -135,9 +144,7 @@ export async function runSuite(options: SuiteOptions = {}): Promise<Report> {
 
   // 2. target
   const secret =
-    options.tokenSecret ??
-    process.env.IMWIRE_TOKEN_SECRET ??
-    (options.targets?.length ? undefined : randomBytes(18).toString('base64url'))
+    options.tokenSecret ?? process.env.IMWIRE_TOKEN_SECRET ?? (options.targets?.length ? undefined : newTokenSecret())
   if (secret === undefined)
     throw new UsageError(
       "--target needs --token-secret (or IMWIRE_TOKEN_SECRET): the secret of the server's test-token scheme [AUTH-1]",

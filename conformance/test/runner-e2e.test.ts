@@ -5,7 +5,7 @@
 import t from 'tap'
 import type { CaseResult } from '../engine/case-types.js'
 import type { Scenario } from '../load/scenario-types.js'
-import { runSuite } from '../engine/run-suite.js'
+import { newTokenSecret, runSuite } from '../engine/run-suite.js'
 import type { Report } from '../report/report-types.js'
 import { SECRET, TEST_VECTORS, withFakeServer } from './helpers.js'
 
@@ -385,4 +385,9 @@ t.test('a server that selects another offered subprotocol than imwire.v1 fails t
   t.equal(c?.verdict, 'fail')
   t.equal(c?.failure?.step, 'steps[0]')
   t.match(c?.failure?.message, /completed the WebSocket upgrade with subprotocol 'chat', not 'imwire.v1' \[FRM-2\]/)
+})
+
+t.test('a generated token secret never reads as an option in `--token-secret {secret}`', async (t) => {
+  const bad = Array.from({ length: 2000 }, newTokenSecret).filter((s) => !/^[0-9a-f]{36}$/.test(s))
+  t.same(bad, [], 'hex only: no leading "-"')
 })

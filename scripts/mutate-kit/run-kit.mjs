@@ -78,7 +78,7 @@ function kit(extra, bail) {
 
 /** A `serve --memory` server of the sandbox for memory-store mutants. */
 async function memoryServer() {
-  const secret = randomBytes(18).toString('base64url')
+  const secret = randomBytes(18).toString('hex') // never a leading '-' (read as an option)
   const child = spawn(
     process.execPath,
     [cli, 'serve', '--memory', '--tcp', '127.0.0.1:0', '--ws', 'off', '--token-secret', secret, '--log-level', 'silent'],
