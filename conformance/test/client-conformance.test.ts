@@ -1,24 +1,35 @@
 // Client conformance: the reference client passes every client scenario, and
 // each broken client (the reference client with one fault) fails the
 // scenarios listed as its catchers. A scenario that no broken client fails
-// would be a check nobody has seen go red. ~20 s alone on 2 cores, ~35 s on a
-// loaded machine (the scenarios' waits: no-resend and no-reconnect windows,
-// backoff attempts, the unanswered commands of broken clients).
+// would be a check nobody has seen go red. The reference client's run takes
+// ~35 s (two lanes, below); the broken clients' runs add ~60 s, most of it the
+// two that never give up a silent connection (the scenarios' waits: no-resend
+// and no-reconnect windows, backoff attempts, the unanswered commands of broken
+// clients).
 import t from 'tap'
 import { TIME_SCALE } from '../../test/support/time-scale.js'
 import { runClientScenario } from '../client/client-runner.js'
 import { transcriptLines } from '../report/format.js'
-import { BROKEN_CLIENTS } from './client-broken-clients.js'
+import { BROKEN_CLIENTS, NOT_CAUGHT } from './client-broken-clients.js'
 import { clientScenarios, referenceLauncher, scenario } from './client-helpers.js'
 
 const scenarios = clientScenarios()
 
+// Cases that spend most of their time waiting on a silent connection (the
+// client's own 11 s and 15 s deadlines, HB-3 and HS-16) run in a second lane
+// beside the rest: they judge seconds, with a second of slack, so the other
+// lane's work does not disturb them, and the file stays well under a minute.
+const idle = (s: (typeof scenarios)[number]) => s.steps.some((st) => 'server' in st && st.server === 'expectDrop')
+
 t.test('the reference client passes every client scenario', async (t) => {
-  for (const s of scenarios) {
-    const r = await runClientScenario(s, { launcher: referenceLauncher(), timeScale: TIME_SCALE })
-    t.equal(r.verdict, 'pass', `${s.id}${r.message ? `: ${r.message}` : ''}`)
-    if (r.verdict !== 'pass') t.comment(transcriptLines(r.transcript).join('\n'))
+  const lane = async (list: typeof scenarios) => {
+    for (const s of list) {
+      const r = await runClientScenario(s, { launcher: referenceLauncher(), timeScale: TIME_SCALE })
+      t.equal(r.verdict, 'pass', `${s.id}${r.message ? `: ${r.message}` : ''}`)
+      if (r.verdict !== 'pass') t.comment(transcriptLines(r.transcript).join('\n'))
+    }
   }
+  await Promise.all([lane(scenarios.filter((s) => !idle(s))), lane(scenarios.filter(idle))])
 })
 
 for (const b of BROKEN_CLIENTS) {
@@ -32,7 +43,11 @@ for (const b of BROKEN_CLIENTS) {
   })
 }
 
-t.test('every client scenario is caught by at least one broken client', async (t) => {
+t.test('every client scenario is caught by at least one broken client, or listed with the reason', async (t) => {
   const caught = new Set(BROKEN_CLIENTS.flatMap((b) => b.catchers))
-  for (const s of scenarios) t.ok(caught.has(s.id), `${s.id} has a broken client that fails it`)
+  for (const s of scenarios)
+    t.ok(caught.has(s.id) || NOT_CAUGHT[s.id] !== undefined, `${s.id} has a broken client that fails it`)
+  for (const id of Object.keys(NOT_CAUGHT)) t.ok(!caught.has(id), `${id} is listed as not caught but is caught`)
+  const ids = new Set(scenarios.map((s) => s.id))
+  for (const id of [...caught, ...Object.keys(NOT_CAUGHT)]) t.ok(ids.has(id), `${id} is a client scenario`)
 })
