@@ -15,7 +15,7 @@ import { loadSpecIndex } from '../load/spec-index.js'
 import { ConsoleReporter } from '../report/console.js'
 import type { Problem, Report } from '../report/report-types.js'
 import { AdapterSession, commandLauncher, type Launcher } from './adapter-session.js'
-import { runClientScenario } from './client-runner.js'
+import { runClientScenario, waitsOnSilence } from './client-runner.js'
 import { applyClientKnownFailures, clientReport, toCaseResult } from './client-report.js'
 import { type ClientScenario, loadClientScenarios } from './client-scenarios.js'
 
@@ -156,6 +156,18 @@ export async function runClientCli(
   else {
     consoleReporter?.onStart({ total: selected.length, transports: ['tcp'], features: {}, target })
     let failures = 0
+    // Cases that only wait for the client's own silence deadlines run in a
+    // second lane from the start (waitsOnSilence); the rest one at a time.
+    const beside = new Map(
+      (() => {
+        let lane: Promise<unknown> = Promise.resolve()
+        return selected.filter(waitsOnSilence).map((s) => {
+          const r = lane.then(() => runClientScenario(s, { launcher, timeScale }))
+          lane = r
+          return [s.id, r] as const
+        })
+      })(),
+    )
     for (const [i, s] of selected.entries()) {
       if (args.maxFailures !== undefined && failures >= args.maxFailures) {
         results.push({
@@ -177,7 +189,7 @@ export async function runClientCli(
       }
       consoleReporter?.onCaseStart(s.id, 'tcp')
       // Cases run one at a time: their timing checks want a quiet machine, not parallel cases.
-      const r = toCaseResult(await runClientScenario(s, { launcher, timeScale }), s)
+      const r = toCaseResult(await (beside.get(s.id) ?? runClientScenario(s, { launcher, timeScale })), s)
       if (r.verdict === 'fail') failures++
       results.push(r)
       consoleReporter?.onCaseEnd(r, i + 1, selected.length)

@@ -539,6 +539,16 @@ function welcome(index: number, w: WelcomeLimits): Frame {
   })
 }
 
+/**
+ * A case that spends most of its time on a connection where nothing happens,
+ * waiting for the client's own deadline (11 s of silence [HB-3], 15 s without
+ * Welcome [HS-16]). Such cases may run beside the others: they judge seconds,
+ * with a second of slack, and an idle socket disturbs no other case's timing.
+ */
+export function waitsOnSilence(s: ClientScenario): boolean {
+  return s.steps.some((st) => 'server' in st && st.server === 'expectDrop')
+}
+
 /** Runs scenarios one after another (their timing checks need a quiet machine, not parallelism). */
 export async function runClientSuite(scenarios: ClientScenario[], opts: ClientRunOptions): Promise<ClientCaseResult[]> {
   const out: ClientCaseResult[] = []

@@ -8,19 +8,15 @@
 // clients).
 import t from 'tap'
 import { TIME_SCALE } from '../../test/support/time-scale.js'
-import { runClientScenario } from '../client/client-runner.js'
+import { runClientScenario, waitsOnSilence } from '../client/client-runner.js'
 import { transcriptLines } from '../report/format.js'
 import { BROKEN_CLIENTS, NOT_CAUGHT } from './client-broken-clients.js'
 import { clientScenarios, referenceLauncher, scenario } from './client-helpers.js'
 
 const scenarios = clientScenarios()
 
-// Cases that spend most of their time waiting on a silent connection (the
-// client's own 11 s and 15 s deadlines, HB-3 and HS-16) run in a second lane
-// beside the rest: they judge seconds, with a second of slack, so the other
-// lane's work does not disturb them, and the file stays well under a minute.
-const idle = (s: (typeof scenarios)[number]) => s.steps.some((st) => 'server' in st && st.server === 'expectDrop')
-
+// Cases that wait on a silent connection (waitsOnSilence) run in a second lane
+// beside the rest, as the CLI runs them, so the file stays well under a minute.
 t.test('the reference client passes every client scenario', async (t) => {
   const lane = async (list: typeof scenarios) => {
     for (const s of list) {
@@ -29,7 +25,7 @@ t.test('the reference client passes every client scenario', async (t) => {
       if (r.verdict !== 'pass') t.comment(transcriptLines(r.transcript).join('\n'))
     }
   }
-  await Promise.all([lane(scenarios.filter((s) => !idle(s))), lane(scenarios.filter(idle))])
+  await Promise.all([lane(scenarios.filter((s) => !waitsOnSilence(s))), lane(scenarios.filter(waitsOnSilence))])
 })
 
 for (const b of BROKEN_CLIENTS) {
