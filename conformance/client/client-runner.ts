@@ -77,8 +77,10 @@ export async function runClientScenario(s: ClientScenario, opts: ClientRunOption
   /** When the kit last answered a message's Send with an Error. */
   const erroredAt = new Map<string, number>()
   // [DLV-9] every DeliverAck is judged the moment it arrives.
-  server.onFrame = (_c, f) => {
+  server.onFrame = (c, f) => {
     if (f.body.case === 'deliverAck') convs.acked(f.body.value.conversationId, f.body.value.upToSeq)
+    // Listing is never under test: answered at once, like Ping.
+    else if (f.body.case === 'listConversations' && !c.silent) c.conn.send(convs.list(f.body.value.requestId))
   }
   /** When the kit itself ended a connection: the earliest the client can have seen it end. */
   const endedByKit = new Map<ScriptedConnection, number>()

@@ -6,6 +6,7 @@
 import { create } from '@bufbuild/protobuf'
 import { type Frame, FrameSchema } from '../../src/gen/es/imwire/v1/frame_pb.js'
 import { type Message, MessageSchema } from '../../src/gen/es/imwire/v1/messaging_pb.js'
+import { ConversationKind } from '../../src/gen/es/imwire/v1/conversation_pb.js'
 
 interface KitConversation {
   epoch: bigint
@@ -135,6 +136,27 @@ export class KitConversations {
         case: 'historyPage',
         value: { requestId, conversationId, epoch: c.epoch, topSeq: c.top, messages, hasMore: last < c.top },
       },
+    })
+  }
+
+  /**
+   * The answer to a ListConversations: every conversation the kit holds, in
+   * one page (a client may list before reading history after EPOCH_CHANGED [RSM-11]).
+   */
+  list(requestId: number): Frame {
+    const conversations = [...this.convs.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([conversationId, c]) => ({
+        conversationId,
+        kind: ConversationKind.GROUP,
+        epoch: c.epoch,
+        topSeq: c.top,
+        cursor: c.cursor,
+        memberUserIds: ['kit-user', 'kit-peer'],
+        ownerUserId: 'kit-peer',
+      }))
+    return create(FrameSchema, {
+      body: { case: 'conversationList', value: { requestId, conversations, hasMore: false } },
     })
   }
 
