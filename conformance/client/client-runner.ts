@@ -23,6 +23,8 @@ export interface ClientCaseResult {
   title: string
   level: 'MUST' | 'SHOULD'
   requirements: string[]
+  /** What the kit's server listened on. */
+  transport: 'tcp' | 'ws'
   verdict: ClientVerdict
   /** Why it failed, was skipped or errored. */
   message?: string
@@ -37,6 +39,8 @@ export interface ClientRunOptions {
   launcher: Launcher
   /** Multiplies the kit's waiting times (not the client's own delays). Default 1. */
   timeScale?: number
+  /** What the kit's server listens on (default tcp); the client gets a tcp:// or ws:// url. */
+  transport?: 'tcp' | 'ws'
 }
 
 /** Sizes of client_msg_id. [SND-5] */
@@ -91,6 +95,7 @@ export async function runClientScenario(s: ClientScenario, opts: ClientRunOption
     title: s.title,
     level: s.level,
     requirements: s.requirements,
+    transport: opts.transport ?? 'tcp',
     verdict,
     ...(message !== undefined ? { message, step: stepIndex } : {}),
     durationMs: Math.round(now() - t0),
@@ -477,7 +482,7 @@ export async function runClientScenario(s: ClientScenario, opts: ClientRunOption
   }
 
   try {
-    await server.start()
+    await server.start(opts.transport ?? 'tcp')
     log(`${s.id}: server at ${server.url}`)
     await launch()
     for (const [i, st] of s.steps.entries()) {

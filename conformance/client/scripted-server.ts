@@ -5,7 +5,7 @@
 import { create } from '@bufbuild/protobuf'
 import { encodeFrame } from '../../src/codec/index.js'
 import { type Frame, FrameSchema } from '../../src/gen/es/imwire/v1/frame_pb.js'
-import { type Connection, type Listener, listenTcp } from '../../src/transport/index.js'
+import { type Connection, type Listener, listenTcp, listenWs } from '../../src/transport/index.js'
 import type { Transcript } from '../engine/transcript.js'
 import { frameToJson } from '../judge/proto-json.js'
 
@@ -49,9 +49,16 @@ export class ScriptedServer {
   /** The URL clients connect to, once started. */
   url = ''
 
-  async start(): Promise<string> {
-    this.listener = await listenTcp({ host: '127.0.0.1', port: 0 }, (conn) => this.onConnection(conn))
-    this.url = `tcp://127.0.0.1:${this.listener.port}`
+  /** Listens on TCP, or on WebSocket (subprotocol imwire.v1, path /imwire [FRM-2]). */
+  async start(transport: 'tcp' | 'ws' = 'tcp'): Promise<string> {
+    const accept = (conn: Connection) => this.onConnection(conn)
+    if (transport === 'ws') {
+      this.listener = await listenWs({ host: '127.0.0.1', port: 0 }, accept)
+      this.url = this.listener.address
+    } else {
+      this.listener = await listenTcp({ host: '127.0.0.1', port: 0 }, accept)
+      this.url = `tcp://127.0.0.1:${this.listener.port}`
+    }
     return this.url
   }
 

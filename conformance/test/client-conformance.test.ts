@@ -28,6 +28,38 @@ t.test('the reference client passes every client scenario', async (t) => {
   await Promise.all([lane(scenarios.filter((s) => !waitsOnSilence(s))), lane(scenarios.filter(waitsOnSilence))])
 })
 
+// Over WebSocket the kit's server and the client change only their transport;
+// these cases exercise what differs there (Close frames with their codes,
+// dropped connections, deliveries and acknowledgements around a close).
+const OVER_WS = [
+  'client.retry.same-id-after-drop',
+  'client.retry.reconnect-not-before-retry-after',
+  'client.errors.deployment-close-4500-is-terminal',
+  'client.errors.deployment-close-4000-reconnects',
+  'client.delivery.flushes-acks-before-close',
+  'client.resume.replay-limit-pages-history',
+  'client.resume.epoch-changed-rereads',
+]
+
+t.test('over WebSocket too, the reference client passes and a broken one is caught', async (t) => {
+  for (const id of OVER_WS) {
+    const r = await runClientScenario(scenario(id), {
+      launcher: referenceLauncher(),
+      timeScale: TIME_SCALE,
+      transport: 'ws',
+    })
+    t.equal(r.verdict, 'pass', `ws:${id}${r.message ? `: ${r.message}` : ''}`)
+    if (r.verdict !== 'pass') t.comment(transcriptLines(r.transcript).join('\n'))
+  }
+  const b = BROKEN_CLIENTS.find((x) => x.name === 'ignores-retry-after')
+  const r = await runClientScenario(scenario('client.retry.reconnect-not-before-retry-after'), {
+    launcher: referenceLauncher(b?.hooks),
+    timeScale: TIME_SCALE,
+    transport: 'ws',
+  })
+  t.equal(r.verdict, 'fail', 'ws:client.retry.reconnect-not-before-retry-after fails ignores-retry-after')
+})
+
 for (const b of BROKEN_CLIENTS) {
   t.test(`broken client ${b.name} (${b.fault}) is caught`, async (t) => {
     for (const id of b.catchers) {
