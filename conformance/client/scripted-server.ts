@@ -1,4 +1,4 @@
-// The kit as a server for a client under test: a TCP listener on an ephemeral
+// The kit as a server for a client under test: a TCP (or WebSocket) listener on an ephemeral
 // port that records every connection and frame with its arrival time, answers
 // Ping by itself (so liveness never depends on the script), and otherwise
 // does only what the scenario's steps tell it to.
