@@ -1,11 +1,11 @@
 // Client conformance: the reference client passes every client scenario, and
 // each broken client (the reference client with one fault) fails the
 // scenarios listed as its catchers. A scenario that no broken client fails
-// would be a check nobody has seen go red. The reference client's run takes
-// ~35 s (two lanes, below); the broken clients' runs add ~60 s, most of it the
-// two that never give up a silent connection (the scenarios' waits: no-resend
-// and no-reconnect windows, backoff attempts, the unanswered commands of broken
-// clients).
+// would be a check nobody has seen go red. Under npm test (2 cores): the
+// reference client's run ~30 s (two lanes, below), the WebSocket cases ~7 s,
+// the broken clients ~70 s, 30 s of it the two that never give up a silent
+// connection (the scenarios' waits: no-resend and no-reconnect windows,
+// backoff attempts, the unanswered commands of broken clients).
 import t from 'tap'
 import { TIME_SCALE } from '../../test/support/time-scale.js'
 import { runClientScenario, waitsOnSilence } from '../client/client-runner.js'
