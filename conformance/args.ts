@@ -129,7 +129,7 @@ export function parseArgs(argv: string[]): CliArgs {
     a.timeScale = f
   }
   if (clientSuite) {
-    const server = ['target', 'spawn', 'token-secret', 'transport', 'server-log', 'jobs'] as const
+    const server = ['target', 'spawn', 'token-secret', 'server-log', 'jobs'] as const
     for (const o of server)
       if (v[o] !== undefined) throw new UsageError(`--${o} is for servers; a client run takes --client "CMD"`)
     if (v.client !== undefined && !v.client.includes('{statedir}'))

@@ -93,8 +93,7 @@ export class AdapterSession {
       try {
         for await (const ev of decodeDelimited(EventSchema, transport.output)) {
           this.events.push({ event: ev, at: this.now() })
-          if (ev.event.case !== 'report')
-            this.log(`← ${ev.event.case}${ev.commandId ? ` (#${ev.commandId})` : ''}`)
+          if (ev.event.case !== 'report') this.log(`← ${ev.event.case}${ev.commandId ? ` (#${ev.commandId})` : ''}`)
           this.notify()
         }
       } catch (err) {
@@ -145,6 +144,42 @@ export class AdapterSession {
     return ev
   }
 
+  /**
+   * Sends many commands at once and resolves with their answers in the same
+   * order; AdapterError when they are not all answered in time. Scans each
+   * event once, so thousands of commands cost no more than thousands of events.
+   */
+  async commands(bodies: CommandBody[], timeoutMs: number): Promise<Event[]> {
+    const from = this.events.length
+    const first = this.nextId
+    this.log(`→ ${bodies.length} × ${bodies[0]?.case} (#${first}-#${first + BigInt(bodies.length) - 1n})`)
+    for (const body of bodies)
+      this.transport.write(encodeDelimited(CommandSchema, create(CommandSchema, { id: this.nextId++, command: body })))
+    const answers = new Map<bigint, Event>()
+    let scanned = from
+    const deadline = this.now() + timeoutMs
+    while (answers.size < bodies.length) {
+      for (; scanned < this.events.length; scanned++) {
+        const ev = (this.events[scanned] as { event: Event }).event
+        if (ev.commandId >= first && ev.commandId < this.nextId) answers.set(ev.commandId, ev)
+      }
+      if (answers.size === bodies.length) break
+      const left = deadline - this.now()
+      if (left <= 0 || this.ended)
+        throw new AdapterError(
+          `${bodies.length - answers.size} of ${bodies.length} commands unanswered after ${timeoutMs} ms`,
+        )
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left)
+        this.wake.push(() => {
+          clearTimeout(t)
+          resolve()
+        })
+      })
+    }
+    return bodies.map((_, i) => answers.get(first + BigInt(i)) as Event)
+  }
+
   /** Stop politely; kill when the adapter does not exit in time. Resolves with its exit status. */
   async stop(timeoutMs: number): Promise<number | null> {
     if (!this.ended) {
@@ -161,7 +196,11 @@ export class AdapterSession {
     if (exit === 'timeout') {
       this.log('adapter did not exit after Stop: killed')
       this.transport.kill()
-      return this.transport.exited
+      // An in-process adapter stuck on a promise never exits: do not wait for it forever.
+      return Promise.race([
+        this.transport.exited,
+        new Promise<null>((r) => setTimeout(() => r(null), timeoutMs).unref()),
+      ])
     }
     return exit
   }

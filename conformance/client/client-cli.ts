@@ -15,7 +15,7 @@ import { loadSpecIndex } from '../load/spec-index.js'
 import { ConsoleReporter } from '../report/console.js'
 import type { Problem, Report } from '../report/report-types.js'
 import { AdapterSession, commandLauncher, type Launcher } from './adapter-session.js'
-import { runClientScenario } from './client-runner.js'
+import { runClientScenario, waitsOnSilence } from './client-runner.js'
 import { applyClientKnownFailures, clientReport, toCaseResult } from './client-report.js'
 import { type ClientScenario, loadClientScenarios } from './client-scenarios.js'
 
@@ -96,7 +96,7 @@ export async function runClientCli(
     return 0
   }
   if (args.command === 'explain') {
-    const id = (args.explainId ?? '').replace(/^tcp:/, '')
+    const id = (args.explainId ?? '').replace(/^(tcp|ws):/, '')
     const s = scenarios.find((x) => x.id === id)
     if (!s) {
       const near = scenarios.filter((x) => x.id.includes(id)).map((x) => x.id)
@@ -151,12 +151,29 @@ export async function runClientCli(
     transcripts: args.allTranscripts ? 'all' : 'failing',
   }
   const target = { mode: 'client' as const, command, addresses: {} }
+  // --transport picks what the kit's server listens on; TCP unless told.
+  const transports: Array<'tcp' | 'ws'> = args.transports.length > 0 ? args.transports : ['tcp']
+  const runs = transports.flatMap((transport) => selected.map((s) => ({ s, transport })))
   const unreachable = await probeAdapter(launcher, timeScale)
   if (unreachable !== null) problems.push({ kind: 'unreachable', message: `the client's adapter: ${unreachable}` })
   else {
-    consoleReporter?.onStart({ total: selected.length, transports: ['tcp'], features: {}, target })
+    consoleReporter?.onStart({ total: runs.length, transports, features: {}, target })
     let failures = 0
-    for (const [i, s] of selected.entries()) {
+    // Cases that only wait for the client's own silence deadlines run in a
+    // second lane from the start (waitsOnSilence); the rest one at a time.
+    const beside = new Map(
+      (() => {
+        let lane: Promise<unknown> = Promise.resolve()
+        return runs
+          .filter((x) => waitsOnSilence(x.s))
+          .map(({ s, transport }) => {
+            const r = lane.then(() => runClientScenario(s, { launcher, timeScale, transport }))
+            lane = r
+            return [`${transport}:${s.id}`, r] as const
+          })
+      })(),
+    )
+    for (const [i, { s, transport }] of runs.entries()) {
       if (args.maxFailures !== undefined && failures >= args.maxFailures) {
         results.push({
           ...toCaseResult(
@@ -165,6 +182,7 @@ export async function runClientCli(
               title: s.title,
               level: s.level,
               requirements: s.requirements,
+              transport,
               verdict: 'skip',
               message: `--max-failures ${args.maxFailures} reached`,
               durationMs: 0,
@@ -175,16 +193,19 @@ export async function runClientCli(
         })
         continue
       }
-      consoleReporter?.onCaseStart(s.id, 'tcp')
+      consoleReporter?.onCaseStart(s.id, transport)
       // Cases run one at a time: their timing checks want a quiet machine, not parallel cases.
-      const r = toCaseResult(await runClientScenario(s, { launcher, timeScale }), s)
+      const r = toCaseResult(
+        await (beside.get(`${transport}:${s.id}`) ?? runClientScenario(s, { launcher, timeScale, transport })),
+        s,
+      )
       if (r.verdict === 'fail') failures++
       results.push(r)
-      consoleReporter?.onCaseEnd(r, i + 1, selected.length)
+      consoleReporter?.onCaseEnd(r, i + 1, runs.length)
     }
   }
   if (problems.length === 0 && args.knownFailures)
-    applyClientKnownFailures(results, known, scenarios, args.knownFailures, problems)
+    applyClientKnownFailures(results, known, scenarios, args.knownFailures, problems, transports)
   const report = clientReport({
     command,
     results,
@@ -193,6 +214,7 @@ export async function runClientCli(
     startedAt,
     durationMs: performance.now() - t0,
     options,
+    transports,
     ...(unreachable !== null ? { unreachable: true } : {}),
   })
   report.kit.version = kitVersion(paths.root)

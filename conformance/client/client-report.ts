@@ -1,6 +1,7 @@
 // A client run as the versioned run report (vectors/schema/report.schema.json),
 // so every reporter — console, TAP, JUnit, JSON, HTML — renders it unchanged.
-// A client case has one transport: the kit's scripted server listens on TCP.
+// A client case runs over the transport the kit's scripted server listened on
+// (TCP unless --transport says otherwise).
 import { randomBytes } from 'node:crypto'
 import type { CaseResult } from '../engine/case-types.js'
 import { type KnownFailure, knownFailureFor } from '../engine/known-failures.js'
@@ -18,7 +19,7 @@ export function toCaseResult(r: ClientCaseResult, s: ClientScenario): CaseResult
   return {
     id: r.id,
     title: r.title,
-    transport: 'tcp',
+    transport: r.transport,
     verdict,
     level: r.level,
     requirements: r.requirements,
@@ -41,7 +42,7 @@ export function toCaseResult(r: ClientCaseResult, s: ClientScenario): CaseResult
 /**
  * Listed failures become expected failures; a listed case that passes, or a
  * line that matches no client scenario, is a problem that fails the run.
- * Lines may carry a `tcp:` prefix (client cases run over TCP); `ws:` lines match nothing.
+ * Lines may carry a `tcp:` or `ws:` prefix; a `ws:` line matches nothing unless the run used WebSocket.
  */
 export function applyClientKnownFailures(
   results: CaseResult[],
@@ -49,10 +50,11 @@ export function applyClientKnownFailures(
   scenarios: ClientScenario[],
   file: string,
   problems: Problem[],
+  transports: Array<'tcp' | 'ws'> = ['tcp'],
 ): void {
   const stale = new Set<KnownFailure>()
   for (const r of results) {
-    const k = knownFailureFor(known, r.id, 'tcp')
+    const k = knownFailureFor(known, r.id, r.transport as 'tcp' | 'ws')
     if (!k) continue
     if (r.verdict === 'fail') {
       r.verdict = 'expected-failure'
@@ -70,7 +72,10 @@ export function applyClientKnownFailures(
       message: `${file}:${k.line}: '${k.text}' lists cases that now pass: remove the line`,
     })
   for (const k of known)
-    if (k.transport === 'ws' || !scenarios.some((s) => globMatch(k.glob, s.id)))
+    if (
+      (k.transport !== null && !transports.includes(k.transport as 'tcp' | 'ws')) ||
+      !scenarios.some((s) => globMatch(k.glob, s.id))
+    )
       problems.push({
         kind: 'unmatched-known-failure',
         line: k.line,
@@ -89,6 +94,8 @@ export interface ClientReportInput {
   options: Report['options']
   /** The adapter never started: exit 3, like an unreachable server. */
   unreachable?: boolean
+  /** What the kit's server listened on (default tcp only). */
+  transports?: Array<'tcp' | 'ws'>
 }
 
 export function clientReport(i: ClientReportInput): Report {
@@ -105,7 +112,7 @@ export function clientReport(i: ClientReportInput): Report {
     runId: randomBytes(4).readUInt32BE().toString(36),
     startedAt: i.startedAt.toISOString(),
     target: { mode: 'client', command: i.command, addresses: {} },
-    transports: ['tcp'],
+    transports: i.transports ?? ['tcp'],
     features: {},
     options: i.options,
     outcome,

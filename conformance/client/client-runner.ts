@@ -9,7 +9,10 @@ import { create } from '@bufbuild/protobuf'
 import { BACKOFF_BASE_MS, BACKOFF_CAP_MS, DEFAULT_MAX_FRAME_BYTES } from '../../src/codec/index.js'
 import { type Frame, FrameSchema } from '../../src/gen/es/imwire/v1/frame_pb.js'
 import { AdapterError, AdapterSession, type Launcher } from './adapter-session.js'
+import { Failure, Unsupported } from './client-failure.js'
 import type { ClientScenario, ClientStep } from './client-scenarios.js'
+import { deliveryStep, replayFrames, type StepContext } from './delivery-steps.js'
+import { KitConversations } from './kit-conversations.js'
 import { ScriptedServer, type ScriptedConnection } from './scripted-server.js'
 import { Transcript, type TranscriptEntry } from '../engine/transcript.js'
 
@@ -20,6 +23,8 @@ export interface ClientCaseResult {
   title: string
   level: 'MUST' | 'SHOULD'
   requirements: string[]
+  /** What the kit's server listened on. */
+  transport: 'tcp' | 'ws'
   verdict: ClientVerdict
   /** Why it failed, was skipped or errored. */
   message?: string
@@ -34,12 +39,9 @@ export interface ClientRunOptions {
   launcher: Launcher
   /** Multiplies the kit's waiting times (not the client's own delays). Default 1. */
   timeScale?: number
+  /** What the kit's server listens on (default tcp); the client gets a tcp:// or ws:// url. */
+  transport?: 'tcp' | 'ws'
 }
-
-/** A judgement against the client. */
-class Failure extends Error {}
-/** The adapter cannot do what the scenario needs. */
-class Unsupported extends Error {}
 
 /** Sizes of client_msg_id. [SND-5] */
 const CLIENT_MSG_ID_BYTES = 16
@@ -73,16 +75,27 @@ export async function runClientScenario(s: ClientScenario, opts: ClientRunOption
   const stateDir = mkdtempSync(join(tmpdir(), 'imwire-client-'))
   const server = new ScriptedServer(now, transcript)
   const sent = new Map<string, Queued>()
+  const convs = new KitConversations(now)
+  /** What each connection's Welcome advertised. */
+  const limits = new Map<ScriptedConnection, { receiveWindow: number; historyPageMax: number }>()
+  /** When the kit last answered a message's Send with an Error. */
+  const erroredAt = new Map<string, number>()
+  // [DLV-9] every DeliverAck is judged the moment it arrives.
+  server.onFrame = (c, f) => {
+    if (f.body.case === 'deliverAck') convs.acked(f.body.value.conversationId, f.body.value.upToSeq)
+    // Listing is never under test: answered at once, like Ping.
+    else if (f.body.case === 'listConversations' && !c.silent) c.conn.send(convs.list(f.body.value.requestId))
+  }
   /** When the kit itself ended a connection: the earliest the client can have seen it end. */
   const endedByKit = new Map<ScriptedConnection, number>()
   let adapter: AdapterSession | null = null
-  let seq = 0n
   let stepIndex = 0
   const result = (verdict: ClientVerdict, message?: string): ClientCaseResult => ({
     id: s.id,
     title: s.title,
     level: s.level,
     requirements: s.requirements,
+    transport: opts.transport ?? 'tcp',
     verdict,
     ...(message !== undefined ? { message, step: stepIndex } : {}),
     durationMs: Math.round(now() - t0),
@@ -116,7 +129,19 @@ export async function runClientScenario(s: ClientScenario, opts: ClientRunOption
     return ev
   }
 
+  const ctx: StepContext = {
+    server,
+    convs,
+    current,
+    adapter: need,
+    ms,
+    now,
+    log,
+    limits: (c) => limits.get(c) ?? { receiveWindow: 256, historyPageMax: 100 },
+  }
+
   const step = async (st: ClientStep): Promise<void> => {
+    if (await deliveryStep(ctx, st)) return
     if ('client' in st) {
       switch (st.client) {
         case 'connect':
@@ -173,19 +198,47 @@ export async function runClientScenario(s: ClientScenario, opts: ClientRunOption
             throw new Failure(`${st.rejected} reported rejected with code ${ev.event.value.errorCode}, not ${st.code}`)
           return
         }
+        case 'sendMany':
+          return // a delivery step
+        case 'awaitMessage': {
+          const ev = await need().waitEvent(
+            (e) =>
+              e.event.case === 'message' &&
+              e.event.value.conversationId === st.conversation &&
+              e.event.value.seq === BigInt(st.seq),
+            ms(ACTION_TIMEOUT_MS),
+          )
+          if (ev === null)
+            throw new Failure(
+              `the client did not hand ${st.conversation} seq ${st.seq} over within ${ms(ACTION_TIMEOUT_MS)} ms`,
+            )
+          return
+        }
+        case 'disconnect':
+          await answer({ case: 'disconnect', value: {} })
+          return
         case 'report': {
           const ev = await answer({ case: 'report', value: {} })
           if (ev.event.case !== 'report') throw new Failure(`report answered with ${ev.event.case}`)
           const got = ev.event.value.outbox
           log(`outbox reported: [${got.map((e) => hex(e.clientMsgId)).join(', ')}]`)
-          const want = st.outbox.map((n) => sent.get(n) as Queued)
-          if (got.length !== want.length)
-            throw new Failure(`outbox holds ${got.length} messages, expected ${want.length} (${st.outbox.join(', ')})`)
-          want.forEach((w, i) => {
-            const g = got[i]
-            if (g === undefined || hex(g.clientMsgId) !== hex(w.id) || hex(g.body) !== hex(w.body))
-              throw new Failure(`outbox entry ${i} is not ${st.outbox[i]} with its id and body`)
-          })
+          const names = st.outbox
+          if (names !== undefined) {
+            const want = names.map((n) => sent.get(n) as Queued)
+            if (got.length !== want.length)
+              throw new Failure(`outbox holds ${got.length} messages, expected ${want.length} (${names.join(', ')})`)
+            want.forEach((w, i) => {
+              const g = got[i]
+              if (g === undefined || hex(g.clientMsgId) !== hex(w.id) || hex(g.body) !== hex(w.body))
+                throw new Failure(`outbox entry ${i} is not ${names[i]} with its id and body`)
+            })
+          }
+          for (const [conv, seqs] of Object.entries(st.received ?? {})) {
+            const r = ev.event.value.received.find((x) => x.conversationId === conv)?.seqs.map(Number) ?? []
+            log(`${conv}: handed over [${r.join(', ')}]`)
+            if (r.join(',') !== seqs.join(','))
+              throw new Failure(`${conv}: the application got seqs [${r.join(', ')}], expected [${seqs.join(', ')}]`)
+          }
           return
         }
       }
@@ -196,14 +249,29 @@ export async function runClientScenario(s: ClientScenario, opts: ClientRunOption
         if (c === null) throw new Failure(`the client did not connect within ${ms(st.timeoutMs ?? 10_000)} ms`)
         const hello = await server.nextFrame(c, (f) => f.body.case === 'hello', ms(ACTION_TIMEOUT_MS))
         if (hello === null) throw new Failure(`connection ${c.index}: no Hello`)
+        // [RSM-4] resume positions of the epoch the kit holds act as acknowledgements (judged by DLV-9).
+        for (const r of (hello.frame.body as Extract<Frame['body'], { case: 'hello' }>).value.resume) {
+          if (convs.has(r.conversationId) && convs.get(r.conversationId).epoch === r.epoch)
+            convs.acked(r.conversationId, r.seq)
+        }
+        limits.set(c, { receiveWindow: st.receiveWindow ?? 256, historyPageMax: st.historyPageMax ?? 100 })
+        if (st.welcome === false) return
         if (st.holdWelcomeMs !== undefined) {
           // [HS-14] between Hello and Welcome the client may only Close.
           const early = await server.nextFrame(c, (f) => f.body.case !== 'close', st.holdWelcomeMs)
           if (early !== null)
             throw new Failure(`connection ${c.index}: the client sent ${early.frame.body.case} before Welcome [HS-14]`)
         }
-        c.conn.send(welcome(c.index, st.heartbeatMs ?? WELCOME_HEARTBEAT_MS, st.maxInflightSends ?? 64))
-        c.conn.send(create(FrameSchema, { body: { case: 'replayComplete', value: {} } }))
+        c.conn.send(
+          welcome(c.index, {
+            heartbeatMs: st.heartbeatMs ?? WELCOME_HEARTBEAT_MS,
+            maxInflightSends: st.maxInflightSends ?? 64,
+            receiveWindow: st.receiveWindow ?? 256,
+            historyPageMax: st.historyPageMax ?? 100,
+            dedupeWindowMs: st.dedupeWindowMs,
+          }),
+        )
+        for (const f of replayFrames(ctx, st.replay ?? [])) c.conn.send(f)
         return
       }
       case 'drop': {
@@ -232,11 +300,26 @@ export async function runClientScenario(s: ClientScenario, opts: ClientRunOption
         if (v.contentType !== q.contentType) diffs.push(`content_type ${v.contentType} != ${q.contentType}`)
         if (hex(v.body) !== hex(q.body)) diffs.push('body differs')
         if (diffs.length > 0) throw new Failure(`Send of ${st.of} on connection ${c.index}: ${diffs.join('; ')}`)
+        // [ORD-7] [ORD-9] the send_seq it must carry now.
+        if (st.sendSeq !== undefined && v.sendSeq !== BigInt(st.sendSeq))
+          throw new Failure(
+            `Send of ${st.of} on connection ${c.index} has send_seq ${v.sendSeq}, expected ${st.sendSeq}`,
+          )
+        const errored = erroredAt.get(st.of)
+        if (st.notBeforeMs !== undefined && errored !== undefined) {
+          const after = Math.round(f.at - errored)
+          log(`${st.of} sent again ${after} ms after its Error`)
+          // [RTY-3] a retryable Error is retried never sooner than its retry_after_ms.
+          if (after < st.notBeforeMs)
+            throw new Failure(
+              `${st.of} sent again ${after} ms after its Error, before retry_after_ms ${st.notBeforeMs} [RTY-3]`,
+            )
+        }
         return
       }
       case 'ack': {
         const q = sent.get(st.of) as Queued
-        seq++
+        const seq = convs.own(q.conversation)
         current().conn.send(
           create(FrameSchema, {
             body: {
@@ -247,7 +330,7 @@ export async function runClientScenario(s: ClientScenario, opts: ClientRunOption
                 seq,
                 messageId: `kit-${seq}`,
                 serverTimeMs: BigInt(Date.now()),
-                epoch: 1n,
+                epoch: convs.get(q.conversation).epoch,
               },
             },
           }),
@@ -266,10 +349,12 @@ export async function runClientScenario(s: ClientScenario, opts: ClientRunOption
                 retryable: st.retryable ?? false,
                 retryAfterMs: st.retryAfterMs ?? 0,
                 clientMsgId: q.id,
+                expectedSendSeq: BigInt(st.expectedSendSeq ?? 0),
               },
             },
           }),
         )
+        erroredAt.set(st.of, now())
         return
       }
       case 'expectNoSend': {
@@ -397,13 +482,15 @@ export async function runClientScenario(s: ClientScenario, opts: ClientRunOption
   }
 
   try {
-    await server.start()
+    await server.start(opts.transport ?? 'tcp')
     log(`${s.id}: server at ${server.url}`)
     await launch()
     for (const [i, st] of s.steps.entries()) {
       stepIndex = i
       transcript.event('', 'step', `steps[${i}] ${JSON.stringify(st)}`)
       await step(st)
+      const bad = convs.violations[0]
+      if (bad !== undefined) throw new Failure(bad)
     }
     return result('pass')
   } catch (err) {
@@ -426,7 +513,16 @@ export async function runClientScenario(s: ClientScenario, opts: ClientRunOption
   }
 }
 
-function welcome(index: number, heartbeatMs: number, maxInflightSends: number): Frame {
+interface WelcomeLimits {
+  heartbeatMs: number
+  maxInflightSends: number
+  receiveWindow: number
+  historyPageMax: number
+  /** Default: 7 days, the least a server may advertise [DUP-5]. */
+  dedupeWindowMs: number | undefined
+}
+
+function welcome(index: number, w: WelcomeLimits): Frame {
   return create(FrameSchema, {
     body: {
       case: 'welcome',
@@ -435,19 +531,29 @@ function welcome(index: number, heartbeatMs: number, maxInflightSends: number): 
         sessionId: `kit-session-${index}`,
         userId: 'kit-user',
         deviceId: 'kit-device',
-        heartbeatMs,
+        heartbeatMs: w.heartbeatMs,
         serverTimeMs: BigInt(Date.now()),
         limits: {
           maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
           maxMessageBytes: 64 * 1024,
-          receiveWindow: 256,
-          maxInflightSends,
-          historyPageMax: 100,
-          dedupeWindowMs: 7n * 24n * 3600n * 1000n,
+          receiveWindow: w.receiveWindow,
+          maxInflightSends: w.maxInflightSends,
+          historyPageMax: w.historyPageMax,
+          dedupeWindowMs: BigInt(w.dedupeWindowMs ?? 7 * 24 * 3600 * 1000),
         },
       },
     },
   })
+}
+
+/**
+ * A case that spends most of its time on a connection where nothing happens,
+ * waiting for the client's own deadline (11 s of silence [HB-3], 15 s without
+ * Welcome [HS-16]). Such cases may run beside the others: they judge seconds,
+ * with a second of slack, and an idle socket disturbs no other case's timing.
+ */
+export function waitsOnSilence(s: ClientScenario): boolean {
+  return s.steps.some((st) => 'server' in st && st.server === 'expectDrop')
 }
 
 /** Runs scenarios one after another (their timing checks need a quiet machine, not parallelism). */

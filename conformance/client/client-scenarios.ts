@@ -5,21 +5,66 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { compileSchemaFile } from '../load/json-schema.js'
 
+/** A conversation notice's reason: a v1 name, or a number v1 does not define [GEN-4]. */
+export type NoticeReason = 'REPLAY_LIMIT' | 'JOINED' | 'REMOVED' | 'MEMBERS_CHANGED' | 'EPOCH_CHANGED' | number
+
+/** Live Delivers of seqs from..to. */
+export interface DeliverSpec {
+  conversation: string
+  from: number
+  to: number
+}
+
+/** A ConversationUpdated; cursor defaults to the kit's cursor, epoch to the conversation's. */
+export interface NoticeSpec {
+  conversation: string
+  reason: NoticeReason
+  topSeq: number
+  cursor?: number
+  epoch?: number
+}
+
 export type ClientStep =
   | { client: 'connect'; heartbeatMs?: number }
   | { client: 'send'; as: string; conversation: string; contentType?: string; body: string }
-  | { client: 'stop' | 'start' }
-  | { client: 'report'; outbox: string[] }
+  | { client: 'sendMany'; conversation: string; count: number }
+  | { client: 'awaitMessage'; conversation: string; seq: number }
+  | { client: 'stop' | 'start' | 'disconnect' }
+  | { client: 'report'; outbox?: string[]; received?: Record<string, number[]> }
   | { client: 'expectRejected'; rejected: string; code?: number }
-  | { server: 'error'; of: string; code: number; retryable?: boolean; retryAfterMs?: number }
-  | { server: 'accept'; heartbeatMs?: number; timeoutMs?: number; holdWelcomeMs?: number; maxInflightSends?: number }
-  | { server: 'drop' }
+  | {
+      server: 'error'
+      of: string
+      code: number
+      retryable?: boolean
+      retryAfterMs?: number
+      expectedSendSeq?: number
+    }
+  | {
+      server: 'accept'
+      heartbeatMs?: number
+      timeoutMs?: number
+      holdWelcomeMs?: number
+      maxInflightSends?: number
+      receiveWindow?: number
+      historyPageMax?: number
+      dedupeWindowMs?: number
+      welcome?: boolean
+      replay?: Array<DeliverSpec | NoticeSpec>
+    }
+  | { server: 'drop' | 'silent' }
   | { server: 'close'; code: number; retryAfterMs?: number }
-  | { server: 'expectSend' | 'ack'; of: string }
+  | { server: 'expectSend'; of: string; sendSeq?: number; notBeforeMs?: number }
+  | { server: 'ack'; of: string }
   | { server: 'expectNoSend' | 'expectNoConnection'; forMs: number }
   | { server: 'expectReconnect'; notBeforeMs: number; slackMs: number }
   | { server: 'refuseAndMeasure'; attempts: number; slackMs: number; floorMs: number }
   | { server: 'expectPings'; count: number; everyMs: number; slackMs: number }
+  | ({ server: 'deliver' } & DeliverSpec)
+  | ({ server: 'notice' } & NoticeSpec)
+  | { server: 'history'; conversation: string; anchorSeq: number }
+  | { server: 'expectAck'; conversation: string; upTo: number; withinMs: number; slackMs: number }
+  | { server: 'expectDrop'; withinMs: number; slackMs: number }
 
 export interface ClientScenario {
   id: string
@@ -62,7 +107,7 @@ export function loadClientScenarios(dir: string, schemaPath: string): ClientLoad
       const sent = new Set<string>()
       for (const [i, st] of s.steps.entries()) {
         if ('as' in st) sent.add(st.as)
-        const names = 'of' in st ? [st.of] : 'outbox' in st ? st.outbox : 'rejected' in st ? [st.rejected] : []
+        const names = 'of' in st ? [st.of] : 'outbox' in st ? (st.outbox ?? []) : 'rejected' in st ? [st.rejected] : []
         for (const n of names)
           if (!sent.has(n))
             errors.push({ file, message: `${s.id} step ${i}: message '${n}' is not sent by an earlier step` })

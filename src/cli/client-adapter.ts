@@ -54,11 +54,16 @@ export interface AdapterHooks {
 /** Mirrors the outbox as it is written, so a Report and SendQueued need nothing private of the client. */
 class WatchedStore implements ClientStore {
   readonly entries = new Map<string, StoredEntry>()
-  onPut: ((e: StoredEntry) => void) | null = null
+  /** Sends waiting for their outbox entry, oldest first: the outbox writes new entries in send order. */
+  readonly awaitingPut: Array<(e: StoredEntry) => void> = []
+  private maxOrder = 0
   constructor(private readonly inner: ClientStore) {}
   async load() {
     const s = await this.inner.load()
-    for (const e of s.entries) this.entries.set(e.id, e)
+    for (const e of s.entries) {
+      this.entries.set(e.id, e)
+      this.maxOrder = Math.max(this.maxOrder, e.order)
+    }
     return s
   }
   private writing = new Set<Promise<void>>()
@@ -76,8 +81,12 @@ class WatchedStore implements ClientStore {
     }
     for (const o of ops) {
       if (o.op === 'put') {
+        // A renumbered entry is written again ([ORD-9]) with its old order:
+        // only a new entry (a higher order) answers a send.
+        const added = o.entry.order > this.maxOrder
+        if (added) this.maxOrder = o.entry.order
         this.entries.set(o.entry.id, o.entry)
-        this.onPut?.(o.entry)
+        if (added) this.awaitingPut.shift()?.(o.entry)
       } else if (o.op === 'delete') this.entries.delete(o.id)
     }
   }
@@ -170,12 +179,9 @@ export async function runAdapter(io: AdapterIo, stateDir: string, hooks: Adapter
       case 'send': {
         const cl = need()
         // The client writes the outbox entry before anything goes on the wire; its put is our answer. [SND-5]
-        const queued = new Promise<StoredEntry>((resolve) => {
-          store.onPut = resolve
-        })
+        const queued = new Promise<StoredEntry>((resolve) => store.awaitingPut.push(resolve))
         cl.send(c.value.conversationId, c.value.body, { contentType: c.value.contentType }).catch(() => {})
         const e = await queued
-        store.onPut = null
         return { case: 'queued', value: { clientMsgId: e.clientMsgId } }
       }
       case 'create': {
@@ -240,12 +246,25 @@ export async function runAdapter(io: AdapterIo, stateDir: string, hooks: Adapter
     }
   }
 
+  const failed = (err: unknown): EventBody => ({
+    case: 'failed',
+    value: { unsupported: false, message: (err as Error).message },
+  })
+  // Consecutive sends run concurrently (their outbox writes share a flush to
+  // disk); every other command waits for them. Answers keep command order.
+  let sends: Promise<void> = Promise.resolve()
   for await (const cmd of decodeDelimited(CommandSchema, io.input)) {
+    if (cmd.command.case === 'send') {
+      const started = handle(cmd).catch(failed)
+      sends = sends.then(async () => emit(cmd.id, (await started) as EventBody))
+      continue
+    }
+    await sends
     let answer: EventBody | 'stop'
     try {
       answer = await handle(cmd)
     } catch (err) {
-      answer = { case: 'failed', value: { unsupported: false, message: (err as Error).message } }
+      answer = failed(err)
     }
     if (answer === 'stop') {
       const cl = current()

@@ -13,6 +13,8 @@ export const ClientErrorCode = {
   MESSAGE_TOO_LARGE: 'MESSAGE_TOO_LARGE',
   /** A request got no answer in time. */
   TIMEOUT: 'TIMEOUT',
+  /** A send still unacknowledged once dedupe_window_ms had passed: no longer resent automatically. [RTY-6] */
+  EXPIRED: 'EXPIRED',
 } as const
 export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode]
 

@@ -38,6 +38,8 @@ export interface ImwireClientOptions {
   clientName?: string
   /** Clock, for tests. */
   now?: () => number
+  /** Where client_msg_ids come from (default: node:crypto randomBytes, a CSPRNG [SND-5]); for tests. */
+  randomBytes?: (n: number) => Uint8Array
 }
 
 /** A message handed to the application, once, in seq order per conversation. */

@@ -108,6 +108,7 @@ export class ImwireClient extends EventEmitter<ClientEvents> {
     this.now = opts.now ?? Date.now
     this.backoff = new Backoff(opts.backoff)
     this.pipeline = new SendPipeline(outbox, (e) => this.transmitSend(e), { random: opts.backoff?.random })
+    this.pipeline.onExpired = (e) => this.onExpired(e)
     this.requests = new RequestTracker((f) => this.transmit(f))
     this.conversations = new ConversationRequests(this.requests)
   }
@@ -117,7 +118,7 @@ export class ImwireClient extends EventEmitter<ClientEvents> {
     if (opts.url === undefined && opts.connect === undefined) throw new TypeError('ImwireClient needs url or connect')
     const store = opts.store ?? new MemoryClientStore()
     const state = await store.load()
-    const outbox = await Outbox.open(store, { now: opts.now })
+    const outbox = await Outbox.open(store, { now: opts.now, random: opts.randomBytes })
     return new ImwireClient(opts, store, outbox, new DeliveryTracker<Delivered>(state.positions))
   }
 
@@ -462,7 +463,7 @@ export class ImwireClient extends EventEmitter<ClientEvents> {
     const window = Math.min(limits?.maxInflightSends || 256, this.opts.maxInflightSends ?? Number.POSITIVE_INFINITY)
     this.requests.online()
     // [RTY-2] resend the outbox in original order with the same ids and send_seqs.
-    this.pipeline.open(window, now)
+    this.pipeline.open(window, now, Number(limits?.dedupeWindowMs ?? 0n))
     if (link.welcome !== null) {
       this.emit('ready', link.welcome)
       this.resolveReady(link.welcome)
@@ -540,13 +541,29 @@ export class ImwireClient extends EventEmitter<ClientEvents> {
     this.scheduleRetry()
   }
 
+  /**
+   * [RTY-6] too old to resend: reported as failed and removed. Not renumbered
+   * ([ORD-9] is for messages known not to be committed): if it was not, the
+   * server's expected_send_seq says so and the outbox resyncs then.
+   */
+  private onExpired(e: OutboxEntry): void {
+    void this.outbox.remove(e.id)
+    const err = new ClientError('EXPIRED', 'unacknowledged for longer than dedupe_window_ms')
+    const w = this.waiters.get(e.id)
+    this.waiters.delete(e.id)
+    w?.reject(err)
+    this.emit('rejected', e, err)
+    this.checkIdle()
+  }
+
   private onUpdated(u: ConversationUpdated): void {
     // The notice carries this device's cursor; a new epoch starts the
     // conversation over from it (the tracker resets on an epoch change). Joined
     // with history, too much to replay [RSM-2] or a new epoch: page history up
     // to the announced top, holding later deliveries behind it.
-    const pullReasons = [UpdateReason.JOINED, UpdateReason.REPLAY_LIMIT, UpdateReason.EPOCH_CHANGED]
-    const top = pullReasons.includes(u.reason) ? Number(u.topSeq) : 0
+    // A reason this client does not know is a pull too. [GEN-4]
+    const quiet = [UpdateReason.REMOVED, UpdateReason.MEMBERS_CHANGED]
+    const top = quiet.includes(u.reason) ? 0 : Number(u.topSeq)
     const r = this.tracker.setCursor(u.conversationId, Number(u.cursor), Number(u.epoch), top)
     this.emitAll(r.items)
     if (r.pull) void this.fillFromHistory(u.conversationId, top)

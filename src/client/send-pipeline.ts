@@ -54,6 +54,10 @@ export class SendPipeline {
   private readonly backoffs = new Map<string, Backoff>()
   private active = false
   private maxInflight = 1
+  /** Welcome.limits.dedupe_window_ms of this connection; 0 = unknown (never expire). */
+  private dedupeWindowMs = 0
+  /** Called for an entry that outlived the dedupe window instead of transmitting it; the caller drops it. [RTY-6] */
+  onExpired: (e: OutboxEntry) => void = () => {}
 
   constructor(outbox: Outbox, transmit: (e: OutboxEntry) => void, opts: { random?: () => number } = {}) {
     this.outbox = outbox
@@ -77,9 +81,10 @@ export class SendPipeline {
   }
 
   /** A connection is ready: resend the whole outbox in its order. [RTY-2] */
-  open(maxInflight: number, now: number): void {
+  open(maxInflight: number, now: number, dedupeWindowMs = 0): void {
     this.active = true
     this.maxInflight = Math.max(1, maxInflight)
+    this.dedupeWindowMs = dedupeWindowMs
     this.queue = []
     this.head = 0
     for (const e of this.outbox.list()) this.push(e.id)
@@ -208,6 +213,13 @@ export class SendPipeline {
       // Resent in order when the conversation unblocks.
       if (this.blocked.has(e.conversationId)) continue
       this.gens.delete(item.id)
+      // [RTY-6] past the dedupe window the server may no longer know it: a
+      // resend could commit it twice. Measured from creation, which is no
+      // later than the first transmission, so it stops no later than required.
+      if (this.dedupeWindowMs > 0 && now - e.createdAtMs >= this.dedupeWindowMs) {
+        this.onExpired(e)
+        continue
+      }
       this.inflight.set(e.id, { entry: e, at: now })
       this.inflightByConv.set(e.conversationId, (this.inflightByConv.get(e.conversationId) ?? 0) + 1)
       this.transmit(e)

@@ -142,3 +142,27 @@ t.test('new sends of a blocked conversation wait and then go in order behind the
   pipe.tick(500)
   t.same(wire.slice(2).map(label), ['a1', 'a2'])
 })
+
+t.test('an entry older than dedupe_window_ms is handed to onExpired instead of being resent [RTY-6]', async (t) => {
+  const outbox = await Outbox.open(new MemoryClientStore(), { now: () => 1000 })
+  const wire: OutboxEntry[] = []
+  const pipe = new SendPipeline(outbox, (e) => wire.push(e))
+  const expired: OutboxEntry[] = []
+  pipe.onExpired = (e) => expired.push(e)
+  const old = await outbox.add('a', body('old'))
+  pipe.open(10, 1000 + 1499, 1500)
+  t.same(wire.map(label), ['a1'], 'inside the window: sent')
+  pipe.close()
+  wire.length = 0
+  pipe.open(10, 1000 + 1500, 1500)
+  t.same(wire, [], 'at the window: not sent again')
+  t.same(
+    expired.map((e) => e.id),
+    [old.id],
+  )
+  pipe.close()
+  expired.length = 0
+  pipe.open(10, 10_000_000, 0)
+  t.same(wire.map(label), ['a1'], 'no dedupe_window_ms known: never expires')
+  t.same(expired, [])
+})
