@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { BROKEN_CLIENTS, NOT_CAUGHT } from './client-broken-clients.js'
 import { clientScenarios } from './client-helpers.js'
+import { reasonsSection, table } from '../../test/support/markdown.js'
 
 export const CLIENT_README_PATH = fileURLToPath(new URL('./CLIENT-SELFTEST.md', import.meta.url))
 
@@ -56,19 +57,8 @@ export function renderClientReadme(): string {
     ]),
     '',
   )
-  const uncaught = Object.entries(NOT_CAUGHT)
-  lines.push(`## Not caught by any broken client (${uncaught.length})`, '')
-  if (uncaught.length === 0) lines.push('None.', '')
-  for (const [id, why] of uncaught) lines.push(`- \`${id}\`: ${why}`)
-  if (uncaught.length > 0) lines.push('')
+  lines.push(...reasonsSection('Not caught by any broken client', NOT_CAUGHT))
   return lines.join('\n')
-}
-
-/** A Markdown table with padded columns, as biome formats it. */
-function table(rows: string[][]): string[] {
-  const widths = (rows[0] as string[]).map((_, i) => Math.max(...rows.map((r) => (r[i] as string).length)))
-  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] as number)).join(' | ')} |`
-  return [line(rows[0] as string[]), line(widths.map((w) => '-'.repeat(w))), ...rows.slice(1).map(line)]
 }
 
 if (process.argv.includes('--write')) writeFileSync(CLIENT_README_PATH, renderClientReadme())

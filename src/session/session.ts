@@ -244,6 +244,8 @@ export class ServerSession {
       this.close(CloseCode.UNEXPECTED_FRAME, inBatch ? 'Hello inside a Batch' : 'second Hello') // [HS-3] [BAT-12]
       return
     }
+    // a held frame went over the Sends-in-flight bound: nothing after it is processed [ERR-15]
+    if (this.heldOverBound) return
     if (!CLIENT_FRAMES.has(kind)) {
       this.close(CloseCode.UNEXPECTED_FRAME, `${kind} is a server-only frame`) // [FRM-10]
       return
@@ -257,7 +259,6 @@ export class ServerSession {
       // [HS-15] processed after Welcome, in order; nothing is sent before it [HS-2]. A Send that
       // brings the Sends in flight over the bound is held as well and refused there, after the
       // frames before it took effect [FLW-2] [ERR-15]; nothing after it is processed.
-      if (this.heldOverBound) return
       if (this.held.length >= MAX_HELD_FRAMES) {
         this.close(CloseCode.WINDOW_EXCEEDED, 'too many frames before Welcome')
         return
@@ -294,14 +295,12 @@ export class ServerSession {
     // refused whole, before any part of it is processed.
     let sends = 0
     for (const f of frames) if (f.body.case === 'send') sends++
-    if (this.inflight() + sends > n.limits.maxInflightSends && this.phase === 'opening') {
-      // refused after Welcome, once the frames held before it took effect [HS-15] [ERR-15]
-      if (!this.heldOverBound) this.held.push(frame)
-      this.heldOverBound = true
-      return
-    }
     if (this.inflight() + sends > n.limits.maxInflightSends) {
-      this.close(CloseCode.WINDOW_EXCEEDED, 'batch brings Sends in flight over max_inflight_sends')
+      if (this.phase === 'opening') {
+        // refused after Welcome, once the frames held before it took effect [HS-15] [ERR-15]
+        this.held.push(frame)
+        this.heldOverBound = true
+      } else this.close(CloseCode.WINDOW_EXCEEDED, 'batch brings Sends in flight over max_inflight_sends')
       return
     }
     for (const f of frames) this.onFrame(f, true) // [BAT-1] in order, as if received one by one
@@ -432,6 +431,7 @@ export class ServerSession {
     const held = this.held
     this.held = []
     this.heldSends = 0
+    this.heldOverBound = false // the frame that went over is among the held ones, refused again below
     for (const f of held) this.onFrame(f, false)
   }
 
