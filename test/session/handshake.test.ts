@@ -1,9 +1,10 @@
 // Session core: handshake, frame rules, heartbeat, close. Fake clock, no I/O.
 import t from 'tap'
 import { encodeBatch } from '../../src/codec/index.js'
+import { ConversationKind } from '../../src/gen/es/imwire/v1/conversation_pb.js'
 import { CloseCode } from '../../src/gen/es/imwire/v1/control_pb.js'
 import { makeTestToken } from '../../src/session/test-token.js'
-import { frame, SECRET, World } from './harness.js'
+import { frame, newClientMsgId, SECRET, World } from './harness.js'
 
 const hello = (user = 'alice', over: Record<string, unknown> = {}) => ({
   case: 'hello' as const,
@@ -344,3 +345,42 @@ t.test('batching is enabled after Welcome with the negotiated LZ4 and the client
   const c = w.open().send(hello('a', { features: ['lz4'], maxFrameBytes: 2_000_000 }))
   t.same([c.batching?.lz4, c.batching?.maxFrameBytes], [true, 2_000_000])
 })
+
+t.test(
+  'Sends behind the Hello beyond max_inflight_sends: Welcome first, the ones before the offending Send take effect, then 3507 [HS-15] [HS-2] [ERR-15] [FLW-2]',
+  async (t) => {
+    const sendTo = (conversationId: string) => ({
+      case: 'send' as const,
+      value: { clientMsgId: newClientMsgId(), conversationId, body: new Uint8Array([1]) },
+    })
+    for (const asBatch of [false, true]) {
+      const w = new World()
+      const other = w.connect('alice', 'dev-0')
+      other.send({
+        case: 'createConversation',
+        value: { requestId: 1, conversationId: 'g1', kind: ConversationKind.GROUP, memberUserIds: [] },
+      })
+      other.take()
+      w.holdStore = true
+      const c = w.open().send(hello())
+      const sends = Array.from({ length: 257 }, () => sendTo('g1'))
+      if (asBatch)
+        c.step({
+          type: 'frame',
+          frame: encodeBatch(
+            sends.map((s) => frame(s)),
+            'none',
+          ),
+        })
+      else for (const s of sends) c.send(s)
+      c.send({ case: 'ping', value: { nonce: 7n } })
+      t.same(c.cases(), [], `${asBatch ? 'batch' : 'frames'}: nothing before Welcome`)
+      w.holdStore = false
+      w.runStore()
+      t.same(c.cases(), ['welcome', 'replayComplete'], 'Welcome first; nothing after the offending frame is answered')
+      t.equal(c.closeCode, CloseCode.WINDOW_EXCEEDED)
+      // a Batch over the bound is refused whole; of the single frames, the 256 before the 257th commit
+      t.equal(other.of('deliver').length, asBatch ? 0 : 256, 'committed before the refused frame')
+    }
+  },
+)
