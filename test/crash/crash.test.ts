@@ -47,7 +47,14 @@ t.test(
 t.test('the same checks catch a server that acks before the commit is durable', async (t) => {
   // Shorter settle than the clean run (a faulty run never settles: lost sends stay unacked), still
   // scaled with the machine so the kill lands mid-load on a loaded one.
-  const r = await runCrashScenario({ ...base, fault: 'ack-before-commit', settleMs: scaled(12_000) })
+  // The loss needs the kill to land while an acked commit is still pending, which is likely but
+  // not certain (seen once in many loaded CI runs): up to three independent kills, the first that
+  // exposes it counts.
+  let r = await runCrashScenario({ ...base, fault: 'ack-before-commit', settleMs: scaled(12_000) })
+  for (let attempt = 2; attempt <= 3 && !r.violations.some((v) => v.startsWith('[ACK-2]')); attempt++) {
+    t.comment(`fault run ${attempt - 1} exposed no loss (acked before kill ${r.ackedBeforeKill}); killing again`)
+    r = await runCrashScenario({ ...base, fault: 'ack-before-commit', settleMs: scaled(12_000) })
+  }
   t.comment(
     `fault run: sent ${r.sent}, acked before kill ${r.ackedBeforeKill}, ${r.violations.length} violations, e.g. ${r.violations.slice(0, 3).join(' | ')}`,
   )
