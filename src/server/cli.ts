@@ -30,6 +30,9 @@ export const USAGE = `usage: imwire serve [options]
   --ws HOST:PORT[/PATH]      WebSocket listener (default 127.0.0.1:7421/imwire; "off")
   --data-dir DIR             SQLite data directory (default ./.imwire-data)
   --memory                   in-memory store (nothing survives a restart)
+  --postgres URL             cluster mode: shared PostgreSQL (postgresql://…); needs --redis (docs/cluster.md)
+  --redis URL                cluster mode: shared Redis (redis://HOST:PORT) for routing and takeover
+  --node-id NAME             cluster mode: this node's name in logs and Redis (default "node")
   --token-secret S           test-token secret (or env IMWIRE_TOKEN_SECRET); required unless --dev
   --dev                      development mode: random token secret, printed to stderr
   --max-frame-bytes N        --max-batch-bytes N      --max-batch-frames N
@@ -97,7 +100,12 @@ export async function main(argv: string[]): Promise<number> {
 
   let store: Store
   try {
-    if (o.memory) store = createMemoryStore()
+    if (o.cluster !== null) {
+      const { ClusterStore } = await import('./cluster/cluster-store.js')
+      const s = await ClusterStore.open({ ...o.cluster, logger })
+      logger.info({ node: s.nodeId, schema: s.migrated }, 'cluster store open')
+      store = s
+    } else if (o.memory) store = createMemoryStore()
     else {
       const s = await openSqliteStore({ dataDir: o.dataDir, synchronous: o.sync, worker: o.worker })
       logger.info({ dataDir: o.dataDir, schema: s.migrated, synchronous: o.sync, worker: o.worker }, 'store open')
@@ -151,6 +159,9 @@ export const OPTIONS = {
   ws: { type: 'string' },
   'data-dir': { type: 'string' },
   memory: { type: 'boolean' },
+  postgres: { type: 'string' },
+  redis: { type: 'string' },
+  'node-id': { type: 'string' },
   'token-secret': { type: 'string' },
   dev: { type: 'boolean' },
   'max-frame-bytes': { type: 'string' },
@@ -238,7 +249,16 @@ function parse(argv: string[]) {
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
     throw new UsageError('--log-level: unknown level')
   }
+  if ((values.postgres === undefined) !== (values.redis === undefined)) {
+    throw new UsageError('cluster mode needs both --postgres and --redis')
+  }
+  if (values.postgres !== undefined && values.memory) throw new UsageError('--memory and --postgres exclude each other')
+  const cluster =
+    values.postgres !== undefined && values.redis !== undefined
+      ? { postgresUrl: values.postgres, redisUrl: values.redis, nodeId: values['node-id'] ?? 'node' }
+      : null
   return {
+    cluster,
     tcp: tcp && { host: tcp.host, port: tcp.port },
     ws,
     dataDir: values['data-dir'] ?? '.imwire-data',

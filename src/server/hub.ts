@@ -70,6 +70,20 @@ export class Hub<M extends HubMember = HubMember> {
     if (e.active.size === 0 && e.pending.size === 0) this.users.delete(userId)
   }
 
+  /**
+   * A newer session of the device started on another node (cluster mode):
+   * the local one closes with 3509 and leaves the hub. [RSM-6]
+   */
+  evict(userId: string, deviceId: string): void {
+    const e = this.users.get(userId)
+    const member = e?.active.get(deviceId)
+    if (e === undefined || member === undefined) return
+    e.active.delete(deviceId)
+    this.count--
+    if (e.active.size === 0 && e.pending.size === 0) this.users.delete(userId)
+    member.takenOver()
+  }
+
   /** Fan a committed message out to the members' online devices. */
   publish(message: StoredMessage, epoch: number, members: readonly string[]): void {
     let bytes: Uint8Array | null = null

@@ -8,11 +8,16 @@ import type { Store } from './store/store.js'
 
 export class StoreFanOut {
   private inflight = 0
+  /** False when the store fans out itself (cluster mode). */
+  private readonly publishes: boolean
 
   constructor(
     private readonly store: Store,
     private readonly hub: Hub<SessionDriver>,
-  ) {}
+  ) {
+    this.publishes = store.attachHub === undefined
+    store.attachHub?.(hub as Hub)
+  }
 
   /** Operations submitted and not settled yet. */
   get inflightOps(): number {
@@ -27,6 +32,7 @@ export class StoreFanOut {
         this.inflight--
         // Fan-out in commit order: results settle in commit order. [FAN-1] [ORD-1]
         const res = r as ResultOf<StoreOp>
+        if (!this.publishes) return
         if (op.op === 'send' && res.ok && 'duplicate' in res) {
           if (!res.duplicate) this.hub.publish(res.message, res.epoch, res.members) // [FAN-2]
         } else if (res.ok && 'notices' in res) {

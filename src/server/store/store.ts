@@ -8,7 +8,13 @@ import type { GroupRunner, OpOutcome, QueuedOp } from './group-runner.js'
 import { IdSlots } from '../../session/id-slots.js'
 
 export interface Store {
-  readonly kind: 'memory' | 'sqlite'
+  readonly kind: 'memory' | 'sqlite' | 'postgres'
+  /**
+   * A store that fans committed traffic out itself (cluster mode: in commit
+   * order across nodes) takes the hub here; the server then leaves
+   * publishing to it.
+   */
+  attachHub?(hub: import('../hub.js').Hub): void
   /** Run one operation; resolves after the commit that holds it. [ACK-1] Rejects on backend failure. */
   run<O extends StoreOp>(op: O): Promise<ResultOf<O>>
   /** Resolves once every operation submitted so far has completed. */
@@ -24,7 +30,7 @@ interface Waiter {
 
 /** Shared bookkeeping: ids, waiters, idle/close promises. */
 export abstract class QueueingStore implements Store {
-  abstract readonly kind: 'memory' | 'sqlite'
+  abstract readonly kind: 'memory' | 'sqlite' | 'postgres'
   private nextId = 1
   /** Not a Map: see id-slots.ts (GC promotion through replaced hash tables). */
   private readonly waiters = new IdSlots<Waiter>()
