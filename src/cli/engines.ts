@@ -17,7 +17,12 @@ export interface Engine {
   readonly pid: number
   /** Start it again on the same port and data (after kill or stop({ keepData: true })). */
   restart(): Promise<void>
-  /** SIGKILL, no shutdown: the data directory stays. */
+  /**
+   * Crash it, data directory kept: Redis gets SIGKILL; PostgreSQL an
+   * immediate shutdown (SIGQUIT: every backend aborts, no checkpoint, crash
+   * recovery at the next start), which unlike SIGKILL of the postmaster
+   * leaves no orphaned backends holding its shared memory.
+   */
   kill(): Promise<void>
   stop(opts?: { keepData?: boolean }): Promise<void>
 }
@@ -183,12 +188,8 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<Engine>
     },
     restart: start,
     async kill() {
-      await terminate(child, 'SIGKILL', 0)
+      await terminate(child, 'SIGQUIT', 10_000)
       live.delete(child)
-      // A killed postmaster leaves its backends to notice; wait until the port is free again.
-      for (let i = 0; i < 100 && spawnSync('sh', ['-c', `pgrep -f "postgres.*-p ${port} "`]).status === 0; i++) {
-        await new Promise((r) => setTimeout(r, 50))
-      }
     },
     async stop(o = {}) {
       await terminate(child, 'SIGINT', 10_000) // fast shutdown

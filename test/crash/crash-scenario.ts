@@ -23,16 +23,34 @@ import type { SendResult } from '../../src/client/client-types.js'
 import { makeTestToken } from '../../src/client/test-token.js'
 import { connectTcp } from '../../src/transport/index.js'
 
+/**
+ * What the load runs against and what happens to it meanwhile: one server
+ * killed and restarted (singleNode below), or a cluster with its own faults
+ * (test/cluster/).
+ */
+export interface Deployment {
+  /** Where client `index` connects on its `attempt`-th try (round-robin over live nodes). */
+  address(index: number, attempt: number): string
+  /**
+   * The faults, run while the load runs: resolves once they are over and
+   * the deployment serves again. `acked()` is the number of acked sends
+   * so far, out of `total`.
+   */
+  faults(acked: () => number, total: number): Promise<FaultReport>
+  stop(): Promise<void>
+}
+
+export interface FaultReport {
+  ackedBeforeKill: number
+  /** Periods (Date.now()) in which no SendAck may arrive: the database was down. [ACK-1] */
+  outages: { what: string; from: number; to: number }[]
+}
+
 export interface CrashOptions {
-  root: string
-  /** 'ack-before-commit': run the test-only faulty server (self-check); null: the real one. */
-  fault: 'ack-before-commit' | null
   users: number
   messagesPerUser: number
   /** Sends issued per user per tick (5 ms). */
   burst: number
-  /** Kill when this fraction of all messages is acked. */
-  killAtFraction: number
   /** Give up waiting for outboxes / deliveries after this long. */
   settleMs: number
 }
@@ -48,6 +66,8 @@ export interface CrashReport {
 }
 
 const SECRET = 'crash-secret'
+/** Answers committed before an outage began may still be on their way for this long. */
+const OUTAGE_GRACE_MS = 300
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
 interface Device {
@@ -59,33 +79,64 @@ interface Device {
   seen: Map<string, number[]>
   seenIds: Map<string, Map<number, string>>
   own: Map<string, Set<number>>
+  /** When each SendAck arrived (Date.now()). */
+  ackTimes: number[]
   reconnects: number
   terminated: boolean
 }
 
-function startServer(opts: CrashOptions, dataDir: string): Promise<ServerChild> {
-  const common = ['--tcp', '127.0.0.1:0', '--data-dir', dataDir, '--token-secret', SECRET]
-  if (opts.fault === 'ack-before-commit') {
-    // The reference server over a store that acks before COMMIT (test code only).
-    // Built by ensureBuilt('test/crash/faulty-serve.ts') in the test.
-    return spawnServer(process.execPath, [path.join(opts.root, 'dist/test/crash/faulty-serve.js'), ...common], {
-      want: ['tcp'],
-      timeoutMs: scaled(60_000),
-      cwd: opts.root,
-    })
+export const CRASH_SECRET = SECRET
+
+/**
+ * One server on a data directory, SIGKILLed when `killAtFraction` of the
+ * sends are acked and restarted on the same data. 'ack-before-commit' runs
+ * the test-only faulty server (self-check); null the real one.
+ */
+export async function singleNode(opts: {
+  root: string
+  fault: 'ack-before-commit' | null
+  killAtFraction: number
+  settleMs: number
+}): Promise<Deployment> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'imwire-crash-'))
+  const start = (): Promise<ServerChild> => {
+    const common = ['--tcp', '127.0.0.1:0', '--data-dir', dataDir, '--token-secret', SECRET]
+    if (opts.fault === 'ack-before-commit') {
+      // The reference server over a store that acks before COMMIT (test code only).
+      // Built by ensureBuilt('test/crash/faulty-serve.ts') in the test.
+      return spawnServer(process.execPath, [path.join(opts.root, 'dist/test/crash/faulty-serve.js'), ...common], {
+        want: ['tcp'],
+        timeoutMs: scaled(60_000),
+        cwd: opts.root,
+      })
+    }
+    return spawnServer(
+      process.execPath,
+      [path.join(opts.root, 'dist/src/cli/main.js'), 'serve', ...common, '--ws', 'off', '--log-level', 'warn'],
+      { want: ['tcp'], timeoutMs: scaled(60_000) },
+    )
   }
-  return spawnServer(
-    process.execPath,
-    [path.join(opts.root, 'dist/src/cli/main.js'), 'serve', ...common, '--ws', 'off', '--log-level', 'warn'],
-    { want: ['tcp'], timeoutMs: scaled(60_000) },
-  )
+  let server = await start()
+  return {
+    address: () => server.tcp as string,
+    async faults(acked, total) {
+      const deadline = Date.now() + opts.settleMs
+      while (acked() < total * opts.killAtFraction && Date.now() < deadline) await sleep(2)
+      const ackedBeforeKill = acked()
+      await server.kill()
+      await sleep(200)
+      server = await start()
+      return { ackedBeforeKill, outages: [] }
+    },
+    async stop() {
+      await server.stop(1000)
+      rmSync(dataDir, { recursive: true, force: true })
+    },
+  }
 }
 
-export async function runCrashScenario(opts: CrashOptions): Promise<CrashReport> {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'imwire-crash-'))
+export async function runCrashScenario(deployment: Deployment, opts: CrashOptions): Promise<CrashReport> {
   const violations: string[] = []
-  let server = await startServer(opts, dataDir)
-  let address = server.tcp as string
   const devices: Device[] = []
   try {
     const users = Array.from({ length: opts.users }, (_, i) => `u${i}`)
@@ -96,10 +147,11 @@ export async function runCrashScenario(opts: CrashOptions): Promise<CrashReport>
       ['pair', users.slice(0, 2)],
       ['half', half],
     ])
-    for (const user of users) {
+    for (const [index, user] of users.entries()) {
+      let attempt = 0
       const client = await ImwireClient.open({
         connect: () => {
-          const { host, port } = splitHostPort(address)
+          const { host, port } = splitHostPort(deployment.address(index, attempt++))
           return connectTcp(host, port, { connectTimeoutMs: 2000 })
         },
         token: makeTestToken(SECRET, user),
@@ -115,11 +167,13 @@ export async function runCrashScenario(opts: CrashOptions): Promise<CrashReport>
         seen: new Map(),
         seenIds: new Map(),
         own: new Map(),
+        ackTimes: [],
         reconnects: 0,
         terminated: false,
       }
       client.on('ack', (r) => {
         d.acks.set(r.id, r)
+        d.ackTimes.push(Date.now())
         let s = d.own.get(r.conversationId)
         if (s === undefined) {
           s = new Set()
@@ -170,8 +224,6 @@ export async function runCrashScenario(opts: CrashOptions): Promise<CrashReport>
       }
     })
     const deadline = Date.now() + opts.settleMs
-    while (acked() < total * opts.killAtFraction && Date.now() < deadline) await sleep(2)
-    const ackedBeforeKill = acked()
     if (process.env.CRASH_DEBUG)
       setInterval(
         () =>
@@ -181,14 +233,12 @@ export async function runCrashScenario(opts: CrashOptions): Promise<CrashReport>
           ),
         1000,
       ).unref()
-    await server.kill()
-    await sleep(200)
-    server = await startServer(opts, dataDir)
-    address = server.tcp as string
+    const { ackedBeforeKill, outages } = await deployment.faults(acked, total)
     await Promise.all(senders)
+    const settleDeadline = Date.now() + opts.settleMs
 
     // Settle: every outbox empty, then every device caught up with history.
-    while (Date.now() < deadline && devices.some((d) => !d.terminated && d.client.outboxSize > 0)) await sleep(20)
+    while (Date.now() < settleDeadline && devices.some((d) => !d.terminated && d.client.outboxSize > 0)) await sleep(20)
     for (const d of devices) {
       if (d.client.outboxSize > 0) violations.push(`${d.user}: ${d.client.outboxSize} sends never acked`)
       if (d.terminated) violations.push(`${d.user}: client terminated (server closed it with a terminal code)`)
@@ -219,7 +269,18 @@ export async function runCrashScenario(opts: CrashOptions): Promise<CrashReport>
         for (let s = 1; s <= top; s++) if (!have.has(s)) return false
         return true
       })
-    while (Date.now() < deadline && devices.some((d) => !d.terminated && !complete(d))) await sleep(20)
+    while (Date.now() < settleDeadline && devices.some((d) => !d.terminated && !complete(d))) await sleep(20)
+
+    // [ACK-1] nothing can be acked while the database is down: a SendAck in
+    // an outage (after a grace for answers already on their way) was not
+    // built from a durable commit.
+    for (const o of outages) {
+      const during = devices.reduce(
+        (n, d) => n + d.ackTimes.filter((at) => at > o.from + OUTAGE_GRACE_MS && at < o.to).length,
+        0,
+      )
+      if (during > 0) violations.push(`[ACK-1] ${during} SendAcks arrived while ${o.what} was down`)
+    }
 
     // --- checks ---
     let historyCount = 0
@@ -303,7 +364,6 @@ export async function runCrashScenario(opts: CrashOptions): Promise<CrashReport>
     }
   } finally {
     await Promise.all(devices.map((d) => d.client.close().catch(() => {})))
-    await server.stop(1000)
-    rmSync(dataDir, { recursive: true, force: true })
+    await deployment.stop()
   }
 }

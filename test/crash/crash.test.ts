@@ -12,19 +12,21 @@ import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { ensureBuilt } from '../support/built.js'
 import { scaled } from '../support/time-scale.js'
-import { type CrashOptions, runCrashScenario } from './crash-scenario.js'
+import { type CrashOptions, runCrashScenario, singleNode } from './crash-scenario.js'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 
 const base: CrashOptions = {
-  root: ROOT,
-  fault: null,
   users: 8,
   messagesPerUser: 400,
   burst: 4,
-  killAtFraction: 0.35,
   settleMs: scaled(20_000),
 }
+const KILL_AT = 0.35
+const run = (fault: 'ack-before-commit' | null, settleMs: number) =>
+  singleNode({ root: ROOT, fault, killAtFraction: KILL_AT, settleMs }).then((d) =>
+    runCrashScenario(d, { ...base, settleMs }),
+  )
 
 // The scenario runs the compiled CLI, like a user would, and the compiled
 // test-only server for the self-check.
@@ -33,7 +35,7 @@ t.before(() => ensureBuilt('test/crash/faulty-serve.ts'))
 t.test(
   'every acked message survives a SIGKILL exactly once, at its acked seq, delivered to every member in order',
   async (t) => {
-    const r = await runCrashScenario(base)
+    const r = await run(null, base.settleMs)
     t.comment(
       `sent ${r.sent}, acked before kill ${r.ackedBeforeKill}, duplicate acks ${r.duplicatesAcked}, ` +
         `reconnects ${r.reconnects}, history ${r.history}`,
@@ -50,10 +52,10 @@ t.test('the same checks catch a server that acks before the commit is durable', 
   // The loss needs the kill to land while an acked commit is still pending, which is likely but
   // not certain (seen once in many loaded CI runs): up to three independent kills, the first that
   // exposes it counts.
-  let r = await runCrashScenario({ ...base, fault: 'ack-before-commit', settleMs: scaled(12_000) })
+  let r = await run('ack-before-commit', scaled(12_000))
   for (let attempt = 2; attempt <= 3 && !r.violations.some((v) => v.startsWith('[ACK-2]')); attempt++) {
     t.comment(`fault run ${attempt - 1} exposed no loss (acked before kill ${r.ackedBeforeKill}); killing again`)
-    r = await runCrashScenario({ ...base, fault: 'ack-before-commit', settleMs: scaled(12_000) })
+    r = await run('ack-before-commit', scaled(12_000))
   }
   t.comment(
     `fault run: sent ${r.sent}, acked before kill ${r.ackedBeforeKill}, ${r.violations.length} violations, e.g. ${r.violations.slice(0, 3).join(' | ')}`,

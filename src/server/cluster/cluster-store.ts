@@ -41,6 +41,8 @@ export interface ClusterOptions {
   pollMs?: number
   /** How long commit-log entries are kept (default 1 hour). */
   logRetentionMs?: number
+  /** The writer thread's module (default ./pg-worker.js; the cluster crash test substitutes a faulty one). */
+  writerModule?: URL
 }
 
 const key = (u: string, d: string) => `${u}\u0000${d}`
@@ -129,7 +131,7 @@ export class ClusterStore extends QueueingStore {
 
   static async open(opts: ClusterOptions): Promise<ClusterStore> {
     const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js'
-    const worker = new Worker(new URL(`./pg-worker${ext}`, import.meta.url), {
+    const worker = new Worker(opts.writerModule ?? new URL(`./pg-worker${ext}`, import.meta.url), {
       workerData: { url: opts.postgresUrl } satisfies PgWorkerInit,
     })
     const migrated = await new Promise<{ from: number; to: number }>((resolve, reject) => {
