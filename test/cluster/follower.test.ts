@@ -119,3 +119,22 @@ t.test('a follower that starts at the head applies only what comes after it', as
   await settle()
   t.same(applied, [6, 7])
 })
+
+t.test('entries pruned before this node read them are reported, and the follower goes on', async (t) => {
+  const log = table(6)
+  const pruned = { ...log, readAfter: async (after: number, limit: number) => (await log.readAfter(Math.max(after, 3), limit)) }
+  const errors: string[] = []
+  const applied: number[] = []
+  const f = new LogFollower(
+    0,
+    pruned,
+    (events) => {
+      for (const e of events) if (e.kind === 'message') applied.push(e.message.seq)
+    },
+    (err) => errors.push(err.message),
+  )
+  f.published(5, encodeEvents([msg(5)]))
+  await settle()
+  t.same(applied, [4, 5, 6])
+  t.match(errors, [/1\.\.3 were pruned/])
+})

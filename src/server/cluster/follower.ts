@@ -118,6 +118,14 @@ export class LogFollower {
         for (;;) {
           const rows = await this.reader.readAfter(this.position, REPAIR_PAGE)
           if (rows.length === 0) break
+          const first = (rows[0] as { pos: number }).pos
+          if (first > this.position + 1) {
+            // Pruned past this node (it fell further behind than the log's
+            // retention): those entries are gone. Go on from what is there
+            // and say so; the node should be restarted (docs/cluster.md).
+            this.onError(new Error(`commit log entries ${this.position + 1}..${first - 1} were pruned unread`))
+            this.position = first - 1
+          }
           for (const r of rows) {
             if (r.pos <= this.position) continue
             const e = this.entry(r.pos)
