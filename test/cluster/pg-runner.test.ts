@@ -23,8 +23,13 @@ function group(r: PgRunner, ...ops: (StoreOp & { generation?: number })[]) {
   r.commit()
   return out.map((o) => ('result' in o ? (o.result as Record<string, unknown>) : { error: o.error }))
 }
-const open = (user: string, device: string) =>
-  ({ op: 'openDevice', userId: user, deviceId: device, resume: [], nowMs: 1 }) as const
+const open = (user: string, device: string): StoreOp => ({
+  op: 'openDevice',
+  userId: user,
+  deviceId: device,
+  resume: [],
+  nowMs: 1,
+})
 const send = (user: string, device: string, conv: string, cid: number, generation?: number) => ({
   op: 'send' as const,
   userId: user,
