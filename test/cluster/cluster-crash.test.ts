@@ -22,25 +22,28 @@ const load: CrashOptions = { users: 9, messagesPerUser: 300, burst: 3, settleMs:
 
 t.before(() => ensureBuilt('test/cluster/faulty-node.ts', 'test/cluster/ack-before-commit-pg-worker.ts'))
 
-t.test('3 nodes: a node kill, a Redis crash and a PostgreSQL crash under load lose and repeat nothing acked', async (t) => {
-  const d = await clusterDeployment({
-    root: ROOT,
-    nodes: 3,
-    fault: null,
-    at: { node: 0.15, redis: 0.35, postgres: 0.55 },
-    postgresDownMs: 1500,
-    settleMs: load.settleMs,
-  })
-  const r = await runCrashScenario(d, load)
-  t.comment(d.log.join('\n'))
-  t.comment(
-    `sent ${r.sent}, acked before the node kill ${r.ackedBeforeKill}, duplicate acks ${r.duplicatesAcked}, ` +
-      `reconnects ${r.reconnects}, history ${r.history}`,
-  )
-  t.ok(r.ackedBeforeKill > 0 && r.ackedBeforeKill < r.sent, 'the node kill landed mid-load')
-  t.same(r.violations.slice(0, 20), [], 'no violations')
-  t.equal(r.history, r.sent)
-})
+t.test(
+  '3 nodes: a node kill, a Redis crash and a PostgreSQL crash under load lose and repeat nothing acked',
+  async (t) => {
+    const d = await clusterDeployment({
+      root: ROOT,
+      nodes: 3,
+      fault: null,
+      at: { node: 0.15, redis: 0.35, postgres: 0.55 },
+      postgresDownMs: 1500,
+      settleMs: load.settleMs,
+    })
+    const r = await runCrashScenario(d, load)
+    t.comment(d.log.join('\n'))
+    t.comment(
+      `sent ${r.sent}, acked before the node kill ${r.ackedBeforeKill}, duplicate acks ${r.duplicatesAcked}, ` +
+        `reconnects ${r.reconnects}, history ${r.history}`,
+    )
+    t.ok(r.ackedBeforeKill > 0 && r.ackedBeforeKill < r.sent, 'the node kill landed mid-load')
+    t.same(r.violations.slice(0, 20), [], 'no violations')
+    t.equal(r.history, r.sent)
+  },
+)
 
 t.test('the same checks catch cluster nodes that ack before the PostgreSQL commit', async (t) => {
   // Nodes ack 150 ms before COMMIT; killing one mid-load loses what it acked

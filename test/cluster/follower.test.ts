@@ -29,7 +29,8 @@ function table(upTo: number, reads: number[] = []): LogReader & { top: number } 
     async readAfter(after, limit) {
       reads.push(after)
       const rows = []
-      for (let p = after + 1; p <= this.top && rows.length < limit; p++) rows.push({ pos: p, payload: encodeEvents([msg(p)]) })
+      for (let p = after + 1; p <= this.top && rows.length < limit; p++)
+        rows.push({ pos: p, payload: encodeEvents([msg(p)]) })
       return rows
     },
     async head() {
@@ -122,7 +123,10 @@ t.test('a follower that starts at the head applies only what comes after it', as
 
 t.test('entries pruned before this node read them are reported, and the follower goes on', async (t) => {
   const log = table(6)
-  const pruned = { ...log, readAfter: async (after: number, limit: number) => (await log.readAfter(Math.max(after, 3), limit)) }
+  const pruned = {
+    ...log,
+    readAfter: async (after: number, limit: number) => await log.readAfter(Math.max(after, 3), limit),
+  }
   const errors: string[] = []
   const applied: number[] = []
   const f = new LogFollower(

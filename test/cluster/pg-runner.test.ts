@@ -113,7 +113,7 @@ t.test('an older session of the device is fenced: its ack and send change nothin
   t.equal(stale?.fenced, true, 'the old session is fenced')
   t.equal(staleSend?.fenced, true)
   const [list] = group(r, { op: 'list', userId: 'cat', deviceId: 'c1', afterConversationId: '', limit: 10 })
-  const conv = (list?.conversations as { conversationId: string; cursor: number; topSeq: number }[]).find(
+  const conv = ((list?.conversations ?? []) as { conversationId: string; cursor: number; topSeq: number }[]).find(
     (c) => c.conversationId === 'fence-c',
   )
   t.equal(conv?.cursor, 0, 'the cursor did not move')

@@ -124,7 +124,14 @@ export class Bus {
     if (previous === '' || holder === this.nodeId) return
     if ((await this.cmd.exists(`imwire:node:${holder}`)) === 0) return // a dead node's sessions are released
     const id = `${this.nodeId}:${this.nextId++}`
-    const request = JSON.stringify({ t: 'takeover', id, user, device, generation, from: this.nodeId } satisfies NodeMessage)
+    const request = JSON.stringify({
+      t: 'takeover',
+      id,
+      user,
+      device,
+      generation,
+      from: this.nodeId,
+    } satisfies NodeMessage)
     await new Promise<void>((resolve) => {
       const started = Date.now()
       let timer: NodeJS.Timeout | null = null

@@ -172,9 +172,7 @@ export class ClusterStore extends QueueingStore {
     const retention = this.opts.logRetentionMs ?? 3600_000
     this.pruneTimer = setInterval(
       () => {
-        this.reader
-          .prune(retention)
-          .catch((err: Error) => this.logError(err, 'commit log prune failed'))
+        this.reader.prune(retention).catch((err: Error) => this.logError(err, 'commit log prune failed'))
       },
       Math.min(60_000, retention),
     )

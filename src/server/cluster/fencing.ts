@@ -20,4 +20,3 @@ export function fencedResult(op: StoreOp): StoreResult & { fenced: true } {
 export function deviceOf(op: StoreOp): [string, string] | null {
   return op.op === 'readReplay' ? null : [op.userId, op.deviceId]
 }
-

@@ -19,7 +19,8 @@ const key = (...parts: string[]): string => parts.join('\u0000')
 const COLS = 'conv, seq, message_id, sender_user, sender_device, client_msg_id, ts, content_type, body'
 
 /** bytea parameter: libpq's text format, hex. */
-export const bytea = (b: Uint8Array): string => `\\x${Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex')}`
+export const bytea = (b: Uint8Array): string =>
+  `\\x${Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex')}`
 
 /** text[] parameter literal (pg-native sends parameters as text). */
 export function textArray(items: readonly string[]): string {

@@ -15,9 +15,15 @@ export interface PgWorkerInit {
 }
 
 /** Reads of the commit log for the node's follower, answered between groups. */
-export type LogQuery = { q: 'head' } | { q: 'after'; after: number; limit: number } | { q: 'prune'; retentionMs: number }
+export type LogQuery =
+  | { q: 'head' }
+  | { q: 'after'; after: number; limit: number }
+  | { q: 'prune'; retentionMs: number }
 
-export type ToPgWorker = { type: 'ops'; ops: QueuedOp[] } | { type: 'query'; id: number; query: LogQuery } | { type: 'close' }
+export type ToPgWorker =
+  | { type: 'ops'; ops: QueuedOp[] }
+  | { type: 'query'; id: number; query: LogQuery }
+  | { type: 'close' }
 export type FromPgWorker =
   | { type: 'ready'; migrated: { from: number; to: number } }
   | { type: 'results'; outcomes: WireOutcome[]; log: { pos: number; payload: string } | null }
@@ -54,8 +60,7 @@ port.on('message', (msg: ToPgWorker) => {
     } catch (err) {
       port?.postMessage({ type: 'answer', id: msg.id, error: (err as Error).message } satisfies FromPgWorker)
     }
-  }
-  else if (msg.type === 'close')
+  } else if (msg.type === 'close')
     loop.close(() => {
       port?.postMessage({ type: 'closed' } satisfies FromPgWorker)
       port?.close()
