@@ -293,6 +293,13 @@ export class ClusterStore extends QueueingStore {
   protected shutdown(): Promise<void> {
     this.closedPromise ??= (async () => {
       this.follower?.stop()
+      if (this.follower !== undefined) {
+        // How much came through Redis in time, and how much the log had to repair.
+        this.opts.logger.info(
+          { node: this.nodeId, logPosition: this.follower.applied, repaired: this.follower.repaired },
+          'cluster node stopped',
+        )
+      }
       if (this.pruneTimer !== null) clearInterval(this.pruneTimer)
       await this.bus?.close()
       await new Promise<void>((resolve) => {
