@@ -60,6 +60,10 @@ export class Bus {
     this.cmd = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: true })
     this.sub = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: null })
     for (const r of [this.cmd, this.sub]) r.on('error', (err: Error) => this.h.error(err))
+    // Redis restarted empty: put the lease back at once, not at the next tick.
+    this.cmd.on('ready', () => {
+      if (this.leaseTimer !== null) this.renewLease().catch((err: Error) => this.h.error(err))
+    })
     this.sub.on('messageBuffer', (channel: Buffer, message: Buffer) => this.onMessage(channel.toString(), message))
   }
 
@@ -122,7 +126,6 @@ export class Bus {
     if (verdict === 'stale') throw new TakeoverLost(`device held by a newer session (${previous})`)
     const holder = previous.slice(0, previous.lastIndexOf('|'))
     if (previous === '' || holder === this.nodeId) return
-    if ((await this.cmd.exists(`imwire:node:${holder}`)) === 0) return // a dead node's sessions are released
     const id = `${this.nodeId}:${this.nextId++}`
     const request = JSON.stringify({
       t: 'takeover',
@@ -132,6 +135,10 @@ export class Bus {
       generation,
       from: this.nodeId,
     } satisfies NodeMessage)
+    // Asked even when the holder's lease is gone (a live node whose renewal
+    // lagged still closes its session); waited for only while it is alive.
+    await this.cmd.publish(`imwire:node:${holder}`, request).catch(() => {})
+    if ((await this.cmd.exists(`imwire:node:${holder}`)) === 0) return // a dead node's sessions are released
     await new Promise<void>((resolve) => {
       const started = Date.now()
       let timer: NodeJS.Timeout | null = null
