@@ -101,7 +101,12 @@ export async function main(argv: string[]): Promise<number> {
   let store: Store
   try {
     if (o.cluster !== null) {
-      const { ClusterStore } = await import('./cluster/cluster-store.js')
+      const { ClusterStore, clusterAvailable } = await import('./cluster/cluster-store.js')
+      const missing = clusterAvailable()
+      if (missing !== null) {
+        process.stderr.write(`imwire serve: ${missing}\n`)
+        return 2
+      }
       const s = await ClusterStore.open({ ...o.cluster, logger })
       logger.info({ node: s.nodeId, schema: s.migrated }, 'cluster store open')
       store = s

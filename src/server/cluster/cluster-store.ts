@@ -17,6 +17,7 @@
 // docs/cluster.md states the invariants and what happens when Redis loses a
 // message or a node dies.
 import { randomBytes } from 'node:crypto'
+import { createRequire } from 'node:module'
 import { Worker } from 'node:worker_threads'
 import type { Logger } from 'pino'
 import type { ResultOf, StoreOp, StoreResult } from '../../session/store-ops.js'
@@ -46,6 +47,16 @@ export interface ClusterOptions {
 }
 
 const key = (u: string, d: string) => `${u}\u0000${d}`
+
+/** Null when cluster mode can run here, else what is missing. */
+export function clusterAvailable(): string | null {
+  try {
+    createRequire(import.meta.url).resolve('pg-native')
+    return null
+  } catch {
+    return 'cluster mode needs the optional dependency pg-native, built against libpq (Debian: apt-get install libpq-dev, then npm install)'
+  }
+}
 
 /** The follower's reads of the commit log, answered by the writer thread between groups. */
 class WorkerLogReader implements LogReader {
