@@ -134,6 +134,40 @@ process.once('exit', () => {
   for (const c of live) c.kill('SIGKILL')
 })
 
+/** An engine process that can be crashed, restarted on its data, and stopped. */
+async function engine(e: {
+  url: string
+  port: number
+  dir: string
+  start: () => Promise<ChildProcess>
+  crash: NodeJS.Signals
+  stopSignal: NodeJS.Signals
+}): Promise<Engine> {
+  let child: ChildProcess
+  const start = async () => {
+    child = await e.start()
+    live.add(child)
+  }
+  const end = async (signal: NodeJS.Signals) => {
+    await terminate(child, signal, 10_000)
+    live.delete(child)
+  }
+  await start()
+  return {
+    url: e.url,
+    port: e.port,
+    get pid() {
+      return child.pid ?? 0
+    },
+    restart: start,
+    kill: () => end(e.crash),
+    async stop(o = {}) {
+      await end(e.stopSignal)
+      if (!o.keepData) rmSync(e.dir, { recursive: true, force: true })
+    },
+  }
+}
+
 export interface PostgresOptions {
   /** fsync and synchronous_commit on (default true; the durability claims need them). */
   durable?: boolean
@@ -170,33 +204,19 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<Engine>
     ...opts.settings,
   }
   const args = ['-D', data, '-p', String(port), ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`])]
-  let child: ChildProcess
-  const start = async () => {
-    child = await launch(join(bin, 'postgres'), args, /ready to accept connections/, {
-      ...ids,
-      timeoutMs: opts.startTimeoutMs ?? 30_000,
-      what: 'postgres',
-    })
-    live.add(child)
-  }
-  await start()
-  return {
+  return engine({
     url: `postgresql://postgres@127.0.0.1:${port}/postgres`,
     port,
-    get pid() {
-      return child.pid ?? 0
-    },
-    restart: start,
-    async kill() {
-      await terminate(child, 'SIGQUIT', 10_000)
-      live.delete(child)
-    },
-    async stop(o = {}) {
-      await terminate(child, 'SIGINT', 10_000) // fast shutdown
-      live.delete(child)
-      if (!o.keepData) rmSync(dir, { recursive: true, force: true })
-    },
-  }
+    dir,
+    start: () =>
+      launch(join(bin, 'postgres'), args, /ready to accept connections/, {
+        ...ids,
+        timeoutMs: opts.startTimeoutMs ?? 30_000,
+        what: 'postgres',
+      }),
+    crash: 'SIGQUIT', // immediate shutdown: crash recovery at the next start
+    stopSignal: 'SIGINT', // fast shutdown
+  })
 }
 
 export async function startRedis(opts: { startTimeoutMs?: number } = {}): Promise<Engine> {
@@ -206,30 +226,16 @@ export async function startRedis(opts: { startTimeoutMs?: number } = {}): Promis
   // Routing state only: nothing persisted, so a restart starts empty (the
   // cluster design assumes exactly that).
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir]
-  let child: ChildProcess
-  const start = async () => {
-    child = await launch(bin, args, /Ready to accept connections/, {
-      timeoutMs: opts.startTimeoutMs ?? 15_000,
-      what: 'redis-server',
-    })
-    live.add(child)
-  }
-  await start()
-  return {
+  return engine({
     url: `redis://127.0.0.1:${port}`,
     port,
-    get pid() {
-      return child.pid ?? 0
-    },
-    restart: start,
-    async kill() {
-      await terminate(child, 'SIGKILL', 0)
-      live.delete(child)
-    },
-    async stop(o = {}) {
-      await terminate(child, 'SIGTERM', 5_000)
-      live.delete(child)
-      if (!o.keepData) rmSync(dir, { recursive: true, force: true })
-    },
-  }
+    dir,
+    start: () =>
+      launch(bin, args, /Ready to accept connections/, {
+        timeoutMs: opts.startTimeoutMs ?? 15_000,
+        what: 'redis-server',
+      }),
+    crash: 'SIGKILL',
+    stopSignal: 'SIGTERM',
+  })
 }

@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util'
 import pino from 'pino'
 import { ClusterStore } from '../../src/server/cluster/cluster-store.js'
 import { startServer } from '../../src/server/server.js'
+import { serveUntilSignal } from '../support/serve-until-signal.js'
 
 const { values } = parseArgs({
   options: {
@@ -39,12 +40,4 @@ const server = await startServer({
   ws: null,
   logger,
 })
-process.stdout.write(`${JSON.stringify({ event: 'listening', tcp: server.tcpAddress, ws: null })}\n`)
-const stop = () => {
-  server.shutdown().then(
-    () => process.exit(0),
-    () => process.exit(1),
-  )
-}
-process.once('SIGTERM', stop)
-process.once('SIGINT', stop)
+serveUntilSignal(server)

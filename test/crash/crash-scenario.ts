@@ -223,7 +223,6 @@ export async function runCrashScenario(deployment: Deployment, opts: CrashOption
         await sleep(5)
       }
     })
-    const deadline = Date.now() + opts.settleMs
     if (process.env.CRASH_DEBUG)
       setInterval(
         () =>

@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import pino from 'pino'
 import { startServer } from '../../src/server/server.js'
+import { serveUntilSignal } from '../support/serve-until-signal.js'
 import { DB_FILE } from '../../src/server/store/sqlite-store.js'
 import { AckBeforeCommitStore } from './ack-before-commit-store.js'
 
@@ -37,12 +38,4 @@ const server = await startServer({
   ws: null,
   logger,
 })
-process.stdout.write(`${JSON.stringify({ event: 'listening', tcp: server.tcpAddress, ws: null })}\n`)
-const stop = () => {
-  server.shutdown().then(
-    () => process.exit(0),
-    () => process.exit(1),
-  )
-}
-process.once('SIGTERM', stop)
-process.once('SIGINT', stop)
+serveUntilSignal(server)

@@ -21,11 +21,11 @@ import { createRequire } from 'node:module'
 import { Worker } from 'node:worker_threads'
 import type { Logger } from 'pino'
 import type { ResultOf, StoreOp, StoreResult } from '../../session/store-ops.js'
-import { IdSlots } from '../../session/id-slots.js'
 import type { Hub } from '../hub.js'
-import type { OpOutcome, QueuedOp } from '../store/group-runner.js'
-import { QueueingStore, type Store } from '../store/store.js'
-import { fullOutcome, packSends, type WireOutcome } from '../store/worker-wire.js'
+import type { OpOutcome } from '../store/group-runner.js'
+import type { Store } from '../store/store.js'
+import { ThreadStore } from '../store/thread-store.js'
+import type { WireOutcome } from '../store/worker-wire.js'
 import { Bus, TakeoverLost } from './bus.js'
 import { LogFollower, type LogReader } from './follower.js'
 import { eventsOf } from './log-events.js'
@@ -104,12 +104,9 @@ interface Group {
   outcomes: OpOutcome[]
 }
 
-export class ClusterStore extends QueueingStore {
+export class ClusterStore extends ThreadStore {
   readonly kind = 'postgres' as const
   readonly nodeId: string
-  private outbox: QueuedOp[] = []
-  private scheduled = false
-  private readonly posted = new IdSlots<StoreOp>()
   /** Generation of the newest local session of each (user, device). */
   private readonly generations = new Map<string, number>()
   /** Groups in commit order whose results wait for an earlier one. */
@@ -124,10 +121,10 @@ export class ClusterStore extends QueueingStore {
   migrated: { from: number; to: number } = { from: 0, to: 0 }
 
   private constructor(
-    private readonly worker: Worker,
+    worker: Worker,
     private readonly opts: ClusterOptions,
   ) {
-    super()
+    super(worker)
     this.nodeId = `${opts.nodeId ?? 'node'}-${randomBytes(4).toString('hex')}`
     this.reader = new WorkerLogReader(worker)
     worker.on('message', (msg: FromPgWorker) => {
@@ -237,25 +234,9 @@ export class ClusterStore extends QueueingStore {
     return super.run(op)
   }
 
-  protected submit(op: QueuedOp): void {
-    this.outbox.push(op)
-    if (!this.scheduled) {
-      this.scheduled = true
-      setImmediate(() => {
-        this.scheduled = false
-        const ops = packSends(this.outbox)
-        this.outbox = []
-        for (const q of ops) this.posted.add(q.id, q.op)
-        this.worker.postMessage({ type: 'ops', ops } satisfies ToPgWorker)
-      })
-    }
-  }
-
   private onResults(wire: WireOutcome[], log: { pos: number; payload: string } | null): void {
     const outcomes: OpOutcome[] = []
-    for (const w of wire) {
-      const op = this.posted.take(w.id)
-      const o = fullOutcome(w, op)
+    for (const { op, outcome: o } of this.received(wire)) {
       if (op === undefined) continue
       if ('result' in o && (o.result as { fenced?: boolean }).fenced) {
         // A superseded session: close it (3509) before its answer arrives.
@@ -313,10 +294,7 @@ export class ClusterStore extends QueueingStore {
       }
       if (this.pruneTimer !== null) clearInterval(this.pruneTimer)
       await this.bus?.close()
-      await new Promise<void>((resolve) => {
-        this.worker.once('exit', () => resolve())
-        this.worker.postMessage({ type: 'close' } satisfies ToPgWorker)
-      })
+      await this.closeThread()
     })()
     return this.closedPromise
   }

@@ -3,12 +3,10 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
-import type { StoreOp } from '../../session/store-ops.js'
-import { MemoryRunner, type QueuedOp, SqliteRunner, type Synchronous } from './group-runner.js'
-import type { FromWorker, ToWorker, WorkerInit } from './sqlite-worker.js'
-import { IdSlots } from '../../session/id-slots.js'
-import { LocalStore, QueueingStore, type Store } from './store.js'
-import { fullOutcome, packSends } from './worker-wire.js'
+import { MemoryRunner, SqliteRunner, type Synchronous } from './group-runner.js'
+import type { FromWorker, WorkerInit } from './sqlite-worker.js'
+import { LocalStore, type Store } from './store.js'
+import { ThreadStore } from './thread-store.js'
 
 export const DB_FILE = 'imwire.sqlite'
 
@@ -20,45 +18,20 @@ export interface SqliteStoreOptions {
   worker?: boolean
 }
 
-class WorkerStore extends QueueingStore {
+class WorkerStore extends ThreadStore {
   readonly kind = 'sqlite' as const
-  private outbox: QueuedOp[] = []
-  private scheduled = false
-  private closedPromise: Promise<void> | null = null
-  /** Ops posted and not answered yet, by id (to rebuild slim results). Not a Map: see id-slots.ts. */
-  private readonly posted = new IdSlots<StoreOp>()
 
-  constructor(private readonly worker: Worker) {
-    super()
+  constructor(worker: Worker) {
+    super(worker)
     worker.on('message', (msg: FromWorker) => {
-      if (msg.type !== 'results') return
-      this.settle(msg.outcomes.map((o) => fullOutcome(o, this.posted.take(o.id))))
+      if (msg.type === 'results') this.settle(this.received(msg.outcomes).map((r) => r.outcome))
     })
     worker.on('error', (err) => this.failAll(`store worker failed: ${err.message}`))
     worker.on('exit', () => this.failAll('store worker exited'))
   }
 
-  protected submit(op: QueuedOp): void {
-    this.outbox.push(op)
-    if (!this.scheduled) {
-      this.scheduled = true
-      // One postMessage per turn carries every op of that turn.
-      setImmediate(() => {
-        this.scheduled = false
-        const ops = packSends(this.outbox)
-        this.outbox = []
-        for (const q of ops) this.posted.add(q.id, q.op)
-        this.worker.postMessage({ type: 'ops', ops } satisfies ToWorker)
-      })
-    }
-  }
-
   protected shutdown(): Promise<void> {
-    this.closedPromise ??= new Promise<void>((resolve) => {
-      this.worker.once('exit', () => resolve())
-      this.worker.postMessage({ type: 'close' } satisfies ToWorker)
-    })
-    return this.closedPromise
+    return this.closeThread()
   }
 }
 
