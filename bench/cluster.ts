@@ -87,6 +87,8 @@ const COLUMNS = [
   'nodes µs/msg',
   'per node µs/msg',
   'PG µs/msg',
+  'PG stmts/msg',
+  'PG µs/stmt',
   'msgs/commit',
   'PG µs/commit',
   'WAL B/msg',
@@ -127,6 +129,8 @@ function costRow(
     'nodes µs/msg': us(nodesMs, units),
     'per node µs/msg': c.nodeMs.length > 1 ? c.nodeMs.map((ms) => us(ms, units)).join(' / ') : '',
     'PG µs/msg': clustered ? us(c.pgMs, units) : '',
+    'PG stmts/msg': clustered && stored > 0 ? (c.pgStatements / stored).toFixed(2) : '',
+    'PG µs/stmt': clustered ? us(c.pgMs, c.pgStatements) : '',
     'msgs/commit': clustered && c.pgWriteCommits > 0 ? (stored / c.pgWriteCommits).toFixed(1) : '',
     'PG µs/commit': clustered ? us(c.pgMs, c.pgWriteCommits) : '',
     'WAL B/msg': clustered && stored > 0 ? Math.round(c.pgWalBytes / stored).toLocaleString('en-US') : '',
@@ -252,17 +256,21 @@ async function main(): Promise<void> {
   const started = Date.now()
   const load0 = os.loadavg()[0] as number
   const logs: string[] = []
-  const configs: Array<() => Promise<Deployment>> = [
-    () => sqliteNode(a.cli, SECRET),
-    () => clusterNodes(a.cli, SECRET, 1),
-    () => clusterNodes(a.cli, SECRET, 3),
+  const configs: Array<[string, () => Promise<Deployment>]> = [
+    ['SQLite, 1 node', () => sqliteNode(a.cli, SECRET)],
+    ['PostgreSQL, 1 node', () => clusterNodes(a.cli, SECRET, 1)],
+    ['PostgreSQL, 3 nodes', () => clusterNodes(a.cli, SECRET, 3)],
   ]
   const probes: string[] = []
-  for (const start of configs) {
+  for (const [name, start] of configs) {
+    if (a.match !== null && !a.match.test(`${name} send->ack window 1-in-flight fan-out`)) continue
     const d = await start()
     process.stderr.write(`${d.name}\n`)
     try {
-      if (d.counters !== null) probes.push(`${d.name}: ${d.counters.commitLatencyMs().toFixed(2)} ms`)
+      if (d.counters !== null) {
+        const rtt = d.counters.roundTripMs()
+        probes.push(`${d.name}: commit ${d.counters.commitLatencyMs().toFixed(2)} ms, SELECT 1 ${rtt.toFixed(3)} ms`)
+      }
       await sendAckRows(d, a, rows)
       await fanoutRow(d, a, rows)
     } finally {
@@ -279,9 +287,10 @@ async function main(): Promise<void> {
       'TCP, body 64 bytes.\n' +
       'rate = acked sends/s (fan-out: deliveries/s). µs/msg = CPU microseconds per acked send (fan-out: per delivery) ' +
       'over the measured window:\n' +
-      'nodes = sum over node processes; PG = all PostgreSQL processes; commits = write transactions ' +
-      '(transaction-id horizon); cpu % = of one core.\n' +
-      `PostgreSQL one-row commit on the idle server, p50: ${probes.join(', ')}.\n\n`,
+      'nodes = sum over node processes; PG = all PostgreSQL processes; stmts = statements run by the nodes ' +
+      '(pg_stat_statements, BEGIN/COMMIT included; per stored message);\n' +
+      'commits = write transactions (transaction-id horizon); WAL = bytes per stored message; cpu % = of one core.\n' +
+      `PostgreSQL on the idle server before the rows, p50 of a one-row write transaction and of a round trip: ${probes.join('; ')}.\n\n`,
   )
   process.stdout.write(`${formatTable(COLUMNS, rows)}\n`)
   const bad = suspicious(logs)

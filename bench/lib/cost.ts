@@ -55,15 +55,34 @@ export class PgCounters {
 
   constructor(url: string) {
     this.db.connectSync(url)
+    // Needs shared_preload_libraries = pg_stat_statements (deployments.ts starts PostgreSQL so).
+    this.db.querySync('CREATE EXTENSION IF NOT EXISTS pg_stat_statements')
   }
 
   read(): PgCounterValues {
     const r = this.db.querySync(
       `SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname = 'postgres') AS c,
               pg_snapshot_xmax(pg_current_snapshot())::text AS x,
-              pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::text AS w`,
-    )[0] as { c: string; x: string; w: string }
-    return { xactCommit: Number(r.c), xidHorizon: Number(r.x), walBytes: Number(r.w) }
+              pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::text AS w,
+              (SELECT sum(calls) FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat%')::text AS s`,
+    )[0] as { c: string; x: string; w: string; s: string | null }
+    return { xactCommit: Number(r.c), xidHorizon: Number(r.x), walBytes: Number(r.w), statements: Number(r.s ?? 0) }
+  }
+
+  /**
+   * Median wall time of `SELECT 1` from this process: one round trip to a
+   * backend. A node's writer thread runs its statements one after another
+   * (synchronous libpq), so this bounds how many it can run per second.
+   */
+  roundTripMs(samples = 201): number {
+    const t: number[] = []
+    for (let i = 0; i < samples; i++) {
+      const t0 = performance.now()
+      this.db.querySync('SELECT 1')
+      t.push(performance.now() - t0)
+    }
+    t.sort((a, b) => a - b)
+    return t[Math.floor(samples / 2)] as number
   }
 
   /**
@@ -97,6 +116,12 @@ export interface PgCounterValues {
   xidHorizon: number
   /** WAL position in bytes. */
   walBytes: number
+  /**
+   * Statements executed by every client, this reader's own excluded
+   * (pg_stat_statements, counted as each statement ends; BEGIN and COMMIT
+   * included): the round trips the nodes' writer threads made.
+   */
+  statements: number
 }
 
 export interface CostTargets {
@@ -117,6 +142,7 @@ export interface Cost {
   /** Write transactions (transaction-id horizon delta). */
   pgWriteCommits: number
   pgWalBytes: number
+  pgStatements: number
   redisMs: number
   /** This process (the load generator). */
   genMs: number
@@ -127,7 +153,7 @@ export class CostMeter implements WindowHooks {
   private t0 = 0
   private nodes0: number[] = []
   private pg0 = 0
-  private counters0: PgCounterValues = { xactCommit: 0, xidHorizon: 0, walBytes: 0 }
+  private counters0: PgCounterValues = { xactCommit: 0, xidHorizon: 0, walBytes: 0, statements: 0 }
   private redis0 = 0
   private gen0 = 0
   private result: Cost | null = null
@@ -165,6 +191,7 @@ export class CostMeter implements WindowHooks {
       pgXacts: c === undefined ? 0 : c.xactCommit - this.counters0.xactCommit,
       pgWriteCommits: c === undefined ? 0 : c.xidHorizon - this.counters0.xidHorizon,
       pgWalBytes: c === undefined ? 0 : c.walBytes - this.counters0.walBytes,
+      pgStatements: c === undefined ? 0 : c.statements - this.counters0.statements,
       redisMs,
       genMs,
     }

@@ -106,9 +106,16 @@ export async function sqliteNode(cli: string, secret: string): Promise<Deploymen
   )
 }
 
-/** `count` nodes on one fresh PostgreSQL (fsync and synchronous_commit on) and one fresh Redis. */
+/**
+ * `count` nodes on one fresh PostgreSQL (fsync and synchronous_commit on, as
+ * engines.ts starts it, plus pg_stat_statements) and one fresh Redis.
+ */
 export async function clusterNodes(cli: string, secret: string, count: number): Promise<Deployment> {
-  const [postgres, redis] = await Promise.all([startPostgres(), startRedis()])
+  // pg_stat_statements counts the statements each message costs (bench/lib/cost.ts).
+  const [postgres, redis] = await Promise.all([
+    startPostgres({ settings: { shared_preload_libraries: 'pg_stat_statements' } }),
+    startRedis(),
+  ])
   const counters = new PgCounters(postgres.url)
   const spec: NodeSpec = {
     cli,
