@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto'
 import { makeTestToken } from '../src/client/test-token.js'
 import type { ServerChild } from './lib/child.js'
 import { RawImwirePeer } from './lib/imwire-peer.js'
-import { cpuMsOf, type LoadResult, pooled, sleep } from './lib/load.js'
+import { cpuMsOf, type LoadResult, pooled, sleep, type WindowHooks } from './lib/load.js'
 import { nowUs, Samples } from './lib/stats.js'
 
 const LAG = 2000
@@ -19,15 +19,22 @@ let fanoutRun = 0
 export async function runFanout(
   server: ServerChild,
   secret: string,
-  opts: { measureMs: number; members: number },
-): Promise<{ load: LoadResult; notes: string }> {
+  opts: {
+    measureMs: number
+    members: number
+    /** TCP addresses the receivers connect to, round robin (default: the server's); the sender uses the server's. */
+    receiverAddrs?: string[]
+    hooks?: WindowHooks
+  },
+): Promise<{ load: LoadResult; notes: string; sends: number }> {
   const run = `f${fanoutRun++}${randomBytes(2).toString('hex')}`
   const addr = server.tcp as string
+  const receiverAddrs = opts.receiverAddrs ?? [addr]
   const conv = `g${run}`
   const convBytes = new TextEncoder().encode(conv)
   const receiverIds = Array.from({ length: opts.members - 1 }, (_, i) => `r${run}x${i}`)
-  const receivers = await pooled(receiverIds, 100, async (user) => {
-    const p = await RawImwirePeer.connect('tcp', addr)
+  const receivers = await pooled(receiverIds, 100, async (user, i) => {
+    const p = await RawImwirePeer.connect('tcp', receiverAddrs[i % receiverAddrs.length] as string)
     await p.handshake(makeTestToken(secret, user), 'd1')
     return p
   })
@@ -87,6 +94,7 @@ export async function runFanout(
   pump()
   await sleep(700)
   const pid = server.proc.pid as number
+  opts.hooks?.start()
   const s0 = cpuMsOf(pid)
   const g = process.cpuUsage()
   const t0 = performance.now()
@@ -96,6 +104,7 @@ export async function runFanout(
   measuring = false
   const dt = performance.now() - t0
   const g1 = process.cpuUsage()
+  opts.hooks?.stop()
   const serverCpu = (100 * (cpuMsOf(pid) - s0)) / dt
   const genCpu = (100 * ((g1.user + g1.system - g.user - g.system) / 1000)) / dt
   running = false
@@ -105,6 +114,7 @@ export async function runFanout(
   for (const r of receivers) r.close()
   const [p50, p99] = samples.percentiles([50, 99])
   return {
+    sends,
     load: {
       rate: (deliveries * 1000) / dt,
       p50Us: p50 as number,

@@ -24,6 +24,15 @@ export interface LoadResult {
   genCpu: number
 }
 
+/**
+ * Extra bookkeeping around a measurement window (other processes' CPU,
+ * database counters): start() as it opens, stop() as it closes.
+ */
+export interface WindowHooks {
+  start(): void
+  stop(): void
+}
+
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
 /** utime + stime of a process, in ms. */
@@ -70,7 +79,14 @@ async function drain(peers: SenderPeer[], maxMs: number): Promise<void> {
  */
 export async function closedLoop(
   peers: SenderPeer[],
-  opts: { window: number; warmupMs: number; maxWarmupMs: number; measureMs: number; serverPid: number },
+  opts: {
+    window: number
+    warmupMs: number
+    maxWarmupMs: number
+    measureMs: number
+    serverPid: number
+    hooks?: WindowHooks
+  },
 ): Promise<LoadResult> {
   let phase: 'warmup' | 'measure' | 'drain' = 'warmup'
   const samples = new Samples()
@@ -105,6 +121,7 @@ export async function closedLoop(
   await sleep(opts.warmupMs)
   while (initial < total && Date.now() < warmDeadline) await sleep(20)
   const cpu = new CpuWindow(opts.serverPid)
+  opts.hooks?.start()
   phase = 'measure'
   const start = performance.now()
   cpu.start()
@@ -112,6 +129,7 @@ export async function closedLoop(
   phase = 'drain'
   const elapsed = (performance.now() - start) / 1000
   const c = cpu.stop()
+  opts.hooks?.stop()
   await drain(peers, 10_000)
   const [p50, p99] = samples.percentiles([50, 99])
   return {
