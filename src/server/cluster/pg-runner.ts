@@ -24,7 +24,7 @@ import type { GroupRunner, OpOutcome, QueuedOp } from '../store/group-runner.js'
 import { deviceOf, type FencedOp, fencedResult } from './fencing.js'
 import { encodeEvents, eventsOf } from './log-events.js'
 import { migratePg } from './pg-schema.js'
-import { PgTables, pgKey } from './pg-tables.js'
+import { type GroupKeys, PgTables, pgKey } from './pg-tables.js'
 import type { LogQuery } from './pg-worker.js'
 
 /** Writes: their conversation row is locked before the group runs. */
@@ -102,16 +102,19 @@ export class PgRunner implements GroupRunner {
     this.inTx = true
     t.begin()
     const devices: [string, string][] = []
-    const convs: string[] = []
+    const keys: GroupKeys = { lock: [], sendSeqs: [], dedupe: [] }
     for (const { op } of ops) {
-      const f = op as FencedOp
       const dev = deviceOf(op)
-      if (dev !== null && (op.op === 'openDevice' || f.generation !== undefined)) devices.push(dev)
-      if (WRITES.has(op.op)) convs.push((op as { conversationId: string }).conversationId)
-      if (op.op === 'openDevice') for (const r of op.resume) convs.push(r.conversationId)
+      if (dev !== null && (op.op === 'openDevice' || (op as FencedOp).generation !== undefined)) devices.push(dev)
+      if (WRITES.has(op.op)) keys.lock.push((op as { conversationId: string }).conversationId)
+      if (op.op === 'openDevice') for (const r of op.resume) keys.lock.push(r.conversationId)
+      if (op.op === 'send') {
+        keys.dedupe.push([op.userId, op.clientMsgId])
+        if (op.sendSeq !== 0) keys.sendSeqs.push([op.userId, op.deviceId, op.conversationId])
+      }
     }
     const generations = t.lockGenerations(devices)
-    t.lockConversations(convs)
+    t.prepare(keys)
     const outcomes: OpOutcome[] = ops.map(({ id, op }) => {
       const g = (op as FencedOp).generation
       const dev = deviceOf(op)
