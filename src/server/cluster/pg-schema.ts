@@ -81,6 +81,8 @@ export const PG_MIGRATIONS: string[] = [
     at         TIMESTAMPTZ NOT NULL DEFAULT now(),
     payload    TEXT NOT NULL
   );
+  -- Every node prunes by age (cluster-store.ts): without this, each prune scans the log.
+  CREATE INDEX log_by_time ON log (at);
   `,
 ]
 
