@@ -16,7 +16,7 @@ import type { MemberNotice, StoredMessage } from '../session/store-ops.js'
 /** What the hub needs from a connection's driver. */
 export interface HubMember {
   live(message: LiveMessage): void
-  notice(conversationId: string, reason: UpdateReason, epoch: number, topSeq: number): void
+  notice(conversationId: string, reason: UpdateReason, epoch: number, topSeq: number, logPos?: number): void
   takenOver(): void
 }
 
@@ -85,11 +85,12 @@ export class Hub<M extends HubMember = HubMember> {
   }
 
   /** Fan a committed message out to the members' online devices. */
-  publish(message: StoredMessage, epoch: number, members: readonly string[]): void {
+  publish(message: StoredMessage, epoch: number, members: readonly string[], logPos?: number): void {
     let bytes: Uint8Array | null = null
     const live: LiveMessage = {
       message,
       epoch,
+      ...(logPos !== undefined ? { logPos } : {}),
       // Encoded once, on first use, for every recipient.
       deliverBytes: () => {
         bytes ??= encodeFrame(deliverFrame(message, epoch, false))
@@ -107,15 +108,21 @@ export class Hub<M extends HubMember = HubMember> {
     }
   }
 
-  notify(conversationId: string, notices: readonly MemberNotice[], epoch: number, topSeq: number): void {
+  notify(
+    conversationId: string,
+    notices: readonly MemberNotice[],
+    epoch: number,
+    topSeq: number,
+    logPos?: number,
+  ): void {
     for (const n of notices) {
       const e = this.users.get(n.userId)
       if (e === undefined) continue
       for (const [deviceId, member] of e.active) {
-        if (deviceId !== n.exceptDeviceId) member.notice(conversationId, n.reason, epoch, topSeq)
+        if (deviceId !== n.exceptDeviceId) member.notice(conversationId, n.reason, epoch, topSeq, logPos)
       }
       for (const [member, deviceId] of e.pending) {
-        if (deviceId !== n.exceptDeviceId) member.notice(conversationId, n.reason, epoch, topSeq)
+        if (deviceId !== n.exceptDeviceId) member.notice(conversationId, n.reason, epoch, topSeq, logPos)
       }
     }
   }

@@ -69,8 +69,8 @@ export class SessionDriver implements HubMember {
   live(live: LiveMessage): void {
     this.step({ type: 'live', live })
   }
-  notice(conversationId: string, reason: UpdateReason, epoch: number, topSeq: number): void {
-    this.step({ type: 'notice', conversationId, reason, epoch, topSeq })
+  notice(conversationId: string, reason: UpdateReason, epoch: number, topSeq: number, logPos?: number): void {
+    this.step({ type: 'notice', conversationId, reason, epoch, topSeq, ...(logPos !== undefined ? { logPos } : {}) })
   }
   takenOver(): void {
     this.step({ type: 'takenOver' })

@@ -46,6 +46,8 @@ export interface ConversationNotice {
   reason: UpdateReason
   epoch: number
   topSeq: number
+  /** Cluster mode: its commit-log position. */
+  logPos?: number
 }
 
 type LiveItem = { live: LiveMessage; notice?: undefined } | { live?: undefined; notice: ConversationNotice }
@@ -74,6 +76,8 @@ export class Deliveries {
   private readPending = false
   private replayed = 0
   private pullRequired = 0
+  /** Live traffic at or below this commit-log position is in the snapshot already (cluster mode). */
+  private coveredUpTo = 0
 
   constructor(
     private readonly out: DeliveryOut,
@@ -95,8 +99,14 @@ export class Deliveries {
     return this.convs.get(conversationId)?.acked ?? 0
   }
 
-  /** Begin replay from the snapshot taken when Welcome was sent. [HS-11] [RSM-1] */
-  startReplay(states: ReplayState[]): void {
+  /**
+   * Begin replay from the snapshot taken when Welcome was sent. [HS-11] [RSM-1]
+   * `livePosition` (cluster mode): live traffic committed at or below it is
+   * covered by the snapshot and is dropped, notices included (another node's
+   * commit can reach this one after the session subscribed).
+   */
+  startReplay(states: ReplayState[], livePosition = 0): void {
+    this.coveredUpTo = livePosition
     this.replayQueue = [...states].sort((a, b) => (a.conversationId < b.conversationId ? -1 : 1))
     for (const s of this.replayQueue) {
       this.convs.set(s.conversationId, { acked: s.cursor, delivered: s.cursor, unacked: [] })
@@ -178,6 +188,10 @@ export class Deliveries {
     this.pump()
   }
 
+  private coveredBySnapshot(item: LiveItem): boolean {
+    return ((item.live?.logPos ?? item.notice?.logPos) as number) <= this.coveredUpTo
+  }
+
   private forget(conversationId: string): void {
     const c = this.convs.get(conversationId)
     if (c === undefined) return
@@ -209,6 +223,11 @@ export class Deliveries {
     if (!this.live && !this.pumpReplay()) return
     while (this.head < this.queue.length) {
       const item = this.queue[this.head] as LiveItem
+      if ((item.live?.logPos ?? item.notice?.logPos ?? 0) > 0 && this.coveredBySnapshot(item)) {
+        this.head++
+        if (item.live !== undefined) this.queuedMessages--
+        continue
+      }
       if (item.notice !== undefined) {
         this.head++
         const n = item.notice

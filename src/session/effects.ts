@@ -10,6 +10,8 @@ export interface LiveMessage {
   epoch: number
   /** The live Deliver frame (replayed=false), encoded once for every recipient. */
   deliverBytes(): Uint8Array
+  /** Cluster mode: the commit-log position that committed it (see OpenDeviceResult.livePosition). */
+  logPos?: number
 }
 
 export type SessionEvent =
@@ -26,7 +28,7 @@ export type SessionEvent =
   /** A message committed in a conversation this user belongs to (not sent by this device). */
   | { type: 'live'; live: LiveMessage }
   /** A conversation's membership changed. [CNV-6] [CNV-14] */
-  | { type: 'notice'; conversationId: string; reason: UpdateReason; epoch: number; topSeq: number }
+  | { type: 'notice'; conversationId: string; reason: UpdateReason; epoch: number; topSeq: number; logPos?: number }
   /** Another connection of the same (user, device) took over. [RSM-6] */
   | { type: 'takenOver' }
   /** The server is shutting down (in-flight commits are done). [ERR-6] */

@@ -404,11 +404,11 @@ export class ServerSession {
         else this.close(CloseCode.INTERNAL_ERROR, 'store unavailable')
         return
       }
-      this.welcome(r.conversations)
+      this.welcome(r.conversations, r.livePosition)
     })
   }
 
-  private welcome(conversations: ReplayState[]): void {
+  private welcome(conversations: ReplayState[], livePosition?: number): void {
     const n = this.negotiated as Negotiated
     this.out.push({ type: 'attach', userId: n.userId, deviceId: n.deviceId }) // 3509 to the older one first
     this.phase = 'replaying'
@@ -426,7 +426,7 @@ export class ServerSession {
       left: (conversationId) => this.deliveries?.left(conversationId),
     })
     const d = this.deliveries as Deliveries
-    d.startReplay(conversations)
+    d.startReplay(conversations, livePosition)
     this.afterReplayProgress()
     const held = this.held
     this.held = []

@@ -67,7 +67,16 @@ export interface ReplayState {
   epochChanged: boolean
 }
 export type OpenDeviceResult =
-  | { ok: true; conversations: ReplayState[] }
+  | {
+      ok: true
+      conversations: ReplayState[]
+      /**
+       * Cluster mode: the commit-log position the snapshot includes. Live
+       * traffic committed at or below it reaches the session late (another
+       * node committed it before the snapshot): it is not sent. [CNV-6] [RSM-7]
+       */
+      livePosition?: number
+    }
   /** A resume position above top_seq. [RSM-4] [DLV-3] */
   | { ok: false; ackTooHigh: string }
 

@@ -167,7 +167,7 @@ export class ClusterStore extends ThreadStore {
     this.follower = new LogFollower(
       head,
       this.reader,
-      (events) => this.fanOut(events),
+      (events, pos) => this.fanOut(events, pos),
       (err) => this.logError(err, 'commit log read failed'),
     )
     this.bus = new Bus(this.opts.redisUrl, this.nodeId, {
@@ -206,12 +206,12 @@ export class ClusterStore extends ThreadStore {
     this.opts.logger.warn({ err: err.message, node: this.nodeId }, msg)
   }
 
-  private fanOut(events: ReturnType<typeof eventsOf>): void {
+  private fanOut(events: ReturnType<typeof eventsOf>, pos: number): void {
     const hub = this.hub
     if (hub === null) return
     for (const e of events) {
-      if (e.kind === 'message') hub.publish(e.message, e.epoch, e.members)
-      else hub.notify(e.conversationId, e.notices, e.epoch, e.topSeq)
+      if (e.kind === 'message') hub.publish(e.message, e.epoch, e.members, pos)
+      else hub.notify(e.conversationId, e.notices, e.epoch, e.topSeq, pos)
     }
   }
 

@@ -37,7 +37,7 @@ export class LogFollower {
     /** Last applied position. */
     private position: number,
     private readonly reader: LogReader,
-    private readonly apply: (events: LogEvent[]) => void,
+    private readonly apply: (events: LogEvent[], pos: number) => void,
     private readonly onError: (err: Error) => void,
   ) {}
 
@@ -101,7 +101,7 @@ export class LogFollower {
       this.pending.delete(next)
       this.position = next
       try {
-        this.apply(e.events ?? decodeEvents(e.payload as string))
+        this.apply(e.events ?? decodeEvents(e.payload as string), next)
       } catch (err) {
         this.onError(err as Error)
       }

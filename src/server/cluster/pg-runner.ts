@@ -122,9 +122,12 @@ export class PgRunner implements GroupRunner {
       if (g !== undefined && (t.generations.get(k) ?? generations.get(k)) !== g) {
         return { id, result: fencedResult(op) }
       }
+      // A session start reads the log head first: every entry at or below it
+      // is in the snapshot read after it (see OpenDeviceResult.livePosition).
+      const livePosition = op.op === 'openDevice' ? t.logHead() : 0
       const result = runOp(t, op)
       if (op.op === 'openDevice' && result.ok) {
-        return { id, result: { ...result, generation: t.generations.get(k) } as unknown as StoreResult }
+        return { id, result: { ...result, livePosition, generation: t.generations.get(k) } as unknown as StoreResult }
       }
       return { id, result }
     })

@@ -400,6 +400,11 @@ export class PgTables implements Tables {
     this.generations.set(key(userId, deviceId), Number(r.generation))
   }
 
+  /** The last committed commit-log position. */
+  logHead(): number {
+    return Number((this.q('SELECT pos FROM log_head')[0] as Row).pos)
+  }
+
   /** The devices' current generations, their rows locked until the group commits (fencing). */
   lockGenerations(pairs: [string, string][]): Map<string, number> {
     const out = new Map<string, number>()
