@@ -3,6 +3,7 @@
 // the pure session meets sockets, timers and the store.
 import type { Logger } from 'pino'
 import type { UpdateReason } from '../gen/es/imwire/v1/conversation_pb.js'
+import { CloseCode } from '../gen/es/imwire/v1/control_pb.js'
 import type { Effect, LiveMessage, SessionEvent } from '../session/effects.js'
 import { ServerSession, type SessionConfig } from '../session/session.js'
 import type { ResultOf, StoreOp } from '../session/store-ops.js'
@@ -32,6 +33,10 @@ export class SessionDriver implements HubMember {
   private timerCheck: NodeJS.Immediate | null = null
   private ended = false
   private handshaking = true
+  /** Store operations of this connection not answered yet. */
+  private storeInflight = 0
+  /** A Close held until those have taken effect ([ERR-15]). */
+  private heldClose: Extract<Effect, { type: 'close' }> | null = null
 
   constructor(
     readonly conn: Connection,
@@ -86,8 +91,8 @@ export class SessionDriver implements HubMember {
           this.conn.sendEncoded(e.bytes)
           break
         case 'close':
-          this.ctx.logger.debug({ user: this.session.userId, code: e.code, reason: e.reason }, 'closing connection')
-          this.conn.close(e.code, e.reason, e.retryAfterMs)
+          if (this.storeInflight > 0 && this.waitsForEarlierFrames(e.code)) this.heldClose = e
+          else this.close(e)
           break
         case 'end':
           this.conn.end(e.code)
@@ -134,12 +139,43 @@ export class SessionDriver implements HubMember {
     }
   }
 
+  private close(e: Extract<Effect, { type: 'close' }>): void {
+    this.ctx.logger.debug({ user: this.session.userId, code: e.code, reason: e.reason }, 'closing connection')
+    this.conn.close(e.code, e.reason, e.retryAfterMs)
+  }
+
+  /**
+   * [ERR-15] A Close for something this connection sent goes out once the
+   * frames before it have taken effect, so that a connection opened after
+   * it (to this node or another) sees them. Not for takeover (3509: caused
+   * by another connection), nor for an oversize WebSocket message, after
+   * which ws closes the socket itself (the Close must go out first).
+   */
+  private waitsForEarlierFrames(code: number): boolean {
+    if (code === CloseCode.SESSION_TAKEN_OVER) return false
+    if (code === CloseCode.FRAME_TOO_LARGE && this.conn.kind === 'ws') return false
+    return code === CloseCode.PROTOCOL_ERROR || (code >= CloseCode.FRAME_TOO_LARGE && code <= CloseCode.UNSUPPORTED_FRAME)
+  }
+
   private runStore(id: number, op: StoreOp): void {
+    this.storeInflight++
+    const settled = () => {
+      this.storeInflight--
+      if (this.storeInflight === 0 && this.heldClose !== null) {
+        const e = this.heldClose
+        this.heldClose = null
+        this.close(e)
+      }
+    }
     this.ctx.runStore(op).then(
-      (result) => this.step({ type: 'storeResult', id, result }),
+      (result) => {
+        this.step({ type: 'storeResult', id, result })
+        settled()
+      },
       (err: Error) => {
         this.ctx.logger.error({ err, op: op.op }, 'store operation failed')
         this.step({ type: 'storeFailed', id, message: err.message })
+        settled()
       },
     )
   }
