@@ -68,7 +68,10 @@ export async function openTarget(
   }
   if (o.spawn) {
     if ((o.nodes ?? 1) === 1) return SpawnedTarget.start({ ...common, command: o.spawn, mode: 'spawn' })
-    return startNodes({ ...common, command: o.spawn, mode: 'spawn' }, o.nodes as number, { mode: 'spawn', command: o.spawn })
+    return startNodes({ ...common, command: o.spawn, mode: 'spawn' }, o.nodes as number, {
+      mode: 'spawn',
+      command: o.spawn,
+    })
   }
   if (!o.clusterCommand && !existsSync(bundledCli))
     throw new UsageError(

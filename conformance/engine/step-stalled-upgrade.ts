@@ -37,7 +37,12 @@ export async function stalledUpgradeStep(name: string, connectTimeoutMs: number,
   if (r === null) {
     s.destroy()
     ctx.transcript.event(name, 'timeout', `still open ${Math.round(now - s.openedAt)} ms after accept`)
-  } else ctx.transcript.event(name, 'closed', `by the server after ${Math.round(r.at - s.openedAt)} ms (${r.bytes} bytes first)`)
+  } else
+    ctx.transcript.event(
+      name,
+      'closed',
+      `by the server after ${Math.round(r.at - s.openedAt)} ms (${r.bytes} bytes first)`,
+    )
   const v = judgeBound({ beforeMs: bound }, (r?.at ?? now) - s.openedAt, lag)
   if (v.verdict === 'inconclusive') throw new TimingInconclusive(`stalled upgrade request: ${v.why}`)
   if (v.verdict === 'fail' || r === null)
