@@ -14,7 +14,7 @@ import { ClusterTarget, nodesOfTargets } from '../engine/cluster-target.js'
 import { NodePlacement } from '../engine/node-placement.js'
 import { openTarget } from '../engine/open-target.js'
 import { runSuite } from '../engine/run-suite.js'
-import { UsageError } from '../engine/target.js'
+import { stopSpawnedServers, UsageError } from '../engine/target.js'
 import { FAKE_SERVER_MAIN, fakeServerCommand, SECRET, TEST_VECTORS, withFakeServer } from './helpers.js'
 
 await ensureBuilt(FAKE_SERVER_MAIN)
@@ -189,6 +189,47 @@ t.test('a node that dies during a run is a server crash of the run, naming the n
   t.match(report.problems, [{ kind: 'server-crash', message: /of node [12] exited/ }])
 })
 
+/** Whether nothing listens on the loopback port of `url` any more. */
+function refused(url: string): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const s = connect(Number(new URL(url).port), '127.0.0.1')
+    s.once('connect', () => {
+      s.destroy()
+      resolve(false)
+    })
+    s.once('error', () => resolve(true))
+  })
+}
+
+t.test('an interrupt stops a bundled cluster: its nodes, PostgreSQL and Redis', async (t) => {
+  const file = join(t.testdir({}), 'nodes.txt')
+  const target = await openTarget(
+    {
+      cluster: 2,
+      clusterCommand: [
+        'sh',
+        '-c',
+        `echo "{node} $$ {postgres} {redis}" >> "${file}"; exec "${process.execPath}" "${builtPath(FAKE_SERVER_MAIN)}" --token-secret {secret}`,
+      ],
+    },
+    '',
+    SECRET,
+    1,
+    performance.now(),
+  )
+  const lines = readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => l.split(' '))
+  t.equal(lines.length, 2)
+  t.ok(await stopSpawnedServers(), 'what the CLI runs on SIGINT and SIGTERM')
+  for (const [node, pid] of lines) t.notOk(alive(Number(pid)), `node ${node} was stopped`)
+  const [, , pg, redis] = lines[0] as string[]
+  t.ok(await refused(pg as string), 'PostgreSQL was stopped')
+  t.ok(await refused(redis as string), 'Redis was stopped')
+  await target.stop()
+})
+
 t.test('--cluster N starts PostgreSQL, Redis and N nodes sharing them, and stops all of it', async (t) => {
   const file = join(t.testdir({}), 'nodes.txt')
   const report = await runSuite({
@@ -214,16 +255,5 @@ t.test('--cluster N starts PostgreSQL, Redis and N nodes sharing them, and stops
   t.match(pg, /^postgresql:\/\/postgres@127\.0\.0\.1:\d+\/postgres$/)
   t.match(redis, /^redis:\/\/127\.0\.0\.1:\d+$/)
   t.equal(lines[0]?.split(' ')[1], pg, 'both nodes share one database')
-  for (const url of [pg, redis] as string[]) {
-    const port = Number(new URL(url).port)
-    const refused = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1')
-      s.once('connect', () => {
-        s.destroy()
-        resolve(false)
-      })
-      s.once('error', () => resolve(true))
-    })
-    t.ok(refused, `${url} was stopped with the run`)
-  }
+  for (const url of [pg, redis] as string[]) t.ok(await refused(url), `${url} was stopped with the run`)
 })
