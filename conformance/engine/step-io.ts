@@ -190,7 +190,7 @@ async function connectOnce(step: Step, scope: Scope, ctx: StepContext): Promise<
   } catch (err) {
     ctx.transcript.event(name, 'connect-failed', `${(err as Error).message}${onNode}`)
     throw new LostBeforeWelcome(
-      `could not connect: ${(err as Error).message}${err instanceof TargetUnreachable ? ' (server down?)' : ''}`,
+      `could not connect${onNode}: ${(err as Error).message}${err instanceof TargetUnreachable ? ' (server down?)' : ''}`,
     )
   }
   const hello = helloJson(step, actorName, scope, ctx)
