@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { builtPath, ensureBuilt } from '../../test/support/built.js'
 import { parseArgs } from '../args.js'
+import { renderReport } from '../cli.js'
 import { placementFor } from '../engine/case-jobs.js'
 import { ClusterTarget, nodesOfTargets } from '../engine/cluster-target.js'
 import { NodePlacement } from '../engine/node-placement.js'
@@ -85,6 +86,12 @@ t.test(
     const report = await run()
     t.equal(report.exitCode, 0, JSON.stringify(report.problems))
     t.equal(report.target.nodes?.length, 3)
+    for (const reporter of ['html', 'junit'] as const)
+      t.match(
+        renderReport(reporter, report),
+        /a cluster of 3 nodes: node 1 tcp:\/\/[^;]+; node 2 tcp:\/\/[^;]+; node 3 tcp:\/\//,
+        `${reporter} names the cluster and its nodes`,
+      )
     const parallel = report.cases.filter((c) => c.id === 'runner.parallel-connections')
     t.equal(parallel.length, 2)
     for (const c of parallel) {
