@@ -231,7 +231,8 @@ target (default: start the bundled reference server, needs \`npm run build\`):
                         ports) and judge them as one cluster; a restart stops every node, then starts
                         every node
   --cluster N           the bundled cluster: a throw-away PostgreSQL and Redis and N reference nodes
-                        (serve --postgres URL --redis URL --node-id {node}), all stopped at the end
+                        (serve --postgres URL --redis URL --node-id {node}), all stopped at the end;
+                        --cluster 1 is one node on PostgreSQL and Redis
   --token-secret S      secret of the server's test-token scheme [AUTH-1] (or IMWIRE_TOKEN_SECRET);
                         required with --target; random for --spawn / the bundled server
   --transport tcp|ws    only this transport (repeatable; default: every address the target has)

@@ -33,7 +33,7 @@ export class ClusterTarget implements Target {
       afterStop?: () => Promise<void>
     },
   ) {
-    if (nodes.length < 2) throw new UsageError('a cluster target needs at least two nodes')
+    if (nodes.length < 1) throw new UsageError('a cluster target needs at least one node')
     this.canRestart = nodes.every((n) => n.canRestart && n.shutDown && n.startAgain)
   }
 

@@ -77,7 +77,8 @@ export async function openTarget(
     throw new UsageError(
       `the bundled reference server is not built (${bundledCli} is missing): run \`npm run build\`, or use --target / --spawn`,
     )
-  if (o.cluster !== undefined && o.cluster > 1) return startBundledCluster(o, bundledCli, common, o.cluster)
+  // --cluster 1 too: one reference node on PostgreSQL and Redis, not the SQLite server.
+  if (o.cluster !== undefined) return startBundledCluster(o, bundledCli, common, o.cluster)
   const argv = [
     process.execPath,
     bundledCli,

@@ -47,7 +47,7 @@ export function failureLines(f: CaseFailure): string[] {
 export function describeTarget(info: TargetInfo): string {
   if (!info.nodes) return Object.values(info.addresses).join(' ')
   const each = info.nodes.map((a, i) => `node ${i + 1} ${Object.values(a).join(' ')}`)
-  return `a cluster of ${info.nodes.length} nodes: ${each.join('; ')}`
+  return `a cluster of ${info.nodes.length} node${info.nodes.length === 1 ? '' : 's'}: ${each.join('; ')}`
 }
 
 export function caseLabel(r: Pick<CaseResult, 'transport' | 'id'>): string {
