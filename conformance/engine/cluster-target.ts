@@ -71,7 +71,8 @@ export class ClusterTarget implements Target {
   async restart(mode: 'kill' | 'graceful'): Promise<RestartOutcome> {
     if (!this.canRestart) throw new UsageError('cannot restart a cluster the runner did not start')
     const stopped = await Promise.all(this.nodes.map((n) => (n.shutDown as NonNullable<ClusterNode['shutDown']>)(mode)))
-    await Promise.all(this.nodes.map((n) => (n.startAgain as NonNullable<ClusterNode['startAgain']>)()))
+    // One at a time, as at the first start (open-target.ts: a node may migrate the shared schema).
+    for (const n of this.nodes) await (n.startAgain as NonNullable<ClusterNode['startAgain']>)()
     const lingered = stopped.map((o) => o.lingeredMs ?? 0)
     const worst = Math.max(...lingered)
     return worst > 0 ? { lingeredMs: worst } : {}
