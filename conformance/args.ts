@@ -3,6 +3,7 @@
 import { parseArgs as parseArgsUtil } from 'node:util'
 import { UsageError } from '../src/cli/usage-error.js'
 import type { TransportKind } from './drivers/transport.js'
+import { MAX_NODES } from './engine/open-target.js'
 
 export const REPORTERS = ['console', 'tap', 'junit', 'json', 'html'] as const
 export type ReporterName = (typeof REPORTERS)[number]
@@ -22,6 +23,10 @@ export interface CliArgs {
   explainId?: string
   targets: string[]
   spawn?: string
+  /** --nodes N with --spawn: a cluster of N nodes of the command. */
+  nodes?: number
+  /** --cluster N: the bundled cluster (PostgreSQL, Redis, N reference nodes). */
+  cluster?: number
   tokenSecret?: string
   transports: TransportKind[]
   jobs?: number
@@ -49,6 +54,8 @@ const OPTIONS = {
   version: { type: 'boolean' },
   target: { type: 'string', multiple: true },
   spawn: { type: 'string' },
+  nodes: { type: 'string' },
+  cluster: { type: 'string' },
   client: { type: 'string' },
   'token-secret': { type: 'string' },
   transport: { type: 'string', multiple: true },
@@ -106,6 +113,8 @@ export function parseArgs(argv: string[]): CliArgs {
     allTranscripts: v['all-transcripts'] === true,
     json: v.json === true,
     ...(v.spawn !== undefined ? { spawn: v.spawn } : {}),
+    ...(v.nodes !== undefined ? { nodes: positiveInt('--nodes', v.nodes, MAX_NODES) } : {}),
+    ...(v.cluster !== undefined ? { cluster: positiveInt('--cluster', v.cluster, MAX_NODES) } : {}),
     ...(v['token-secret'] !== undefined ? { tokenSecret: v['token-secret'] } : {}),
     ...(v.jobs !== undefined ? { jobs: positiveInt('--jobs', v.jobs) } : {}),
     ...(v['max-failures'] !== undefined
@@ -129,7 +138,7 @@ export function parseArgs(argv: string[]): CliArgs {
     a.timeScale = f
   }
   if (clientSuite) {
-    const server = ['target', 'spawn', 'token-secret', 'server-log', 'jobs'] as const
+    const server = ['target', 'spawn', 'nodes', 'cluster', 'token-secret', 'server-log', 'jobs'] as const
     for (const o of server)
       if (v[o] !== undefined) throw new UsageError(`--${o} is for servers; a client run takes --client "CMD"`)
     if (v.client !== undefined && !v.client.includes('{statedir}'))
@@ -137,6 +146,12 @@ export function parseArgs(argv: string[]): CliArgs {
         '--client "CMD": the command must contain {statedir}, the state directory the client keeps across restarts',
       )
   }
+  if (a.nodes !== undefined && a.spawn === undefined)
+    throw new UsageError(
+      '--nodes goes with --spawn (several --target addresses form a cluster by themselves; --cluster N for the bundled one)',
+    )
+  if (a.cluster !== undefined && (a.spawn !== undefined || a.targets.length > 0))
+    throw new UsageError('--cluster starts the bundled cluster: use it without --target and --spawn')
   if (a.command === 'run' && positionals.length > 0) {
     const [cmd, ...rest] = positionals
     if (cmd === 'run' || cmd === 'list' || cmd === 'coverage') a.command = cmd
@@ -205,11 +220,19 @@ client (imwire conformance client; docs: conformance/client-driver.md):
                         --strict and every reporter work as for servers.
 
 target (default: start the bundled reference server, needs \`npm run build\`):
-  --target URL          tcp://HOST:PORT or ws://HOST:PORT/PATH; repeat for both transports
+  --target URL          tcp://HOST:PORT or ws://HOST:PORT/PATH; repeat for both transports. Several
+                        addresses of a transport are one cluster, node i = the i-th of each transport:
+                        every case spreads its connections over the nodes, round robin
   --spawn "CMD"         start the server with CMD (run by the shell); it must print one line
                         {"event":"listening","tcp":"HOST:PORT","ws":"ws://HOST:PORT/PATH"} on stdout.
-                        Placeholders: {datadir} (kept across restarts) {secret} {port}/{tcp_port} {ws_port}.
-                        Enables the restart cases.
+                        Placeholders: {datadir} (kept across restarts) {secret} {port}/{tcp_port} {ws_port}
+                        {node}. Enables the restart cases.
+  --nodes N             with --spawn: start N nodes of CMD ({node} = 1..N, each its own {datadir} and
+                        ports) and judge them as one cluster; a restart stops every node, then starts
+                        every node
+  --cluster N           the bundled cluster: a throw-away PostgreSQL and Redis and N reference nodes
+                        (serve --postgres URL --redis URL --node-id {node}), all stopped at the end;
+                        --cluster 1 is one node on PostgreSQL and Redis
   --token-secret S      secret of the server's test-token scheme [AUTH-1] (or IMWIRE_TOKEN_SECRET);
                         required with --target; random for --spawn / the bundled server
   --transport tcp|ws    only this transport (repeatable; default: every address the target has)

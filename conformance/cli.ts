@@ -164,6 +164,8 @@ async function run(argv: string[], io: CliIo): Promise<number> {
   const report = await runSuite({
     targets: args.targets,
     ...(args.spawn ? { spawn: args.spawn } : {}),
+    ...(args.nodes !== undefined ? { nodes: args.nodes } : {}),
+    ...(args.cluster !== undefined ? { cluster: args.cluster } : {}),
     ...(args.tokenSecret ? { tokenSecret: args.tokenSecret } : {}),
     ...(args.transports.length ? { transports: args.transports } : {}),
     ...(args.jobs ? { jobs: args.jobs } : {}),

@@ -5,6 +5,7 @@ import { otherTransport, type TransportKind } from '../drivers/transport.js'
 import type { Scenario } from '../load/scenario-types.js'
 import type { Report } from '../report/report-types.js'
 import { runCase } from './case-runner.js'
+import { NodePlacement } from './node-placement.js'
 import type { CaseResult } from './case-types.js'
 import { longestFirst } from './schedule.js'
 import type { Target } from './target.js'
@@ -67,6 +68,7 @@ export async function runJobs(
   const runJob = async (job: Job, on: Target) => {
     const skip = job.skip ?? (stopped() ? `not run: --max-failures ${o.maxFailures} reached` : undefined)
     if (skip === undefined) o.onCaseStart?.(job.scenario.id, job.transport)
+    const nodes = placementFor(job, on)
     const result =
       skip !== undefined
         ? skipped(job, skip)
@@ -77,8 +79,9 @@ export async function runJobs(
             runId: o.runId,
             secret: o.secret,
             timeScale: o.timeScale,
-            open: (kind, ms, opts) => on.open(kind, ms, opts),
-            wsAddress: () => on.addresses().ws,
+            open: (kind, ms, opts, node) => on.open(kind, ms, opts, node),
+            wsAddress: (node) => (node === undefined ? on.addresses().ws : on.info().nodes?.[node]?.ws),
+            ...(nodes ? { nodes } : {}),
             server: on.canRestart ? on : null,
             crashMark: () => on.crashes.length,
             diedSince: (mark, ms) => on.diedSince(mark, ms),
@@ -109,6 +112,13 @@ export async function runJobs(
     if (restartTarget) await restartTarget.stop()
   }
   return { results, restartTarget }
+}
+
+/** A cluster target's placement for one case: its start advances with the case's index in the run. */
+export function placementFor(job: Pick<Job, 'index'>, on: Pick<Target, 'info'>): NodePlacement | undefined {
+  const count = on.info().nodes?.length ?? 1
+  if (count < 2) return undefined
+  return new NodePlacement(count, job.index % count, (node, kind) => on.info().nodes?.[node]?.[kind])
 }
 
 async function pool<T>(items: T[], n: number, fn: (t: T) => Promise<void>): Promise<void> {

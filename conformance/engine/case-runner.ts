@@ -80,6 +80,7 @@ export async function runCase(env: CaseEnv): Promise<CaseResult> {
     ...(judged.reason !== undefined ? { reason: judged.reason } : {}),
     ...(judged.failure !== undefined ? { failure: judged.failure } : {}),
     ...(latency ? { latency } : {}),
+    ...(env.nodes && env.nodes.log.length > 0 ? { nodes: env.nodes.log } : {}),
     transcript: transcript.finish(),
   }
 }

@@ -3,6 +3,7 @@ import type { Mismatch } from '../judge/matcher.js'
 import type { TransportKind } from '../drivers/transport.js'
 import type { LatencySummary } from './latency.js'
 import type { TranscriptEntry } from './transcript.js'
+import type { Placement } from './node-placement.js'
 
 /**
  * `inconclusive`: a protocol time bound could not be judged because the
@@ -43,6 +44,8 @@ export interface CaseResult {
   failure?: CaseFailure
   /** The server's answer times in this case (request -> answer the runner could attribute). */
   latency?: LatencySummary
+  /** A cluster target: the node (1..N) of each connection the case opened, in order. */
+  nodes?: Placement[]
   transcript: TranscriptEntry[]
 }
 

@@ -27,10 +27,11 @@ export async function probe(
   secret: string,
   runId: string,
   timeoutMs: number,
+  node?: number,
 ): Promise<ProbeResult> {
   let transport: Awaited<ReturnType<Target['open']>>
   try {
-    transport = await target.open(kind, timeoutMs)
+    transport = await target.open(kind, timeoutMs, undefined, node)
   } catch (err) {
     return {
       transport: kind,
@@ -128,7 +129,11 @@ export async function probe(
 /** How long the probe handshake may take (× time scale). */
 const PROBE_TIMEOUT_MS = 5_000
 
-/** Phase 3 of a run: probe every transport; problems are appended, the features each Welcome enabled returned. */
+/**
+ * Phase 3 of a run: probe every transport (of every node, for a cluster);
+ * problems are appended, the features each Welcome enabled returned (for a
+ * cluster, those every node enabled: a case runs on several nodes at once).
+ */
 export async function probeTransports(
   target: Target,
   available: TransportKind[],
@@ -138,18 +143,23 @@ export async function probeTransports(
   problems: Problem[],
 ): Promise<Report['features']> {
   const features: Report['features'] = {}
+  const nodes = target.info().nodes
   for (const k of available) {
-    const p = await probe(target, k, secret, runId, PROBE_TIMEOUT_MS * timeScale)
-    features[k] = p.features
-    if (p.status === 'unreachable')
-      problems.push({ kind: 'unreachable', message: `${k}: ${p.detail ?? 'unreachable'}` })
-    else if (p.status === 'unauthorized')
-      problems.push({ kind: 'unauthorized', message: `${k}: ${p.detail ?? 'unauthorized'}` })
-    else if (p.status === 'no-welcome')
-      problems.push({
-        kind: 'no-welcome',
-        message: `${k}: probe handshake failed: ${p.detail ?? ''} (running the suite anyway)`,
-      })
+    for (let node = 0; node < (nodes?.length ?? 1); node++) {
+      const p = await probe(target, k, secret, runId, PROBE_TIMEOUT_MS * timeScale, nodes ? node : undefined)
+      const common = features[k]
+      features[k] = common === undefined ? p.features : common.filter((f) => p.features.includes(f))
+      const where = nodes ? `${k} node ${node + 1} (${nodes[node]?.[k] ?? '?'})` : k
+      if (p.status === 'unreachable')
+        problems.push({ kind: 'unreachable', message: `${where}: ${p.detail ?? 'unreachable'}` })
+      else if (p.status === 'unauthorized')
+        problems.push({ kind: 'unauthorized', message: `${where}: ${p.detail ?? 'unauthorized'}` })
+      else if (p.status === 'no-welcome')
+        problems.push({
+          kind: 'no-welcome',
+          message: `${where}: probe handshake failed: ${p.detail ?? ''} (running the suite anyway)`,
+        })
+    }
   }
   return features
 }

@@ -24,8 +24,14 @@ import type { Target } from './target.js'
 export interface SuiteOptions {
   /** tcp://HOST:PORT and/or ws://HOST:PORT/PATH. */
   targets?: string[]
-  /** Server command printing `{"event":"listening",...}`; placeholders {datadir} {secret} {port} {tcp_port} {ws_port}. */
+  /** Server command printing `{"event":"listening",...}`; placeholders {datadir} {secret} {port} {tcp_port} {ws_port} {node}. */
   spawn?: string
+  /** With `spawn`: start N nodes of the command and judge them as one cluster (--nodes). */
+  nodes?: number
+  /** With neither targets nor spawn: the bundled cluster of N reference nodes on a throw-away PostgreSQL and Redis (--cluster). */
+  cluster?: number
+  /** The bundled cluster's node command (argv, placeholders {postgres} {redis} {node} {secret} {datadir}); tests inject their own. */
+  clusterCommand?: string[]
   /** With neither targets nor spawn: the bundled reference server (needs `npm run build`). */
   tokenSecret?: string
   /** Restrict to these transports. */
@@ -178,8 +184,10 @@ export async function runSuite(options: SuiteOptions = {}): Promise<Report> {
       timeScale,
       jobs,
       ...(options.maxFailures !== undefined ? { maxFailures: options.maxFailures } : {}),
+      // A bundled cluster runs its restart cases on itself, after the others: a
+      // second PostgreSQL, Redis and N nodes for a few cases cost more than they save.
       openRestartTarget:
-        target.info().mode === 'bundled'
+        target.info().mode === 'bundled' && !target.info().nodes
           ? () => openTarget(options, paths.bundledCli, secret, timeScale, started)
           : null,
       ...(options.onCaseStart ? { onCaseStart: options.onCaseStart } : {}),
@@ -194,7 +202,7 @@ export async function runSuite(options: SuiteOptions = {}): Promise<Report> {
     for (const c of crashes)
       problems.push({
         kind: 'server-crash',
-        message: `the server process ${c.detail} at ${c.at} ms and was started again [ERR-5]${c.stderrTail ? `\n${c.stderrTail}` : ''}`,
+        message: `the server process${c.node !== undefined ? ` of node ${c.node}` : ''} ${c.detail} at ${c.at} ms and was started again [ERR-5]${c.stderrTail ? `\n${c.stderrTail}` : ''}`,
       })
     for (const r of results)
       if (r.verdict === 'error')

@@ -54,23 +54,29 @@ interface DenseArg {
   conversation: string
   from?: unknown
   to?: unknown
+  /** Leave out the seqs of the SendAcks received on conn for the conversation: its own messages ([DLV-5]). */
+  exceptOwn?: boolean
 }
 
 function assertDense(d: DenseArg, scope: Scope, ctx: StepContext): void {
   const conv = String(resolveTemplates(d.conversation, scope))
   const from = toBigInt(resolveTemplates(d.from ?? 1, scope)) ?? 1n
   const to = d.to === undefined ? null : toBigInt(resolveTemplates(d.to, scope))
-  const seqs = ctx
-    .conn(d.conn)
-    .received.filter((f) => f.body.case === 'deliver' && f.body.value.message?.conversationId === conv)
+  const received = ctx.conn(d.conn).received
+  const seqs = received
+    .filter((f) => f.body.case === 'deliver' && f.body.value.message?.conversationId === conv)
     .map((f) => (f.body.case === 'deliver' ? (f.body.value.message?.seq ?? 0n) : 0n))
+  const own = new Set<bigint>()
+  if (d.exceptOwn === true)
+    for (const f of received)
+      if (f.body.case === 'sendAck' && f.body.value.conversationId === conv) own.add(f.body.value.seq)
   const expected: string[] = []
-  const last = to ?? (seqs.length > 0 ? from + BigInt(seqs.length) - 1n : from - 1n)
-  for (let q = from; q <= last; q++) expected.push(q.toString())
+  const last = to ?? (seqs.length > 0 ? from + BigInt(seqs.length + own.size) - 1n : from - 1n)
+  for (let q = from; q <= last; q++) if (!own.has(q)) expected.push(q.toString())
   const actual = seqs.map(String)
   if (!deepEquals(expected, actual)) {
     throw new StepFailure(
-      `Deliver seqs for ${conv} on ${d.conn} are not the dense run ${from}..${last} [DLV-1] [ORD-1]`,
+      `Deliver seqs for ${conv} on ${d.conn} are not the dense run ${from}..${last}${own.size > 0 ? ` without its own ${own.size} message(s)` : ''} [DLV-1] [ORD-1]${own.size > 0 ? ' [DLV-5]' : ''}`,
       {
         expected,
         actual,

@@ -5,6 +5,7 @@
 import type { OpenOptions, Transport, TransportKind } from '../drivers/transport.js'
 import type { Scenario } from '../load/scenario-types.js'
 import type { LatencyLog } from './latency.js'
+import type { NodePlacement } from './node-placement.js'
 import type { ScenarioConnection } from './scenario-connection.js'
 import type { CaseNames, CaseState } from './scope.js'
 import type { Transcript } from './transcript.js'
@@ -21,8 +22,13 @@ export interface CaseEnv {
   runId: string
   secret: string
   timeScale: number
-  /** Open a transport to the target as it is now (addresses change across restarts). */
-  open(kind: TransportKind, timeoutMs: number, options?: OpenOptions): Promise<Transport>
+  /**
+   * Open a transport to the target as it is now (addresses change across
+   * restarts); `node` (0-based, from `nodes`) picks a node of a cluster.
+   */
+  open(kind: TransportKind, timeoutMs: number, options?: OpenOptions, node?: number): Promise<Transport>
+  /** A cluster target: the node each connection of the case goes to. Absent: one server. */
+  nodes?: NodePlacement
   server: ServerControl | null
   /**
    * Crashes of a spawned server recorded so far, and whether it died after
@@ -32,8 +38,8 @@ export interface CaseEnv {
   diedSince?: (mark: number, waitMs: number) => Promise<boolean>
   /** Keep the transcript whole (no shortened values, full hex, no entry limit). */
   wholeTranscript?: boolean
-  /** The target's WebSocket URL as it is now, for steps below the WebSocket layer ([HS-17]). */
-  wsAddress?: () => string | undefined
+  /** The target's (or a cluster node's) WebSocket URL as it is now, for steps below the WebSocket layer ([HS-17]). */
+  wsAddress?: (node?: number) => string | undefined
 }
 
 /** What step implementations get. */

@@ -181,13 +181,16 @@ async function connectOnce(step: Step, scope: Scope, ctx: StepContext): Promise<
   // "transport": "other" puts this connection on the transport the case does
   // not run over, so one user or device can be on TCP and WebSocket at once.
   const kind = step.transport === 'other' ? otherTransport(ctx.env.transport) : ctx.env.transport
+  // A cluster: each connection of the case goes to the next node (node-placement.ts).
+  const node = ctx.env.nodes?.next(name)
+  const onNode = node === undefined ? '' : ` on ${ctx.env.nodes?.describe(node, kind)}`
   let transport: Awaited<ReturnType<StepContext['env']['open']>>
   try {
-    transport = await ctx.env.open(kind, Math.min(ctx.scale(CONNECT_TIMEOUT_MS), ctx.left()), options)
+    transport = await ctx.env.open(kind, Math.min(ctx.scale(CONNECT_TIMEOUT_MS), ctx.left()), options, node)
   } catch (err) {
-    ctx.transcript.event(name, 'connect-failed', (err as Error).message)
+    ctx.transcript.event(name, 'connect-failed', `${(err as Error).message}${onNode}`)
     throw new LostBeforeWelcome(
-      `could not connect: ${(err as Error).message}${err instanceof TargetUnreachable ? ' (server down?)' : ''}`,
+      `could not connect${onNode}: ${(err as Error).message}${err instanceof TargetUnreachable ? ' (server down?)' : ''}`,
     )
   }
   const hello = helloJson(step, actorName, scope, ctx)
@@ -208,7 +211,7 @@ async function connectOnce(step: Step, scope: Scope, ctx: StepContext): Promise<
     'connect',
     `${kind} as ${actorName} (${ctx.names.userId(actorName)} / ${actor.device})${
       transport.kind === 'ws' ? `, subprotocol '${transport.subprotocol ?? ''}'` : ''
-    }`,
+    }${onNode}`,
   )
   // [FRM-2] the server selects imwire.v1, even when other subprotocols are offered too (the ws
   // client only checks that the selected one was offered)
@@ -259,10 +262,17 @@ async function connectOnce(step: Step, scope: Scope, ctx: StepContext): Promise<
 async function refusedStep(name: string, options: OpenOptions, ctx: StepContext): Promise<void> {
   const offered = options.subprotocols ?? ['imwire.v1']
   const what = `WebSocket upgrade offering ${offered.length ? offered.map((p) => `'${p}'`).join(', ') : 'no subprotocol'}`
-  ctx.transcript.event(name, 'connect', `${ctx.env.transport}: ${what}; the server must refuse it`)
+  const node = ctx.env.nodes?.next(name)
+  const onNode = node === undefined ? '' : ` on ${ctx.env.nodes?.describe(node, ctx.env.transport)}`
+  ctx.transcript.event(name, 'connect', `${ctx.env.transport}: ${what}; the server must refuse it${onNode}`)
   let transport: Awaited<ReturnType<StepContext['env']['open']>>
   try {
-    transport = await ctx.env.open(ctx.env.transport, Math.min(ctx.scale(CONNECT_TIMEOUT_MS), ctx.left()), options)
+    transport = await ctx.env.open(
+      ctx.env.transport,
+      Math.min(ctx.scale(CONNECT_TIMEOUT_MS), ctx.left()),
+      options,
+      node,
+    )
   } catch (err) {
     if (err instanceof UpgradeRefused) {
       ctx.transcript.event(name, 'refused', `HTTP ${err.status} ${err.statusText}`.trim())

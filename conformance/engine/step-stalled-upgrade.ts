@@ -11,10 +11,16 @@ import type { StepContext } from './step-context.js'
 import { judgeBound, TIMER_TOLERANCE_MS } from './timing.js'
 
 export async function stalledUpgradeStep(name: string, connectTimeoutMs: number, ctx: StepContext): Promise<void> {
-  const url = ctx.env.wsAddress?.()
+  const node = ctx.env.nodes?.next(name)
+  const url = ctx.env.wsAddress?.(node)
   if (url === undefined) throw new StepFailure('the target has no WebSocket address for a stalled upgrade request')
   const s = await openStalledUpgrade(url, connectTimeoutMs)
-  ctx.transcript.event(name, 'connect', 'ws: a TCP connection whose upgrade request stops before the blank line')
+  const onNode = node === undefined ? '' : ` on ${ctx.env.nodes?.describe(node, 'ws')}`
+  ctx.transcript.event(
+    name,
+    'connect',
+    `ws: a TCP connection whose upgrade request stops before the blank line${onNode}`,
+  )
   const bound = HANDSHAKE_TIMEOUT_MAX_MS
   // The harness waits out the bound (and the budget allows for more when scaled).
   const waitMs = Math.max(0, Math.min(bound + TIMER_TOLERANCE_MS + ctx.scale(1000), ctx.left()))
@@ -31,7 +37,12 @@ export async function stalledUpgradeStep(name: string, connectTimeoutMs: number,
   if (r === null) {
     s.destroy()
     ctx.transcript.event(name, 'timeout', `still open ${Math.round(now - s.openedAt)} ms after accept`)
-  } else ctx.transcript.event(name, 'closed', `by the server after ${Math.round(r.at - s.openedAt)} ms (${r.bytes} bytes first)`)
+  } else
+    ctx.transcript.event(
+      name,
+      'closed',
+      `by the server after ${Math.round(r.at - s.openedAt)} ms (${r.bytes} bytes first)`,
+    )
   const v = judgeBound({ beforeMs: bound }, (r?.at ?? now) - s.openedAt, lag)
   if (v.verdict === 'inconclusive') throw new TimingInconclusive(`stalled upgrade request: ${v.why}`)
   if (v.verdict === 'fail' || r === null)

@@ -20,7 +20,10 @@ export interface Addresses {
 export interface TargetInfo {
   mode: 'address' | 'spawn' | 'bundled' | 'client'
   command?: string
+  /** The first node's addresses (the only node's, without a cluster). */
   addresses: { tcp?: string; ws?: string }
+  /** A cluster target: every node's addresses, in node order (node 1 first). Absent: one server. */
+  nodes?: Array<{ tcp?: string; ws?: string }>
 }
 
 /** How a restart went, for the step that asked for it. */
@@ -35,6 +38,8 @@ export interface RestartOutcome {
 export interface ServerCrash {
   /** ms since the run started */
   at: number
+  /** The cluster node (1..N) whose process died; absent for a single server. */
+  node?: number
   detail: string
   stderrTail: string
 }
@@ -42,7 +47,8 @@ export interface ServerCrash {
 export interface Target {
   info(): TargetInfo
   addresses(): Addresses
-  open(kind: TransportKind, timeoutMs: number, options?: OpenOptions): Promise<Transport>
+  /** `node` (0-based) picks a cluster node; a single server ignores it. */
+  open(kind: TransportKind, timeoutMs: number, options?: OpenOptions, node?: number): Promise<Transport>
   readonly canRestart: boolean
   restart(mode: 'kill' | 'graceful'): Promise<RestartOutcome>
   /** Unexpected exits of a spawned server (it is started again each time). */
@@ -113,6 +119,8 @@ export interface SpawnOptions {
   /** Append the server's stderr (and stdout after the listening line) here. */
   logFile?: string
   runStarted: number
+  /** A cluster node: the value of the {node} placeholder (1..N), named in its crashes and log lines. */
+  node?: number
 }
 
 /** Picks a free loopback port by binding port 0 (for {tcp_port}/{ws_port}). */
@@ -165,7 +173,10 @@ export class SpawnedTarget implements Target {
   static async start(opts: SpawnOptions): Promise<SpawnedTarget> {
     const dataDir = mkdtempSync(join(tmpdir(), 'imwire-conformance-'))
     const subst = async (s: string) => {
-      let out = s.replaceAll('{datadir}', dataDir).replaceAll('{secret}', opts.secret)
+      let out = s
+        .replaceAll('{datadir}', dataDir)
+        .replaceAll('{secret}', opts.secret)
+        .replaceAll('{node}', String(opts.node ?? 1))
       if (out.includes('{tcp_port}') || out.includes('{port}')) {
         const p = String(await freePort())
         out = out.replaceAll('{tcp_port}', p).replaceAll('{port}', p)
@@ -242,8 +253,9 @@ export class SpawnedTarget implements Target {
         )
       }, this.opts.startTimeoutMs)
       const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })
+      const prefix = this.opts.node !== undefined ? `[node ${this.opts.node}] ` : ''
       lines.on('line', (line) => {
-        this.log?.write(`[stdout] ${line}\n`)
+        this.log?.write(`${prefix}[stdout] ${line}\n`)
         if (listening) return
         const parsed = parseListening(line)
         if (!parsed) return
@@ -253,7 +265,7 @@ export class SpawnedTarget implements Target {
         resolve()
       })
       child.stderr?.on('data', (d: Buffer) => {
-        this.log?.write(d)
+        this.log?.write(prefix === '' ? d : d.toString('utf8').replace(/^(?=.)/gm, prefix))
         this.stderrTail.push(
           ...d
             .toString('utf8')
@@ -277,6 +289,7 @@ export class SpawnedTarget implements Target {
         // (a few times only: a server that dies at once must not loop forever).
         this.crashes.push({
           at: Math.round(performance.now() - this.opts.runStarted),
+          ...(this.opts.node !== undefined ? { node: this.opts.node } : {}),
           detail: `exited with ${signal ?? `code ${code}`}`,
           stderrTail: this.tail(),
         })
@@ -318,6 +331,17 @@ export class SpawnedTarget implements Target {
   }
 
   async restart(mode: 'kill' | 'graceful'): Promise<RestartOutcome> {
+    const outcome = await this.shutDown(mode)
+    await this.startAgain()
+    return outcome
+  }
+
+  /**
+   * The first half of a restart: stops the process (SIGKILL for `kill`;
+   * SIGTERM and the grace period for `graceful`) without recording a crash.
+   * A cluster stops every node this way before it starts any again.
+   */
+  async shutDown(mode: 'kill' | 'graceful'): Promise<RestartOutcome> {
     if (this.restarting) await this.restarting
     this.expectingExit = true
     const outcome: RestartOutcome = {}
@@ -334,8 +358,12 @@ export class SpawnedTarget implements Target {
     } finally {
       this.expectingExit = false
     }
-    await this.launch()
     return outcome
+  }
+
+  /** The second half of a restart: the same command again; resolves once it listens. */
+  startAgain(): Promise<void> {
+    return this.launch()
   }
 
   async stop(): Promise<void> {
@@ -388,6 +416,17 @@ export class SpawnedTarget implements Target {
 const live = new Set<SpawnedTarget>()
 
 /**
+ * Other things the runner started that an interrupt must stop, after the
+ * servers (a bundled cluster's PostgreSQL and Redis). Returns the function
+ * that removes the entry once it was stopped normally.
+ */
+const liveExtras = new Set<() => Promise<void>>()
+export function stopOnInterrupt(halt: () => Promise<void>): () => void {
+  liveExtras.add(halt)
+  return () => liveExtras.delete(halt)
+}
+
+/**
  * Stops every server the runner started (the CLI calls it on SIGINT and
  * SIGTERM). Each runs in its own process group, so the terminal's Ctrl-C
  * never reaches it: without this an interrupted run would leave it running.
@@ -395,6 +434,9 @@ const live = new Set<SpawnedTarget>()
 export async function stopSpawnedServers(): Promise<number> {
   const targets = [...live]
   await Promise.all(targets.map((t) => t.halt()))
+  const extras = [...liveExtras]
+  liveExtras.clear()
+  await Promise.all(extras.map((halt) => halt().catch(() => {})))
   return targets.length
 }
 

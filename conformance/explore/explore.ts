@@ -5,7 +5,8 @@
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { FixedTarget, parseTarget, SpawnedTarget, type Target } from '../engine/target.js'
+import { nodesOfTargets } from '../engine/cluster-target.js'
+import { FixedTarget, SpawnedTarget, type Target, UsageError } from '../engine/target.js'
 import type { Violation } from '../model/expectation.js'
 import { type Action, generateActions } from './actions.js'
 import { type RunResult, runActions } from './run-actions.js'
@@ -125,7 +126,13 @@ export async function explore(o: ExploreOptions): Promise<ExploreResult> {
 
 async function openTarget(o: ExploreOptions, secret: string): Promise<Target> {
   if (o.targets && o.targets.length > 0) {
-    return new FixedTarget(Object.assign({}, ...o.targets.map(parseTarget)))
+    const nodes = nodesOfTargets(o.targets)
+    // The explorer's model judges one server's connections; clusters are judged by the suite.
+    if (nodes.length > 1)
+      throw new UsageError(
+        'explore takes one address per transport; run `imwire conformance` with several --target addresses to judge a cluster',
+      )
+    return new FixedTarget(nodes[0] as NonNullable<(typeof nodes)[0]>)
   }
   const command = o.spawn ?? [
     process.execPath,

@@ -267,17 +267,34 @@ export function replayTranscript(entries: readonly TranscriptEntry[], o: ReplayO
   // processes after it) until the Sends before it have been applied. A
   // frame revealing a seq can only come after every Send below that seq was
   // written, so nothing observed depends on a write still waiting.
+  // Membership changes likewise: the top_seq of a change's ConversationResult
+  // says between which Sends the server applied it [CNV-10], so the change
+  // waits for that top, and a Send above it waits for the change.
   const commits = commitsOf(entries, o.transport)
   const fed = new Set<string>()
-  const queues = new Map<ConnState, Array<{ e: TranscriptEntry; where: string; sends: SendKey[] }>>()
+  const queues = new Map<
+    ConnState,
+    Array<{ e: TranscriptEntry; where: string; sends: SendKey[]; changes: ChangeKey[] }>
+  >()
   const sendCount = new Map<string, number>()
-  const ready = (sends: SendKey[]): boolean => {
+  const changeCount = new Map<string, number>()
+  /** Answered changes not applied yet (written or still to be written): a Send above one's top waits for it. */
+  const unapplied = new Map(commits.changes)
+  const ready = (sends: SendKey[], changes: ChangeKey[]): boolean => {
+    // (a write that carries Sends too keeps the order it was written in)
+    if (sends.length === 0)
+      for (const c of changes) {
+        const known = commits.changes.get(c.at)
+        if (known !== undefined && model.world.top(c.conv) !== known.top) return false
+      }
     const extra = new Map<string, number>()
     for (const x of sends) {
       const seq = commits.seq.get(x.at)
       if (seq !== undefined) {
         const top = model.world.top(x.conv) + (extra.get(x.conv) ?? 0)
         if (top !== seq - 1) return false
+        for (const [at, c] of unapplied)
+          if (c.conv === x.conv && c.top < seq && !changes.some((own) => own.at === at)) return false
         extra.set(x.conv, (extra.get(x.conv) ?? 0) + 1)
         continue
       }
@@ -293,10 +310,11 @@ export function replayTranscript(entries: readonly TranscriptEntry[], o: ReplayO
       progress = false
       for (const [st, q] of queues) {
         if (only && st !== only) continue
-        while (q[0] && (force || ready(q[0].sends))) {
+        while (q[0] && (force || ready(q[0].sends, q[0].changes))) {
           const w = q.shift() as (typeof q)[number]
           applyClient(st, w.e, w.where)
           for (const x of w.sends) fed.add(x.at)
+          for (const c of w.changes) unapplied.delete(c.at)
           progress = true
         }
       }
@@ -305,7 +323,8 @@ export function replayTranscript(entries: readonly TranscriptEntry[], o: ReplayO
   const enqueue = (st: ConnState, e: TranscriptEntry, where: string) => {
     const q = queues.get(st) ?? []
     queues.set(st, q)
-    q.push({ e, where, sends: e.dir === 'out' ? numbered(st.id, sendsIn(e, o.transport), sendCount) : [] })
+    const changes = e.dir === 'out' ? changesIn(st.id, e, o.transport, changeCount) : []
+    q.push({ e, where, sends: e.dir === 'out' ? numbered(st.id, sendsIn(e, o.transport), sendCount) : [], changes })
     pump(false)
   }
 
@@ -487,6 +506,41 @@ function numbered(conn: string, sends: Omit<SendKey, 'at'>[], count: Map<string,
 
 /** The Sends a client write carries (inside batches and multi-frame writes too); [] when it holds none or is not decodable. */
 function sendsIn(e: TranscriptEntry, transport: 'tcp' | 'ws'): Omit<SendKey, 'at'>[] {
+  const out: Omit<SendKey, 'at'>[] = []
+  for (const x of framesIn(e, transport))
+    if (x.body.case === 'send')
+      out.push({ conv: x.body.value.conversationId, cmid: Buffer.from(x.body.value.clientMsgId).toString('base64') })
+  return out
+}
+
+/** Membership changes the model orders by the top_seq of their ConversationResult. */
+const CHANGES = new Set(['addMembers', 'removeMembers', 'leaveConversation'])
+
+/**
+ * The membership changes a client write carries, numbered per (connection,
+ * request_id) in the order written (`count` keeps the numbering across writes).
+ */
+function changesIn(conn: string, e: TranscriptEntry, transport: 'tcp' | 'ws', count: Map<string, number>): ChangeKey[] {
+  const out: ChangeKey[] = []
+  for (const x of framesIn(e, transport))
+    if (x.body.case !== undefined && CHANGES.has(x.body.case)) {
+      const v = x.body.value as { conversationId: string; requestId: number }
+      const request = `${conn}\0${v.requestId}`
+      const k = count.get(request) ?? 0
+      count.set(request, k + 1)
+      out.push({ conv: v.conversationId, at: `${request}\0${k}` })
+    }
+  return out
+}
+
+interface ChangeKey {
+  conv: string
+  /** `conn \0 requestId \0 k`: the k-th change with that request_id on the connection, answered by the k-th ConversationResult for it */
+  at: string
+}
+
+/** The frames a client write carries, batches expanded; what decoded before bad bytes. */
+function framesIn(e: TranscriptEntry, transport: 'tcp' | 'ws'): Frame[] {
   if (e.hex === undefined || e.bytes !== undefined) return []
   const bytes = Buffer.from(e.hex, 'hex')
   const frames: Frame[] = []
@@ -500,7 +554,7 @@ function sendsIn(e: TranscriptEntry, transport: 'tcp' | 'ws'): Omit<SendKey, 'at
   } catch {
     // what decoded before the bad bytes stays
   }
-  const out: Omit<SendKey, 'at'>[] = []
+  const out: Frame[] = []
   for (const f of frames) {
     let inner = [f]
     if (f.body.case === 'batch')
@@ -514,9 +568,7 @@ function sendsIn(e: TranscriptEntry, transport: 'tcp' | 'ws'): Omit<SendKey, 'at
       } catch {
         inner = []
       }
-    for (const x of inner)
-      if (x.body.case === 'send')
-        out.push({ conv: x.body.value.conversationId, cmid: Buffer.from(x.body.value.clientMsgId).toString('base64') })
+    out.push(...inner)
   }
   return out
 }
@@ -529,8 +581,18 @@ function sendsIn(e: TranscriptEntry, transport: 'tcp' | 'ws'): Omit<SendKey, 'at
 function commitsOf(
   entries: readonly TranscriptEntry[],
   transport: 'tcp' | 'ws',
-): { seq: Map<string, number>; committer: Map<string, string>; duplicates: Set<string> } {
+): {
+  seq: Map<string, number>
+  committer: Map<string, string>
+  duplicates: Set<string>
+  /** Each membership change the server answered with a ConversationResult: its conversation and top_seq. */
+  changes: Map<string, { conv: string; top: number }>
+} {
   const seq = new Map<string, number>()
+  const changes = new Map<string, { conv: string; top: number }>()
+  const written = new Map<string, number>()
+  const results = new Map<string, number>()
+  const changeKeys = new Set<string>()
   const duplicates = new Set<string>()
   const committer = new Map<string, string>()
   const ids = connIds()
@@ -540,12 +602,24 @@ function commitsOf(
   for (const e of entries) {
     if (e.dir === 'event' && e.event === 'connect') current.set(e.conn, ids(e.conn))
     const conn = current.get(e.conn) ?? e.conn
-    if (e.dir === 'out') numbered(conn, sendsIn(e, transport), sent)
+    if (e.dir === 'out') {
+      numbered(conn, sendsIn(e, transport), sent)
+      for (const c of changesIn(conn, e, transport, written)) changeKeys.add(c.at)
+    }
     if (e.dir !== 'in' || e.hex === undefined || e.bytes !== undefined) continue
     let f: Frame
     try {
       f = decodeFrame(Buffer.from(e.hex, 'hex'), 1 << 30)
     } catch {
+      continue
+    }
+    if (f.body.case === 'conversationResult') {
+      const request = `${conn}\0${f.body.value.requestId}`
+      const k = results.get(request) ?? 0
+      results.set(request, k + 1)
+      const r = f.body.value.conversation
+      if (r !== undefined && changeKeys.has(`${request}\0${k}`))
+        changes.set(`${request}\0${k}`, { conv: r.conversationId, top: Number(r.topSeq) })
       continue
     }
     const isAnswer = f.body.case === 'sendAck' || (f.body.case === 'error' && f.body.value.requestId === 0)
@@ -561,7 +635,7 @@ function commitsOf(
     seq.set(`${conn}\0${k}`, Number(a.seq))
     committer.set(`${a.conversationId}\0${Buffer.from(a.clientMsgId).toString('base64')}`, `${conn}\0${k}`)
   }
-  return { seq, committer, duplicates }
+  return { seq, committer, duplicates, changes }
 }
 
 /** The model's name for each connection the transcript opens: its own, or `name#k` when the name comes again. */

@@ -3,7 +3,7 @@
 // failures by cause with the case to read first in full, then the summary.
 import type { CaseResult } from '../engine/case-types.js'
 import type { TransportKind } from '../drivers/transport.js'
-import { caseLabel, failureLines, transcriptLines } from './format.js'
+import { caseLabel, describeTarget, failureLines, transcriptLines } from './format.js'
 import type { Report } from './report-types.js'
 
 const MARK: Record<CaseResult['verdict'], string> = {
@@ -36,12 +36,12 @@ export class ConsoleReporter {
     features: Report['features']
     target: Report['target']
   }): void {
-    const where = Object.values(info.target.addresses).join(' ')
+    const where = describeTarget(info.target)
     const feats = info.transports.map((t) => `${t}: [${(info.features[t] ?? []).join(', ')}]`).join('; ')
     // A client run: the kit is the server, nothing was offered to it.
     const offered = info.target.mode === 'client' ? '' : `features offered: ${feats}\n`
     this.out.write(
-      `imwire conformance: ${info.total} cases against ${info.target.mode}${info.target.command ? ` (${info.target.command})` : ''} ${where}\n${offered}`,
+      `imwire conformance: ${info.total} cases against ${info.target.mode}${info.target.command ? ` (${info.target.command})` : ''}${info.target.nodes ? ':' : ''} ${where}\n${offered}`,
     )
   }
 
@@ -89,6 +89,7 @@ export class ConsoleReporter {
         w(this.c('1', `── ${r.verdict === 'error' ? 'HARNESS ERROR' : `${r.level} FAILURE`} ${caseLabel(r)} ──`))
         w(`${r.title}`)
         w(`requirements: ${r.requirements.join(', ')}`)
+        if (r.nodes) w(`nodes: ${r.nodes.map((p) => `${p.conn} on node ${p.node}`).join(', ')}`)
         if (r.failure) for (const l of failureLines(r.failure)) w(l)
         w('transcript:')
         for (const l of transcriptLines(r.transcript)) w(`  ${l}`)

@@ -2,6 +2,7 @@
 // failure (step, message, field differences, expected vs actual) and a wire
 // transcript.
 import type { CaseFailure, CaseResult } from '../engine/case-types.js'
+import type { TargetInfo } from '../engine/target.js'
 import type { TranscriptEntry } from '../engine/transcript.js'
 
 const ARROW = { out: '→', in: '←', event: '•' } as const
@@ -40,6 +41,13 @@ export function failureLines(f: CaseFailure): string[] {
   if (f.expected !== undefined) out.push(`  expected: ${short(f.expected, 2000)}`)
   if (f.actual !== undefined) out.push(`  actual:   ${short(f.actual, 2000)}`)
   return out
+}
+
+/** The target's addresses for a header; a cluster names its size and every node. */
+export function describeTarget(info: TargetInfo): string {
+  if (!info.nodes) return Object.values(info.addresses).join(' ')
+  const each = info.nodes.map((a, i) => `node ${i + 1} ${Object.values(a).join(' ')}`)
+  return `a cluster of ${info.nodes.length} node${info.nodes.length === 1 ? '' : 's'}: ${each.join('; ')}`
 }
 
 export function caseLabel(r: Pick<CaseResult, 'transport' | 'id'>): string {

@@ -3,7 +3,7 @@
 // small filter script are inline), so the file can be attached to CI runs.
 import type { CaseResult } from '../engine/case-types.js'
 import type { TranscriptEntry } from '../engine/transcript.js'
-import { caseLabel, short } from './format.js'
+import { caseLabel, describeTarget, short } from './format.js'
 import type { Report } from './report-types.js'
 
 export function htmlEscape(s: string): string {
@@ -46,7 +46,7 @@ export function renderHtml(report: Report): string {
   row(
     'target',
     htmlEscape(
-      `${report.target.mode}${report.target.command ? ` — ${report.target.command}` : ''} ${Object.values(report.target.addresses).join(' ')}`,
+      `${report.target.mode}${report.target.command ? ` — ${report.target.command}` : ''} ${describeTarget(report.target)}`,
     ),
   )
   row('transports', htmlEscape(report.transports.join(', ')))

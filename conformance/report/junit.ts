@@ -1,7 +1,7 @@
 // JUnit XML: one <testsuite> per transport, one <testcase> per case
 // (classname "<transport>.<area>"). Expected failures are reported as skipped
 // so CI dashboards stay green for them; harness errors are <error>.
-import { failureLines, transcriptLines } from './format.js'
+import { describeTarget, failureLines, transcriptLines } from './format.js'
 import type { Report } from './report-types.js'
 
 export function xmlEscape(s: string): string {
@@ -35,7 +35,7 @@ export function renderJunit(report: Report): string {
     )
     out.push('    <properties>')
     out.push(`      <property name="features" value="${xmlEscape((report.features[transport] ?? []).join(','))}"/>`)
-    out.push(`      <property name="target" value="${xmlEscape(Object.values(report.target.addresses).join(' '))}"/>`)
+    out.push(`      <property name="target" value="${xmlEscape(describeTarget(report.target))}"/>`)
     out.push('    </properties>')
     for (const c of cases) {
       const area = c.id.split('.')[0] ?? c.id
