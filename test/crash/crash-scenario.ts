@@ -44,6 +44,8 @@ export interface FaultReport {
   ackedBeforeKill: number
   /** Periods (Date.now()) in which no SendAck may arrive: the database was down. [ACK-1] */
   outages: { what: string; from: number; to: number }[]
+  /** Sends acked when each fault struck (to see that it struck mid-load). */
+  ackedAt?: number[]
 }
 
 export interface CrashOptions {
@@ -63,6 +65,8 @@ export interface CrashReport {
   reconnects: number
   history: number
   terminated: number
+  /** Sends acked when each fault struck. */
+  ackedAtFaults: number[]
 }
 
 const SECRET = 'crash-secret'
@@ -83,6 +87,8 @@ interface Device {
   ackTimes: number[]
   reconnects: number
   terminated: boolean
+  /** The terminal close code that stopped the client, if any. */
+  terminalCode?: number
 }
 
 export const CRASH_SECRET = SECRET
@@ -196,8 +202,9 @@ export async function runCrashScenario(deployment: Deployment, opts: CrashOption
         ids.set(m.seq, m.messageId)
       })
       client.on('disconnected', () => d.reconnects++)
-      client.on('terminated', () => {
+      client.on('terminated', (err) => {
         d.terminated = true
+        if (err.closeCode !== undefined) d.terminalCode = err.closeCode
       })
       await client.connect()
       devices.push(d)
@@ -232,7 +239,7 @@ export async function runCrashScenario(deployment: Deployment, opts: CrashOption
           ),
         1000,
       ).unref()
-    const { ackedBeforeKill, outages } = await deployment.faults(acked, total)
+    const { ackedBeforeKill, outages, ackedAt } = await deployment.faults(acked, total)
     await Promise.all(senders)
     const settleDeadline = Date.now() + opts.settleMs
 
@@ -240,7 +247,15 @@ export async function runCrashScenario(deployment: Deployment, opts: CrashOption
     while (Date.now() < settleDeadline && devices.some((d) => !d.terminated && d.client.outboxSize > 0)) await sleep(20)
     for (const d of devices) {
       if (d.client.outboxSize > 0) violations.push(`${d.user}: ${d.client.outboxSize} sends never acked`)
-      if (d.terminated) violations.push(`${d.user}: client terminated (server closed it with a terminal code)`)
+      if (d.terminated) {
+        // 3508 at a resume: the client had been delivered a seq the server never committed. [DLV-3] [ACK-1]
+        const code = d.terminalCode ?? 0
+        violations.push(
+          code === 3508
+            ? `[ACK-1] ${d.user}: client terminated with 3508: it was delivered a seq that was never committed`
+            : `${d.user}: client terminated (server closed it with ${code || 'a terminal code'})`,
+        )
+      }
     }
     const history = new Map<string, Array<{ seq: number; id: string; sender: string; cid: string; body: string }>>()
     for (const conv of convMembers.keys()) {
@@ -360,6 +375,7 @@ export async function runCrashScenario(deployment: Deployment, opts: CrashOption
       reconnects: devices.reduce((n, d) => n + d.reconnects, 0),
       history: historyCount,
       terminated: devices.filter((d) => d.terminated).length,
+      ackedAtFaults: ackedAt ?? [ackedBeforeKill],
     }
   } finally {
     await Promise.all(devices.map((d) => d.client.close().catch(() => {})))
