@@ -34,6 +34,8 @@ export async function shutdown(p: ShutdownParts, retryAfterMs: number | undefine
     await p.store.idle()
     await new Promise((r) => setImmediate(r))
   }
+  //    In a cluster, what other nodes committed until now is delivered too.
+  await p.store.catchUp?.()
   // 3. Close 3001 to everyone; Connection.close writes queued acks first.
   //    retry_after_ms spreads the reconnects over [1 s, 10 s). [ERR-6] [ERR-14]
   for (const d of [...p.drivers]) {

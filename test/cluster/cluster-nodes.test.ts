@@ -100,6 +100,21 @@ async function on(node: 'a' | 'b', user: string, device: string, opts: { reconne
   return p
 }
 
+/** Connect, again and again until welcomed: a node's Redis client reconnects on its own schedule after an outage. */
+async function welcomed(node: 'a' | 'b', user: string, device: string): Promise<Probe> {
+  const end = Date.now() + scaled(20_000)
+  for (;;) {
+    const p = await on(node, user, device)
+    const ok = await p.client.connect().then(
+      () => true,
+      () => false,
+    )
+    if (ok) return p
+    if (Date.now() > end) throw new Error(`${user}/${device} never welcomed on node ${node}`)
+    await sleep(200)
+  }
+}
+
 async function until(what: string, cond: () => boolean, ms = scaled(10_000)): Promise<void> {
   const end = Date.now() + ms
   while (!cond()) {
@@ -163,26 +178,14 @@ t.test('Redis down: a Hello is refused with 3005, traffic between live sessions 
   await until('eve got them through the log', () => eve.got.get('de')?.length === 5)
   t.same(eve.got.get('de'), [1, 2, 3, 4, 5], 'delivered from the PostgreSQL log, in order')
   await redis.restart()
-  // The node's Redis client reconnects on its own schedule: try until welcomed.
-  let again = await on('a', 'fay', 'f1')
-  const end = Date.now() + scaled(20_000)
-  while (
-    Date.now() < end &&
-    !(await again.client.connect().then(
-      () => true,
-      () => false,
-    ))
-  ) {
-    await sleep(200)
-    again = await on('a', 'fay', 'f1')
-  }
+  const again = await welcomed('a', 'fay', 'f1')
   t.equal(again.client.state, 'ready', 'a Hello is welcomed again once Redis is back')
   await Promise.all([dan.client.close(), eve.client.close(), again.client.close()])
 })
 
 t.test("a dead node's session is released by its lease", async (t) => {
-  const gil = await on('b', 'gil', 'g1')
-  await gil.client.connect()
+  // Node b's Redis client may still be reconnecting after the outage above.
+  await welcomed('b', 'gil', 'g1')
   await nodeB.kill()
   const started = Date.now()
   const next = await on('a', 'gil', 'g1')
@@ -192,3 +195,22 @@ t.test("a dead node's session is released by its lease", async (t) => {
   await next.client.close()
   nodeB = await startB()
 })
+
+t.test(
+  'a node shutting down first delivers what another node committed before (Redis down: no fast path) [ERR-6]',
+  async (t) => {
+    const ivy = await welcomed('a', 'ivy', 'i1')
+    const jon = await welcomed('b', 'jon', 'j1')
+    await ivy.client.conversations.create({ conversationId: 'ij', kind: 'direct', members: ['jon'] })
+    await redis.kill()
+    await ivy.client.send('ij', 'committed before the shutdown')
+    // Node b hears of it only from its look at the log head (every 200 ms) —
+    // or from its own catch-up at shutdown, before Close 3001.
+    await nodeB.stop(scaled(10_000))
+    await until('jon closed', () => jon.closes.length > 0)
+    t.equal(jon.closes[0]?.code, 3001, 'GOING_AWAY')
+    t.same(jon.got.get('ij'), [1], 'the Deliver came before the Close')
+    await redis.restart()
+    await ivy.client.close()
+  },
+)

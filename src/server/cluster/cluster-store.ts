@@ -188,6 +188,21 @@ export class ClusterStore extends ThreadStore {
     this.opts.logger.info({ node: this.nodeId, logPosition: head }, 'cluster node started')
   }
 
+  /** Apply the commit log up to its head now (graceful shutdown), waiting at most `timeoutMs`. */
+  async catchUp(timeoutMs = 2000): Promise<void> {
+    const end = Date.now() + timeoutMs
+    let head: number
+    try {
+      head = await this.reader.head()
+    } catch {
+      return // PostgreSQL away: nothing more can be read
+    }
+    while (this.follower.applied < head && Date.now() < end) {
+      this.follower.repair()
+      await new Promise((r) => setTimeout(r, 10))
+    }
+  }
+
   /** The server's hub: committed traffic reaches it from the follower. */
   attachHub(hub: Hub): void {
     this.hub = hub

@@ -15,6 +15,12 @@ export interface Store {
    * publishing to it.
    */
   attachHub?(hub: import('../hub.js').Hub): void
+  /**
+   * Graceful shutdown, before Close 3001: hand the hub everything committed
+   * so far, elsewhere too (cluster mode: follow the commit log up to its
+   * head), so that live Delivers of it go out first. [ERR-6]
+   */
+  catchUp?(): Promise<void>
   /** Run one operation; resolves after the commit that holds it. [ACK-1] Rejects on backend failure. */
   run<O extends StoreOp>(op: O): Promise<ResultOf<O>>
   /** Resolves once every operation submitted so far has completed. */
