@@ -30,7 +30,8 @@
 //   --live-senders 10000 --live-rate 5000 --heartbeat-ms 5000 (idle rows' and
 //   storm's default heartbeat; the spec default is 30000) --idle-ms 15000
 //   --per-child 5000 --only idle,storm,live,durable --no-aedes
-//   --cpu-prof DIR (imwire server) --node-arg FLAG --imwire-cli PATH
+//   --cpu-prof DIR (imwire server) --heap-snapshot (imwire server, end of each
+//   idle window, into the checkout) --node-arg FLAG --imwire-cli PATH
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import net from 'node:net'
@@ -62,6 +63,8 @@ interface Args {
   aedes: boolean
   nodeArgs: string[]
   imwireCli: string
+  /** Heap snapshot of the imwire server at the end of each idle window (--heap-snapshot). */
+  heapSnapshot: boolean
 }
 
 function parseArgs(argv: string[]): Args {
@@ -79,6 +82,7 @@ function parseArgs(argv: string[]): Args {
     aedes: true,
     nodeArgs: [],
     imwireCli: path.join(ROOT, 'dist/src/cli/main.js'),
+    heapSnapshot: false,
   }
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i]
@@ -94,7 +98,10 @@ function parseArgs(argv: string[]): Args {
     else if (v === '--no-aedes') a.aedes = false
     else if (v === '--cpu-prof') a.nodeArgs.push('--cpu-prof', '--cpu-prof-dir', path.resolve(argv[++i] ?? 'prof'))
     else if (v === '--node-arg') a.nodeArgs.push(argv[++i] ?? '')
-    else if (v === '--imwire-cli') a.imwireCli = path.resolve(argv[++i] ?? '')
+    else if (v === '--heap-snapshot') {
+      a.heapSnapshot = true
+      a.nodeArgs.push('--heapsnapshot-signal=SIGUSR2')
+    } else if (v === '--imwire-cli') a.imwireCli = path.resolve(argv[++i] ?? '')
   }
   return a
 }
@@ -315,23 +322,37 @@ async function idleRow(
     const s0 = cpuMsOf(pid)
     const g0 = genCpuMs(f)
     const t0 = performance.now()
-    let peak = server.rss()
+    // RSS moves with each collection; the median of the window's samples is steadier than one reading.
+    const rss: number[] = []
     while (performance.now() - t0 < args.idleMs) {
       await sleep(500)
-      peak = Math.max(peak, server.rss())
+      rss.push(server.rss())
     }
     const dt = performance.now() - t0
     const srv = cpuMsOf(pid) - s0
     const gen = genCpuMs(f) - g0
-    const after = server.rss()
-    const stillOpen = (await Promise.all(f.gens.map((g) => g.request<{ open: number }>({ cmd: 'stats' })))).reduce(
-      (s, r) => s + r.open,
-      0,
+    rss.sort((a, b) => a - b)
+    const after = rss[rss.length >> 1] as number
+    if (args.heapSnapshot && name === 'imwire') {
+      // --heapsnapshot-signal: the server writes Heap.*.heapsnapshot into its cwd (this checkout).
+      server.proc.kill('SIGUSR2')
+      await sleep(30_000)
+    }
+    const st = await Promise.all(
+      f.gens.map((g) => g.request<{ open: number; codes: Record<string, number> }>({ cmd: 'stats' })),
     )
+    const stillOpen = st.reduce((s, r) => s + r.open, 0)
+    const codes: Record<string, number> = {}
+    for (const r of st) for (const [k, v] of Object.entries(r.codes)) codes[k] = (codes[k] ?? 0) + v
     const notes: string[] = [`RSS ${mib(before)} -> ${mib(after)} MiB`]
     if (doesNotFit(asked, size) !== '') notes.push(doesNotFit(asked, size))
     if (c.failed > 0) notes.push(`${c.failed} failed to connect (${c.errors.join('; ')})`)
-    if (stillOpen < c.ok) notes.push(`${c.ok - stillOpen} closed during the idle window`)
+    if (stillOpen < c.ok)
+      notes.push(
+        `${c.ok - stillOpen} closed during the idle window (${Object.entries(codes)
+          .map(([k, v]) => `${v}x ${k}`)
+          .join(', ')})`,
+      )
     rows.push({
       server: name,
       test: `idle, heartbeat ${args.heartbeatMs / 1000} s`,

@@ -85,9 +85,8 @@ function watch(slot: Slot, p: Peer): void {
 
 /** A connection ended: during a storm, reconnect by the policy. */
 function lost(slot: Slot, p: RawImwirePeer): void {
-  if (slot.peer !== p) return
+  if (slot.peer !== p || policy === null) return // outside a storm the closed peer stays, with its close code
   slot.peer = null
-  if (policy === null) return
   schedule(slot, p.closeRetryAfterMs)
 }
 
@@ -161,6 +160,9 @@ async function connect(c: Extract<ScaleCommand, { cmd: 'connect' }>): Promise<un
       conv: null,
     })
   }
+  // In the shared list before connecting: the first connections must ping
+  // while the last ones are still being opened.
+  slots.push(...fresh)
   const errors = new Map<string, number>()
   await pooled(fresh, c.concurrency, async (s) => {
     try {
@@ -174,15 +176,21 @@ async function connect(c: Extract<ScaleCommand, { cmd: 'connect' }>): Promise<un
       errors.set(m, (errors.get(m) ?? 0) + 1)
     }
   })
-  slots.push(...fresh)
   return { ok: c.count - failed, failed, ms: Date.now() - t0, errors: [...errors.entries()] }
 }
 
 function stats(): unknown {
   const u = process.cpuUsage()
   let open = 0
-  for (const s of slots) if (s.peer !== null && !s.peer.closed) open++
-  return { cpuMs: (u.user + u.system) / 1000, rss: process.memoryUsage().rss, open, slots: slots.length }
+  const codes: Record<string, number> = {}
+  for (const s of slots) {
+    if (s.peer !== null && !s.peer.closed) open++
+    else if (s.peer instanceof RawImwirePeer) {
+      const k = `${s.kind}:${s.peer.closeCode}`
+      codes[k] = (codes[k] ?? 0) + 1
+    }
+  }
+  return { cpuMs: (u.user + u.system) / 1000, rss: process.memoryUsage().rss, open, slots: slots.length, codes }
 }
 
 /** The first `count` imwire slots each open a group and keep one Send in flight until their connection ends. */
@@ -370,5 +378,7 @@ process.on('message', (m: ScaleCommand) => {
   )
 })
 
+// The parent went away (killed or failed): do not linger holding connections.
+process.on('disconnect', () => process.exit(0))
 startHeartbeats()
 reply({ ready: true })
