@@ -333,17 +333,18 @@ async function idleRow(
     const gen = genCpuMs(f) - g0
     rss.sort((a, b) => a - b)
     const after = rss[rss.length >> 1] as number
-    if (args.heapSnapshot && name === 'imwire') {
-      // --heapsnapshot-signal: the server writes Heap.*.heapsnapshot into its cwd (this checkout).
-      server.proc.kill('SIGUSR2')
-      await sleep(30_000)
-    }
     const st = await Promise.all(
       f.gens.map((g) => g.request<{ open: number; codes: Record<string, number> }>({ cmd: 'stats' })),
     )
     const stillOpen = st.reduce((s, r) => s + r.open, 0)
     const codes: Record<string, number> = {}
     for (const r of st) for (const [k, v] of Object.entries(r.codes)) codes[k] = (codes[k] ?? 0) + v
+    if (args.heapSnapshot && name === 'imwire') {
+      // After the open count: writing the snapshot stalls the server for seconds
+      // (past 1.5 heartbeats at 5 s). --heapsnapshot-signal: the server writes Heap.*.heapsnapshot into its cwd (this checkout).
+      server.proc.kill('SIGUSR2')
+      await sleep(30_000)
+    }
     const notes: string[] = [`RSS ${mib(before)} -> ${mib(after)} MiB`]
     if (doesNotFit(asked, size) !== '') notes.push(doesNotFit(asked, size))
     if (c.failed > 0) notes.push(`${c.failed} failed to connect (${c.errors.join('; ')})`)
