@@ -458,7 +458,8 @@ async function stormRow(
 
 async function liveRow(args: Args, fit: number, rows: Row[]): Promise<void> {
   const size = Math.min(args.live, fit)
-  const senders = Math.min(args.liveSenders, Math.floor(size / 2))
+  // The asked share of senders (10k of 100k) kept when fewer connections fit.
+  const senders = Math.min(Math.round((args.liveSenders * size) / args.live), Math.floor(size / 2))
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'imwire-live-'))
   const server = await spawnImwire(args, { dataDir, heartbeatMs: 30_000 })
   const pid = server.proc.pid as number
