@@ -30,6 +30,7 @@
 //   --live-senders 10000 --live-rate 5000 --heartbeat-ms 5000 (idle rows' and
 //   storm's default heartbeat; the spec default is 30000) --idle-ms 15000
 //   --per-child 5000 --only idle,storm,live,durable --no-aedes
+//   --server-arg 'OPTS' (extra imwire serve options, e.g. '--max-handshakes 1000')
 //   --cpu-prof DIR (imwire server) --heap-snapshot (imwire server, end of each
 //   idle window, into the checkout) --node-arg FLAG --imwire-cli PATH
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
@@ -63,6 +64,8 @@ interface Args {
   aedes: boolean
   nodeArgs: string[]
   imwireCli: string
+  /** Extra `imwire serve` options (--server-arg, repeatable), e.g. --max-handshakes 1000. */
+  serverArgs: string[]
   /** Heap snapshot of the imwire server at the end of each idle window (--heap-snapshot). */
   heapSnapshot: boolean
 }
@@ -83,6 +86,7 @@ function parseArgs(argv: string[]): Args {
     nodeArgs: [],
     imwireCli: path.join(ROOT, 'dist/src/cli/main.js'),
     heapSnapshot: false,
+    serverArgs: [],
   }
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i]
@@ -98,6 +102,7 @@ function parseArgs(argv: string[]): Args {
     else if (v === '--no-aedes') a.aedes = false
     else if (v === '--cpu-prof') a.nodeArgs.push('--cpu-prof', '--cpu-prof-dir', path.resolve(argv[++i] ?? 'prof'))
     else if (v === '--node-arg') a.nodeArgs.push(argv[++i] ?? '')
+    else if (v === '--server-arg') a.serverArgs.push(...(argv[++i] ?? '').split(' '))
     else if (v === '--heap-snapshot') {
       a.heapSnapshot = true
       a.nodeArgs.push('--heapsnapshot-signal=SIGUSR2')
@@ -252,6 +257,7 @@ function spawnImwire(
     String(opts.heartbeatMs),
     '--log-level',
     'warn',
+    ...args.serverArgs,
   ])
   return spawnServer(cmd, argv, { want: ['tcp', 'ws'], timeoutMs: 60_000 })
 }
@@ -396,7 +402,9 @@ async function stormRow(
       f.gens.map((g) => g.request({ cmd: 'senders', count: Math.ceil(senders / f.gens.length), body: 64 })),
     )
     await sleep(1000)
-    await Promise.all(f.gens.map((g) => g.request({ cmd: 'storm', policy })))
+    const inStorm = (
+      await Promise.all(f.gens.map((g) => g.request<{ inStorm: number }>({ cmd: 'storm', policy })))
+    ).reduce((s, r) => s + r.inStorm, 0)
     const t0 = Date.now()
     await server.stop(30_000)
     const stoppedMs = Date.now() - t0
@@ -411,7 +419,7 @@ async function stormRow(
       await sleep(250)
       peak = Math.max(peak, server.rss())
       const st = await Promise.all(f.gens.map((g) => g.request<{ open: number }>({ cmd: 'stats' })))
-      if (st.reduce((s, r) => s + r.open, 0) >= c.ok || Date.now() > deadline) break
+      if (st.reduce((s, r) => s + r.open, 0) >= inStorm || Date.now() > deadline) break
     }
     const wall = Date.now() - t0
     const srvCpu = cpuMsOf(pid) - s0
@@ -423,7 +431,13 @@ async function stormRow(
           acked: number
           missing: number
           backs: number[]
-          storm: { refused: number; tryLater: number; otherClose: number; attempts: number }
+          storm: {
+            refused: number
+            tryLater: number
+            otherClose: number
+            attempts: number
+            codes: Record<string, number>
+          }
         }>({ cmd: 'verify' }),
       ),
     )
@@ -434,17 +448,22 @@ async function stormRow(
     const sum = (k: 'refused' | 'tryLater' | 'otherClose' | 'attempts') => v.reduce((s, r) => s + r.storm[k], 0)
     const sec = (ms: number) => (Number.isFinite(ms) ? `${(ms / 1000).toFixed(1)} s` : 'never')
     const acked = v.reduce((s, r) => s + r.acked, 0)
+    const other: Record<string, number> = {}
+    for (const r of v) for (const [k, n] of Object.entries(r.storm.codes)) other[k] = (other[k] ?? 0) + n
+    const otherNote = Object.entries(other)
+      .map(([k, n]) => `${n}x ${k === '0' ? 'reset before a Close' : k}`)
+      .join(', ')
     const missing = v.reduce((s, r) => s + r.missing, 0)
     rows.push({
       server: 'imwire',
       test: `reconnect storm, ${policy === 'jitter' ? 'jittered backoff [RTY-3]' : 'all immediately'}`,
-      conns: c.ok.toLocaleString('en-US'),
+      conns: inStorm.toLocaleString('en-US'),
       'srv CPU': `${((100 * srvCpu) / wall).toFixed(0)}%`,
       'gen cpu': `${((100 * genCpu) / wall).toFixed(0)}%`,
       notes:
         `back past Welcome 50% ${sec(pct(backs, 50))}, 99% ${sec(pct(backs, 99))}, 100% ${sec(pct(backs, 100))} after SIGTERM ` +
         `(old server gone ${sec(stoppedMs)}, new listening ${sec(upMs)}); attempts ${sum('attempts')}: ` +
-        `${sum('refused')} refused (ECONNREFUSED), ${sum('tryLater')} closed 3006, ${sum('otherClose')} other; ` +
+        `${sum('refused')} refused (ECONNREFUSED), ${sum('tryLater')} closed 3006, ${sum('otherClose')} other${otherNote === '' ? '' : ` (${otherNote})`}; ` +
         `peak RSS ${mib(peak)} MiB; acked before SIGTERM ${acked} by ${v.reduce((s, r) => s + r.checked, 0)} senders, ` +
         `missing after restart ${missing}${doesNotFit(asked, size) === '' ? '' : `; ${doesNotFit(asked, size)}`}`,
     })

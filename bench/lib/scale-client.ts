@@ -52,13 +52,15 @@ interface Slot {
   /** Sends acked before the restart (storm senders), and their conversation. */
   acked: number
   conv: string | null
+  /** Open when the storm began (its return is timed). */
+  inStorm: boolean
 }
 
 const BODY = new Uint8Array(64).fill(0x62)
 let cfg: Extract<ScaleCommand, { cmd: 'connect' }> | null = null
 const slots: Slot[] = []
 let policy: 'jitter' | 'immediate' | null = null
-const storm = { refused: 0, tryLater: 0, otherClose: 0, attempts: 0 }
+const storm = { refused: 0, tryLater: 0, otherClose: 0, attempts: 0, codes: {} as Record<string, number> }
 
 const reply = (m: unknown): void => {
   process.send?.(m)
@@ -117,7 +119,11 @@ async function reconnect(slot: Slot): Promise<void> {
     const code = p?.closeCode ?? 0
     if (p === null) storm.refused++
     else if (code === 3006) storm.tryLater++
-    else storm.otherClose++
+    else {
+      storm.otherClose++
+      const k = String(code)
+      storm.codes[k] = (storm.codes[k] ?? 0) + 1
+    }
     p?.close()
     slot.failures++
     schedule(slot, code === 3006 ? (p?.closeRetryAfterMs ?? 0) : 0)
@@ -158,6 +164,7 @@ async function connect(c: Extract<ScaleCommand, { cmd: 'connect' }>): Promise<un
       backAt: 0,
       acked: 0,
       conv: null,
+      inStorm: false,
     })
   }
   // In the shared list before connecting: the first connections must ping
@@ -355,13 +362,17 @@ process.on('message', (m: ScaleCommand) => {
         return senders(m.count)
       case 'storm':
         policy = m.policy
-        Object.assign(storm, { refused: 0, tryLater: 0, otherClose: 0, attempts: 0 })
-        for (const s of slots) s.backAt = 0
-        return { ok: true }
+        Object.assign(storm, { refused: 0, tryLater: 0, otherClose: 0, attempts: 0, codes: {} })
+        for (const s of slots) {
+          s.backAt = 0
+          // Only connections open when the server goes down count as "back".
+          s.inStorm = s.peer !== null && !s.peer.closed
+        }
+        return { inStorm: slots.filter((s) => s.inStorm).length }
       case 'verify': {
-        const backs = slots.map((s) => s.backAt)
+        const backs = slots.filter((s) => s.inStorm).map((s) => s.backAt)
         policy = null
-        return { ...((await verify()) as object), backs, storm: { ...storm } }
+        return { ...((await verify()) as object), backs, storm: { ...storm, codes: { ...storm.codes } } }
       }
       case 'live':
         return live(m)
