@@ -36,7 +36,7 @@ import { randomBytes } from 'node:crypto'
 import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { makeTestToken } from '../src/client/test-token.js'
 import { type ServerChild, spawnServer } from './lib/child.js'
 import { type Kind, RawImwirePeer } from './lib/imwire-peer.js'
@@ -236,9 +236,9 @@ async function sendAckMatrix(
   open: (kind: Kind, addr: string, n: number, tag: string) => Promise<BenchPeer[]>,
   args: Args,
   rows: Row[],
-  opts: { conns: number[]; paced: boolean } = { conns: [1, 100, 1000], paced: true },
+  opts: { conns: number[]; paced: boolean; kinds?: Kind[] } = { conns: [1, 100, 1000], paced: true },
 ): Promise<void> {
-  for (const kind of ['tcp', 'ws'] as const) {
+  for (const kind of opts.kinds ?? (['tcp', 'ws'] as const)) {
     for (const conns of opts.conns) {
       const windows = [windowFor(conns), 1].filter((w) => wanted(args, `${kind} window ${w} ${conns}`))
       const last = conns === opts.conns[opts.conns.length - 1]
@@ -440,10 +440,51 @@ async function main(): Promise<void> {
     )
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`bench:server failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
-    process.exit(1)
-  },
-)
+/**
+ * The durable send->ack rows (TCP, imwire on SQLite against aedes in memory)
+ * for `conns`, plus the isolated paced row, each group in a fresh server
+ * process exactly as in this benchmark; bench:scale reports them beside its
+ * connection-scale rows.
+ */
+export async function durableRows(conns: number[], measureMs: number): Promise<Row[]> {
+  const args: Args = { ...parseArgs([]), measureMs, match: /^tcp (window (256|32) |paced$)/ }
+  const rows: Row[] = []
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'imwire-bench-'))
+  const spawnImwire: Spawn = () =>
+    spawnServer(
+      process.execPath,
+      [
+        args.imwireCli,
+        'serve',
+        '--tcp',
+        '127.0.0.1:0',
+        '--ws',
+        '127.0.0.1:0',
+        '--data-dir',
+        dataDir,
+        '--token-secret',
+        SECRET,
+      ],
+      { want: ['tcp', 'ws'], env: { ...process.env, IMWIRE_LOG_LEVEL: 'warn' } },
+    )
+  const spawnAedes: Spawn = () =>
+    spawnServer(process.execPath, [...process.execArgv, path.join(ROOT, 'bench/lib/aedes-broker.ts')], {
+      want: ['tcp', 'ws'],
+    })
+  try {
+    await sendAckMatrix('imwire', spawnImwire, imwirePeers, args, rows, { conns, paced: true, kinds: ['tcp'] })
+    await sendAckMatrix('aedes', spawnAedes, mqttPeers, args, rows, { conns, paced: true, kinds: ['tcp'] })
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true })
+  }
+  return rows
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href)
+  main().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      process.stderr.write(`bench:server failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
+      process.exit(1)
+    },
+  )

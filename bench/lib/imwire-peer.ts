@@ -14,6 +14,8 @@ import { batchFrames, deliverAckFrame, deliverSeq, SendWriter, TAG, varintSize, 
 
 export type Kind = 'tcp' | 'ws'
 
+const PING = encodeFrame(create(FrameSchema, { body: { case: 'ping', value: { nonce: 1n } } }))
+
 /** FIFO of send timestamps (µs): the server answers one connection's Sends in order [SND-4]. */
 class TimeFifo {
   private buf = new Float64Array(512)
@@ -60,6 +62,8 @@ export class RawImwirePeer {
   private readonly times = new TimeFifo()
   closed = false
   closeCode = 0
+  /** Close.retry_after_ms of the server's Close, if any. [ERR-14] */
+  closeRetryAfterMs = 0
   errors = 0
   /** Called per SendAck (ok) or Error (not ok) with the send's timestamp. */
   onAnswer: (sentAtUs: number, ok: boolean) => void = () => {}
@@ -86,18 +90,19 @@ export class RawImwirePeer {
     }
   }
 
-  static connect(kind: Kind, address: string): Promise<RawImwirePeer> {
+  /** localAddress binds the client socket to one source address (bench:scale spreads clients over 127.0.0.x). */
+  static connect(kind: Kind, address: string, localAddress?: string): Promise<RawImwirePeer> {
     return new Promise((resolve, reject) => {
       if (kind === 'tcp') {
         const { host, port } = splitHostPort(address)
-        const s = net.connect({ host, port, noDelay: true })
+        const s = net.connect({ host, port, noDelay: true, localAddress })
         s.once('error', reject)
         s.once('connect', () => {
           s.off('error', reject)
           resolve(new RawImwirePeer('tcp', s, null))
         })
       } else {
-        const ws = new WebSocket(address, ['imwire.v1'], { perMessageDeflate: false })
+        const ws = new WebSocket(address, ['imwire.v1'], { perMessageDeflate: false, localAddress })
         ws.binaryType = 'nodebuffer'
         ws.once('error', reject)
         ws.once('open', () => {
@@ -153,15 +158,19 @@ export class RawImwirePeer {
       this.sendFrame(create(FrameSchema, { body: { case: 'pong', value: { nonce: frame.body.value.nonce } } }))
       return
     }
-    if (frame.body.case === 'close') this.closeCode = frame.body.value.code
-    if (this.hot) return
+    if (frame.body.case === 'close') {
+      this.closeCode = frame.body.value.code
+      this.closeRetryAfterMs = frame.body.value.retryAfterMs
+    }
+    // Pongs answer our heartbeat Pings (see ping()); nobody waits for them.
+    if (this.hot || frame.body.case === 'pong') return
     this.setupQueue.push(frame)
     const w = this.setupWaiter
     this.setupWaiter = null
     w?.()
   }
 
-  private async nextSetupFrame(timeoutMs = 30_000): Promise<Frame> {
+  async nextSetupFrame(timeoutMs = 30_000): Promise<Frame> {
     const deadline = Date.now() + timeoutMs
     while (this.setupQueue.length === 0) {
       if (this.closed) throw new Error(`connection closed during setup (code ${this.closeCode})`)
@@ -174,13 +183,17 @@ export class RawImwirePeer {
     return this.setupQueue.shift() as Frame
   }
 
-  /** Hello, then wait for Welcome and ReplayComplete. */
-  async handshake(token: string, deviceId: string): Promise<Welcome> {
+  /**
+   * Hello, then wait for Welcome and ReplayComplete. heartbeatMs 0 asks for
+   * the server's default; the bench:server default (300 s, the spec's
+   * maximum) keeps heartbeats out of its throughput rows.
+   */
+  async handshake(token: string, deviceId: string, heartbeatMs = 300_000): Promise<Welcome> {
     this.sendFrame(
       create(FrameSchema, {
         body: {
           case: 'hello',
-          value: { versions: [1], token, deviceId, heartbeatMs: 300_000, clientName: 'imwire-bench' },
+          value: { versions: [1], token, deviceId, heartbeatMs, clientName: 'imwire-bench' },
         },
       }),
     )
@@ -239,7 +252,13 @@ export class RawImwirePeer {
     this.schedule()
   }
 
-  private sendFrame(f: Frame): void {
+  /** A heartbeat Ping [HB-3]; the server's Pong is dropped on arrival. */
+  ping(): void {
+    this.queuedOther.push(PING)
+    this.schedule()
+  }
+
+  sendFrame(f: Frame): void {
     this.queuedOther.push(encodeFrame(f))
     this.schedule()
   }

@@ -11,6 +11,8 @@ import { WebSocket } from 'ws'
 import { splitHostPort } from './child.js'
 import type { Kind } from './imwire-peer.js'
 
+const PINGREQ = Buffer.from([0xc0, 0x00])
+
 export class RawMqttPeer {
   private readonly socket: net.Socket | null
   private readonly ws: WebSocket | null
@@ -39,18 +41,19 @@ export class RawMqttPeer {
     ws?.on('close', () => this.gone())
   }
 
-  static connect(kind: Kind, address: string): Promise<RawMqttPeer> {
+  /** localAddress binds the client socket to one source address (bench:scale). */
+  static connect(kind: Kind, address: string, localAddress?: string): Promise<RawMqttPeer> {
     return new Promise((resolve, reject) => {
       if (kind === 'tcp') {
         const { host, port } = splitHostPort(address)
-        const s = net.connect({ host, port, noDelay: true })
+        const s = net.connect({ host, port, noDelay: true, localAddress })
         s.once('error', reject)
         s.once('connect', () => {
           s.off('error', reject)
           resolve(new RawMqttPeer(s, null))
         })
       } else {
-        const ws = new WebSocket(address, ['mqtt'], { perMessageDeflate: false })
+        const ws = new WebSocket(address, ['mqtt'], { perMessageDeflate: false, localAddress })
         ws.binaryType = 'nodebuffer'
         ws.once('error', reject)
         ws.once('open', () => {
@@ -66,7 +69,8 @@ export class RawMqttPeer {
     this.connackWaiter?.(false)
   }
 
-  async handshake(clientId: string): Promise<void> {
+  /** keepaliveS 0: no keepalive (bench:server); bench:scale asks for one and calls ping(). */
+  async handshake(clientId: string, keepaliveS = 0): Promise<void> {
     const ok = new Promise<boolean>((r) => {
       this.connackWaiter = r
     })
@@ -77,10 +81,15 @@ export class RawMqttPeer {
         protocolVersion: 4,
         clientId,
         clean: true,
-        keepalive: 0,
+        keepalive: keepaliveS,
       }),
     )
     if (!(await ok)) throw new Error('MQTT connect refused')
+  }
+
+  /** PINGREQ; aedes answers PINGRESP, which onData skips. */
+  ping(): void {
+    if (!this.closed) this.write(PINGREQ)
   }
 
   startSending(topic: string, payload: Uint8Array): void {

@@ -22,6 +22,11 @@ export class Samples {
     return this.n
   }
 
+  /** The samples, sorted (a copy). */
+  sorted(): Float64Array {
+    return this.buf.slice(0, this.n).sort()
+  }
+
   /** p in [0, 100]; nearest-rank on the sorted samples. */
   percentiles(ps: number[]): number[] {
     if (this.n === 0) return ps.map(() => Number.NaN)
