@@ -48,6 +48,27 @@ import { runFanout } from './server-fanout.js'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const SECRET = 'bench-secret'
+
+/** The imwire server under test, on ephemeral TCP and WebSocket ports, over a SQLite data directory. */
+function spawnImwireServer(cli: string, dataDir: string, nodeArgs: string[] = []): Promise<ServerChild> {
+  return spawnServer(
+    process.execPath,
+    [
+      ...nodeArgs,
+      cli,
+      'serve',
+      '--tcp',
+      '127.0.0.1:0',
+      '--ws',
+      '127.0.0.1:0',
+      '--data-dir',
+      dataDir,
+      '--token-secret',
+      SECRET,
+    ],
+    { want: ['tcp', 'ws'], env: { ...process.env, IMWIRE_LOG_LEVEL: 'warn' } },
+  )
+}
 const BODY = new Uint8Array(64).fill(0x61)
 
 interface Args {
@@ -328,23 +349,7 @@ async function benchImwire(args: Args, rows: Row[]): Promise<void> {
   // grows across the run as it would in service; the process state is fresh.
   const spawn: Spawn = async () => {
     serverStartedAt = Date.now()
-    const server = await spawnServer(
-      process.execPath,
-      [
-        ...nodeArgs,
-        args.imwireCli,
-        'serve',
-        '--tcp',
-        '127.0.0.1:0',
-        '--ws',
-        '127.0.0.1:0',
-        '--data-dir',
-        dataDir,
-        '--token-secret',
-        SECRET,
-      ],
-      { want: ['tcp', 'ws'], env: { ...process.env, IMWIRE_LOG_LEVEL: 'warn' } },
-    )
+    const server = await spawnImwireServer(args.imwireCli, dataDir, nodeArgs)
     process.stderr.write(`imwire server pid ${server.proc.pid}, data dir ${dataDir}\n`)
     log.push(`=== imwire server pid ${server.proc.pid}`)
     void server.exited.then(() => log.push(...server.output))
@@ -450,23 +455,7 @@ export async function durableRows(conns: number[], measureMs: number): Promise<R
   const args: Args = { ...parseArgs([]), measureMs, match: /^tcp (window (256|32) |paced$)/ }
   const rows: Row[] = []
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'imwire-bench-'))
-  const spawnImwire: Spawn = () =>
-    spawnServer(
-      process.execPath,
-      [
-        args.imwireCli,
-        'serve',
-        '--tcp',
-        '127.0.0.1:0',
-        '--ws',
-        '127.0.0.1:0',
-        '--data-dir',
-        dataDir,
-        '--token-secret',
-        SECRET,
-      ],
-      { want: ['tcp', 'ws'], env: { ...process.env, IMWIRE_LOG_LEVEL: 'warn' } },
-    )
+  const spawnImwire: Spawn = () => spawnImwireServer(args.imwireCli, dataDir)
   const spawnAedes: Spawn = () =>
     spawnServer(process.execPath, [...process.execArgv, path.join(ROOT, 'bench/lib/aedes-broker.ts')], {
       want: ['tcp', 'ws'],

@@ -159,25 +159,25 @@ export class SessionDriver implements HubMember {
 
   private runStore(id: number, op: StoreOp): void {
     this.storeInflight++
-    const settled = () => {
-      this.storeInflight--
-      if (this.storeInflight === 0 && this.heldClose !== null) {
-        const e = this.heldClose
-        this.heldClose = null
-        this.close(e)
-      }
-    }
     this.ctx.runStore(op).then(
       (result) => {
         this.step({ type: 'storeResult', id, result })
-        settled()
+        this.storeSettled()
       },
       (err: Error) => {
         this.ctx.logger.error({ err, op: op.op }, 'store operation failed')
         this.step({ type: 'storeFailed', id, message: err.message })
-        settled()
+        this.storeSettled()
       },
     )
+  }
+
+  /** One store operation answered: a Close held for it goes out once none is left. [ERR-15] */
+  private storeSettled(): void {
+    if (--this.storeInflight > 0 || this.heldClose === null) return
+    const e = this.heldClose
+    this.heldClose = null
+    this.close(e)
   }
 
   private setTimer(at: number): void {

@@ -188,8 +188,10 @@ export class Deliveries {
     this.pump()
   }
 
+  /** Cluster mode only (coveredUpTo > 0): committed at or below the snapshot's log position. */
   private coveredBySnapshot(item: LiveItem): boolean {
-    return ((item.live?.logPos ?? item.notice?.logPos) as number) <= this.coveredUpTo
+    const pos = item.live?.logPos ?? item.notice?.logPos
+    return pos !== undefined && pos <= this.coveredUpTo
   }
 
   private forget(conversationId: string): void {
@@ -223,7 +225,7 @@ export class Deliveries {
     if (!this.live && !this.pumpReplay()) return
     while (this.head < this.queue.length) {
       const item = this.queue[this.head] as LiveItem
-      if ((item.live?.logPos ?? item.notice?.logPos ?? 0) > 0 && this.coveredBySnapshot(item)) {
+      if (this.coveredUpTo > 0 && this.coveredBySnapshot(item)) {
         this.head++
         if (item.live !== undefined) this.queuedMessages--
         continue
