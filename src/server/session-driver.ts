@@ -91,7 +91,10 @@ export class SessionDriver implements HubMember {
           this.conn.sendEncoded(e.bytes)
           break
         case 'close':
-          if (this.storeInflight > 0 && this.waitsForEarlierFrames(e.code)) this.heldClose = e
+          if (this.storeInflight > 0 && this.waitsForEarlierFrames(e.code)) {
+            this.heldClose = e
+            this.conn.holdClose()
+          }
           else this.close(e)
           break
         case 'end':

@@ -209,8 +209,14 @@ export abstract class Connection extends EventEmitter<ConnectionEvents> {
     if (this.readBroken || this.ended) return
     this.readBroken = true
     this.emit('codecError', err)
-    if (!this.closing) this.close(err.closeCode, err.code)
+    if (!this.closing && !this.closeHeld) this.close(err.closeCode, err.code)
   }
+
+  /** The owner will close later (its Close waits for earlier frames' effects [ERR-15]). */
+  holdClose(): void {
+    this.closeHeld = true
+  }
+  private closeHeld = false
 
   /** Adapters call this exactly when the underlying transport is gone. */
   protected transportClosed(info: Omit<CloseInfo, 'local'>): void {
