@@ -16,6 +16,8 @@ import type { Close, Error, Ping, Pong } from "./control_pb.js";
 import { file_imwire_v1_control } from "./control_pb.js";
 import type { Hello, Welcome } from "./handshake_pb.js";
 import { file_imwire_v1_handshake } from "./handshake_pb.js";
+import type { InboxPage, InboxRequest, MarkRead, MarkReadResult, PeerRead, ReadCountRequest, ReadCountResult, ReadUpdated, SyncPage, SyncRequest } from "./inbox_pb.js";
+import { file_imwire_v1_inbox } from "./inbox_pb.js";
 import type { Deliver, DeliverAck, ReplayComplete, Send, SendAck } from "./messaging_pb.js";
 import { file_imwire_v1_messaging } from "./messaging_pb.js";
 import type { Message } from "@bufbuild/protobuf";
@@ -24,7 +26,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file imwire/v1/frame.proto.
  */
 export const file_imwire_v1_frame: GenFile = /*@__PURE__*/
-  fileDesc("ChVpbXdpcmUvdjEvZnJhbWUucHJvdG8SCWltd2lyZS52MSKOCAoFRnJhbWUSIQoFaGVsbG8YASABKAsyEC5pbXdpcmUudjEuSGVsbG9IABIlCgd3ZWxjb21lGAIgASgLMhIuaW13aXJlLnYxLldlbGNvbWVIABIfCgRzZW5kGAMgASgLMg8uaW13aXJlLnYxLlNlbmRIABImCghzZW5kX2FjaxgEIAEoCzISLmltd2lyZS52MS5TZW5kQWNrSAASJQoHZGVsaXZlchgFIAEoCzISLmltd2lyZS52MS5EZWxpdmVySAASLAoLZGVsaXZlcl9hY2sYBiABKAsyFS5pbXdpcmUudjEuRGVsaXZlckFja0gAEiEKBWJhdGNoGAcgASgLMhAuaW13aXJlLnYxLkJhdGNoSAASHwoEcGluZxgIIAEoCzIPLmltd2lyZS52MS5QaW5nSAASHwoEcG9uZxgJIAEoCzIPLmltd2lyZS52MS5Qb25nSAASIQoFZXJyb3IYCiABKAsyEC5pbXdpcmUudjEuRXJyb3JIABIhCgVjbG9zZRgLIAEoCzIQLmltd2lyZS52MS5DbG9zZUgAEj4KFGNvbnZlcnNhdGlvbl91cGRhdGVkGAwgASgLMh4uaW13aXJlLnYxLkNvbnZlcnNhdGlvblVwZGF0ZWRIABI0Cg9yZXBsYXlfY29tcGxldGUYDSABKAsyGS5pbXdpcmUudjEuUmVwbGF5Q29tcGxldGVIABI0Cg9oaXN0b3J5X3JlcXVlc3QYECABKAsyGS5pbXdpcmUudjEuSGlzdG9yeVJlcXVlc3RIABIuCgxoaXN0b3J5X3BhZ2UYESABKAsyFi5pbXdpcmUudjEuSGlzdG9yeVBhZ2VIABI6ChJsaXN0X2NvbnZlcnNhdGlvbnMYEiABKAsyHC5pbXdpcmUudjEuTGlzdENvbnZlcnNhdGlvbnNIABI4ChFjb252ZXJzYXRpb25fbGlzdBgTIAEoCzIbLmltd2lyZS52MS5Db252ZXJzYXRpb25MaXN0SAASPAoTY3JlYXRlX2NvbnZlcnNhdGlvbhgUIAEoCzIdLmltd2lyZS52MS5DcmVhdGVDb252ZXJzYXRpb25IABIsCgthZGRfbWVtYmVycxgVIAEoCzIVLmltd2lyZS52MS5BZGRNZW1iZXJzSAASMgoOcmVtb3ZlX21lbWJlcnMYFiABKAsyGC5pbXdpcmUudjEuUmVtb3ZlTWVtYmVyc0gAEjoKEmxlYXZlX2NvbnZlcnNhdGlvbhgXIAEoCzIcLmltd2lyZS52MS5MZWF2ZUNvbnZlcnNhdGlvbkgAEjwKE2NvbnZlcnNhdGlvbl9yZXN1bHQYGCABKAsyHS5pbXdpcmUudjEuQ29udmVyc2F0aW9uUmVzdWx0SABCBgoEYm9keSJqCgVCYXRjaBIkCgVjb2RlYxgBIAEoDjIVLmltd2lyZS52MS5CYXRjaENvZGVjEg0KBWNvdW50GAIgASgNEhsKE3VuY29tcHJlc3NlZF9sZW5ndGgYAyABKA0SDwoHcGF5bG9hZBgEIAEoDCpaCgpCYXRjaENvZGVjEhsKF0JBVENIX0NPREVDX1VOU1BFQ0lGSUVEEAASFAoQQkFUQ0hfQ09ERUNfTk9ORRABEhkKFUJBVENIX0NPREVDX0xaNF9CTE9DSxACYgZwcm90bzM", [file_imwire_v1_conversation, file_imwire_v1_control, file_imwire_v1_handshake, file_imwire_v1_messaging]);
+  fileDesc("ChVpbXdpcmUvdjEvZnJhbWUucHJvdG8SCWltd2lyZS52MSL1CwoFRnJhbWUSIQoFaGVsbG8YASABKAsyEC5pbXdpcmUudjEuSGVsbG9IABIlCgd3ZWxjb21lGAIgASgLMhIuaW13aXJlLnYxLldlbGNvbWVIABIfCgRzZW5kGAMgASgLMg8uaW13aXJlLnYxLlNlbmRIABImCghzZW5kX2FjaxgEIAEoCzISLmltd2lyZS52MS5TZW5kQWNrSAASJQoHZGVsaXZlchgFIAEoCzISLmltd2lyZS52MS5EZWxpdmVySAASLAoLZGVsaXZlcl9hY2sYBiABKAsyFS5pbXdpcmUudjEuRGVsaXZlckFja0gAEiEKBWJhdGNoGAcgASgLMhAuaW13aXJlLnYxLkJhdGNoSAASHwoEcGluZxgIIAEoCzIPLmltd2lyZS52MS5QaW5nSAASHwoEcG9uZxgJIAEoCzIPLmltd2lyZS52MS5Qb25nSAASIQoFZXJyb3IYCiABKAsyEC5pbXdpcmUudjEuRXJyb3JIABIhCgVjbG9zZRgLIAEoCzIQLmltd2lyZS52MS5DbG9zZUgAEj4KFGNvbnZlcnNhdGlvbl91cGRhdGVkGAwgASgLMh4uaW13aXJlLnYxLkNvbnZlcnNhdGlvblVwZGF0ZWRIABI0Cg9yZXBsYXlfY29tcGxldGUYDSABKAsyGS5pbXdpcmUudjEuUmVwbGF5Q29tcGxldGVIABI0Cg9oaXN0b3J5X3JlcXVlc3QYECABKAsyGS5pbXdpcmUudjEuSGlzdG9yeVJlcXVlc3RIABIuCgxoaXN0b3J5X3BhZ2UYESABKAsyFi5pbXdpcmUudjEuSGlzdG9yeVBhZ2VIABI6ChJsaXN0X2NvbnZlcnNhdGlvbnMYEiABKAsyHC5pbXdpcmUudjEuTGlzdENvbnZlcnNhdGlvbnNIABI4ChFjb252ZXJzYXRpb25fbGlzdBgTIAEoCzIbLmltd2lyZS52MS5Db252ZXJzYXRpb25MaXN0SAASPAoTY3JlYXRlX2NvbnZlcnNhdGlvbhgUIAEoCzIdLmltd2lyZS52MS5DcmVhdGVDb252ZXJzYXRpb25IABIsCgthZGRfbWVtYmVycxgVIAEoCzIVLmltd2lyZS52MS5BZGRNZW1iZXJzSAASMgoOcmVtb3ZlX21lbWJlcnMYFiABKAsyGC5pbXdpcmUudjEuUmVtb3ZlTWVtYmVyc0gAEjoKEmxlYXZlX2NvbnZlcnNhdGlvbhgXIAEoCzIcLmltd2lyZS52MS5MZWF2ZUNvbnZlcnNhdGlvbkgAEjwKE2NvbnZlcnNhdGlvbl9yZXN1bHQYGCABKAsyHS5pbXdpcmUudjEuQ29udmVyc2F0aW9uUmVzdWx0SAASKAoJbWFya19yZWFkGBkgASgLMhMuaW13aXJlLnYxLk1hcmtSZWFkSAASNQoQbWFya19yZWFkX3Jlc3VsdBgaIAEoCzIZLmltd2lyZS52MS5NYXJrUmVhZFJlc3VsdEgAEi4KDHJlYWRfdXBkYXRlZBgbIAEoCzIWLmltd2lyZS52MS5SZWFkVXBkYXRlZEgAEigKCXBlZXJfcmVhZBgcIAEoCzITLmltd2lyZS52MS5QZWVyUmVhZEgAEjkKEnJlYWRfY291bnRfcmVxdWVzdBgdIAEoCzIbLmltd2lyZS52MS5SZWFkQ291bnRSZXF1ZXN0SAASNwoRcmVhZF9jb3VudF9yZXN1bHQYHiABKAsyGi5pbXdpcmUudjEuUmVhZENvdW50UmVzdWx0SAASMAoNaW5ib3hfcmVxdWVzdBgfIAEoCzIXLmltd2lyZS52MS5JbmJveFJlcXVlc3RIABIqCgppbmJveF9wYWdlGCAgASgLMhQuaW13aXJlLnYxLkluYm94UGFnZUgAEi4KDHN5bmNfcmVxdWVzdBghIAEoCzIWLmltd2lyZS52MS5TeW5jUmVxdWVzdEgAEigKCXN5bmNfcGFnZRgiIAEoCzITLmltd2lyZS52MS5TeW5jUGFnZUgAQgYKBGJvZHkiagoFQmF0Y2gSJAoFY29kZWMYASABKA4yFS5pbXdpcmUudjEuQmF0Y2hDb2RlYxINCgVjb3VudBgCIAEoDRIbChN1bmNvbXByZXNzZWRfbGVuZ3RoGAMgASgNEg8KB3BheWxvYWQYBCABKAwqWgoKQmF0Y2hDb2RlYxIbChdCQVRDSF9DT0RFQ19VTlNQRUNJRklFRBAAEhQKEEJBVENIX0NPREVDX05PTkUQARIZChVCQVRDSF9DT0RFQ19MWjRfQkxPQ0sQAmIGcHJvdG8z", [file_imwire_v1_conversation, file_imwire_v1_control, file_imwire_v1_handshake, file_imwire_v1_inbox, file_imwire_v1_messaging]);
 
 /**
  * Frame is the envelope of every imwire message in both directions.
@@ -220,6 +222,88 @@ export type Frame = Message<"imwire.v1.Frame"> & {
      */
     value: ConversationResult;
     case: "conversationResult";
+  } | {
+    /**
+     * Client to server ("read-state"): mark a conversation read up to a seq.
+     *
+     * @generated from field: imwire.v1.MarkRead mark_read = 25;
+     */
+    value: MarkRead;
+    case: "markRead";
+  } | {
+    /**
+     * Server to client ("read-state"): the answer to MarkRead.
+     *
+     * @generated from field: imwire.v1.MarkReadResult mark_read_result = 26;
+     */
+    value: MarkReadResult;
+    case: "markReadResult";
+  } | {
+    /**
+     * Server to client ("read-state"): the user's read position moved on
+     * another device.
+     *
+     * @generated from field: imwire.v1.ReadUpdated read_updated = 27;
+     */
+    value: ReadUpdated;
+    case: "readUpdated";
+  } | {
+    /**
+     * Server to client ("read-state"): the other member of a DIRECT
+     * conversation read up to a seq.
+     *
+     * @generated from field: imwire.v1.PeerRead peer_read = 28;
+     */
+    value: PeerRead;
+    case: "peerRead";
+  } | {
+    /**
+     * Client to server ("read-state"): how many members read up to a seq.
+     *
+     * @generated from field: imwire.v1.ReadCountRequest read_count_request = 29;
+     */
+    value: ReadCountRequest;
+    case: "readCountRequest";
+  } | {
+    /**
+     * Server to client ("read-state"): the answer to ReadCountRequest.
+     *
+     * @generated from field: imwire.v1.ReadCountResult read_count_result = 30;
+     */
+    value: ReadCountResult;
+    case: "readCountResult";
+  } | {
+    /**
+     * Client to server ("inbox"): a page of conversations by latest activity.
+     *
+     * @generated from field: imwire.v1.InboxRequest inbox_request = 31;
+     */
+    value: InboxRequest;
+    case: "inboxRequest";
+  } | {
+    /**
+     * Server to client ("inbox"): the answer to InboxRequest.
+     *
+     * @generated from field: imwire.v1.InboxPage inbox_page = 32;
+     */
+    value: InboxPage;
+    case: "inboxPage";
+  } | {
+    /**
+     * Client to server ("inbox"): what changed since a sync point.
+     *
+     * @generated from field: imwire.v1.SyncRequest sync_request = 33;
+     */
+    value: SyncRequest;
+    case: "syncRequest";
+  } | {
+    /**
+     * Server to client ("inbox"): the answer to SyncRequest.
+     *
+     * @generated from field: imwire.v1.SyncPage sync_page = 34;
+     */
+    value: SyncPage;
+    case: "syncPage";
   } | { case: undefined; value?: undefined };
 };
 

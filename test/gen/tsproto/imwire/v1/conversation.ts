@@ -84,6 +84,16 @@ export interface ConversationInfo {
   ownerUserId: string;
   /** Display title, free-form, may be empty. */
   title: string;
+  /**
+   * The user's read position, shared by its devices ([RD-2]); set only on
+   * a connection that enabled "read-state".
+   */
+  readSeq: bigint;
+  /**
+   * Messages above read_seq not sent by the user ([RD-5]); set only on a
+   * connection that enabled "read-state".
+   */
+  unreadCount: bigint;
 }
 
 /** CreateConversation creates a conversation whose creator is a member. */
@@ -184,6 +194,13 @@ export interface HistoryRequest {
    * history_page_max.
    */
   limit: number;
+  /**
+   * Feature "history-time": when non-zero, the page is anchored at this
+   * server time (ms since the Unix epoch) instead of anchor_seq: FORWARD
+   * reads the messages with server_time_ms at or after it, BACKWARD those
+   * before it ([HIS-10]). Never sent without the feature.
+   */
+  anchorTimeMs: bigint;
 }
 
 /**
@@ -241,6 +258,8 @@ function createBaseConversationInfo(): ConversationInfo {
     memberUserIds: [],
     ownerUserId: "",
     title: "",
+    readSeq: 0n,
+    unreadCount: 0n,
   };
 }
 
@@ -278,6 +297,18 @@ export const ConversationInfo: MessageFns<ConversationInfo> = {
     }
     if (message.title !== "") {
       writer.uint32(66).string(message.title);
+    }
+    if (message.readSeq !== 0n) {
+      if (BigInt.asUintN(64, message.readSeq) !== message.readSeq) {
+        throw new globalThis.Error("value provided for field message.readSeq of type uint64 too large");
+      }
+      writer.uint32(72).uint64(message.readSeq);
+    }
+    if (message.unreadCount !== 0n) {
+      if (BigInt.asUintN(64, message.unreadCount) !== message.unreadCount) {
+        throw new globalThis.Error("value provided for field message.unreadCount of type uint64 too large");
+      }
+      writer.uint32(80).uint64(message.unreadCount);
     }
     return writer;
   },
@@ -357,6 +388,22 @@ export const ConversationInfo: MessageFns<ConversationInfo> = {
             }
 
             message.title = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.readSeq = reader.uint64() as bigint;
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.unreadCount = reader.uint64() as bigint;
             continue;
           }
         }
@@ -812,7 +859,7 @@ export const ConversationUpdated: MessageFns<ConversationUpdated> = {
 };
 
 function createBaseHistoryRequest(): HistoryRequest {
-  return { requestId: 0, conversationId: "", direction: 0, anchorSeq: 0n, limit: 0 };
+  return { requestId: 0, conversationId: "", direction: 0, anchorSeq: 0n, limit: 0, anchorTimeMs: 0n };
 }
 
 export const HistoryRequest: MessageFns<HistoryRequest> = {
@@ -834,6 +881,12 @@ export const HistoryRequest: MessageFns<HistoryRequest> = {
     }
     if (message.limit !== 0) {
       writer.uint32(40).uint32(message.limit);
+    }
+    if (message.anchorTimeMs !== 0n) {
+      if (BigInt.asUintN(64, message.anchorTimeMs) !== message.anchorTimeMs) {
+        throw new globalThis.Error("value provided for field message.anchorTimeMs of type uint64 too large");
+      }
+      writer.uint32(48).uint64(message.anchorTimeMs);
     }
     return writer;
   },
@@ -889,6 +942,14 @@ export const HistoryRequest: MessageFns<HistoryRequest> = {
             }
 
             message.limit = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.anchorTimeMs = reader.uint64() as bigint;
             continue;
           }
         }

@@ -20,6 +20,18 @@ import {
   RemoveMembers,
 } from "./conversation.js";
 import { Hello, Welcome } from "./handshake.js";
+import {
+  InboxPage,
+  InboxRequest,
+  MarkRead,
+  MarkReadResult,
+  PeerRead,
+  ReadCountRequest,
+  ReadCountResult,
+  ReadUpdated,
+  SyncPage,
+  SyncRequest,
+} from "./inbox.js";
 import { Deliver, DeliverAck, ReplayComplete, Send, SendAck } from "./messaging.js";
 
 export const protobufPackage = "imwire.v1";
@@ -143,7 +155,53 @@ export interface Frame {
     | LeaveConversation
     | undefined;
   /** Server to client: the answer to a conversation-changing request. */
-  conversationResult?: ConversationResult | undefined;
+  conversationResult?:
+    | ConversationResult
+    | undefined;
+  /** Client to server ("read-state"): mark a conversation read up to a seq. */
+  markRead?:
+    | MarkRead
+    | undefined;
+  /** Server to client ("read-state"): the answer to MarkRead. */
+  markReadResult?:
+    | MarkReadResult
+    | undefined;
+  /**
+   * Server to client ("read-state"): the user's read position moved on
+   * another device.
+   */
+  readUpdated?:
+    | ReadUpdated
+    | undefined;
+  /**
+   * Server to client ("read-state"): the other member of a DIRECT
+   * conversation read up to a seq.
+   */
+  peerRead?:
+    | PeerRead
+    | undefined;
+  /** Client to server ("read-state"): how many members read up to a seq. */
+  readCountRequest?:
+    | ReadCountRequest
+    | undefined;
+  /** Server to client ("read-state"): the answer to ReadCountRequest. */
+  readCountResult?:
+    | ReadCountResult
+    | undefined;
+  /** Client to server ("inbox"): a page of conversations by latest activity. */
+  inboxRequest?:
+    | InboxRequest
+    | undefined;
+  /** Server to client ("inbox"): the answer to InboxRequest. */
+  inboxPage?:
+    | InboxPage
+    | undefined;
+  /** Client to server ("inbox"): what changed since a sync point. */
+  syncRequest?:
+    | SyncRequest
+    | undefined;
+  /** Server to client ("inbox"): the answer to SyncRequest. */
+  syncPage?: SyncPage | undefined;
 }
 
 /**
@@ -200,6 +258,16 @@ function createBaseFrame(): Frame {
     removeMembers: undefined,
     leaveConversation: undefined,
     conversationResult: undefined,
+    markRead: undefined,
+    markReadResult: undefined,
+    readUpdated: undefined,
+    peerRead: undefined,
+    readCountRequest: undefined,
+    readCountResult: undefined,
+    inboxRequest: undefined,
+    inboxPage: undefined,
+    syncRequest: undefined,
+    syncPage: undefined,
   };
 }
 
@@ -270,6 +338,36 @@ export const Frame: MessageFns<Frame> = {
     }
     if (message.conversationResult !== undefined) {
       ConversationResult.encode(message.conversationResult, writer.uint32(194).fork()).join();
+    }
+    if (message.markRead !== undefined) {
+      MarkRead.encode(message.markRead, writer.uint32(202).fork()).join();
+    }
+    if (message.markReadResult !== undefined) {
+      MarkReadResult.encode(message.markReadResult, writer.uint32(210).fork()).join();
+    }
+    if (message.readUpdated !== undefined) {
+      ReadUpdated.encode(message.readUpdated, writer.uint32(218).fork()).join();
+    }
+    if (message.peerRead !== undefined) {
+      PeerRead.encode(message.peerRead, writer.uint32(226).fork()).join();
+    }
+    if (message.readCountRequest !== undefined) {
+      ReadCountRequest.encode(message.readCountRequest, writer.uint32(234).fork()).join();
+    }
+    if (message.readCountResult !== undefined) {
+      ReadCountResult.encode(message.readCountResult, writer.uint32(242).fork()).join();
+    }
+    if (message.inboxRequest !== undefined) {
+      InboxRequest.encode(message.inboxRequest, writer.uint32(250).fork()).join();
+    }
+    if (message.inboxPage !== undefined) {
+      InboxPage.encode(message.inboxPage, writer.uint32(258).fork()).join();
+    }
+    if (message.syncRequest !== undefined) {
+      SyncRequest.encode(message.syncRequest, writer.uint32(266).fork()).join();
+    }
+    if (message.syncPage !== undefined) {
+      SyncPage.encode(message.syncPage, writer.uint32(274).fork()).join();
     }
     return writer;
   },
@@ -461,6 +559,86 @@ export const Frame: MessageFns<Frame> = {
             }
 
             message.conversationResult = ConversationResult.decode(reader, reader.uint32());
+            continue;
+          }
+          case 25: {
+            if (tag !== 202) {
+              break;
+            }
+
+            message.markRead = MarkRead.decode(reader, reader.uint32());
+            continue;
+          }
+          case 26: {
+            if (tag !== 210) {
+              break;
+            }
+
+            message.markReadResult = MarkReadResult.decode(reader, reader.uint32());
+            continue;
+          }
+          case 27: {
+            if (tag !== 218) {
+              break;
+            }
+
+            message.readUpdated = ReadUpdated.decode(reader, reader.uint32());
+            continue;
+          }
+          case 28: {
+            if (tag !== 226) {
+              break;
+            }
+
+            message.peerRead = PeerRead.decode(reader, reader.uint32());
+            continue;
+          }
+          case 29: {
+            if (tag !== 234) {
+              break;
+            }
+
+            message.readCountRequest = ReadCountRequest.decode(reader, reader.uint32());
+            continue;
+          }
+          case 30: {
+            if (tag !== 242) {
+              break;
+            }
+
+            message.readCountResult = ReadCountResult.decode(reader, reader.uint32());
+            continue;
+          }
+          case 31: {
+            if (tag !== 250) {
+              break;
+            }
+
+            message.inboxRequest = InboxRequest.decode(reader, reader.uint32());
+            continue;
+          }
+          case 32: {
+            if (tag !== 258) {
+              break;
+            }
+
+            message.inboxPage = InboxPage.decode(reader, reader.uint32());
+            continue;
+          }
+          case 33: {
+            if (tag !== 266) {
+              break;
+            }
+
+            message.syncRequest = SyncRequest.decode(reader, reader.uint32());
+            continue;
+          }
+          case 34: {
+            if (tag !== 274) {
+              break;
+            }
+
+            message.syncPage = SyncPage.decode(reader, reader.uint32());
             continue;
           }
         }
