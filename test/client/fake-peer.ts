@@ -4,6 +4,7 @@
 // misbehave on purpose. Like a real server it enables only the features it
 // offers and closes with 3511 on a feature frame that was not enabled [RD-1].
 import { create, type MessageInitShape } from '@bufbuild/protobuf'
+import { FEATURE_OF_BODY, type FrameBodyCase } from '../../src/codec/index.js'
 import { CloseCode, ErrorCode } from '../../src/gen/es/imwire/v1/control_pb.js'
 import { type Frame, FrameSchema } from '../../src/gen/es/imwire/v1/frame_pb.js'
 import type { Hello } from '../../src/gen/es/imwire/v1/handshake_pb.js'
@@ -134,22 +135,9 @@ export class FakePeer {
     }
   }
 
-  private featureOf(kind: Frame['body']['case']): string | null {
-    switch (kind) {
-      case 'markRead':
-      case 'readCountRequest':
-        return 'read-state'
-      case 'inboxRequest':
-      case 'syncRequest':
-        return 'inbox'
-      default:
-        return null
-    }
-  }
-
   private handle(conn: Connection, f: Frame): void {
     const b = f.body
-    const feature = this.featureOf(b.case)
+    const feature = FEATURE_OF_BODY[b.case as FrameBodyCase] ?? null
     const index = this.conns.indexOf(conn)
     const historyTime = b.case === 'historyRequest' && b.value.anchorTimeMs !== 0n ? 'history-time' : null
     const needs = feature ?? historyTime
