@@ -9,7 +9,12 @@
 // fenced by it [RSM-6]), then the conversation rows the group writes, by id
 // (FOR UPDATE: seq assignment is serialised per conversation [ORD-1], and
 // two nodes' sends to one conversation commit in seq order), then the
-// commit-log head, last, held only for the append and the commit.
+// commit-log head, last, held only for the append and the commit. The head
+// row also holds the change counter: a group takes its change numbers in the
+// same UPDATE as its log position, so both are in commit order [INB-4]; a
+// group that reports change numbers (InboxRequest, SyncRequest) takes the
+// head at the end of prepare() instead, still last, and holds it while its
+// operations run (pg-tables.ts, "Change numbers").
 //
 // A group that still fails on a transient conflict (a deadlock through
 // rows created inside it, a unique key taken by a concurrent transaction:
@@ -27,8 +32,17 @@ import { migratePg } from './pg-schema.js'
 import { type GroupKeys, PgTables, pgKey } from './pg-tables.js'
 import type { LogQuery } from './pg-worker.js'
 
-/** Writes: their conversation row is locked before the group runs. */
-const WRITES = new Set(['send', 'ack', 'addMembers', 'removeMembers', 'leave', 'create'])
+/**
+ * Writes: their conversation row is locked before the group runs. MarkRead
+ * too: it moves the user's read row, which the user's own Sends move as
+ * well (own_after_read [RD-5]), and its notices must leave in read-position
+ * order [RD-4]; the conversation lock orders both.
+ */
+const WRITES = new Set(['send', 'ack', 'addMembers', 'removeMembers', 'leave', 'create', 'markRead'])
+/** Operations that may take change numbers. [INB-2] */
+const CHANGES = new Set(['send', 'addMembers', 'removeMembers', 'leave', 'create', 'markRead'])
+/** Operations whose results carry change numbers: the group locks the log head first. [INB-4] */
+const REPORTS_CHANGES = new Set(['inbox', 'sync'])
 
 const TRANSIENT = [/deadlock detected/, /could not serialize/, /duplicate key value violates unique constraint/]
 const MAX_ATTEMPTS = 5
@@ -102,8 +116,13 @@ export class PgRunner implements GroupRunner {
     this.inTx = true
     t.begin()
     const devices: [string, string][] = []
-    const keys: GroupKeys = { lock: [], sendSeqs: [], dedupe: [] }
+    const keys: GroupKeys = { lock: [], sendSeqs: [], dedupe: [], readRows: [], changes: null }
+    let takes = false
+    let reports = false
     for (const { op } of ops) {
+      takes ||= CHANGES.has(op.op)
+      reports ||= REPORTS_CHANGES.has(op.op)
+      if (op.op === 'send' || op.op === 'markRead') keys.readRows.push([op.conversationId, op.userId])
       const dev = deviceOf(op)
       if (dev !== null && (op.op === 'openDevice' || (op as FencedOp).generation !== undefined)) devices.push(dev)
       if (WRITES.has(op.op)) keys.lock.push((op as { conversationId: string }).conversationId)
@@ -113,6 +132,7 @@ export class PgRunner implements GroupRunner {
         if (op.sendSeq !== 0) keys.sendSeqs.push([op.userId, op.deviceId, op.conversationId])
       }
     }
+    if (reports) keys.changes = takes ? 'update' : 'share'
     const generations = t.lockGenerations(devices)
     t.prepare(keys)
     const outcomes: OpOutcome[] = ops.map(({ id, op }) => {
@@ -131,11 +151,10 @@ export class PgRunner implements GroupRunner {
       }
       return { id, result }
     })
-    t.flush()
     const events = eventsOf(outcomes)
-    if (events.length > 0) {
+    const pos = t.flush(events.length > 0)
+    if (pos !== null) {
       const payload = encodeEvents(events)
-      const pos = Number((db.querySync('UPDATE log_head SET pos = pos + 1 RETURNING pos')[0] as { pos: string }).pos)
       db.querySync('INSERT INTO log (pos, payload) VALUES ($1, $2)', [pos, payload])
       this.lastLog = { pos, payload }
     }
