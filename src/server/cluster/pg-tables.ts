@@ -27,13 +27,15 @@
 // the real block in the head UPDATE and writes the conversation and read
 // rows with the provisional numbers mapped (base + k). Nothing in a
 // writing operation's result carries a change number, so nothing provisional
-// leaves the group. A group with an InboxRequest or SyncRequest (which
-// report numbers) takes the head row first, at the end of prepare() (FOR
-// SHARE when nothing in the group can take a number, FOR UPDATE otherwise):
-// from then until its COMMIT no other transaction can commit a change (each
-// must UPDATE the head), so every statement of the group sees every change
-// numbered up to currentChange() and none above it: one snapshot as far as
-// changes go [INB-4].
+// leaves the group. InboxRequest and SyncRequest, which report numbers, run
+// in a REPEATABLE READ snapshot of their own (begin(true), pg-runner.ts) and
+// read currentChange() from the head row in it: the snapshot holds the
+// transaction that set that value, hence every one that took smaller
+// numbers (each committed, and became visible, before the next could take
+// the head row), and none that took larger ones (the head shows the latest
+// committed taker, and a transaction's rows become visible at once). So the
+// page holds every change numbered up to its point and no other [INB-4],
+// without holding any lock.
 //
 // A new message's dedupe key was read by prepare() under the conversation
 // lock, but the same key may be inserted meanwhile by another node into
@@ -118,13 +120,6 @@ export interface GroupKeys {
   dedupe: [string, Uint8Array][]
   /** (conversation, user) read rows its Sends and MarkReads move. [RD-5] */
   readRows: [string, string][]
-  /**
-   * The group reports change numbers (InboxRequest, SyncRequest): lock the
-   * log head at the end of prepare(), 'share' when no operation of the
-   * group can take a number, else 'update'. Null: the head is taken by
-   * flush(), if at all. [INB-4]
-   */
-  changes: 'share' | 'update' | null
 }
 
 export class PgTables implements Tables {
@@ -142,8 +137,10 @@ export class PgTables implements Tables {
   /** Read rows read or written in this group; null: none exists. */
   private readonly readCache = new Map<string, ReadRow | null>()
   private readonly dirtyRead = new Map<string, [string, string]>()
-  /** The head's change number when prepare() locked it, else null (numbers taken are provisional). */
+  /** The group's block starts above this; null until flush() takes it (numbers taken are provisional). */
   private changeBase: number | null = null
+  /** A read-only snapshot (InboxRequest, SyncRequest): currentChange() is the head's value in it. */
+  private snapshot = false
   /** Change numbers taken in this group. */
   private taken = 0
   private readonly dirtySendSeq = new Map<string, [string, string, string, number]>()
@@ -162,7 +159,8 @@ export class PgTables implements Tables {
   }
 
   /** A new group: forget everything (other nodes may have written since). */
-  begin(): void {
+  begin(snapshot = false): void {
+    this.snapshot = snapshot
     for (const m of [this.convs, this.memberCache, this.sendSeqs, this.cursors, this.dedupe, this.fresh]) m.clear()
     this.dirtyConv.clear()
     this.readCache.clear()
@@ -228,11 +226,6 @@ export class PgTables implements Tables {
       )
       for (const r of rows) this.readCache.set(key(r.conv as string, r.uid as string), toReadRow(r))
     }
-    if (k.changes !== null) {
-      // Last in the lock order; see "Change numbers" above. [INB-4]
-      const mode = k.changes === 'share' ? 'SHARE' : 'UPDATE'
-      this.changeBase = Number((this.q(`SELECT change FROM log_head FOR ${mode}`)[0] as Row).change)
-    }
   }
 
   /**
@@ -282,9 +275,8 @@ export class PgTables implements Tables {
   }
 
   /**
-   * The deferred conversation and read-row writes, with real change numbers:
-   * at flush() and, in a group that holds the head from prepare(), before a
-   * query that reads them in SQL.
+   * The deferred conversation and read-row writes, with real change numbers,
+   * at flush().
    */
   private writeRows(): void {
     if (this.dirtyConv.size > 0) {
@@ -328,11 +320,11 @@ export class PgTables implements Tables {
     }
   }
 
-  /** Before SQL that reads change numbers of this group's rows: only in a group that holds the head. */
-  private writeRowsReporting(): void {
-    if (this.changeBase === null) throw new Error('change numbers read in a group that did not lock the log head')
-    this.insertFresh()
-    this.writeRows()
+  /** Change numbers are reported only from a snapshot that wrote nothing. [INB-4] */
+  private reporting(): void {
+    if (!this.snapshot || this.fresh.size + this.dirtyConv.size + this.dirtyRead.size > 0) {
+      throw new Error('change numbers reported outside a read-only snapshot')
+    }
   }
 
   /**
@@ -572,12 +564,13 @@ export class PgTables implements Tables {
   // Features read-state, inbox and history-time (the rules: store/read-state.ts).
   readonly tracksChanges = true
   currentChange(): number {
-    if (this.changeBase === null) throw new Error('currentChange in a group that did not lock the log head')
-    return this.changeBase + this.taken
+    this.reporting()
+    this.changeBase ??= Number((this.q('SELECT change FROM log_head')[0] as Row).change)
+    return this.changeBase
   }
   nextChange(): number {
-    this.taken++
-    return this.changeBase === null ? -this.taken : this.changeBase + this.taken
+    if (this.snapshot) throw new Error('a change in a read-only snapshot')
+    return -++this.taken
   }
   setConversationChange(id: string, changed: number, activity: number | null, lastTimeMs: number | null): void {
     if (this.getConversation(id) === undefined) return
@@ -632,7 +625,7 @@ export class PgTables implements Tables {
     return n + Number(r.n)
   }
   inboxConversations(userId: string, beforeActivity: number, limit: number): string[] {
-    this.writeRowsReporting()
+    this.reporting()
     const rows = this.q(
       `SELECT c.id FROM read_state r JOIN conversations c ON c.id = r.conv
        WHERE r.uid = $1 AND r.member AND ($2 = 0 OR c.activity < $2) ORDER BY c.activity DESC LIMIT $3`,
@@ -641,7 +634,7 @@ export class PgTables implements Tables {
     return rows.map((r) => r.id as string)
   }
   changedConversations(userId: string, since: number, limit: number, withTombstones: boolean): SyncItem[] {
-    this.writeRowsReporting()
+    this.reporting()
     const rows = this.q(
       `SELECT conv, member, change FROM (
          SELECT r.conv, r.member, CASE WHEN r.member THEN GREATEST(r.changed, c.changed) ELSE r.changed END AS change
