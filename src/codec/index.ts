@@ -23,6 +23,7 @@ export {
   VARINT_OVERFLOW,
 } from './varint.js'
 export { FRAME_TAG, FRAME_FIELD, type FrameBodyCase } from './frame-tags.js'
+export * from './features.js'
 export {
   StreamDecoder,
   type StreamDecoderOptions,

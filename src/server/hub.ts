@@ -10,13 +10,15 @@
 import { encodeFrame } from '../codec/index.js'
 import type { UpdateReason } from '../gen/es/imwire/v1/conversation_pb.js'
 import type { LiveMessage } from '../session/effects.js'
-import { deliverFrame } from '../session/frames.js'
-import type { MemberNotice, StoredMessage } from '../session/store-ops.js'
+import { deliverFrame, type ReadNotice } from '../session/frames.js'
+import type { MemberNotice, ReadNotices, ReadStateView, StoredMessage } from '../session/store-ops.js'
 
 /** What the hub needs from a connection's driver. */
 export interface HubMember {
   live(message: LiveMessage): void
   notice(conversationId: string, reason: UpdateReason, epoch: number, topSeq: number, logPos?: number): void
+  /** A read position moved; the connection drops it unless it enabled "read-state". [RD-4] */
+  readNotice(notice: ReadNotice): void
   takenOver(): void
 }
 
@@ -125,5 +127,25 @@ export class Hub<M extends HubMember = HubMember> {
         if (deviceId !== n.exceptDeviceId) member.notice(conversationId, n.reason, epoch, topSeq, logPos)
       }
     }
+  }
+
+  /**
+   * A MarkRead moved a read position (called after its commit, in commit
+   * order, so each connection sees increasing positions): ReadUpdated to
+   * the user's other devices, PeerRead to the DIRECT peer's. [RD-4]
+   */
+  readMoved(n: ReadNotices, state: ReadStateView): void {
+    this.toUser(n.userId, n.exceptDeviceId, { kind: 'updated', state })
+    if (n.peerUserId !== null) {
+      const { conversationId, epoch, readSeq } = state
+      this.toUser(n.peerUserId, undefined, { kind: 'peer', conversationId, epoch, userId: n.userId, readSeq })
+    }
+  }
+
+  private toUser(userId: string, exceptDeviceId: string | undefined, notice: ReadNotice): void {
+    const e = this.users.get(userId)
+    if (e === undefined) return
+    for (const [deviceId, member] of e.active) if (deviceId !== exceptDeviceId) member.readNotice(notice)
+    for (const [member, deviceId] of e.pending) if (deviceId !== exceptDeviceId) member.readNotice(notice)
   }
 }

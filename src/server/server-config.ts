@@ -9,7 +9,7 @@ import {
   HEARTBEAT_MIN_MS,
   type ServerLimits,
 } from '../codec/index.js'
-import { SUPPORTED_FEATURES } from '../session/handshake.js'
+import { STORE_FEATURES, SUPPORTED_FEATURES } from '../session/handshake.js'
 import { checkLimits } from '../session/limits.js'
 import { DEFAULT_RATE_LIMIT, UserRateLimiter } from '../session/rate-limit.js'
 import type { SessionConfig } from '../session/session.js'
@@ -45,7 +45,10 @@ export function sessionConfig(opts: ServerOptions): Omit<SessionConfig, 'session
     heartbeatMinMs: HEARTBEAT_MIN_MS,
     heartbeatMaxMs: HEARTBEAT_MAX_MS,
     handshakeTimeoutMs,
-    features: opts.features ?? SUPPORTED_FEATURES,
+    // A feature that needs the store's support is offered only with it (the cluster store has none yet).
+    features: (opts.features ?? SUPPORTED_FEATURES).filter(
+      (f) => !STORE_FEATURES.includes(f) || (opts.store.features ?? []).includes(f),
+    ),
     authenticate: (token) => verifyTestToken(secret, token),
     rateLimit: (userId, t) => limiter.take(userId, t),
     maxRequestsInProgress,

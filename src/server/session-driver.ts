@@ -5,6 +5,7 @@ import type { Logger } from 'pino'
 import type { UpdateReason } from '../gen/es/imwire/v1/conversation_pb.js'
 import { CloseCode } from '../gen/es/imwire/v1/control_pb.js'
 import type { Effect, LiveMessage, SessionEvent } from '../session/effects.js'
+import type { ReadNotice } from '../session/frames.js'
 import { ServerSession, type SessionConfig } from '../session/session.js'
 import type { ResultOf, StoreOp } from '../session/store-ops.js'
 import type { Connection } from '../transport/index.js'
@@ -76,6 +77,9 @@ export class SessionDriver implements HubMember {
   }
   notice(conversationId: string, reason: UpdateReason, epoch: number, topSeq: number, logPos?: number): void {
     this.step({ type: 'notice', conversationId, reason, epoch, topSeq, ...(logPos !== undefined ? { logPos } : {}) })
+  }
+  readNotice(notice: ReadNotice): void {
+    this.step({ type: 'read', notice })
   }
   takenOver(): void {
     this.step({ type: 'takenOver' })

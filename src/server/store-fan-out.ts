@@ -35,6 +35,8 @@ export class StoreFanOut {
         if (!this.publishes) return
         if (op.op === 'send' && res.ok && 'duplicate' in res) {
           if (!res.duplicate) this.hub.publish(res.message, res.epoch, res.members) // [FAN-2]
+        } else if (op.op === 'markRead' && res.ok && 'readNotices' in res) {
+          if (res.readNotices !== null) this.hub.readMoved(res.readNotices, res.state) // [RD-4]
         } else if (res.ok && 'notices' in res) {
           this.hub.notify(res.conversation.conversationId, res.notices, res.epoch, res.topSeq) // [CNV-6]
         }

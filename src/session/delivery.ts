@@ -50,7 +50,11 @@ export interface ConversationNotice {
   logPos?: number
 }
 
-type LiveItem = { live: LiveMessage; notice?: undefined } | { live?: undefined; notice: ConversationNotice }
+type LiveItem =
+  | { live: LiveMessage; notice?: undefined; frame?: undefined }
+  | { live?: undefined; notice: ConversationNotice; frame?: undefined }
+  /** A ready frame that is live traffic but no Deliver (a read notice [RD-4]). */
+  | { live?: undefined; notice?: undefined; frame: Frame; conversationId: string }
 
 interface ConvState {
   acked: number
@@ -147,6 +151,15 @@ export class Deliveries {
     if (this.live && this.queue.length - this.head === 1) this.pump()
   }
 
+  /**
+   * Another live notice that is not a Deliver (ReadUpdated, PeerRead):
+   * after ReplayComplete, in its place among the live traffic. [RD-4] [CNV-14]
+   */
+  frameNotice(conversationId: string, frame: Frame): void {
+    this.queue.push({ frame, conversationId })
+    if (this.live && this.queue.length - this.head === 1) this.pump()
+  }
+
   /** A cumulative ack from the client (the store checks it against top_seq). [DLV-2] */
   ack(conversationId: string, upTo: number): void {
     const c = this.convs.get(conversationId)
@@ -228,6 +241,11 @@ export class Deliveries {
       if (this.coveredUpTo > 0 && this.coveredBySnapshot(item)) {
         this.head++
         if (item.live !== undefined) this.queuedMessages--
+        continue
+      }
+      if (item.frame !== undefined) {
+        this.head++
+        this.out.send(item.frame)
         continue
       }
       if (item.notice !== undefined) {

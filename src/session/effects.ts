@@ -2,6 +2,7 @@
 import type { UpdateReason } from '../gen/es/imwire/v1/conversation_pb.js'
 import type { CloseCode } from '../gen/es/imwire/v1/control_pb.js'
 import type { Frame } from '../gen/es/imwire/v1/frame_pb.js'
+import type { ReadNotice } from './frames.js'
 import type { StoredMessage, StoreOp, StoreResult } from './store-ops.js'
 
 /** A committed message on its way to online devices (from the hub). */
@@ -29,6 +30,8 @@ export type SessionEvent =
   | { type: 'live'; live: LiveMessage }
   /** A conversation's membership changed. [CNV-6] [CNV-14] */
   | { type: 'notice'; conversationId: string; reason: UpdateReason; epoch: number; topSeq: number; logPos?: number }
+  /** A read position moved (another device of the user, or the DIRECT peer). [RD-4] */
+  | { type: 'read'; notice: ReadNotice }
   /** Another connection of the same (user, device) took over. [RSM-6] */
   | { type: 'takenOver' }
   /** The server is shutting down (in-flight commits are done). [ERR-6] */

@@ -9,7 +9,8 @@ import {
 import { ErrorCode } from '../gen/es/imwire/v1/control_pb.js'
 import { type Frame, FrameSchema } from '../gen/es/imwire/v1/frame_pb.js'
 import { type Message, MessageSchema } from '../gen/es/imwire/v1/messaging_pb.js'
-import type { ConversationView, StoredMessage } from './store-ops.js'
+import { type InboxEntry, InboxEntrySchema, type ReadState, ReadStateSchema } from '../gen/es/imwire/v1/inbox_pb.js'
+import type { ConversationView, InboxEntryView, ReadStateView, StoredMessage } from './store-ops.js'
 
 export function messageProto(m: StoredMessage): Message {
   return create(MessageSchema, {
@@ -31,7 +32,11 @@ export function deliverFrame(m: StoredMessage, epoch: number, replayed: boolean)
   })
 }
 
-export function conversationInfo(v: ConversationView): ConversationInfo {
+/**
+ * ConversationInfo; read_seq and unread_count only when the connection
+ * enabled "read-state" [RD-1] [RD-6].
+ */
+export function conversationInfo(v: ConversationView, readState: boolean): ConversationInfo {
   return create(ConversationInfoSchema, {
     conversationId: v.conversationId,
     kind: v.kind,
@@ -41,6 +46,57 @@ export function conversationInfo(v: ConversationView): ConversationInfo {
     memberUserIds: v.members,
     ownerUserId: v.owner,
     title: v.title,
+    ...(readState ? { readSeq: BigInt(v.readSeq), unreadCount: BigInt(v.unreadCount) } : {}),
+  })
+}
+
+export function readStateProto(s: ReadStateView): ReadState {
+  return create(ReadStateSchema, {
+    conversationId: s.conversationId,
+    epoch: BigInt(s.epoch),
+    topSeq: BigInt(s.topSeq),
+    readSeq: BigInt(s.readSeq),
+    unreadCount: BigInt(s.unreadCount),
+  })
+}
+
+/** [INB-3] */
+export function inboxEntryProto(e: InboxEntryView): InboxEntry {
+  return create(InboxEntrySchema, {
+    conversationId: e.conversationId,
+    kind: e.kind,
+    epoch: BigInt(e.epoch),
+    topSeq: BigInt(e.topSeq),
+    cursor: BigInt(e.cursor),
+    readSeq: BigInt(e.readSeq),
+    unreadCount: BigInt(e.unreadCount),
+    memberCount: e.memberCount,
+    memberUserIds: e.members,
+    ownerUserId: e.owner,
+    title: e.title,
+    activity: BigInt(e.activity),
+    ...(e.lastMessage !== null ? { lastMessage: messageProto(e.lastMessage) } : {}),
+    lastMessageBodyBytes: e.lastMessageBodyBytes,
+    peerReadSeq: BigInt(e.peerReadSeq),
+  })
+}
+
+/** A read position's move, as the hub hands it to a connection. [RD-4] */
+export type ReadNotice =
+  /** The user's own position (another device of the user moved it). */
+  | { kind: 'updated'; state: ReadStateView }
+  /** The other member of a DIRECT conversation moved its position. */
+  | { kind: 'peer'; conversationId: string; epoch: number; userId: string; readSeq: number }
+
+export function readNoticeFrame(n: ReadNotice): Frame {
+  if (n.kind === 'updated') {
+    return create(FrameSchema, { body: { case: 'readUpdated', value: { state: readStateProto(n.state) } } })
+  }
+  return create(FrameSchema, {
+    body: {
+      case: 'peerRead',
+      value: { conversationId: n.conversationId, epoch: BigInt(n.epoch), userId: n.userId, readSeq: BigInt(n.readSeq) },
+    },
   })
 }
 

@@ -1,6 +1,12 @@
 // Hello -> negotiated parameters or a close code; the Welcome frame. [HS-4..10]
 import { create } from '@bufbuild/protobuf'
-import { DEFAULT_MAX_FRAME_BYTES } from '../codec/index.js'
+import {
+  DEFAULT_MAX_FRAME_BYTES,
+  FEATURE_HISTORY_TIME,
+  FEATURE_INBOX,
+  FEATURE_LZ4,
+  FEATURE_READ_STATE,
+} from '../codec/index.js'
 import { CloseCode } from '../gen/es/imwire/v1/control_pb.js'
 import { type Frame, FrameSchema } from '../gen/es/imwire/v1/frame_pb.js'
 import type { Hello } from '../gen/es/imwire/v1/handshake_pb.js'
@@ -11,7 +17,12 @@ import type { ResumePosition } from './store-ops.js'
 /** Protocol versions this server speaks. [HS-4] */
 export const SUPPORTED_VERSIONS = [1]
 /** Features this server can enable. [HS-5] */
-export const SUPPORTED_FEATURES = ['lz4']
+export const SUPPORTED_FEATURES = [FEATURE_LZ4, FEATURE_READ_STATE, FEATURE_INBOX, FEATURE_HISTORY_TIME]
+/**
+ * The features that need the store's support (change numbers, read rows,
+ * message times): offered only when the store has it (Store.features).
+ */
+export const STORE_FEATURES = [FEATURE_READ_STATE, FEATURE_INBOX, FEATURE_HISTORY_TIME]
 
 export interface HandshakeConfig {
   limits: ServerLimits
@@ -32,6 +43,12 @@ export interface Negotiated {
   deviceId: string
   features: string[]
   lz4: boolean
+  /** "read-state" enabled. [RD-1] */
+  readState: boolean
+  /** "inbox" enabled. [INB-1] */
+  inbox: boolean
+  /** "history-time" enabled. [HIS-10] */
+  historyTime: boolean
   heartbeatMs: number
   /** min(server, client) receive window. [FLW-1] */
   receiveWindow: number
@@ -88,7 +105,10 @@ export function acceptHello(hello: Hello, cfg: HandshakeConfig): HelloOutcome {
       userId,
       deviceId: hello.deviceId,
       features,
-      lz4: features.includes('lz4'),
+      lz4: features.includes(FEATURE_LZ4),
+      readState: features.includes(FEATURE_READ_STATE),
+      inbox: features.includes(FEATURE_INBOX),
+      historyTime: features.includes(FEATURE_HISTORY_TIME),
       heartbeatMs,
       receiveWindow,
       peerMaxFrameBytes: hello.maxFrameBytes === 0 ? DEFAULT_MAX_FRAME_BYTES : hello.maxFrameBytes,

@@ -13,11 +13,12 @@ import {
 } from '../gen/es/imwire/v1/conversation_pb.js'
 import { ErrorCode } from '../gen/es/imwire/v1/control_pb.js'
 import { type Frame, FrameSchema } from '../gen/es/imwire/v1/frame_pb.js'
+import type { InboxRequest, MarkRead, ReadCountRequest, SyncRequest } from '../gen/es/imwire/v1/inbox_pb.js'
 import type { Send } from '../gen/es/imwire/v1/messaging_pb.js'
-import { conversationInfo, errorFrame, messageProto } from './frames.js'
+import { conversationInfo, errorFrame, inboxEntryProto, messageProto, readStateProto } from './frames.js'
 import type { Negotiated } from './handshake.js'
 import { isConversationId, isUserId, seqFromWire, utf8Length } from './ids.js'
-import { MAX_CONTENT_TYPE_BYTES, MAX_TITLE_BYTES } from '../codec/index.js'
+import { MAX_CONTENT_TYPE_BYTES, MAX_TITLE_BYTES, PREVIEW_BYTES_DEFAULT, PREVIEW_BYTES_MAX } from '../codec/index.js'
 import type { ConversationOpResult, OpError, ResultOf, StoreOp } from './store-ops.js'
 
 export interface RequestContext {
@@ -195,6 +196,8 @@ export class RequestHandler {
     }
     const anchor = Math.min(seqFromWire(h.anchorSeq), Number.MAX_SAFE_INTEGER)
     const n = ctx.negotiated
+    // [HIS-10] without "history-time" the field is unknown and ignored. [FRM-6]
+    const anchorTimeMs = n.historyTime ? Math.min(seqFromWire(h.anchorTimeMs), Number.MAX_SAFE_INTEGER) : 0
     this.request(
       {
         op: 'history',
@@ -203,6 +206,7 @@ export class RequestHandler {
         conversationId: h.conversationId,
         backward: h.direction === HistoryDirection.BACKWARD,
         anchorSeq: anchor,
+        anchorTimeMs,
         limit: this.pageLimit(h.limit),
       },
       (r) => {
@@ -254,7 +258,7 @@ export class RequestHandler {
         }
         const value = {
           requestId: l.requestId,
-          conversations: r.conversations.map(conversationInfo),
+          conversations: r.conversations.map((v) => conversationInfo(v, n.readState)),
           hasMore: r.hasMore,
         }
         ctx.send(
@@ -352,6 +356,161 @@ export class RequestHandler {
     })
   }
 
+  /** [RD-3] (the store checks membership, epoch and bounds, in that order). */
+  markRead(m: MarkRead): void {
+    const { ctx } = this
+    if (this.refusedAtStep1(m.requestId)) return
+    const echo = { requestId: m.requestId }
+    if (!isConversationId(m.conversationId)) {
+      ctx.send(errorFrame(ErrorCode.BAD_REQUEST, 'invalid conversation_id', echo))
+      return
+    }
+    const n = ctx.negotiated
+    this.request(
+      {
+        op: 'markRead',
+        userId: n.userId,
+        deviceId: n.deviceId,
+        conversationId: m.conversationId,
+        epoch: seqFromWire(m.epoch),
+        upToSeq: seqFromWire(m.upToSeq),
+      },
+      (r) => {
+        if (!r.ok) {
+          ctx.send(errorFrame(r.code, r.message, echo))
+          return
+        }
+        ctx.send(
+          create(FrameSchema, {
+            body: {
+              case: 'markReadResult',
+              value: { requestId: m.requestId, state: readStateProto(r.state), moved: r.moved },
+            },
+          }),
+        )
+      },
+    )
+  }
+
+  /** [RD-7] */
+  readCount(q: ReadCountRequest): void {
+    const { ctx } = this
+    if (this.refusedAtStep1(q.requestId)) return
+    const echo = { requestId: q.requestId }
+    if (!isConversationId(q.conversationId)) {
+      ctx.send(errorFrame(ErrorCode.BAD_REQUEST, 'invalid conversation_id', echo))
+      return
+    }
+    const n = ctx.negotiated
+    const seq = seqFromWire(q.seq)
+    this.request(
+      { op: 'readCount', userId: n.userId, deviceId: n.deviceId, conversationId: q.conversationId, seq },
+      (r) => {
+        if (!r.ok) {
+          ctx.send(errorFrame(r.code, r.message, echo))
+          return
+        }
+        const value = {
+          requestId: q.requestId,
+          conversationId: q.conversationId,
+          epoch: BigInt(r.epoch),
+          seq: q.seq,
+          readCount: r.readCount,
+          memberCount: r.memberCount,
+        }
+        ctx.send(create(FrameSchema, { body: { case: 'readCountResult', value } }))
+      },
+    )
+  }
+
+  /** [INB-3] [INB-4] */
+  inbox(q: InboxRequest): void {
+    const { ctx } = this
+    if (this.refusedAtStep1(q.requestId)) return
+    const n = ctx.negotiated
+    this.request(
+      {
+        op: 'inbox',
+        userId: n.userId,
+        deviceId: n.deviceId,
+        beforeActivity: Math.min(seqFromWire(q.beforeActivity), Number.MAX_SAFE_INTEGER),
+        limit: this.pageLimit(q.limit),
+        includeMembers: q.includeMembers,
+        previewBytes: previewBytes(q.previewBytes),
+      },
+      (r) => {
+        if (!r.ok) {
+          ctx.send(errorFrame(r.code, r.message, { requestId: q.requestId }))
+          return
+        }
+        const value = {
+          requestId: q.requestId,
+          entries: r.entries.map(inboxEntryProto),
+          hasMore: r.hasMore,
+          syncPoint: BigInt(r.syncPoint),
+        }
+        // [INB-3] as [HIS-7]: the oldest entries go first; the sync point stays (the page still reflects every change up to it).
+        ctx.send(
+          fitFrameLimit(value, value.entries, 'end', n.peerMaxFrameBytes, () =>
+            create(FrameSchema, { body: { case: 'inboxPage', value } }),
+          ),
+        )
+      },
+    )
+  }
+
+  /** [INB-5] [INB-6] */
+  sync(q: SyncRequest): void {
+    const { ctx } = this
+    if (this.refusedAtStep1(q.requestId)) return
+    const n = ctx.negotiated
+    const echo = { requestId: q.requestId }
+    this.request(
+      {
+        op: 'sync',
+        userId: n.userId,
+        deviceId: n.deviceId,
+        // A since beyond 2^53 is above any change number: the store refuses it. [INB-5]
+        since: Math.min(seqFromWire(q.since), Number.MAX_SAFE_INTEGER),
+        limit: this.pageLimit(q.limit),
+        includeMembers: q.includeMembers,
+        previewBytes: previewBytes(q.previewBytes),
+      },
+      (r) => {
+        if (!r.ok) {
+          ctx.send(errorFrame(r.code, r.message, echo))
+          return
+        }
+        // The first `count` items, as a frame. [INB-5] with more items after
+        // them, the sync point is the last one's change; otherwise the
+        // current change number.
+        const build = (count: number) => {
+          const items = r.items.slice(0, count)
+          const hasMore = r.hasMore || count < r.items.length
+          const last = items[items.length - 1]
+          const syncPoint = hasMore && last !== undefined ? last.change : r.current
+          return create(FrameSchema, {
+            body: {
+              case: 'syncPage',
+              value: {
+                requestId: q.requestId,
+                entries: items.flatMap((i) => (i.entry !== undefined ? [inboxEntryProto(i.entry)] : [])),
+                removedConversationIds: items.flatMap((i) => (i.removed !== undefined ? [i.removed] : [])),
+                syncPoint: BigInt(syncPoint),
+                hasMore,
+              },
+            },
+          })
+        }
+        // [FRM-9] as [HIS-7]: fewer items, at least one.
+        let count = r.items.length
+        let frame = build(count)
+        while (count > 1 && encodeFrame(frame).length > n.peerMaxFrameBytes) frame = build(--count)
+        ctx.send(frame)
+      },
+    )
+  }
+
   private conversationResult(requestId: number, r: ConversationOpResult | OpError): void {
     if (!r.ok) {
       this.ctx.send(errorFrame(r.code, r.message, { requestId }))
@@ -359,10 +518,18 @@ export class RequestHandler {
     }
     this.ctx.send(
       create(FrameSchema, {
-        body: { case: 'conversationResult', value: { requestId, conversation: conversationInfo(r.conversation) } },
+        body: {
+          case: 'conversationResult',
+          value: { requestId, conversation: conversationInfo(r.conversation, this.ctx.negotiated.readState) },
+        },
       }),
     )
   }
+}
+
+/** InboxEntry.last_message body bytes: 0 means 256, above 4096 means 4096. [INB-3] */
+function previewBytes(requested: number): number {
+  return requested === 0 ? PREVIEW_BYTES_DEFAULT : Math.min(requested, PREVIEW_BYTES_MAX)
 }
 
 /**

@@ -8,13 +8,14 @@
 // and client frames are held [HS-15]); replaying (Welcome sent); live
 // (ReplayComplete sent); closed (Close sent or received, or transport gone).
 import { create } from '@bufbuild/protobuf'
-import { decodeBatch } from '../codec/index.js'
+import { decodeBatch, FEATURE_OF_BODY } from '../codec/index.js'
 import { CodecError } from '../codec/errors.js'
 import { CloseCode, ErrorCode } from '../gen/es/imwire/v1/control_pb.js'
 import { type Frame, FrameSchema } from '../gen/es/imwire/v1/frame_pb.js'
 import type { Hello } from '../gen/es/imwire/v1/handshake_pb.js'
 import { Deliveries } from './delivery.js'
 import type { Effect, SessionEvent } from './effects.js'
+import { readNoticeFrame } from './frames.js'
 import { acceptHello, type HandshakeConfig, type Negotiated, welcomeFrame } from './handshake.js'
 import { IdSlots } from './id-slots.js'
 import { isConversationId, seqFromWire } from './ids.js'
@@ -45,6 +46,10 @@ const CLIENT_FRAMES = new Set([
   'addMembers',
   'removeMembers',
   'leaveConversation',
+  'markRead',
+  'readCountRequest',
+  'inboxRequest',
+  'syncRequest',
   'batch',
   'ping',
   'pong',
@@ -139,6 +144,12 @@ export class ServerSession {
       case 'notice':
         this.deliveries?.notice(event)
         break
+      case 'read':
+        // [RD-1] [RD-4] only to connections that enabled "read-state", as live traffic.
+        if (this.negotiated?.readState === true) {
+          this.deliveries?.frameNotice(event.notice.kind === 'updated' ? event.notice.state.conversationId : event.notice.conversationId, readNoticeFrame(event.notice))
+        }
+        break
       case 'takenOver':
         this.registered = false
         this.close(CloseCode.SESSION_TAKEN_OVER, 'another connection of this device took over') // [RSM-6]
@@ -223,6 +234,13 @@ export class ServerSession {
     const kind = frame.body.case
     if (kind === undefined) {
       this.close(CloseCode.UNSUPPORTED_FRAME, 'frame without a known body') // [FRM-7]
+      return
+    }
+    // [RD-1] [INB-1] [FRM-14] step 3: a feature's body is unknown unless the
+    // feature is enabled (none is before Welcome).
+    const feature = FEATURE_OF_BODY[kind]
+    if (feature !== undefined && !(this.negotiated?.features.includes(feature) ?? false)) {
+      this.close(CloseCode.UNSUPPORTED_FRAME, `${kind} needs the feature ${feature}`)
       return
     }
     if (kind === 'close') {
@@ -333,6 +351,18 @@ export class ServerSession {
         break
       case 'leaveConversation':
         req.leave(body.value.requestId, body.value.conversationId)
+        break
+      case 'markRead':
+        req.markRead(body.value)
+        break
+      case 'readCountRequest':
+        req.readCount(body.value)
+        break
+      case 'inboxRequest':
+        req.inbox(body.value)
+        break
+      case 'syncRequest':
+        req.sync(body.value)
         break
       case 'ping':
         // [HB-1] [FLW-4] answered at once, outside any window.

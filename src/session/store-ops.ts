@@ -30,6 +30,31 @@ export interface ConversationView {
   members: string[]
   owner: string
   title: string
+  /** The user's read position. [RD-2] Always computed; on the wire only with "read-state". [RD-1] */
+  readSeq: number
+  /** Exact unread count. [RD-5] */
+  unreadCount: number
+}
+
+/** One user's read state in one conversation (ReadState). [RD-5] */
+export interface ReadStateView {
+  conversationId: string
+  epoch: number
+  topSeq: number
+  readSeq: number
+  unreadCount: number
+}
+
+/** One conversation as a device's conversation list shows it (InboxEntry). [INB-3] */
+export interface InboxEntryView extends ConversationView {
+  activity: number
+  /** The message at top_seq, body cut to the preview size; null when top_seq is 0. */
+  lastMessage: StoredMessage | null
+  lastMessageBodyBytes: number
+  /** DIRECT: the other member's read position; 0 for a group. */
+  peerReadSeq: number
+  /** Members are listed (member_count <= 8 or include_members); else `members` is empty. */
+  memberCount: number
 }
 
 /** A refusal with the protocol's error code. */
@@ -134,6 +159,11 @@ export interface HistoryOp {
   backward: boolean
   /** Exclusive anchor; backward with 0 = from the top. [HIS-1] */
   anchorSeq: number
+  /**
+   * [HIS-10] Not 0: read by server_time_ms instead of seq (only set when
+   * "history-time" is enabled on the connection).
+   */
+  anchorTimeMs?: number
   limit: number
 }
 export type HistoryResult =
@@ -185,7 +215,90 @@ export type ConversationOpResult =
   | { ok: true; conversation: ConversationView; notices: MemberNotice[]; epoch: number; topSeq: number }
   | OpError
 
-export type StoreOp = OpenDeviceOp | ReadReplayOp | SendOp | AckOp | HistoryOp | ListOp | CreateOp | MembersOp | LeaveOp
+/** MarkRead. [RD-3] */
+export interface MarkReadOp {
+  op: 'markRead'
+  userId: string
+  deviceId: string
+  conversationId: string
+  epoch: number
+  upToSeq: number
+}
+/** Who the hub tells about a moved read position. [RD-4] */
+export interface ReadNotices {
+  /** ReadUpdated to this user's other devices (not `exceptDeviceId`). */
+  userId: string
+  exceptDeviceId: string
+  /** DIRECT: PeerRead to the other member's devices; null for a group. */
+  peerUserId: string | null
+}
+export type MarkReadResult =
+  | { ok: true; state: ReadStateView; moved: boolean; readNotices: ReadNotices | null }
+  | OpError
+
+/** ReadCountRequest. [RD-7] */
+export interface ReadCountOp {
+  op: 'readCount'
+  userId: string
+  deviceId: string
+  conversationId: string
+  seq: number
+}
+export type ReadCountResult =
+  | { ok: true; epoch: number; readCount: number; memberCount: number }
+  | OpError
+
+/** InboxRequest. [INB-3] */
+export interface InboxOp {
+  op: 'inbox'
+  userId: string
+  deviceId: string
+  /** Exclusive; 0 = from the newest. */
+  beforeActivity: number
+  limit: number
+  includeMembers: boolean
+  /** Effective preview size (already mapped from 0 / above 4096). */
+  previewBytes: number
+}
+export type InboxResult = { ok: true; entries: InboxEntryView[]; hasMore: boolean; syncPoint: number }
+
+/** SyncRequest. [INB-5] */
+export interface SyncOp {
+  op: 'sync'
+  userId: string
+  deviceId: string
+  since: number
+  limit: number
+  includeMembers: boolean
+  previewBytes: number
+}
+/** One changed item of a sync, with its latest change (the sync point after it). [INB-5] */
+export type SyncItemView = { change: number; entry: InboxEntryView; removed?: undefined } | { change: number; removed: string; entry?: undefined }
+export type SyncResult =
+  | {
+      ok: true
+      /** By change, oldest first. */
+      items: SyncItemView[]
+      hasMore: boolean
+      /** The current change number (the sync point when no more items follow). [INB-4] */
+      current: number
+    }
+  | OpError
+
+export type StoreOp =
+  | OpenDeviceOp
+  | ReadReplayOp
+  | SendOp
+  | AckOp
+  | HistoryOp
+  | ListOp
+  | CreateOp
+  | MembersOp
+  | LeaveOp
+  | MarkReadOp
+  | ReadCountOp
+  | InboxOp
+  | SyncOp
 
 export interface StoreResultMap {
   openDevice: OpenDeviceResult
@@ -198,6 +311,10 @@ export interface StoreResultMap {
   addMembers: ConversationOpResult
   removeMembers: ConversationOpResult
   leave: ConversationOpResult
+  markRead: MarkReadResult
+  readCount: ReadCountResult
+  inbox: InboxResult
+  sync: SyncResult
 }
 export type ResultOf<O extends StoreOp> = StoreResultMap[O['op']]
 export type StoreResult = StoreResultMap[keyof StoreResultMap]

@@ -9,6 +9,7 @@ import { Hub, type HubMember } from '../../src/server/hub.js'
 import { runOp } from '../../src/server/store/engine.js'
 import { MemoryTables } from '../../src/server/store/memory-tables.js'
 import type { Effect, LiveMessage, SessionEvent } from '../../src/session/effects.js'
+import type { ReadNotice } from '../../src/session/frames.js'
 import {
   DEFAULT_LIMITS,
   HEARTBEAT_DEFAULT_MS,
@@ -76,6 +77,8 @@ export class World {
       const result = runOp(this.tables, op) as StoreResult
       if (op.op === 'send' && result.ok && 'duplicate' in result && !result.duplicate) {
         this.publish(result.message, result.epoch, result.members)
+      } else if (op.op === 'markRead' && result.ok && 'readNotices' in result) {
+        if (result.readNotices !== null) this.hub.readMoved(result.readNotices, result.state)
       } else if (result.ok && 'notices' in result) {
         this.hub.notify(result.conversation.conversationId, result.notices, result.epoch, result.topSeq)
       }
@@ -130,6 +133,9 @@ export class Client implements HubMember {
   }
   notice(conversationId: string, reason: UpdateReason, epoch: number, topSeq: number): void {
     this.step({ type: 'notice', conversationId, reason, epoch, topSeq })
+  }
+  readNotice(notice: ReadNotice): void {
+    this.step({ type: 'read', notice })
   }
   takenOver(): void {
     this.step({ type: 'takenOver' })

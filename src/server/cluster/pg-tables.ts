@@ -22,7 +22,7 @@
 import type Client from 'pg-native'
 import type { ConversationKind } from '../../gen/es/imwire/v1/conversation_pb.js'
 import type { StoredMessage } from '../../session/store-ops.js'
-import type { ConversationRow, Tables } from '../store/tables.js'
+import type { ConversationRow, ReadRow, SyncItem, Tables } from '../store/tables.js'
 
 type Row = Record<string, unknown>
 const key = (...parts: string[]): string => parts.join('\u0000')
@@ -70,7 +70,15 @@ function toConversation(r: Row): ConversationRow {
     title: r.title as string,
     epoch: Number(r.epoch),
     topSeq: Number(r.top_seq),
+    // Not tracked by the cluster store yet (tracksChanges is false).
+    activity: 0,
+    changed: 0,
+    lastTimeMs: 0,
   }
+}
+
+const notYet = (): never => {
+  throw new Error('not supported by the cluster store yet')
 }
 
 /** What a group will touch, for prepare(). */
@@ -420,6 +428,41 @@ export class PgTables implements Tables {
     )
     for (const r of rows) out.set(key(r.uid as string, r.device as string), Number(r.generation))
     return out
+  }
+
+  // Features read-state, inbox and history-time: not kept by the cluster
+  // store yet, so the cluster server does not offer them and the engine
+  // never calls these (it checks tracksChanges).
+  readonly tracksChanges = false
+  currentChange(): number {
+    return notYet()
+  }
+  nextChange(): number {
+    return notYet()
+  }
+  setConversationChange(_id: string, _changed: number, _activity: number | null, _lastTimeMs: number | null): void {
+    notYet()
+  }
+  getReadRow(_conversationId: string, _userId: string): ReadRow | undefined {
+    return notYet()
+  }
+  putReadRow(_conversationId: string, _userId: string, _row: ReadRow): void {
+    notYet()
+  }
+  countOwnMessages(_conversationId: string, _userId: string, _afterSeq: number, _upToSeq: number): number {
+    return notYet()
+  }
+  countReaders(_conversationId: string, _seq: number, _excludeUserId: string): number {
+    return notYet()
+  }
+  inboxConversations(_userId: string, _beforeActivity: number, _limit: number): string[] {
+    return notYet()
+  }
+  changedConversations(_userId: string, _since: number, _limit: number, _withTombstones: boolean): SyncItem[] {
+    return notYet()
+  }
+  firstSeqAtOrAfter(_conversationId: string, _timeMs: number, _topSeq: number): number {
+    return notYet()
   }
 }
 

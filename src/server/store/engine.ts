@@ -29,6 +29,7 @@ import type {
   StoredMessage,
   StoreOp,
 } from '../../session/store-ops.js'
+import * as rd from './read-state.js'
 import { type ConversationRow, messageIdOf, type Tables } from './tables.js'
 
 const fail = (code: ErrorCode, message: string): OpError => ({ ok: false, code, message })
@@ -93,7 +94,8 @@ export function send(t: Tables, op: SendOp): SendResult {
     senderUserId: op.userId,
     senderDeviceId: op.deviceId,
     clientMsgId: op.clientMsgId,
-    serverTimeMs: op.nowMs,
+    // [HIS-11] a clock that stepped back commits the previous message's time.
+    serverTimeMs: t.tracksChanges ? Math.max(op.nowMs, conv.lastTimeMs) : op.nowMs,
     contentType: op.contentType,
     body: op.body,
   }
@@ -102,6 +104,7 @@ export function send(t: Tables, op: SendOp): SendResult {
     return answerPrior(t, op, t.findByClientMsgId(op.userId, op.clientMsgId) as StoredMessage)
   }
   t.setTopSeq(op.conversationId, seq)
+  if (t.tracksChanges) rd.messageCommitted(t, message) // [INB-2] [RD-5]
   if (op.sendSeq !== 0) t.setSendSeq(op.userId, op.deviceId, op.conversationId, op.sendSeq)
   return { ok: true, duplicate: false, epoch: conv.epoch, message, members: t.members(op.conversationId) }
 }
@@ -170,6 +173,16 @@ function pageOf<T>(rows: T[], limit: number, extraAt: 'start' | 'end'): { rows: 
 export function history(t: Tables, op: HistoryOp): HistoryResult {
   const c = memberConversation(t, op.conversationId, op.userId)
   if (c === undefined) return notFound()
+  if (op.anchorTimeMs !== undefined && op.anchorTimeMs !== 0 && t.tracksChanges) {
+    // [HIS-10] the messages at or after the time are one run of seqs up to
+    // top_seq [HIS-11]: FORWARD reads from its first seq, BACKWARD below it.
+    // A time equal to the anchor is FORWARD's, never BACKWARD's.
+    const first = t.firstSeqAtOrAfter(c.id, op.anchorTimeMs, c.topSeq)
+    const { rows: messages, hasMore } = op.backward
+      ? pageOf(t.readBackward(c.id, first, op.limit + 1), op.limit, 'start')
+      : pageOf(t.readForward(c.id, first - 1, c.topSeq, op.limit + 1), op.limit, 'end')
+    return { ok: true, epoch: c.epoch, topSeq: c.topSeq, messages, hasMore }
+  }
   // [HIS-1] [HIS-4] A backward read returns its rows ascending, the one
   // beyond the page (the oldest) first.
   const { rows: messages, hasMore } = op.backward
@@ -192,6 +205,7 @@ function view(t: Tables, c: ConversationRow, userId: string, deviceId: string): 
     members: t.members(c.id),
     owner: c.owner,
     title: c.title,
+    ...rd.readFields(t, c, userId), // [RD-6]
   }
 }
 
@@ -233,6 +247,8 @@ export function create(t: Tables, op: CreateOp): ConversationOpResult {
     return result(t, existing, op, [])
   }
   if (wanted.length > op.maxMembers) return fail(ErrorCode.BAD_REQUEST, 'too many members') // [CNV-8]
+  // [INB-2] a conversation without messages is as active as its creation.
+  const change = t.tracksChanges ? t.nextChange() : 0
   const row: ConversationRow = {
     id: op.conversationId,
     kind: op.kind,
@@ -240,9 +256,13 @@ export function create(t: Tables, op: CreateOp): ConversationOpResult {
     title: op.title,
     epoch: 1,
     topSeq: 0,
+    activity: change,
+    changed: change,
+    lastTimeMs: 0,
   }
   t.insertConversation(row)
   for (const u of wanted) t.addMember(row.id, u)
+  if (t.tracksChanges) for (const u of wanted) rd.joined(t, row, u, change) // [RD-2]
   // [CNV-6] the other members, and the creator's other devices, get JOINED.
   const notices: MemberNotice[] = wanted.map((u) =>
     u === op.userId
@@ -262,6 +282,10 @@ export function addMembers(t: Tables, op: MembersOp): ConversationOpResult {
   // [CNV-7] an added user reads the whole history; its devices keep any
   // cursor from an earlier membership (a cursor moves only by acks [DLV-7]).
   for (const u of added) t.addMember(c.id, u)
+  if (t.tracksChanges && added.length > 0) {
+    const change = rd.membershipChanged(t, c.id) // [INB-5]
+    for (const u of added) rd.joined(t, c, u, change) // [RD-2] a re-add too reads from top_seq
+  }
   const notices: MemberNotice[] = []
   if (added.length > 0) {
     for (const u of added) notices.push({ userId: u, reason: UpdateReason.JOINED })
@@ -285,6 +309,10 @@ export function removeMembers(t: Tables, op: MembersOp): ConversationOpResult {
   if (op.userIds.includes(op.userId)) return fail(ErrorCode.BAD_REQUEST, 'the owner leaves instead of removing itself')
   const removed = op.userIds.filter((u) => t.isMember(c.id, u))
   for (const u of removed) t.removeMember(c.id, u)
+  if (t.tracksChanges && removed.length > 0) {
+    const change = rd.membershipChanged(t, c.id) // [INB-5]
+    for (const u of removed) rd.departed(t, c.id, u, change)
+  }
   const notices: MemberNotice[] = []
   if (removed.length > 0) {
     for (const u of removed) notices.push({ userId: u, reason: UpdateReason.REMOVED })
@@ -298,6 +326,7 @@ export function leave(t: Tables, op: LeaveOp): ConversationOpResult {
   if (c === undefined) return notFound()
   if (c.kind !== ConversationKind.GROUP) return fail(ErrorCode.FORBIDDEN, 'a direct conversation cannot be left') // [CNV-5]
   t.removeMember(c.id, op.userId)
+  if (t.tracksChanges) rd.departed(t, c.id, op.userId, rd.membershipChanged(t, c.id)) // [INB-5]
   const rest = t.members(c.id)
   // [CNV-5] ownership passes to the smallest remaining user id; may be empty.
   if (c.owner === op.userId) t.setOwner(c.id, rest[0] ?? '')
@@ -329,6 +358,14 @@ export function runOp<O extends StoreOp>(t: Tables, op: O): ResultOf<O> {
       return removeMembers(t, op as MembersOp) as ResultOf<O>
     case 'leave':
       return leave(t, op) as ResultOf<O>
+    case 'markRead':
+      return rd.markRead(t, op) as ResultOf<O>
+    case 'readCount':
+      return rd.readCount(t, op) as ResultOf<O>
+    case 'inbox':
+      return rd.inbox(t, op) as ResultOf<O>
+    case 'sync':
+      return rd.sync(t, op) as ResultOf<O>
   }
   throw new Error(`unknown store op ${(op as StoreOp).op}`)
 }

@@ -1,7 +1,7 @@
 // Tables in memory: Maps and dense per-conversation arrays. For tests and
 // `imwire serve --memory`; nothing survives the process.
 import type { StoredMessage } from '../../session/store-ops.js'
-import type { ConversationRow, Tables } from './tables.js'
+import type { ConversationRow, ReadRow, SyncItem, Tables } from './tables.js'
 
 const key = (...parts: string[]): string => parts.join('\u0000')
 const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex')
@@ -18,6 +18,11 @@ export class MemoryTables implements Tables {
   private readonly cursors = new Map<string, number>()
   private readonly devices = new Map<string, number>()
   private messageCounter = 0
+  private changeCounter = 0
+  private readonly readRows = new Map<string, ReadRow>()
+  /** Every conversation a user has a read row in (tombstones included). */
+  private readonly userReadConvs = new Map<string, Set<string>>()
+  readonly tracksChanges = true
 
   getConversation(id: string): ConversationRow | undefined {
     const c = this.convs.get(id)
@@ -114,5 +119,78 @@ export class MemoryTables implements Tables {
   }
   touchDevice(userId: string, deviceId: string, nowMs: number): void {
     this.devices.set(key(userId, deviceId), nowMs)
+  }
+
+  currentChange(): number {
+    return this.changeCounter
+  }
+  nextChange(): number {
+    return ++this.changeCounter
+  }
+  setConversationChange(id: string, changed: number, activity: number | null, lastTimeMs: number | null): void {
+    const c = this.convs.get(id)
+    if (c === undefined) return
+    c.changed = changed
+    if (activity !== null) c.activity = activity
+    if (lastTimeMs !== null) c.lastTimeMs = lastTimeMs
+  }
+  getReadRow(conversationId: string, userId: string): ReadRow | undefined {
+    const r = this.readRows.get(key(conversationId, userId))
+    return r === undefined ? undefined : { ...r }
+  }
+  putReadRow(conversationId: string, userId: string, row: ReadRow): void {
+    this.readRows.set(key(conversationId, userId), { ...row })
+    let s = this.userReadConvs.get(userId)
+    if (s === undefined) {
+      s = new Set()
+      this.userReadConvs.set(userId, s)
+    }
+    s.add(conversationId)
+  }
+  countOwnMessages(conversationId: string, userId: string, afterSeq: number, upToSeq: number): number {
+    const list = this.messages.get(conversationId) ?? []
+    let n = 0
+    for (let i = afterSeq; i < Math.min(upToSeq, list.length); i++) if (list[i]?.senderUserId === userId) n++
+    return n
+  }
+  countReaders(conversationId: string, seq: number, excludeUserId: string): number {
+    let n = 0
+    for (const u of this.memberSets.get(conversationId) ?? []) {
+      if (u !== excludeUserId && (this.readRows.get(key(conversationId, u))?.readSeq ?? 0) >= seq) n++
+    }
+    return n
+  }
+  inboxConversations(userId: string, beforeActivity: number, limit: number): string[] {
+    const rows: ConversationRow[] = []
+    for (const id of this.userConvs.get(userId) ?? []) {
+      const c = this.convs.get(id) as ConversationRow
+      if (beforeActivity === 0 || c.activity < beforeActivity) rows.push(c)
+    }
+    return rows
+      .sort((a, b) => b.activity - a.activity)
+      .slice(0, limit)
+      .map((c) => c.id)
+  }
+  changedConversations(userId: string, since: number, limit: number, withTombstones: boolean): SyncItem[] {
+    const items: SyncItem[] = []
+    for (const id of this.userReadConvs.get(userId) ?? []) {
+      const r = this.readRows.get(key(id, userId)) as ReadRow
+      if (!r.member && !withTombstones) continue
+      const change = r.member ? Math.max(r.changed, (this.convs.get(id) as ConversationRow).changed) : r.changed
+      if (change > since) items.push({ conversationId: id, member: r.member, change })
+    }
+    return items.sort((a, b) => a.change - b.change).slice(0, limit)
+  }
+  firstSeqAtOrAfter(conversationId: string, timeMs: number, topSeq: number): number {
+    const list = this.messages.get(conversationId) ?? []
+    // Binary search: times never decrease in seq. [HIS-11]
+    let lo = 0
+    let hi = Math.min(topSeq, list.length)
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if ((list[mid] as StoredMessage).serverTimeMs >= timeMs) hi = mid
+      else lo = mid + 1
+    }
+    return lo + 1
   }
 }

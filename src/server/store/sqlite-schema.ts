@@ -66,6 +66,50 @@ export const MIGRATIONS: string[] = [
     PRIMARY KEY (user, device)
   ) WITHOUT ROWID;
   `,
+  // 2: features read-state, inbox and history-time (spec section 22, [HIS-10]).
+  //
+  // A server-wide change number ('change' counter) is taken by every commit
+  // that is a change [INB-2]. A conversation's activity (its latest message's
+  // change, or its creation's) orders the inbox; changed is its latest change
+  // every member's sync reports; last_time_ms keeps server_time_ms
+  // non-decreasing in seq [HIS-11].
+  //
+  // Existing data: conversations get distinct activity numbers 1..n in the
+  // order of their latest message time (then id), and changed = activity;
+  // existing members get read rows with read_seq 0, i.e. everything
+  // unread, with their own-message counts computed (a join sets top_seq
+  // [RD-2], but for history written before read positions existed nothing
+  // says what the user saw, and "all unread" loses nothing).
+  `
+  ALTER TABLE conversations ADD COLUMN activity INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE conversations ADD COLUMN changed INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE conversations ADD COLUMN last_time_ms INTEGER NOT NULL DEFAULT 0;
+  -- Own messages in a range [RD-5] and the read count's sender [RD-7].
+  CREATE INDEX messages_by_sender ON messages (conv, sender_user, seq);
+  -- Time-anchored history [HIS-10]: (conv, ts) entries carry seq (the key).
+  CREATE INDEX messages_by_time ON messages (conv, ts);
+  UPDATE conversations SET last_time_ms =
+    COALESCE((SELECT MAX(ts) FROM messages m WHERE m.conv = conversations.id), 0);
+  WITH ranked AS (SELECT id, ROW_NUMBER() OVER (ORDER BY last_time_ms, id) AS n FROM conversations)
+  UPDATE conversations SET activity = ranked.n, changed = ranked.n FROM ranked WHERE ranked.id = conversations.id;
+  INSERT INTO counters (name, value) SELECT 'change', COUNT(*) FROM conversations;
+  -- One row per (conversation, user) ever a member [RD-2]; member = 0 is a
+  -- tombstone kept so that sync reports the removal [INB-5].
+  CREATE TABLE read_state (
+    conv           TEXT NOT NULL,
+    user           TEXT NOT NULL,
+    read_seq       INTEGER NOT NULL,
+    own_after_read INTEGER NOT NULL,
+    changed        INTEGER NOT NULL,
+    member         INTEGER NOT NULL,
+    PRIMARY KEY (conv, user)
+  ) WITHOUT ROWID;
+  CREATE INDEX read_state_by_user ON read_state (user, conv);
+  INSERT INTO read_state (conv, user, read_seq, own_after_read, changed, member)
+    SELECT m.conv, m.user, 0,
+      (SELECT COUNT(*) FROM messages x WHERE x.conv = m.conv AND x.sender_user = m.user), 0, 1
+    FROM members m;
+  `,
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS.length

@@ -7,6 +7,7 @@ import { MemoryRunner, SqliteRunner, type Synchronous } from './group-runner.js'
 import type { FromWorker, WorkerInit } from './sqlite-worker.js'
 import { LocalStore, type Store } from './store.js'
 import { ThreadStore } from './thread-store.js'
+import { STORE_FEATURES } from '../../session/handshake.js'
 
 export const DB_FILE = 'imwire.sqlite'
 
@@ -20,6 +21,7 @@ export interface SqliteStoreOptions {
 
 class WorkerStore extends ThreadStore {
   readonly kind = 'sqlite' as const
+  override readonly features = STORE_FEATURES
 
   constructor(worker: Worker) {
     super(worker)

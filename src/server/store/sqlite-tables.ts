@@ -5,7 +5,7 @@
 // in-transaction state; a rolled-back group calls reset().
 import type Database from 'better-sqlite3'
 import type { StoredMessage } from '../../session/store-ops.js'
-import type { ConversationRow, Tables } from './tables.js'
+import type { ConversationRow, ReadRow, SyncItem, Tables } from './tables.js'
 
 interface MessageRow {
   conv: string
@@ -42,7 +42,14 @@ export class SqliteTables implements Tables {
   private readonly s
   private convCache = new Map<string, ConversationRow>()
   private memberCache = new Map<string, { set: Set<string>; sorted: string[] | null }>()
-  private dirtyTop = new Map<string, number>()
+  /** Conversations whose hot columns (top_seq, activity, changed, last_time_ms) await the write. */
+  private dirtyConv = new Set<string>()
+  /** Read rows as read or written in this group; null: none exists. */
+  private readCache = new Map<string, ReadRow | null>()
+  private dirtyRead = new Map<string, [string, string, ReadRow]>()
+  private changeCounter: number | undefined
+  private changeDirty = false
+  readonly tracksChanges = true
   private sendSeqCache = new Map<string, number>()
   private dirtySendSeq = new Map<string, [string, string, string, number]>()
   private dirtyCursor = new Map<string, [string, string, string, number]>()
@@ -52,9 +59,42 @@ export class SqliteTables implements Tables {
   constructor(db: Database.Database) {
     const p = (sql: string) => db.prepare(sql)
     this.s = {
-      getConv: p('SELECT id, kind, owner, title, epoch, top_seq AS topSeq FROM conversations WHERE id = ?'),
-      insConv: p('INSERT INTO conversations (id, kind, owner, title, epoch, top_seq) VALUES (?, ?, ?, ?, ?, ?)'),
-      setTop: p('UPDATE conversations SET top_seq = ? WHERE id = ?'),
+      getConv: p(
+        `SELECT id, kind, owner, title, epoch, top_seq AS topSeq, activity, changed, last_time_ms AS lastTimeMs
+         FROM conversations WHERE id = ?`,
+      ),
+      insConv: p(
+        `INSERT INTO conversations (id, kind, owner, title, epoch, top_seq, activity, changed, last_time_ms)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      setHot: p('UPDATE conversations SET top_seq = ?, activity = ?, changed = ?, last_time_ms = ? WHERE id = ?'),
+      getRead: p('SELECT read_seq, own_after_read, changed, member FROM read_state WHERE conv = ? AND user = ?'),
+      putRead: p(
+        `INSERT INTO read_state (conv, user, read_seq, own_after_read, changed, member) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (conv, user) DO UPDATE SET read_seq = excluded.read_seq,
+           own_after_read = excluded.own_after_read, changed = excluded.changed, member = excluded.member`,
+      ),
+      countOwn: p('SELECT COUNT(*) FROM messages WHERE conv = ? AND sender_user = ? AND seq > ? AND seq <= ?').pluck(),
+      countReaders: p(
+        'SELECT COUNT(*) FROM read_state WHERE conv = ? AND member = 1 AND read_seq >= ? AND user <> ?',
+      ).pluck(),
+      inbox: p(
+        `SELECT c.id FROM read_state r JOIN conversations c ON c.id = r.conv
+         WHERE r.user = ? AND r.member = 1 AND c.activity < ? ORDER BY c.activity DESC LIMIT ?`,
+      ).pluck(),
+      changedItems: p(
+        `SELECT conv AS conversationId, member, change FROM (
+           SELECT r.conv, r.member,
+             CASE WHEN r.member = 1 THEN max(r.changed, c.changed) ELSE r.changed END AS change
+           FROM read_state r JOIN conversations c ON c.id = r.conv
+           WHERE r.user = ? AND (r.member = 1 OR ?))
+         WHERE change > ? ORDER BY change LIMIT ?`,
+      ),
+      firstAtOrAfter: p('SELECT seq FROM messages WHERE conv = ? AND ts >= ? ORDER BY ts, seq LIMIT 1').pluck(),
+      getChange: p("SELECT value FROM counters WHERE name = 'change'").pluck(),
+      putChange: p(
+        "INSERT INTO counters (name, value) VALUES ('change', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+      ),
       setOwner: p('UPDATE conversations SET owner = ? WHERE id = ?'),
       members: p('SELECT user FROM members WHERE conv = ? ORDER BY user').pluck(),
       addMember: p('INSERT OR IGNORE INTO members (conv, user) VALUES (?, ?)'),
@@ -94,12 +134,14 @@ export class SqliteTables implements Tables {
 
   /** Write the deferred updates; call inside the transaction, before COMMIT. */
   flush(): void {
-    for (const [id, top] of this.dirtyTop) this.s.setTop.run(top, id)
+    this.writeRows()
     for (const v of this.dirtySendSeq.values()) this.s.putSendSeq.run(...v)
     for (const v of this.dirtyCursor.values()) this.s.putCursor.run(...v)
     if (this.counterDirty) this.s.putCounter.run(this.messageCounter)
+    if (this.changeDirty) this.s.putChange.run(this.changeCounter)
     this.counterDirty = false
-    this.dirtyTop.clear()
+    this.changeDirty = false
+    this.readCache.clear()
     this.dirtySendSeq.clear()
     this.dirtyCursor.clear()
     if (this.convCache.size > CACHE_MAX) this.convCache.clear()
@@ -107,14 +149,34 @@ export class SqliteTables implements Tables {
     if (this.sendSeqCache.size > CACHE_MAX) this.sendSeqCache.clear()
   }
 
+  /**
+   * The deferred conversation and read-row writes, now: before a query that
+   * reads them in SQL (a join or a count), and at flush().
+   */
+  private writeRows(): void {
+    for (const id of this.dirtyConv) {
+      const c = this.convCache.get(id) as ConversationRow
+      this.s.setHot.run(c.topSeq, c.activity, c.changed, c.lastTimeMs, id)
+    }
+    for (const [conv, user, r] of this.dirtyRead.values()) {
+      this.s.putRead.run(conv, user, r.readSeq, r.ownAfterRead, r.changed, r.member ? 1 : 0)
+    }
+    this.dirtyConv.clear()
+    this.dirtyRead.clear()
+  }
+
   /** The transaction rolled back: forget everything cached. */
   reset(): void {
     this.messageCounter = undefined
     this.counterDirty = false
+    this.changeCounter = undefined
+    this.changeDirty = false
+    this.readCache.clear()
+    this.dirtyRead.clear()
+    this.dirtyConv.clear()
     this.convCache.clear()
     this.memberCache.clear()
     this.sendSeqCache.clear()
-    this.dirtyTop.clear()
     this.dirtySendSeq.clear()
     this.dirtyCursor.clear()
   }
@@ -129,7 +191,8 @@ export class SqliteTables implements Tables {
     return { ...c }
   }
   insertConversation(row: ConversationRow): void {
-    this.s.insConv.run(row.id, row.kind, row.owner, row.title, row.epoch, row.topSeq)
+    const r = row
+    this.s.insConv.run(r.id, r.kind, r.owner, r.title, r.epoch, r.topSeq, r.activity, r.changed, r.lastTimeMs)
     this.convCache.set(row.id, { ...row })
   }
   setTopSeq(id: string, topSeq: number): void {
@@ -137,7 +200,7 @@ export class SqliteTables implements Tables {
     if (c === undefined) return
     const cached = this.convCache.get(id) as ConversationRow
     cached.topSeq = topSeq
-    this.dirtyTop.set(id, topSeq)
+    this.dirtyConv.add(id)
   }
   setOwner(id: string, owner: string): void {
     this.s.setOwner.run(owner, id)
@@ -241,5 +304,68 @@ export class SqliteTables implements Tables {
   }
   touchDevice(userId: string, deviceId: string, nowMs: number): void {
     this.s.touchDevice.run(userId, deviceId, nowMs)
+  }
+
+  currentChange(): number {
+    this.changeCounter ??= (this.s.getChange.get() as number | undefined) ?? 0
+    return this.changeCounter
+  }
+  nextChange(): number {
+    this.changeCounter = this.currentChange() + 1
+    this.changeDirty = true
+    return this.changeCounter
+  }
+  setConversationChange(id: string, changed: number, activity: number | null, lastTimeMs: number | null): void {
+    if (this.getConversation(id) === undefined) return
+    const c = this.convCache.get(id) as ConversationRow
+    c.changed = changed
+    if (activity !== null) c.activity = activity
+    if (lastTimeMs !== null) c.lastTimeMs = lastTimeMs
+    this.dirtyConv.add(id)
+  }
+  getReadRow(conversationId: string, userId: string): ReadRow | undefined {
+    const k = key(conversationId, userId)
+    let r = this.readCache.get(k)
+    if (r === undefined) {
+      const row = this.s.getRead.get(conversationId, userId) as
+        | { read_seq: number; own_after_read: number; changed: number; member: number }
+        | undefined
+      r =
+        row === undefined
+          ? null
+          : { readSeq: row.read_seq, ownAfterRead: row.own_after_read, changed: row.changed, member: row.member === 1 }
+      this.readCache.set(k, r)
+    }
+    return r === null ? undefined : { ...r }
+  }
+  putReadRow(conversationId: string, userId: string, row: ReadRow): void {
+    const k = key(conversationId, userId)
+    this.readCache.set(k, { ...row })
+    this.dirtyRead.set(k, [conversationId, userId, { ...row }])
+  }
+  countOwnMessages(conversationId: string, userId: string, afterSeq: number, upToSeq: number): number {
+    return this.s.countOwn.get(conversationId, userId, afterSeq, upToSeq) as number
+  }
+  countReaders(conversationId: string, seq: number, excludeUserId: string): number {
+    this.writeRows()
+    return this.s.countReaders.get(conversationId, seq, excludeUserId) as number
+  }
+  inboxConversations(userId: string, beforeActivity: number, limit: number): string[] {
+    this.writeRows()
+    const bound = beforeActivity === 0 ? Number.MAX_SAFE_INTEGER : beforeActivity
+    return this.s.inbox.all(userId, bound, Math.min(limit, Number.MAX_SAFE_INTEGER)) as string[]
+  }
+  changedConversations(userId: string, since: number, limit: number, withTombstones: boolean): SyncItem[] {
+    this.writeRows()
+    const rows = this.s.changedItems.all(userId, withTombstones ? 1 : 0, since, Math.min(limit, Number.MAX_SAFE_INTEGER))
+    return (rows as { conversationId: string; member: number; change: number }[]).map((r) => ({
+      conversationId: r.conversationId,
+      member: r.member === 1,
+      change: r.change,
+    }))
+  }
+  firstSeqAtOrAfter(conversationId: string, timeMs: number, topSeq: number): number {
+    const seq = this.s.firstAtOrAfter.get(conversationId, timeMs) as number | undefined
+    return seq === undefined || seq > topSeq ? topSeq + 1 : seq
   }
 }

@@ -5,10 +5,16 @@
 import type { ResultOf, StoreOp, StoreResult } from '../../session/store-ops.js'
 import { GroupCommitLoop } from './group-commit.js'
 import type { GroupRunner, OpOutcome, QueuedOp } from './group-runner.js'
+import { STORE_FEATURES } from '../../session/handshake.js'
 import { IdSlots } from '../../session/id-slots.js'
 
 export interface Store {
   readonly kind: 'memory' | 'sqlite' | 'postgres'
+  /**
+   * The features of STORE_FEATURES (read-state, inbox, history-time) this
+   * store supports; the server offers no other of them.
+   */
+  readonly features?: readonly string[]
   /**
    * A store that fans committed traffic out itself (cluster mode: in commit
    * order across nodes) takes the hub here; the server then leaves
@@ -37,6 +43,8 @@ interface Waiter {
 /** Shared bookkeeping: ids, waiters, idle/close promises. */
 export abstract class QueueingStore implements Store {
   abstract readonly kind: 'memory' | 'sqlite' | 'postgres'
+  /** None unless the subclass says so (see Store.features). */
+  readonly features: readonly string[] = []
   private nextId = 1
   /** Not a Map: see id-slots.ts (GC promotion through replaced hash tables). */
   private readonly waiters = new IdSlots<Waiter>()
@@ -88,6 +96,8 @@ export abstract class QueueingStore implements Store {
 /** Runs a GroupRunner on this thread: one group per event-loop turn. */
 export class LocalStore extends QueueingStore {
   readonly kind: 'memory' | 'sqlite'
+  // Both runners' tables (memory, SQLite) track changes.
+  override readonly features = STORE_FEATURES
   private readonly loop: GroupCommitLoop
 
   constructor(runner: GroupRunner, kind: 'memory' | 'sqlite') {
