@@ -21,6 +21,14 @@
 //
 //   paced after saturation  the same paced load in the process that has just
 //                run the 1000-connection rows (footnote under the table).
+//   inbox        a user with 10,000 conversations: inbox pages, a full pass,
+//                incremental sync after 1,000 changes, and the v1 listing of
+//                the same user (bench/server-inbox.ts).
+//   baseline     with --baseline-ref REF (e.g. the commit before the read
+//                state): the send->ack rows with 100 connections and the
+//                fan-out row again, run by REF's build in the same run, so the
+//                cost per message of maintaining read state and activity is
+//                the difference between two rows measured minutes apart.
 //
 // Every group of rows runs in a fresh server process (see withServer); the
 // imwire processes of one run share one data directory.
@@ -31,7 +39,8 @@
 // saturation", "idle memory", "fan-out"), --node-arg FLAG (repeatable; node
 // flags for the imwire server child, e.g. --trace-gc), --server-log FILE (what
 // the imwire server children printed), --imwire-cli PATH (run another build's
-// dist/src/cli/main.js as the server, for A/B).
+// dist/src/cli/main.js as the server, for A/B), --baseline-ref REF (build REF
+// with git archive and add its rows, see "baseline" above).
 import { randomBytes } from 'node:crypto'
 import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs'
 import os from 'node:os'
@@ -44,7 +53,9 @@ import { closedLoop, cpuMsOf, type LoadResult, openLoop, pooled, type SenderPeer
 import { RawMqttPeer } from './lib/mqtt-peer.js'
 import { MqttJsPeer } from './lib/mqttjs-peer.js'
 import { fmtMs, fmtRate, formatTable, type Row } from './lib/stats.js'
+import { baselineCli } from './lib/baseline.js'
 import { runFanout } from './server-fanout.js'
+import { runInbox } from './server-inbox.js'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const SECRET = 'bench-secret'
@@ -84,6 +95,8 @@ interface Args {
   serverLog: string | null
   /** The imwire CLI to run as the server (--imwire-cli PATH; default this checkout's dist), to A/B two builds. */
   imwireCli: string
+  /** Another commit whose build runs the 100-connection and fan-out rows too (--baseline-ref REF). */
+  baselineRef: string | null
 }
 
 function parseArgs(argv: string[]): Args {
@@ -96,6 +109,7 @@ function parseArgs(argv: string[]): Args {
     nodeArgs: [],
     serverLog: null,
     imwireCli: path.join(ROOT, 'dist/src/cli/main.js'),
+    baselineRef: null,
   }
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i]
@@ -107,6 +121,7 @@ function parseArgs(argv: string[]): Args {
     else if (v === '--node-arg') a.nodeArgs.push(argv[++i] ?? '')
     else if (v === '--server-log') a.serverLog = argv[++i] ?? null
     else if (v === '--imwire-cli') a.imwireCli = path.resolve(argv[++i] ?? '')
+    else if (v === '--baseline-ref') a.baselineRef = argv[++i] ?? null
   }
   if (a.quick) a.measureMs = Math.min(a.measureMs, 1000)
   return a
@@ -132,6 +147,8 @@ function row(server: string, kind: string, test: string, conns: number, r: LoadR
 const wanted = (args: Args, label: string): boolean => args.match === null || args.match.test(label)
 
 let runId = 0
+/** The inbox part's setup time, printed under the table. */
+let inboxNote = ''
 /** When the current server child was spawned: measurement windows are logged relative to it (matches --trace-gc times). */
 let serverStartedAt = 0
 const sinceSpawn = (): string => `t+${Date.now() - serverStartedAt} ms`
@@ -340,7 +357,7 @@ async function idleMemory(
   await sleep(300)
 }
 
-async function benchImwire(args: Args, rows: Row[]): Promise<void> {
+async function benchImwire(args: Args, rows: Row[], cli = args.imwireCli, name = 'imwire'): Promise<void> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'imwire-bench-'))
   const nodeArgs = args.cpuProf !== null ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(args.cpuProf)] : []
   nodeArgs.push(...args.nodeArgs)
@@ -349,23 +366,37 @@ async function benchImwire(args: Args, rows: Row[]): Promise<void> {
   // grows across the run as it would in service; the process state is fresh.
   const spawn: Spawn = async () => {
     serverStartedAt = Date.now()
-    const server = await spawnImwireServer(args.imwireCli, dataDir, nodeArgs)
+    const server = await spawnImwireServer(cli, dataDir, nodeArgs)
     process.stderr.write(`imwire server pid ${server.proc.pid}, data dir ${dataDir}\n`)
     log.push(`=== imwire server pid ${server.proc.pid}`)
     void server.exited.then(() => log.push(...server.output))
     return server
   }
   try {
-    if (wanted(args, 'idle memory'))
+    const baseline = name !== 'imwire'
+    if (!baseline && wanted(args, 'idle memory'))
       await withServer(spawn, (server) =>
-        idleMemory('imwire', server, (n) => imwirePeers('tcp', server.tcp as string, n, 'm'), rows),
+        idleMemory(name, server, (n) => imwirePeers('tcp', server.tcp as string, n, 'm'), rows),
       )
-    await sendAckMatrix('imwire', spawn, imwirePeers, args, rows)
+    await sendAckMatrix(
+      name,
+      spawn,
+      imwirePeers,
+      args,
+      rows,
+      baseline ? { conns: [100], paced: false, kinds: ['tcp'] } : undefined,
+    )
     if (wanted(args, 'fan-out'))
       await withServer(spawn, async (server) => {
         const f = await runFanout(server, SECRET, { measureMs: args.measureMs, members: 100 })
-        rows.push(row('imwire', 'tcp', 'fan-out 100-member group', 100, f.load, f.notes))
-        process.stderr.write(`  imwire fan-out: ${fmtRate(f.load.rate)} deliveries/s\n`)
+        rows.push(row(name, 'tcp', 'fan-out 100-member group', 100, f.load, f.notes))
+        process.stderr.write(`  ${name} fan-out: ${fmtRate(f.load.rate)} deliveries/s\n`)
+      })
+    if (!baseline && wanted(args, 'inbox'))
+      await withServer(spawn, async (server) => {
+        const r = await runInbox(server, SECRET, { conversations: 10_000, changes: 1000, quick: args.quick, name })
+        rows.push(...r.rows)
+        inboxNote = r.setupNote
       })
   } finally {
     if (args.serverLog !== null) writeFileSync(args.serverLog, `${log.join('\n')}\n`)
@@ -421,6 +452,10 @@ async function main(): Promise<void> {
   const load0 = os.loadavg()[0] as number
   const fsync0 = fsyncProbeMs()
   if (args.only !== 'aedes') await benchImwire(args, rows)
+  if (args.only !== 'aedes' && args.baselineRef !== null) {
+    const cli = baselineCli(ROOT, args.baselineRef)
+    await benchImwire(args, rows, cli, `imwire ${args.baselineRef}`)
+  }
   if (args.only !== 'imwire') await benchAedes(args, rows)
   const fsync1 = fsyncProbeMs()
   const load1 = os.loadavg()[0] as number
@@ -434,6 +469,10 @@ async function main(): Promise<void> {
       `${fsync1.toFixed(2)} ms (before -> after; other work on the machine shows here).\n\n`,
   )
   process.stdout.write(`${formatTable(COLUMNS, rows)}\n`)
+  if (inboxNote !== '')
+    process.stdout.write(
+      `\ninbox rows: one user in 10,000 conversations (${inboxNote}), one request in flight; srv cpu = server CPU per request.\n`,
+    )
   if (rows.some((r) => r.test === 'paced 10,000/s after saturation'))
     process.stdout.write(
       '\nEvery group of rows runs in a fresh server process (one data directory per server for the whole run).\n' +

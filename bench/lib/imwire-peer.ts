@@ -188,12 +188,18 @@ export class RawImwirePeer {
    * the server's default; the bench:server default (300 s, the spec's
    * maximum) keeps heartbeats out of its throughput rows.
    */
-  async handshake(token: string, deviceId: string, heartbeatMs = 300_000): Promise<Welcome> {
+  async handshake(
+    token: string,
+    deviceId: string,
+    heartbeatMs = 300_000,
+    features: string[] = [],
+    resume: Array<{ conversationId: string; seq: bigint; epoch: bigint }> = [],
+  ): Promise<Welcome> {
     this.sendFrame(
       create(FrameSchema, {
         body: {
           case: 'hello',
-          value: { versions: [1], token, deviceId, heartbeatMs, clientName: 'imwire-bench' },
+          value: { versions: [1], token, deviceId, heartbeatMs, features, resume, clientName: 'imwire-bench' },
         },
       }),
     )

@@ -15,6 +15,11 @@ export const ClientErrorCode = {
   TIMEOUT: 'TIMEOUT',
   /** A send still unacknowledged once dedupe_window_ms had passed: no longer resent automatically. [RTY-6] */
   EXPIRED: 'EXPIRED',
+  /**
+   * The call needs a feature ("read-state", "inbox", "history-time") that the
+   * server's Welcome did not enable; nothing was sent. `feature` names it. [GEN-2] [RD-1]
+   */
+  FEATURE_NOT_ENABLED: 'FEATURE_NOT_ENABLED',
 } as const
 export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode]
 
@@ -24,13 +29,20 @@ export class ClientError extends Error {
   readonly errorCode: ErrorCode
   /** For TERMINATED: the close code. */
   readonly closeCode: CloseCode
+  /** For FEATURE_NOT_ENABLED: the feature. */
+  readonly feature: string
 
-  constructor(code: ClientErrorCode, message: string, extra: { errorCode?: ErrorCode; closeCode?: CloseCode } = {}) {
+  constructor(
+    code: ClientErrorCode,
+    message: string,
+    extra: { errorCode?: ErrorCode; closeCode?: CloseCode; feature?: string } = {},
+  ) {
     super(`${code}: ${message}`)
     this.name = 'ClientError'
     this.code = code
     this.errorCode = extra.errorCode ?? ErrorCode.UNSPECIFIED
     this.closeCode = extra.closeCode ?? CloseCode.UNSPECIFIED
+    this.feature = extra.feature ?? ''
   }
 }
 

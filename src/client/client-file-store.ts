@@ -9,11 +9,14 @@
 // POSIX) when it is opened and whenever it grows past a few times its live
 // size, so it stays proportional to the outbox, not to the history of sends.
 import { type FileHandle, open, readFile, rename } from 'node:fs/promises'
+import { fromJson, type JsonValue, toJson } from '@bufbuild/protobuf'
+import { InboxEntrySchema } from '../gen/es/imwire/v1/inbox_pb.js'
 import {
   type StoredClientState,
   type ClientStore,
   applyOps,
   emptyState,
+  snapshotState,
   type StoredEntry,
   type StoreOp,
 } from './client-store.js'
@@ -24,7 +27,7 @@ export interface FileStoreOptions {
 }
 
 interface Line {
-  t: 'put' | 'del' | 'seq' | 'pos'
+  t: 'put' | 'del' | 'seq' | 'pos' | 'rs' | 'rsdel' | 'ibx' | 'ibxdel' | 'ibxclr' | 'sp'
   [k: string]: unknown
 }
 
@@ -52,6 +55,29 @@ function toLine(o: StoreOp): Line {
       return { t: 'seq', c: o.conversationId, n: o.next }
     case 'position':
       return { t: 'pos', c: o.conversationId, s: o.seq, e: o.epoch }
+    case 'readState': {
+      const r = o.state
+      return {
+        t: 'rs',
+        c: r.conversationId,
+        e: r.epoch,
+        top: r.topSeq,
+        r: r.readSeq,
+        u: r.unreadCount,
+        p: r.peerReadSeq,
+      }
+    }
+    case 'readStateDelete':
+      return { t: 'rsdel', c: o.conversationId }
+    case 'inboxPut':
+      // The protobuf JSON mapping: bytes as base64, uint64 as strings.
+      return { t: 'ibx', v: toJson(InboxEntrySchema, o.entry) }
+    case 'inboxDelete':
+      return { t: 'ibxdel', c: o.conversationId }
+    case 'inboxClear':
+      return { t: 'ibxclr' }
+    case 'syncPoint':
+      return { t: 'sp', n: o.point }
   }
 }
 
@@ -77,6 +103,28 @@ function fromLine(l: Line): StoreOp | null {
       return { op: 'sendSeq', conversationId: String(l.c), next: Number(l.n) }
     case 'pos':
       return { op: 'position', conversationId: String(l.c), seq: Number(l.s), epoch: Number(l.e) }
+    case 'rs':
+      return {
+        op: 'readState',
+        state: {
+          conversationId: String(l.c),
+          epoch: Number(l.e),
+          topSeq: Number(l.top),
+          readSeq: Number(l.r),
+          unreadCount: Number(l.u),
+          peerReadSeq: Number(l.p ?? 0),
+        },
+      }
+    case 'rsdel':
+      return { op: 'readStateDelete', conversationId: String(l.c) }
+    case 'ibx':
+      return { op: 'inboxPut', entry: fromJson(InboxEntrySchema, l.v as JsonValue, { ignoreUnknownFields: true }) }
+    case 'ibxdel':
+      return { op: 'inboxDelete', conversationId: String(l.c) }
+    case 'ibxclr':
+      return { op: 'inboxClear' }
+    case 'sp':
+      return { op: 'syncPoint', point: Number(l.n) }
     default:
       return null
   }
@@ -126,11 +174,7 @@ export class JsonFileClientStore implements ClientStore {
       if (op !== null) applyOps(this.state, [op], this.entries)
     }
     await this.compact()
-    return {
-      entries: [...this.entries.values()].sort((a, b) => a.order - b.order),
-      nextSendSeq: new Map(this.state.nextSendSeq),
-      positions: new Map(this.state.positions),
-    }
+    return snapshotState(this.state, this.entries)
   }
 
   write(ops: StoreOp[]): Promise<void> {
@@ -171,7 +215,8 @@ export class JsonFileClientStore implements ClientStore {
   }
 
   private liveLines(): number {
-    return this.entries.size + this.state.nextSendSeq.size + this.state.positions.size
+    const s = this.state
+    return this.entries.size + s.nextSendSeq.size + s.positions.size + s.readStates.size + s.inbox.size + 1
   }
 
   /** Rewrite the journal as a snapshot of the live state (tmp file, fsync, rename). */
@@ -182,6 +227,10 @@ export class JsonFileClientStore implements ClientStore {
     for (const [c, p] of this.state.positions) {
       lines.push(JSON.stringify(toLine({ op: 'position', conversationId: c, seq: p.seq, epoch: p.epoch })))
     }
+    for (const r of this.state.readStates.values()) lines.push(JSON.stringify(toLine({ op: 'readState', state: r })))
+    for (const e of this.state.inbox.values()) lines.push(JSON.stringify(toLine({ op: 'inboxPut', entry: e })))
+    // After the entries it covers (see client-store.ts).
+    if (this.state.syncPoint !== 0) lines.push(JSON.stringify(toLine({ op: 'syncPoint', point: this.state.syncPoint })))
     const sorted = [...this.entries.values()].sort((a, b) => a.order - b.order)
     for (const e of sorted) lines.push(JSON.stringify(toLine({ op: 'put', entry: e })))
     const tmp = `${this.path}.tmp`

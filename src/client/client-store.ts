@@ -1,5 +1,11 @@
 // Where a client keeps what must survive it: the outbox of unacked sends, the
-// next send_seq per conversation and the delivery positions it has acked.
+// next send_seq per conversation and the delivery positions it has acked;
+// with the features "read-state" and "inbox", the read states, the
+// conversation list and the sync point it is current to ([INB-5]).
+//
+// The sync point is written after the inbox entries it covers, in the same
+// write: a journal torn mid-write loses the point before it loses an entry,
+// so a restarted client never holds a point newer than its list.
 //
 // [SND-5] a client_msg_id is persisted before its first transmission, so a
 // client that restarts resends the same ids and the server's dedupe answers
@@ -22,6 +28,9 @@ export interface StoredEntry {
   createdAtMs: number
 }
 
+import type { InboxEntry } from '../gen/es/imwire/v1/inbox_pb.js'
+import type { ReadState } from './read-states.js'
+
 /** Delivery position of one conversation: everything up to seq is held. */
 export interface StoredPosition {
   seq: number
@@ -33,6 +42,12 @@ export type StoreOp =
   | { op: 'delete'; id: string }
   | { op: 'sendSeq'; conversationId: string; next: number }
   | { op: 'position'; conversationId: string; seq: number; epoch: number }
+  | { op: 'readState'; state: ReadState }
+  | { op: 'readStateDelete'; conversationId: string }
+  | { op: 'inboxPut'; entry: InboxEntry }
+  | { op: 'inboxDelete'; conversationId: string }
+  | { op: 'inboxClear' }
+  | { op: 'syncPoint'; point: number }
 
 export interface StoredClientState {
   /** Ascending by order. */
@@ -40,6 +55,11 @@ export interface StoredClientState {
   /** Next send_seq to assign, per conversation. */
   nextSendSeq: Map<string, number>
   positions: Map<string, StoredPosition>
+  readStates: Map<string, ReadState>
+  /** The local conversation list, by conversation id. */
+  inbox: Map<string, InboxEntry>
+  /** Change number the inbox is current to; 0 = never synced. [INB-4] */
+  syncPoint: number
 }
 
 export interface ClientStore {
@@ -65,12 +85,49 @@ export function applyOps(state: StoredClientState, ops: StoreOp[], entries: Map<
       case 'position':
         state.positions.set(o.conversationId, { seq: o.seq, epoch: o.epoch })
         break
+      case 'readState':
+        state.readStates.set(o.state.conversationId, { ...o.state })
+        break
+      case 'readStateDelete':
+        state.readStates.delete(o.conversationId)
+        break
+      case 'inboxPut':
+        state.inbox.set(o.entry.conversationId, o.entry)
+        break
+      case 'inboxDelete':
+        state.inbox.delete(o.conversationId)
+        break
+      case 'inboxClear':
+        state.inbox.clear()
+        break
+      case 'syncPoint':
+        state.syncPoint = o.point
+        break
     }
   }
 }
 
 export function emptyState(): StoredClientState {
-  return { entries: [], nextSendSeq: new Map(), positions: new Map() }
+  return {
+    entries: [],
+    nextSendSeq: new Map(),
+    positions: new Map(),
+    readStates: new Map(),
+    inbox: new Map(),
+    syncPoint: 0,
+  }
+}
+
+/** A copy of a state for load(): maps copied, entries sorted by outbox order. */
+export function snapshotState(state: StoredClientState, entries: Map<string, StoredEntry>): StoredClientState {
+  return {
+    entries: [...entries.values()].sort((a, b) => a.order - b.order),
+    nextSendSeq: new Map(state.nextSendSeq),
+    positions: new Map(state.positions),
+    readStates: new Map(state.readStates),
+    inbox: new Map(state.inbox),
+    syncPoint: state.syncPoint,
+  }
 }
 
 /** Keeps state in memory: survives reconnects, not the process. */
@@ -79,11 +136,7 @@ export class MemoryClientStore implements ClientStore {
   private readonly entries = new Map<string, StoredEntry>()
 
   async load(): Promise<StoredClientState> {
-    return {
-      entries: [...this.entries.values()].sort((a, b) => a.order - b.order),
-      nextSendSeq: new Map(this.state.nextSendSeq),
-      positions: new Map(this.state.positions),
-    }
+    return snapshotState(this.state, this.entries)
   }
 
   async write(ops: StoreOp[]): Promise<void> {

@@ -1,11 +1,15 @@
 // Public shapes of the client: options, what it hands to the application.
 import type { ConversationInfo, ConversationUpdated } from '../gen/es/imwire/v1/conversation_pb.js'
 import type { Welcome } from '../gen/es/imwire/v1/handshake_pb.js'
+import type { InboxEntry } from '../gen/es/imwire/v1/inbox_pb.js'
 import type { Connection } from '../transport/index.js'
 import type { BackoffOptions } from './backoff.js'
 import type { ClientError } from './client-error.js'
 import type { ClientStore } from './client-store.js'
+import type { InboxDelta } from './inbox-sync.js'
 import type { OutboxEntry } from './outbox.js'
+import type { PeerReadInfo, ReadStateSource } from './read-inbox.js'
+import type { ReadState } from './read-states.js'
 
 export interface ImwireClientOptions {
   /** Server address: "tcp://host:port" or "ws://host:port/imwire" (wss too). */
@@ -15,10 +19,17 @@ export interface ImwireClientOptions {
   token: string
   /** Stable id of this installation: [A-Za-z0-9._-]{1,64}. */
   deviceId: string
-  /** Outbox, send sequences and positions. Default: in memory (lost with the process). */
+  /** Outbox, send sequences, positions, read states and inbox. Default: in memory (lost with the process). */
   store?: ClientStore
-  /** Features to request, e.g. ["lz4"]. */
+  /**
+   * Features to request (Hello.features), exactly these. Default:
+   * DEFAULT_FEATURES ("read-state", "inbox", "history-time"); pass [] for
+   * none, or e.g. [...DEFAULT_FEATURES, "lz4"]. What the server enabled is in
+   * `client.features`. [HS-5]
+   */
   features?: string[]
+  /** With "inbox" enabled, run sync() on every ready connection (default true). [RD-4] [INB-5] */
+  syncOnReady?: boolean
   /** Requested heartbeat (ms); 0 = server default. [HS-9] */
   heartbeatMs?: number
   /** Requested receive window; 0 = server default. */
@@ -106,6 +117,12 @@ export interface ClientEvents {
   /** The client stopped for good (terminal close code or close()). */
   terminated: [err: ClientError]
   state: [s: ClientState]
+  /** A read state changed: a read on any device, a delivery, a listing or sync. [RD-4] [RD-5] */
+  readState: [s: ReadState, source: ReadStateSource]
+  /** DIRECT: the other member read up to a seq ("seen"). [RD-4] */
+  peerRead: [p: PeerReadInfo]
+  /** loadInbox() or sync() changed the local conversation list. */
+  inbox: [d: InboxDelta]
 }
 
-export type { ConversationInfo }
+export type { ConversationInfo, InboxEntry }

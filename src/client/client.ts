@@ -6,7 +6,9 @@
 // requests; on any loss it reconnects with backoff and does it again. The
 // parts with rules live in their own pure modules: Outbox (ids and send_seqs),
 // SendPipeline (what is in flight, what an Error does), DeliveryTracker (order,
-// dedupe, gaps, cumulative acks), Heartbeat (liveness), Backoff (delays).
+// dedupe, gaps, cumulative acks), Heartbeat (liveness), Backoff (delays),
+// ReadInbox (read states, unread counts and the conversation list of the
+// features "read-state" and "inbox", spec.md section 22).
 import { EventEmitter } from 'node:events'
 import { create } from '@bufbuild/protobuf'
 import {
@@ -22,6 +24,7 @@ import { CloseCode, type Error as ErrorFrame } from '../gen/es/imwire/v1/control
 import { type ConversationUpdated, UpdateReason } from '../gen/es/imwire/v1/conversation_pb.js'
 import { type Frame, FrameSchema } from '../gen/es/imwire/v1/frame_pb.js'
 import type { Welcome } from '../gen/es/imwire/v1/handshake_pb.js'
+import type { InboxEntry, InboxPage } from '../gen/es/imwire/v1/inbox_pb.js'
 import type { Deliver, Message, SendAck } from '../gen/es/imwire/v1/messaging_pb.js'
 import {
   type CloseInfo,
@@ -32,7 +35,7 @@ import {
 } from '../transport/index.js'
 import { Backoff } from './backoff.js'
 import { ClientError, isTerminalClose } from './client-error.js'
-import { type ClientStore, MemoryClientStore } from './client-store.js'
+import { type ClientStore, MemoryClientStore, type StoredClientState } from './client-store.js'
 import type {
   ClientEvents,
   ClientState,
@@ -41,11 +44,16 @@ import type {
   SendOptions,
   SendResult,
 } from './client-types.js'
-import { ConversationRequests } from './conversation-requests.js'
+import { ConversationRequests, type HistoryOptions } from './conversation-requests.js'
 import { DeliveryTracker } from './delivery-tracker.js'
+import { DEFAULT_FEATURES, FEATURE_INBOX, FEATURE_READ_STATE } from './features.js'
 import { Heartbeat } from './heartbeat.js'
+import { type InboxPageOptions, InboxRequests } from './inbox-requests.js'
+import type { InboxDelta, InboxFetchOptions } from './inbox-sync.js'
 import { MessageStream } from './message-stream.js'
 import { Outbox, type OutboxEntry } from './outbox.js'
+import { type MarkReadOutcome, type ReadCountInfo, ReadInbox } from './read-inbox.js'
+import type { ReadState } from './read-states.js'
 import { RequestTracker } from './requests.js'
 import { SendPipeline } from './send-pipeline.js'
 
@@ -76,6 +84,7 @@ export class ImwireClient extends EventEmitter<ClientEvents> {
   private readonly tracker: DeliveryTracker<Delivered>
   private readonly requests: RequestTracker
   readonly conversations: ConversationRequests
+  private readonly readInbox: ReadInbox
   private readonly backoff: Backoff
   private readonly now: () => number
   private readonly stream = new MessageStream<Delivered>()
@@ -98,6 +107,7 @@ export class ImwireClient extends EventEmitter<ClientEvents> {
     store: ClientStore,
     outbox: Outbox,
     positions: DeliveryTracker<Delivered>,
+    stored: StoredClientState,
   ) {
     super()
     this.opts = opts
@@ -111,6 +121,11 @@ export class ImwireClient extends EventEmitter<ClientEvents> {
     this.pipeline.onExpired = (e) => this.onExpired(e)
     this.requests = new RequestTracker((f) => this.transmit(f))
     this.conversations = new ConversationRequests(this.requests)
+    this.readInbox = new ReadInbox(store, stored, new InboxRequests(this.requests), {
+      readState: (st, source) => this.emit('readState', st, source),
+      peerRead: (p) => this.emit('peerRead', p),
+      inbox: (d) => this.emit('inbox', d),
+    })
   }
 
   /** Load the store (outbox, send sequences, positions) and build a client; call connect() next. */
@@ -119,7 +134,7 @@ export class ImwireClient extends EventEmitter<ClientEvents> {
     const store = opts.store ?? new MemoryClientStore()
     const state = await store.load()
     const outbox = await Outbox.open(store, { now: opts.now, random: opts.randomBytes })
-    return new ImwireClient(opts, store, outbox, new DeliveryTracker<Delivered>(state.positions))
+    return new ImwireClient(opts, store, outbox, new DeliveryTracker<Delivered>(state.positions), state)
   }
 
   get state(): ClientState {
@@ -133,6 +148,11 @@ export class ImwireClient extends EventEmitter<ClientEvents> {
 
   get welcome(): Welcome | null {
     return this.lastWelcome
+  }
+
+  /** Features the last Welcome enabled (empty before the first). [HS-5] */
+  get features(): readonly string[] {
+    return this.lastWelcome?.features ?? []
   }
 
   /** Start connecting (and keep reconnecting); resolves at the first ready connection. */
@@ -171,6 +191,82 @@ export class ImwireClient extends EventEmitter<ClientEvents> {
   whenOutboxEmpty(): Promise<void> {
     if (this.outbox.size === 0) return Promise.resolve()
     return new Promise((r) => this.idleWaiters.push(r))
+  }
+
+  // --- read state, inbox, time-anchored history (spec.md section 22) ----------
+  //
+  // Each call that needs a feature rejects with FEATURE_NOT_ENABLED, sending
+  // nothing, when the server's Welcome did not enable it. [GEN-2] [RD-1]
+
+  /**
+   * The user has read conversationId up to upToSeq ([RD-3]), in the epoch this
+   * device knows. Resolves with the read state after the server's answer;
+   * the user's other devices follow by ReadUpdated ([RD-4]).
+   */
+  markRead(conversationId: string, upToSeq: number): Promise<MarkReadOutcome> {
+    return this.readInbox.markRead(conversationId, upToSeq, this.tracker.epoch(conversationId))
+  }
+
+  /** The read state this device holds for a conversation (live between server answers). */
+  readState(conversationId: string): ReadState | undefined {
+    return this.readInbox.readState(conversationId)
+  }
+
+  readStates(): ReadState[] {
+    return this.readInbox.readStates()
+  }
+
+  /** Unread messages in one conversation, undefined when no read state is known yet. [RD-5] */
+  unreadCount(conversationId: string): number | undefined {
+    return this.readInbox.readState(conversationId)?.unreadCount
+  }
+
+  /** The badge: unread messages over every conversation with a known read state. */
+  totalUnread(): number {
+    return this.readInbox.totalUnread()
+  }
+
+  /** GROUP read receipt: how many members read message seq. [RD-7] */
+  readCount(conversationId: string, seq: number): Promise<ReadCountInfo> {
+    return this.readInbox.readCount(conversationId, seq)
+  }
+
+  /** One page of the conversation list, newest activity first. [INB-3] */
+  inbox(opts: InboxPageOptions = {}): Promise<InboxPage> {
+    return this.readInbox.inboxPage(opts)
+  }
+
+  /**
+   * The whole conversation list (keyset pages, then a sync from the first
+   * page's point so nothing that moved meanwhile is lost), activity
+   * descending, each conversation once. Replaces the local list and its sync
+   * point. [INB-4] [INB-5]
+   */
+  loadInbox(opts: InboxFetchOptions = {}): Promise<InboxEntry[]> {
+    return this.readInbox.loadInbox(opts)
+  }
+
+  /**
+   * Bring the local list up to date from the stored sync point (a full sync
+   * when there is none, or when the server no longer knows it). [INB-5] [INB-6]
+   */
+  sync(opts: InboxFetchOptions = {}): Promise<InboxDelta> {
+    return this.readInbox.sync(opts)
+  }
+
+  /** The local conversation list (from loadInbox/sync), activity descending, with live read states. */
+  inboxEntries(): InboxEntry[] {
+    return this.readInbox.entries()
+  }
+
+  /** The change number the local list is current to; 0 = never synced. */
+  get syncPoint(): number {
+    return this.readInbox.syncPoint
+  }
+
+  /** One page of history, by seq or (feature "history-time") by server time. [HIS-1] [HIS-10] */
+  history(opts: HistoryOptions) {
+    return this.conversations.history(opts)
   }
 
   /** Say goodbye (Close 3000), stop reconnecting, close the store. The outbox stays in the store. */
@@ -245,7 +341,7 @@ export class ImwireClient extends EventEmitter<ClientEvents> {
             versions: [1],
             token: this.opts.token,
             deviceId: this.opts.deviceId,
-            features: this.opts.features ?? [],
+            features: [...(this.opts.features ?? DEFAULT_FEATURES)],
             heartbeatMs: this.opts.heartbeatMs ?? 0,
             receiveWindow: this.opts.receiveWindow ?? 0,
             resume,
@@ -421,17 +517,36 @@ export class ImwireClient extends EventEmitter<ClientEvents> {
         if (b.value.conversation !== undefined) {
           const c = b.value.conversation
           this.emitAll(this.tracker.setCursor(c.conversationId, Number(c.cursor), Number(c.epoch)).items)
+          // [RD-6] only meaningful where the feature is on ([RD-1]: unset otherwise).
+          if (enabled(link, FEATURE_READ_STATE)) this.readInbox.onConversationInfo(c)
         }
         this.requests.settle(b.value.requestId, b.value)
         return
       case 'conversationList':
         for (const c of b.value.conversations) {
           this.emitAll(this.tracker.setCursor(c.conversationId, Number(c.cursor), Number(c.epoch)).items)
+          if (enabled(link, FEATURE_READ_STATE)) this.readInbox.onConversationInfo(c)
         }
         this.requests.settle(b.value.requestId, b.value)
         return
       case 'historyPage':
+      case 'markReadResult':
+      case 'readCountResult':
         this.requests.settle(b.value.requestId, b.value)
+        return
+      case 'inboxPage':
+      case 'syncPage':
+        // Each entry carries this device's cursor, as a listing does.
+        for (const e of b.value.entries) {
+          this.emitAll(this.tracker.setCursor(e.conversationId, Number(e.cursor), Number(e.epoch)).items)
+        }
+        this.requests.settle(b.value.requestId, b.value)
+        return
+      case 'readUpdated':
+        if (b.value.state !== undefined) this.readInbox.onReadUpdated(b.value.state)
+        return
+      case 'peerRead':
+        this.readInbox.onPeerRead(b.value)
         return
       default:
         return
@@ -461,13 +576,17 @@ export class ImwireClient extends EventEmitter<ClientEvents> {
     this.setState('ready')
     const limits = link.welcome?.limits
     const window = Math.min(limits?.maxInflightSends || 256, this.opts.maxInflightSends ?? Number.POSITIVE_INFINITY)
-    this.requests.online()
+    this.requests.online((feature) => enabled(link, feature))
     // [RTY-2] resend the outbox in original order with the same ids and send_seqs.
     this.pipeline.open(window, now, Number(limits?.dedupeWindowMs ?? 0n))
     if (link.welcome !== null) {
       this.emit('ready', link.welcome)
       this.resolveReady(link.welcome)
     }
+    // What moved while this device was away (read positions included: an
+    // offline device is not sent ReadUpdated later [RD-4]). A failure is
+    // not fatal: the application's own sync() call reports it.
+    if (this.opts.syncOnReady !== false && enabled(link, FEATURE_INBOX)) void this.sync().catch(() => {})
   }
 
   private onDeliver(link: Link, d: Deliver): void {
@@ -503,6 +622,8 @@ export class ImwireClient extends EventEmitter<ClientEvents> {
     }
     // [DLV-5] our own message counts as held; the cumulative ack may cover it.
     this.emitAll(this.tracker.own(a.conversationId, result.seq, result.epoch))
+    // Raises top_seq, never the unread count. [RD-5]
+    this.readInbox.onMessage(a.conversationId, result.seq, result.epoch, false)
     this.ackDirty.add(a.conversationId)
     this.scheduleAck()
     const w = this.waiters.get(id)
@@ -564,6 +685,9 @@ export class ImwireClient extends EventEmitter<ClientEvents> {
     // A reason this client does not know is a pull too. [GEN-4]
     const quiet = [UpdateReason.REMOVED, UpdateReason.MEMBERS_CHANGED]
     const top = quiet.includes(u.reason) ? 0 : Number(u.topSeq)
+    if (u.reason === UpdateReason.JOINED && this.features.includes(FEATURE_READ_STATE))
+      this.readInbox.onJoined(u.conversationId, Number(u.epoch), Number(u.topSeq))
+    if (u.reason === UpdateReason.REMOVED) this.readInbox.onRemoved(u.conversationId)
     const r = this.tracker.setCursor(u.conversationId, Number(u.cursor), Number(u.epoch), top)
     this.emitAll(r.items)
     if (r.pull) void this.fillFromHistory(u.conversationId, top)
@@ -574,6 +698,8 @@ export class ImwireClient extends EventEmitter<ClientEvents> {
 
   private emitAll(items: Delivered[]): void {
     for (const m of items) {
+      // Before the 'message' event, so a listener reads the badge with it counted.
+      this.readInbox.onMessage(m.conversationId, m.seq, m.epoch, m.senderUserId !== this.userId)
       this.emit('message', m)
       this.stream.push(m)
     }
@@ -659,6 +785,11 @@ export class ImwireClient extends EventEmitter<ClientEvents> {
       this.emitAll(this.tracker.endPull(conversationId))
     }
   }
+}
+
+/** The connection's Welcome enabled the feature. [HS-6] */
+function enabled(link: Link, feature: string): boolean {
+  return link.welcome?.features.includes(feature) ?? false
 }
 
 function toDelivered(m: Message, epoch: number, replayed: boolean, fromHistory: boolean): Delivered {

@@ -12,6 +12,7 @@ import {
 } from '../gen/es/imwire/v1/conversation_pb.js'
 import { FrameSchema } from '../gen/es/imwire/v1/frame_pb.js'
 import type { Message } from '../gen/es/imwire/v1/messaging_pb.js'
+import { FEATURE_HISTORY_TIME } from './features.js'
 import type { RequestTracker } from './requests.js'
 
 export interface CreateConversationOptions {
@@ -29,6 +30,11 @@ export interface HistoryOptions {
   anchorSeq?: number
   /** 0 = the server's history_page_max. [HIS-2] */
   limit?: number
+  /**
+   * Feature "history-time": anchor at this server time (ms) instead of a seq;
+   * forward = at or after it, backward = before it. [HIS-10]
+   */
+  anchorTimeMs?: number
 }
 
 export class ConversationRequests {
@@ -79,21 +85,29 @@ export class ConversationRequests {
     return r.conversation
   }
 
-  /** One page of history. [HIS-1] */
+  /**
+   * One page of history [HIS-1]; with anchorTimeMs, anchored at a time and
+   * sent only where "history-time" is enabled ([GEN-2]: without it the field
+   * would be ignored and the page silently anchored at a seq).
+   */
   history(opts: HistoryOptions): Promise<HistoryPage> {
-    return this.requests.request<HistoryPage>((requestId) =>
-      create(FrameSchema, {
-        body: {
-          case: 'historyRequest',
-          value: {
-            requestId,
-            conversationId: opts.conversationId,
-            direction: opts.direction === 'backward' ? HistoryDirection.BACKWARD : HistoryDirection.FORWARD,
-            anchorSeq: BigInt(opts.anchorSeq ?? 0),
-            limit: opts.limit ?? 0,
+    const anchorTimeMs = opts.anchorTimeMs ?? 0
+    return this.requests.request<HistoryPage>(
+      (requestId) =>
+        create(FrameSchema, {
+          body: {
+            case: 'historyRequest',
+            value: {
+              requestId,
+              conversationId: opts.conversationId,
+              direction: opts.direction === 'backward' ? HistoryDirection.BACKWARD : HistoryDirection.FORWARD,
+              anchorSeq: BigInt(opts.anchorSeq ?? 0),
+              limit: opts.limit ?? 0,
+              anchorTimeMs: BigInt(anchorTimeMs),
+            },
           },
-        },
-      }),
+        }),
+      anchorTimeMs !== 0 ? FEATURE_HISTORY_TIME : null,
     )
   }
 

@@ -6,6 +6,7 @@ export type {
   Delivered,
   DisconnectInfo,
   ImwireClientOptions,
+  InboxEntry,
   SendOptions,
   SendResult,
 } from './client-types.js'
@@ -24,4 +25,9 @@ export { DeliveryTracker, type Position } from './delivery-tracker.js'
 export { Heartbeat, DEAD_MARGIN_MS } from './heartbeat.js'
 export { SendPipeline } from './send-pipeline.js'
 export type { CreateConversationOptions, HistoryOptions } from './conversation-requests.js'
+export { DEFAULT_FEATURES, FEATURE_HISTORY_TIME, FEATURE_INBOX, FEATURE_READ_STATE } from './features.js'
+export type { InboxPageOptions, SyncPageOptions } from './inbox-requests.js'
+export type { InboxDelta, InboxFetchOptions } from './inbox-sync.js'
+export type { MarkReadOutcome, PeerReadInfo, ReadCountInfo, ReadStateSource } from './read-inbox.js'
+export { type ReadState, ReadStates } from './read-states.js'
 export { makeTestToken } from './test-token.js'

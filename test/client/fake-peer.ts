@@ -1,8 +1,11 @@
 // A scripted server for client tests over the in-memory transport: enough of
 // the protocol to drive the client (handshake, acks with dense seqs, dedupe,
-// send_seq checks, history), with hooks a test uses to misbehave on purpose.
+// send_seq checks, history, read positions), with hooks a test uses to
+// misbehave on purpose. Like a real server it enables only the features it
+// offers and closes with 3511 on a feature frame that was not enabled [RD-1].
 import { create, type MessageInitShape } from '@bufbuild/protobuf'
-import { type CloseCode, ErrorCode } from '../../src/gen/es/imwire/v1/control_pb.js'
+import { FEATURE_OF_BODY, type FrameBodyCase } from '../../src/codec/index.js'
+import { CloseCode, ErrorCode } from '../../src/gen/es/imwire/v1/control_pb.js'
 import { type Frame, FrameSchema } from '../../src/gen/es/imwire/v1/frame_pb.js'
 import type { Hello } from '../../src/gen/es/imwire/v1/handshake_pb.js'
 import type { Message, Send } from '../../src/gen/es/imwire/v1/messaging_pb.js'
@@ -32,6 +35,16 @@ export class FakePeer {
   replay: Frame[] = []
   heartbeatMs = 30_000
   userId = 'alice'
+  /** Features this peer offers; Welcome lists those the Hello asked for. [HS-5] */
+  offer: string[] = []
+  /** Features enabled per connection index. */
+  readonly enabled: string[][] = []
+  /** Feature frames received on a connection that had not enabled the feature. */
+  readonly violations: Frame[] = []
+  /** The user's read positions, by conversation ([RD-2]); MarkRead moves them. */
+  readonly readSeqs = new Map<string, number>()
+  /** Answer a feature request (or historyRequest) instead of the default; null = no answer. */
+  onRequest: ((f: Frame, conn: Connection) => Frame | null | undefined) | null = null
   private waiters: Array<() => void> = []
 
   /** The client's connect option. */
@@ -109,11 +122,73 @@ export class FakePeer {
     }
   }
 
+  /** Current read state of a conversation, as a server computes it. [RD-5] */
+  readState(conversationId: string) {
+    const all = this.messages.get(conversationId) ?? []
+    const readSeq = this.readSeqs.get(conversationId) ?? 0
+    return {
+      conversationId,
+      epoch: 1n,
+      topSeq: BigInt(all.length),
+      readSeq: BigInt(readSeq),
+      unreadCount: BigInt(all.filter((m) => m.seq > readSeq && m.sender !== this.userId).length),
+    }
+  }
+
   private handle(conn: Connection, f: Frame): void {
     const b = f.body
+    const feature = FEATURE_OF_BODY[b.case as FrameBodyCase] ?? null
+    const index = this.conns.indexOf(conn)
+    const historyTime = b.case === 'historyRequest' && b.value.anchorTimeMs !== 0n ? 'history-time' : null
+    const needs = feature ?? historyTime
+    if (needs !== null && !(this.enabled[index] ?? []).includes(needs)) {
+      this.violations.push(f)
+      // [RD-1] as a server would; history-time alone is only an ignored field there.
+      if (feature !== null) conn.close(CloseCode.UNSUPPORTED_FRAME, `feature ${feature} not enabled`)
+      if (feature !== null) return
+    }
+    if (b.case !== 'hello' && this.onRequest !== null && (needs !== null || b.case === 'historyRequest')) {
+      const custom = this.onRequest(f, conn)
+      if (custom === null) return
+      if (custom !== undefined) {
+        conn.send(custom)
+        return
+      }
+    }
     switch (b.case) {
-      case 'hello':
+      case 'markRead': {
+        const top = (this.messages.get(b.value.conversationId) ?? []).length
+        const up = Number(b.value.upToSeq)
+        if (up > top) {
+          conn.send(frame({ case: 'error', value: { code: ErrorCode.BAD_REQUEST, requestId: b.value.requestId } }))
+          return
+        }
+        const moved = b.value.epoch === 1n && up > (this.readSeqs.get(b.value.conversationId) ?? 0)
+        if (moved) this.readSeqs.set(b.value.conversationId, up)
+        conn.send(
+          frame({
+            case: 'markReadResult',
+            value: { requestId: b.value.requestId, state: this.readState(b.value.conversationId), moved },
+          }),
+        )
+        return
+      }
+      case 'syncRequest':
+        // Nothing changed, unless a test scripts onRequest.
+        conn.send(
+          frame({
+            case: 'syncPage',
+            value: { requestId: b.value.requestId, syncPoint: b.value.since, hasMore: false },
+          }),
+        )
+        return
+      case 'inboxRequest':
+        conn.send(frame({ case: 'inboxPage', value: { requestId: b.value.requestId, hasMore: false } }))
+        return
+      case 'hello': {
         this.hellos.push(b.value)
+        const features = this.offer.filter((x) => b.value.features.includes(x))
+        this.enabled[index] = features
         conn.send(
           frame({
             case: 'welcome',
@@ -124,12 +199,14 @@ export class FakePeer {
               deviceId: b.value.deviceId,
               heartbeatMs: this.heartbeatMs,
               limits: { maxInflightSends: 256, receiveWindow: 256, maxMessageBytes: 65536, historyPageMax: 100 },
+              features,
             },
           }),
         )
         for (const r of this.replay) conn.send(r)
         conn.send(frame({ case: 'replayComplete', value: {} }))
         return
+      }
       case 'send': {
         const custom = this.onSend?.(b.value, conn)
         if (custom === null) return
