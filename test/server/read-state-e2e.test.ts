@@ -5,12 +5,12 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
-import { ConversationKind, HistoryDirection } from '../../src/gen/es/imwire/v1/conversation_pb.js'
 import { CloseCode } from '../../src/gen/es/imwire/v1/control_pb.js'
+import { ConversationKind, HistoryDirection } from '../../src/gen/es/imwire/v1/conversation_pb.js'
+import type { Frame } from '../../src/gen/es/imwire/v1/frame_pb.js'
 import { type RunningServer, type ServerOptions, startServer } from '../../src/server/server.js'
 import { createMemoryStore, openSqliteStore } from '../../src/server/store/sqlite-store.js'
 import type { Store } from '../../src/server/store/store.js'
-import type { Frame } from '../../src/gen/es/imwire/v1/frame_pb.js'
 import { Peer, type Value } from './peer.js'
 
 const SECRET = 'read-e2e-secret'
@@ -73,14 +73,16 @@ async function expectSkipping<C extends NonNullable<Frame['body']['case']>>(p: P
   }
 }
 
-
-t.test('the server offers the three features with memory and SQLite stores, and Welcome lists them [HS-5]', async (t) => {
-  const server = await serve(t)
-  const p = await Peer.open('tcp', server)
-  t.teardown(() => p.destroy())
-  const w = await p.hello(SECRET, 'alice', 'a1', { features: ['lz4', ...FEATURES, 'nope'] })
-  t.same([...w.features].sort(), ['history-time', 'inbox', 'lz4', 'read-state'])
-})
+t.test(
+  'the server offers the three features with memory and SQLite stores, and Welcome lists them [HS-5]',
+  async (t) => {
+    const server = await serve(t)
+    const p = await Peer.open('tcp', server)
+    t.teardown(() => p.destroy())
+    const w = await p.hello(SECRET, 'alice', 'a1', { features: ['lz4', ...FEATURES, 'nope'] })
+    t.same([...w.features].sort(), ['history-time', 'inbox', 'lz4', 'read-state'])
+  },
+)
 
 t.test('a store without the features makes the server not offer them; lz4 stays [HS-5]', async (t) => {
   const inner = createMemoryStore()
@@ -97,49 +99,52 @@ t.test('a store without the features makes the server not offer them; lz4 stays 
   t.same(w.features, ['lz4'])
 })
 
-t.test('a MarkRead on one device reaches the other device as ReadUpdated and the DIRECT peer as PeerRead [RD-4]', async (t) => {
-  const server = await serve(t)
-  const a1 = await peer(t, server, 'alice', 'a1')
-  const a2 = await peer(t, server, 'alice', 'a2')
-  const bob = await peer(t, server, 'bob', 'b1')
-  const plain = await peer(t, server, 'bob', 'b2', []) // did not enable read-state
-  bob.send({
-    case: 'createConversation',
-    value: { requestId: 1, conversationId: 'd1', kind: ConversationKind.DIRECT, memberUserIds: ['alice'] },
-  })
-  await bob.expect('conversationResult')
-  for (const p of [a1, a2, plain]) await p.expect('conversationUpdated')
-  for (const text of ['one', 'two', 'three']) await send(bob, 'd1', text)
-  await send(a1, 'd1', 'mine') // alice's own message: never unread for her [RD-5]
-  a1.send({ case: 'markRead', value: { requestId: 2, conversationId: 'd1', epoch: 1n, upToSeq: 2n } })
-  const r = await expectSkipping(a1, 'markReadResult')
-  t.same([r.requestId, r.moved, r.state?.readSeq, r.state?.topSeq, r.state?.unreadCount], [2, true, 2n, 4n, 1n])
-  const u = await expectSkipping(a2, 'readUpdated')
-  t.same([u.state?.conversationId, u.state?.readSeq, u.state?.unreadCount], ['d1', 2n, 1n])
-  const pr = await expectSkipping(bob, 'peerRead')
-  t.same([pr.conversationId, pr.userId, pr.readSeq, pr.epoch], ['d1', 'alice', 2n, 1n])
-  // A MarkRead that moves nothing sends no notice [RD-4]; the next move arrives in order.
-  a1.send({ case: 'markRead', value: { requestId: 3, conversationId: 'd1', epoch: 1n, upToSeq: 1n } })
-  t.equal((await a1.expect('markReadResult')).moved, false)
-  a1.send({ case: 'markRead', value: { requestId: 4, conversationId: 'd1', epoch: 1n, upToSeq: 4n } })
-  t.same((await a1.expect('markReadResult')).state?.unreadCount, 0n)
-  t.equal((await expectSkipping(a2, 'readUpdated')).state?.readSeq, 4n)
-  t.equal((await expectSkipping(bob, 'peerRead')).readSeq, 4n)
-  // The connection without the feature got neither frame [RD-1]: its next frame is the Pong.
-  plain.send({ case: 'ping', value: { nonce: 9n } })
-  for (;;) {
-    const f = await plain.next()
-    if (f.body.case === 'pong') break
-    t.equal(f.body.case, 'deliver', 'only Delivers before the Pong')
-  }
-  // ConversationInfo carries read_seq and unread_count only with read-state. [RD-6] [RD-1]
-  a2.send({ case: 'listConversations', value: { requestId: 5 } })
-  const l = (await expectSkipping(a2, 'conversationList')).conversations[0]
-  t.same([l?.readSeq, l?.unreadCount], [4n, 0n])
-  plain.send({ case: 'listConversations', value: { requestId: 6 } })
-  const lp = (await plain.expect('conversationList')).conversations[0]
-  t.same([lp?.readSeq, lp?.unreadCount], [0n, 0n])
-})
+t.test(
+  'a MarkRead on one device reaches the other device as ReadUpdated and the DIRECT peer as PeerRead [RD-4]',
+  async (t) => {
+    const server = await serve(t)
+    const a1 = await peer(t, server, 'alice', 'a1')
+    const a2 = await peer(t, server, 'alice', 'a2')
+    const bob = await peer(t, server, 'bob', 'b1')
+    const plain = await peer(t, server, 'bob', 'b2', []) // did not enable read-state
+    bob.send({
+      case: 'createConversation',
+      value: { requestId: 1, conversationId: 'd1', kind: ConversationKind.DIRECT, memberUserIds: ['alice'] },
+    })
+    await bob.expect('conversationResult')
+    for (const p of [a1, a2, plain]) await p.expect('conversationUpdated')
+    for (const text of ['one', 'two', 'three']) await send(bob, 'd1', text)
+    await send(a1, 'd1', 'mine') // alice's own message: never unread for her [RD-5]
+    a1.send({ case: 'markRead', value: { requestId: 2, conversationId: 'd1', epoch: 1n, upToSeq: 2n } })
+    const r = await expectSkipping(a1, 'markReadResult')
+    t.same([r.requestId, r.moved, r.state?.readSeq, r.state?.topSeq, r.state?.unreadCount], [2, true, 2n, 4n, 1n])
+    const u = await expectSkipping(a2, 'readUpdated')
+    t.same([u.state?.conversationId, u.state?.readSeq, u.state?.unreadCount], ['d1', 2n, 1n])
+    const pr = await expectSkipping(bob, 'peerRead')
+    t.same([pr.conversationId, pr.userId, pr.readSeq, pr.epoch], ['d1', 'alice', 2n, 1n])
+    // A MarkRead that moves nothing sends no notice [RD-4]; the next move arrives in order.
+    a1.send({ case: 'markRead', value: { requestId: 3, conversationId: 'd1', epoch: 1n, upToSeq: 1n } })
+    t.equal((await a1.expect('markReadResult')).moved, false)
+    a1.send({ case: 'markRead', value: { requestId: 4, conversationId: 'd1', epoch: 1n, upToSeq: 4n } })
+    t.same((await a1.expect('markReadResult')).state?.unreadCount, 0n)
+    t.equal((await expectSkipping(a2, 'readUpdated')).state?.readSeq, 4n)
+    t.equal((await expectSkipping(bob, 'peerRead')).readSeq, 4n)
+    // The connection without the feature got neither frame [RD-1]: its next frame is the Pong.
+    plain.send({ case: 'ping', value: { nonce: 9n } })
+    for (;;) {
+      const f = await plain.next()
+      if (f.body.case === 'pong') break
+      t.equal(f.body.case, 'deliver', 'only Delivers before the Pong')
+    }
+    // ConversationInfo carries read_seq and unread_count only with read-state. [RD-6] [RD-1]
+    a2.send({ case: 'listConversations', value: { requestId: 5 } })
+    const l = (await expectSkipping(a2, 'conversationList')).conversations[0]
+    t.same([l?.readSeq, l?.unreadCount], [4n, 0n])
+    plain.send({ case: 'listConversations', value: { requestId: 6 } })
+    const lp = (await plain.expect('conversationList')).conversations[0]
+    t.same([lp?.readSeq, lp?.unreadCount], [0n, 0n])
+  },
+)
 
 t.test('inbox, sync and time-anchored history answer over the wire [INB-3] [INB-5] [HIS-10]', async (t) => {
   let clock = 1_000

@@ -5,19 +5,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import t, { type Test } from 'tap'
-import { ConversationKind } from '../../src/gen/es/imwire/v1/conversation_pb.js'
 import { ErrorCode } from '../../src/gen/es/imwire/v1/control_pb.js'
-import { DB_FILE, createMemoryStore, openSqliteStore } from '../../src/server/store/sqlite-store.js'
+import { ConversationKind } from '../../src/gen/es/imwire/v1/conversation_pb.js'
 import { MIGRATIONS } from '../../src/server/store/sqlite-schema.js'
+import { createMemoryStore, DB_FILE, openSqliteStore } from '../../src/server/store/sqlite-store.js'
 import type { Store } from '../../src/server/store/store.js'
-import type {
-  InboxOp,
-  MarkReadOp,
-  ResultOf,
-  StoreOp,
-  SyncItemView,
-  SyncOp,
-} from '../../src/session/store-ops.js'
+import type { InboxOp, MarkReadOp, ResultOf, StoreOp, SyncItemView, SyncOp } from '../../src/session/store-ops.js'
 
 const dirs: string[] = []
 t.teardown(() => {
@@ -79,7 +72,15 @@ class S {
     return r.message.seq
   }
   markRead(conv: string, user: string, upToSeq: number, over: Partial<MarkReadOp> = {}) {
-    return this.run({ op: 'markRead', userId: user, deviceId: `${user}-d`, conversationId: conv, epoch: 1, upToSeq, ...over })
+    return this.run({
+      op: 'markRead',
+      userId: user,
+      deviceId: `${user}-d`,
+      conversationId: conv,
+      epoch: 1,
+      upToSeq,
+      ...over,
+    })
   }
   inbox(user: string, over: Partial<InboxOp> = {}) {
     return this.ok({
@@ -132,7 +133,8 @@ class S {
   }
 }
 
-const ids = (items: SyncItemView[]) => items.map((i) => (i.entry !== undefined ? i.entry.conversationId : `-${i.removed}`))
+const ids = (items: SyncItemView[]) =>
+  items.map((i) => (i.entry !== undefined ? i.entry.conversationId : `-${i.removed}`))
 
 for (const [name, open] of impls) {
   t.test(name, async (t) => {
@@ -142,23 +144,26 @@ for (const [name, open] of impls) {
       return new S(s)
     }
 
-    t.test('a read position only grows, is idempotent, bounded by top_seq and ignores another epoch [RD-2] [RD-3]', async (t) => {
-      const s = await fresh(t)
-      await s.create('g1', 'alice', ['bob'])
-      for (let i = 0; i < 3; i++) await s.send('g1', 'alice')
-      const moved = await s.markRead('g1', 'bob', 2)
-      t.match(moved, { ok: true, moved: true, state: { readSeq: 2, topSeq: 3, unreadCount: 1, epoch: 1 } })
-      t.match(moved, { readNotices: { userId: 'bob', exceptDeviceId: 'bob-d', peerUserId: null } })
-      t.match(await s.markRead('g1', 'bob', 2), { ok: true, moved: false, readNotices: null, state: { readSeq: 2 } })
-      t.match(await s.markRead('g1', 'bob', 1), { ok: true, moved: false, state: { readSeq: 2 } })
-      t.match(await s.markRead('g1', 'bob', 4), { ok: false, code: ErrorCode.BAD_REQUEST })
-      t.match(await s.markRead('g1', 'bob', 3, { epoch: 2 }), { ok: true, moved: false, state: { readSeq: 2 } })
-      t.match(await s.markRead('g1', 'carol', 1), { ok: false, code: ErrorCode.CONVERSATION_NOT_FOUND })
-      t.match(await s.markRead('nope', 'bob', 1), { ok: false, code: ErrorCode.CONVERSATION_NOT_FOUND })
-      // A delivery ack never moves the read position. [RD-2]
-      await s.ok({ op: 'ack', userId: 'bob', deviceId: 'bob-d', conversationId: 'g1', upToSeq: 3 })
-      t.same(await s.read('g1', 'bob'), [2, 1])
-    })
+    t.test(
+      'a read position only grows, is idempotent, bounded by top_seq and ignores another epoch [RD-2] [RD-3]',
+      async (t) => {
+        const s = await fresh(t)
+        await s.create('g1', 'alice', ['bob'])
+        for (let i = 0; i < 3; i++) await s.send('g1', 'alice')
+        const moved = await s.markRead('g1', 'bob', 2)
+        t.match(moved, { ok: true, moved: true, state: { readSeq: 2, topSeq: 3, unreadCount: 1, epoch: 1 } })
+        t.match(moved, { readNotices: { userId: 'bob', exceptDeviceId: 'bob-d', peerUserId: null } })
+        t.match(await s.markRead('g1', 'bob', 2), { ok: true, moved: false, readNotices: null, state: { readSeq: 2 } })
+        t.match(await s.markRead('g1', 'bob', 1), { ok: true, moved: false, state: { readSeq: 2 } })
+        t.match(await s.markRead('g1', 'bob', 4), { ok: false, code: ErrorCode.BAD_REQUEST })
+        t.match(await s.markRead('g1', 'bob', 3, { epoch: 2 }), { ok: true, moved: false, state: { readSeq: 2 } })
+        t.match(await s.markRead('g1', 'carol', 1), { ok: false, code: ErrorCode.CONVERSATION_NOT_FOUND })
+        t.match(await s.markRead('nope', 'bob', 1), { ok: false, code: ErrorCode.CONVERSATION_NOT_FOUND })
+        // A delivery ack never moves the read position. [RD-2]
+        await s.ok({ op: 'ack', userId: 'bob', deviceId: 'bob-d', conversationId: 'g1', upToSeq: 3 })
+        t.same(await s.read('g1', 'bob'), [2, 1])
+      },
+    )
 
     t.test('the epoch check comes before the top_seq bound [RD-3]', async (t) => {
       const s = await fresh(t)
@@ -298,26 +303,33 @@ for (const [name, open] of impls) {
       t.match(await s.sync('alice', r.current + 1), { ok: false, code: ErrorCode.BAD_REQUEST })
     })
 
-    t.test('a DIRECT peer read is a change for sync; removals are tombstones; a full sync lists none [INB-5] [INB-6]', async (t) => {
-      const s = await fresh(t)
-      await s.create('d1', 'alice', ['bob'], ConversationKind.DIRECT)
-      await s.create('g1', 'alice', ['bob', 'carol'])
-      await s.send('d1', 'alice')
-      const point = (await s.inbox('bob')).syncPoint
-      await s.markRead('d1', 'bob', 1)
-      t.match(await s.sync('alice', point), { items: [{ entry: { conversationId: 'd1', peerReadSeq: 1 } }] })
-      await s.members('removeMembers', 'g1', 'alice', ['bob'])
-      await s.send('g1', 'alice') // after the removal: not bob's change
-      const r = await s.sync('bob', point)
-      if (!r.ok) throw new Error('sync failed')
-      t.same(ids(r.items), ['d1', '-g1'])
-      t.match(await s.sync('carol', point), { items: [{ entry: { conversationId: 'g1' } }] })
-      t.same(ids((await s.sync('bob', 0) as { items: SyncItemView[] }).items), ['d1'], 'since 0: no removals')
-      await s.leave('g1', 'carol')
-      t.same(ids((await s.sync('carol', point) as { items: SyncItemView[] }).items), ['-g1'])
-      await s.members('addMembers', 'g1', 'alice', ['bob'])
-      t.same(ids((await s.sync('bob', point) as { items: SyncItemView[] }).items), ['d1', 'g1'], 're-added: an entry')
-    })
+    t.test(
+      'a DIRECT peer read is a change for sync; removals are tombstones; a full sync lists none [INB-5] [INB-6]',
+      async (t) => {
+        const s = await fresh(t)
+        await s.create('d1', 'alice', ['bob'], ConversationKind.DIRECT)
+        await s.create('g1', 'alice', ['bob', 'carol'])
+        await s.send('d1', 'alice')
+        const point = (await s.inbox('bob')).syncPoint
+        await s.markRead('d1', 'bob', 1)
+        t.match(await s.sync('alice', point), { items: [{ entry: { conversationId: 'd1', peerReadSeq: 1 } }] })
+        await s.members('removeMembers', 'g1', 'alice', ['bob'])
+        await s.send('g1', 'alice') // after the removal: not bob's change
+        const r = await s.sync('bob', point)
+        if (!r.ok) throw new Error('sync failed')
+        t.same(ids(r.items), ['d1', '-g1'])
+        t.match(await s.sync('carol', point), { items: [{ entry: { conversationId: 'g1' } }] })
+        t.same(ids(((await s.sync('bob', 0)) as { items: SyncItemView[] }).items), ['d1'], 'since 0: no removals')
+        await s.leave('g1', 'carol')
+        t.same(ids(((await s.sync('carol', point)) as { items: SyncItemView[] }).items), ['-g1'])
+        await s.members('addMembers', 'g1', 'alice', ['bob'])
+        t.same(
+          ids(((await s.sync('bob', point)) as { items: SyncItemView[] }).items),
+          ['d1', 'g1'],
+          're-added: an entry',
+        )
+      },
+    )
 
     t.test('time-anchored history splits at the anchor, equal times going forward [HIS-10] [HIS-11]', async (t) => {
       const s = await fresh(t)

@@ -2,9 +2,9 @@
 // connection (negotiation, unsupported bodies, request checks, live read
 // notices, frame-limit fitting). [RD-1] [RD-3] [RD-4] [INB-3] [INB-5] [HIS-10]
 import t from 'tap'
-import { ConversationKind, HistoryDirection } from '../../src/gen/es/imwire/v1/conversation_pb.js'
-import { CloseCode, ErrorCode } from '../../src/gen/es/imwire/v1/control_pb.js'
 import { encodeFrame } from '../../src/codec/index.js'
+import { CloseCode, ErrorCode } from '../../src/gen/es/imwire/v1/control_pb.js'
+import { ConversationKind, HistoryDirection } from '../../src/gen/es/imwire/v1/conversation_pb.js'
 import { type Client, frame, newClientMsgId, World } from './harness.js'
 
 const ALL = ['lz4', 'read-state', 'inbox', 'history-time']
@@ -44,7 +44,9 @@ t.test('a feature body without its feature closes 3511, like an unknown body [RD
   for (const body of bodies) {
     const w = world()
     // Offered but not requested: not enabled.
-    const c = w.connect('alice', 'a1', { features: body.case.startsWith('sync') || body.case === 'inboxRequest' ? ['read-state'] : ['inbox'] })
+    const c = w.connect('alice', 'a1', {
+      features: body.case.startsWith('sync') || body.case === 'inboxRequest' ? ['read-state'] : ['inbox'],
+    })
     c.take()
     c.send(body)
     t.equal(c.closeCode, CloseCode.UNSUPPORTED_FRAME, `${body.case} without its feature`)
@@ -133,10 +135,13 @@ t.test('a ReadUpdated for a replaying connection is sent after ReplayComplete [R
     u.map((x) => [x.state?.readSeq, x.state?.unreadCount, x.state?.topSeq]),
     [[2n, 0n, 2n]],
   )
-  t.same(a1.of('markReadResult').map((r) => [r.moved, r.state?.readSeq]), [
-    [true, 1n],
-    [true, 2n],
-  ])
+  t.same(
+    a1.of('markReadResult').map((r) => [r.moved, r.state?.readSeq]),
+    [
+      [true, 1n],
+      [true, 2n],
+    ],
+  )
   t.same(a1.of('readUpdated'), [], 'not to the requesting device')
 })
 
@@ -148,8 +153,17 @@ t.test('a connection without read-state gets no read notices and no read fields 
   const bob = w.connect('bob', 'b1', { features: ['inbox'] })
   send(bob, 'd1')
   markRead(a1, 'd1', 1n)
-  t.same(a2.take().map((f) => f.body.case), ['welcome', 'replayComplete', 'conversationUpdated', 'deliver'])
-  t.same(bob.take().map((f) => f.body.case).filter((c) => c !== 'sendAck'), ['welcome', 'replayComplete'])
+  t.same(
+    a2.take().map((f) => f.body.case),
+    ['welcome', 'replayComplete', 'conversationUpdated', 'deliver'],
+  )
+  t.same(
+    bob
+      .take()
+      .map((f) => f.body.case)
+      .filter((c) => c !== 'sendAck'),
+    ['welcome', 'replayComplete'],
+  )
   a2.send({ case: 'listConversations', value: { requestId: 9 } })
   const info = a2.of('conversationList')[0]?.conversations[0]
   t.same([info?.readSeq, info?.unreadCount], [0n, 0n])
@@ -173,49 +187,62 @@ t.test('anchor_time_ms is ignored without history-time and used with it [HIS-10]
       case: 'historyRequest',
       value: { requestId: 2, conversationId: 'g1', direction: HistoryDirection.FORWARD, anchorTimeMs: 1500n },
     })
-    t.same(a.of('historyPage')[0]?.messages.map((m) => m.seq), expected, features.join())
+    t.same(
+      a.of('historyPage')[0]?.messages.map((m) => m.seq),
+      expected,
+      features.join(),
+    )
   }
 })
 
-t.test('inbox and sync pages are cut to the client frame limit, at least one entry, with the right sync point [INB-3] [INB-5] [HIS-7]', async (t) => {
-  const w = world()
-  const a = w.connect('alice', 'a1', { features: ALL })
-  // 30 groups of 1000 members with 60-byte ids: ~60 KB of member ids per entry.
-  const many = Array.from({ length: 999 }, (_, i) => `${'u'.repeat(56)}${String(i).padStart(4, '0')}`)
-  for (let i = 0; i < 30; i++) create(a, `g${String(i).padStart(2, '0')}`, ConversationKind.GROUP, many)
-  a.take()
-  a.send({ case: 'inboxRequest', value: { requestId: 2, includeMembers: true } })
-  const out = a.take()
-  const page = out[0]?.body.case === 'inboxPage' ? out[0].body.value : undefined
-  t.ok(page !== undefined && page.entries.length > 0 && page.entries.length < 30, `${page?.entries.length} entries`)
-  t.equal(page?.hasMore, true)
-  t.ok(encodeFrame(out[0] as never).length <= 1024 * 1024)
-  a.send({ case: 'syncRequest', value: { requestId: 3, since: 0n, includeMembers: true } })
-  const s = a.of('syncPage')[0]
-  const k = s?.entries.length ?? 0
-  t.ok(k > 0 && k < 30 && s?.hasMore === true, `${k} entries`)
-  // The sync point is the change of the last entry returned: the next page starts right after it.
-  t.equal(s?.syncPoint, page?.entries.find((e) => e.conversationId === s?.entries[k - 1]?.conversationId)?.activity)
-  a.send({ case: 'syncRequest', value: { requestId: 4, since: s?.syncPoint ?? 0n, includeMembers: true } })
-  t.equal(a.of('syncPage')[0]?.entries[0]?.conversationId, `g${String(k).padStart(2, '0')}`)
-})
+t.test(
+  'inbox and sync pages are cut to the client frame limit, at least one entry, with the right sync point [INB-3] [INB-5] [HIS-7]',
+  async (t) => {
+    const w = world()
+    const a = w.connect('alice', 'a1', { features: ALL })
+    // 30 groups of 1000 members with 60-byte ids: ~60 KB of member ids per entry.
+    const many = Array.from({ length: 999 }, (_, i) => `${'u'.repeat(56)}${String(i).padStart(4, '0')}`)
+    for (let i = 0; i < 30; i++) create(a, `g${String(i).padStart(2, '0')}`, ConversationKind.GROUP, many)
+    a.take()
+    a.send({ case: 'inboxRequest', value: { requestId: 2, includeMembers: true } })
+    const out = a.take()
+    const page = out[0]?.body.case === 'inboxPage' ? out[0].body.value : undefined
+    t.ok(page !== undefined && page.entries.length > 0 && page.entries.length < 30, `${page?.entries.length} entries`)
+    t.equal(page?.hasMore, true)
+    t.ok(encodeFrame(out[0] as never).length <= 1024 * 1024)
+    a.send({ case: 'syncRequest', value: { requestId: 3, since: 0n, includeMembers: true } })
+    const s = a.of('syncPage')[0]
+    const k = s?.entries.length ?? 0
+    t.ok(k > 0 && k < 30 && s?.hasMore === true, `${k} entries`)
+    // The sync point is the change of the last entry returned: the next page starts right after it.
+    t.equal(s?.syncPoint, page?.entries.find((e) => e.conversationId === s?.entries[k - 1]?.conversationId)?.activity)
+    a.send({ case: 'syncRequest', value: { requestId: 4, since: s?.syncPoint ?? 0n, includeMembers: true } })
+    t.equal(a.of('syncPage')[0]?.entries[0]?.conversationId, `g${String(k).padStart(2, '0')}`)
+  },
+)
 
-t.test('the codec decodes the feature bodies strictly and leaves fields 35 and above unknown [FRM-5] [FRM-7]', async (t) => {
-  const { decodeFrame, CodecError } = await import('../../src/codec/index.js')
-  const page = encodeFrame(
-    frame({ case: 'syncPage', value: { requestId: 1, entries: [{ conversationId: 'ab', lastMessage: { senderUserId: 'cd' } }] } }),
-  )
-  t.equal(decodeFrame(page).body.case, 'syncPage')
-  // Invalid UTF-8 in a string nested three deep (SyncPage.entries.last_message.sender_user_id).
-  const at = page.lastIndexOf(0x63) // 'c' of "cd"
-  const bad = page.slice()
-  bad[at] = 0xff
-  t.throws(() => decodeFrame(bad), CodecError)
-  // Field 35, length-delimited, empty: a body v1 and its features do not define.
-  t.equal(decodeFrame(new Uint8Array([0x9a, 0x02, 0x00])).body.case, undefined)
-  const w = world()
-  const c = w.connect('alice', 'a1', { features: ALL })
-  c.take()
-  c.step({ type: 'frame', frame: decodeFrame(new Uint8Array([0x9a, 0x02, 0x00])) })
-  t.equal(c.closeCode, CloseCode.UNSUPPORTED_FRAME)
-})
+t.test(
+  'the codec decodes the feature bodies strictly and leaves fields 35 and above unknown [FRM-5] [FRM-7]',
+  async (t) => {
+    const { decodeFrame, CodecError } = await import('../../src/codec/index.js')
+    const page = encodeFrame(
+      frame({
+        case: 'syncPage',
+        value: { requestId: 1, entries: [{ conversationId: 'ab', lastMessage: { senderUserId: 'cd' } }] },
+      }),
+    )
+    t.equal(decodeFrame(page).body.case, 'syncPage')
+    // Invalid UTF-8 in a string nested three deep (SyncPage.entries.last_message.sender_user_id).
+    const at = page.lastIndexOf(0x63) // 'c' of "cd"
+    const bad = page.slice()
+    bad[at] = 0xff
+    t.throws(() => decodeFrame(bad), CodecError)
+    // Field 35, length-delimited, empty: a body v1 and its features do not define.
+    t.equal(decodeFrame(new Uint8Array([0x9a, 0x02, 0x00])).body.case, undefined)
+    const w = world()
+    const c = w.connect('alice', 'a1', { features: ALL })
+    c.take()
+    c.step({ type: 'frame', frame: decodeFrame(new Uint8Array([0x9a, 0x02, 0x00])) })
+    t.equal(c.closeCode, CloseCode.UNSUPPORTED_FRAME)
+  },
+)

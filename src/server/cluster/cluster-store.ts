@@ -20,6 +20,7 @@ import { randomBytes } from 'node:crypto'
 import { createRequire } from 'node:module'
 import { Worker } from 'node:worker_threads'
 import type { Logger } from 'pino'
+import { STORE_FEATURES } from '../../session/handshake.js'
 import type { ResultOf, StoreOp, StoreResult } from '../../session/store-ops.js'
 import type { Hub } from '../hub.js'
 import type { OpOutcome } from '../store/group-runner.js'
@@ -47,6 +48,9 @@ export interface ClusterOptions {
 }
 
 const key = (u: string, d: string) => `${u}\u0000${d}`
+
+/** Operations not stamped with a generation: the session start, and reads. */
+const UNFENCED = new Set(['openDevice', 'readReplay', 'history', 'list', 'readCount', 'inbox', 'sync'])
 
 /** Null when cluster mode can run here, else what is missing. */
 export function clusterAvailable(): string | null {
@@ -106,6 +110,9 @@ interface Group {
 
 export class ClusterStore extends ThreadStore {
   readonly kind = 'postgres' as const
+  // PgTables tracks changes (read rows, change numbers in commit order): the
+  // node offers read-state, inbox and history-time.
+  override readonly features = STORE_FEATURES
   readonly nodeId: string
   /** Generation of the newest local session of each (user, device). */
   private readonly generations = new Map<string, number>()
@@ -226,7 +233,10 @@ export class ClusterStore extends ThreadStore {
     if (hub === null) return
     for (const e of events) {
       if (e.kind === 'message') hub.publish(e.message, e.epoch, e.members, pos)
-      else hub.notify(e.conversationId, e.notices, e.epoch, e.topSeq, pos)
+      else if (e.kind === 'notice') hub.notify(e.conversationId, e.notices, e.epoch, e.topSeq, pos)
+      // [RD-4] in log order on every node: one user's moves in a conversation
+      // commit in read-position order (its row lock), so positions increase.
+      else hub.readMoved(e.notices, e.state)
     }
   }
 
@@ -241,8 +251,8 @@ export class ClusterStore extends ThreadStore {
 
   override run<O extends StoreOp>(op: O): Promise<ResultOf<O>> {
     // Stamp the operation with its session's generation (fencing). The
-    // session start itself carries none.
-    if (op.op !== 'openDevice' && op.op !== 'readReplay' && op.op !== 'history' && op.op !== 'list') {
+    // session start itself carries none, nor do reads (they move nothing).
+    if (op.op !== 'readReplay' && !UNFENCED.has(op.op)) {
       const g = this.generations.get(key(op.userId, op.deviceId))
       if (g !== undefined) return super.run({ ...op, generation: g })
     }

@@ -1,16 +1,19 @@
 // What a commit group changed that other connections must hear about — its
-// committed messages and membership notices, in commit order — and their
+// committed messages, membership notices and read-position moves, in commit
+// order — and their
 // text form in the commit log and on Redis. Derived from the group's
 // outcomes by the same function on the node that committed and, through
 // the log, on every other node, so all of them fan out the same thing.
 import type { OpOutcome } from '../store/group-runner.js'
-import type { MemberNotice, StoredMessage } from '../../session/store-ops.js'
+import type { MemberNotice, ReadNotices, ReadStateView, StoredMessage } from '../../session/store-ops.js'
 
 export type LogEvent =
   | { kind: 'message'; message: StoredMessage; epoch: number; members: string[] }
   | { kind: 'notice'; conversationId: string; notices: MemberNotice[]; epoch: number; topSeq: number }
+  /** A MarkRead moved a read position: ReadUpdated/PeerRead on every node. [RD-4] */
+  | { kind: 'read'; notices: ReadNotices; state: ReadStateView }
 
-/** The events of a group's outcomes, in outcome (= commit) order. [FAN-1] [CNV-6] */
+/** The events of a group's outcomes, in outcome (= commit) order. [FAN-1] [CNV-6] [RD-4] */
 export function eventsOf(outcomes: readonly OpOutcome[]): LogEvent[] {
   const events: LogEvent[] = []
   for (const o of outcomes) {
@@ -18,6 +21,8 @@ export function eventsOf(outcomes: readonly OpOutcome[]): LogEvent[] {
     const r = o.result
     if ('duplicate' in r) {
       if (!r.duplicate) events.push({ kind: 'message', message: r.message, epoch: r.epoch, members: r.members }) // [FAN-2]
+    } else if ('readNotices' in r) {
+      if (r.readNotices !== null) events.push({ kind: 'read', notices: r.readNotices, state: r.state }) // [RD-4]
     } else if ('notices' in r && r.notices.length > 0) {
       events.push({
         kind: 'notice',

@@ -9,7 +9,13 @@
 // fenced by it [RSM-6]), then the conversation rows the group writes, by id
 // (FOR UPDATE: seq assignment is serialised per conversation [ORD-1], and
 // two nodes' sends to one conversation commit in seq order), then the
-// commit-log head, last, held only for the append and the commit.
+// commit-log head, last, held only for the append and the commit. The head
+// row also holds the change counter: a group takes its change numbers in the
+// same UPDATE as its log position, so both are in commit order [INB-4].
+// InboxRequests and SyncRequests, which report change numbers, run after
+// the group's COMMIT, in a REPEATABLE READ READ ONLY transaction of their
+// own that takes no lock (pg-tables.ts, "Change numbers"): they see the
+// group's writes, as a client that sent them after its Sends expects.
 //
 // A group that still fails on a transient conflict (a deadlock through
 // rows created inside it, a unique key taken by a concurrent transaction:
@@ -27,8 +33,15 @@ import { migratePg } from './pg-schema.js'
 import { type GroupKeys, PgTables, pgKey } from './pg-tables.js'
 import type { LogQuery } from './pg-worker.js'
 
-/** Writes: their conversation row is locked before the group runs. */
-const WRITES = new Set(['send', 'ack', 'addMembers', 'removeMembers', 'leave', 'create'])
+/**
+ * Writes: their conversation row is locked before the group runs. MarkRead
+ * too: it moves the user's read row, which the user's own Sends move as
+ * well (own_after_read [RD-5]), and its notices must leave in read-position
+ * order [RD-4]; the conversation lock orders both.
+ */
+const WRITES = new Set(['send', 'ack', 'addMembers', 'removeMembers', 'leave', 'create', 'markRead'])
+/** Operations whose results carry change numbers: they run in a snapshot after the group. [INB-4] */
+const REPORTS_CHANGES = new Set(['inbox', 'sync'])
 
 const TRANSIENT = [/deadlock detected/, /could not serialize/, /duplicate key value violates unique constraint/]
 const MAX_ATTEMPTS = 5
@@ -77,13 +90,33 @@ export class PgRunner implements GroupRunner {
   }
 
   execute(ops: QueuedOp[]): OpOutcome[] {
-    for (let attempt = 1; ; attempt++) {
+    const reports = ops.filter(({ op }) => REPORTS_CHANGES.has(op.op))
+    if (reports.length === 0) return this.retrying(ops, (o) => this.attempt(o))
+    const writes = ops.filter(({ op }) => !REPORTS_CHANGES.has(op.op))
+    const byId = new Map<number, OpOutcome>()
+    if (writes.length > 0) {
+      for (const o of this.retrying(writes, (o) => this.attempt(o))) byId.set(o.id, o)
       try {
-        return this.attempt(ops)
+        this.commit() // commit() after this execute() then finds no transaction
+      } catch (err) {
+        return ops.map(({ id }) => ({ id, error: `postgres: ${(err as Error).message.trim()}` }))
+      }
+    }
+    const log = this.lastLog
+    for (const o of this.retrying(reports, (o) => this.snapshotReads(o))) byId.set(o.id, o)
+    this.lastLog = log
+    return ops.map(({ id }) => byId.get(id) as OpOutcome)
+  }
+
+  /** Run `attempt` again on a transient conflict; any other failure fails every op. */
+  private retrying(ops: QueuedOp[], attempt: (ops: QueuedOp[]) => OpOutcome[]): OpOutcome[] {
+    for (let n = 1; ; n++) {
+      try {
+        return attempt(ops)
       } catch (err) {
         const message = (err as Error).message
         this.rollback()
-        if (attempt < MAX_ATTEMPTS && TRANSIENT.some((re) => re.test(message))) {
+        if (n < MAX_ATTEMPTS && TRANSIENT.some((re) => re.test(message))) {
           this.retries++
           continue
         }
@@ -102,8 +135,9 @@ export class PgRunner implements GroupRunner {
     this.inTx = true
     t.begin()
     const devices: [string, string][] = []
-    const keys: GroupKeys = { lock: [], sendSeqs: [], dedupe: [] }
+    const keys: GroupKeys = { lock: [], sendSeqs: [], dedupe: [], readRows: [] }
     for (const { op } of ops) {
+      if (op.op === 'send' || op.op === 'markRead') keys.readRows.push([op.conversationId, op.userId])
       const dev = deviceOf(op)
       if (dev !== null && (op.op === 'openDevice' || (op as FencedOp).generation !== undefined)) devices.push(dev)
       if (WRITES.has(op.op)) keys.lock.push((op as { conversationId: string }).conversationId)
@@ -131,14 +165,29 @@ export class PgRunner implements GroupRunner {
       }
       return { id, result }
     })
-    t.flush()
     const events = eventsOf(outcomes)
-    if (events.length > 0) {
+    const pos = t.flush(events.length > 0)
+    if (pos !== null) {
       const payload = encodeEvents(events)
-      const pos = Number((db.querySync('UPDATE log_head SET pos = pos + 1 RETURNING pos')[0] as { pos: string }).pos)
       db.querySync('INSERT INTO log (pos, payload) VALUES ($1, $2)', [pos, payload])
       this.lastLog = { pos, payload }
     }
+    return outcomes
+  }
+
+  /**
+   * InboxRequests and SyncRequests: one REPEATABLE READ snapshot, whose
+   * head row gives their sync points. Reads: nothing to fence. [INB-4]
+   */
+  private snapshotReads(ops: QueuedOp[]): OpOutcome[] {
+    const db = this.connect()
+    const t = this.tables as PgTables
+    db.querySync('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
+    this.inTx = true
+    t.begin(true)
+    const outcomes = ops.map(({ id, op }) => ({ id, result: runOp(t, op) }))
+    db.querySync('COMMIT')
+    this.inTx = false
     return outcomes
   }
 

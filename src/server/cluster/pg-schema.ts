@@ -84,6 +84,54 @@ export const PG_MIGRATIONS: string[] = [
   -- Every node prunes by age (cluster-store.ts): without this, each prune scans the log.
   CREATE INDEX log_by_time ON log (at);
   `,
+  // 2: features read-state, inbox and history-time (spec section 22,
+  // [HIS-10]), as SQLite's migration 2 (sqlite-schema.ts).
+  //
+  // The server-wide change number [INB-2] lives in the log head row
+  // (log_head.change), beside the commit-log position: a transaction that
+  // takes change numbers takes them there, in the same UPDATE that appends
+  // its log entry, so change numbers, like positions, are handed out in
+  // commit order across nodes (pg-tables.ts, "Change numbers"; a sequence
+  // would not be). A conversation's activity orders the inbox, changed is
+  // its latest change every member's sync reports, last_time_ms keeps
+  // server_time_ms non-decreasing in seq [HIS-11].
+  //
+  // Existing data: conversations get distinct activity numbers 1..n in the
+  // order of their latest message time (then id), changed = activity;
+  // existing members get read rows at read_seq 0 (all unread: nothing says
+  // what they saw) with their own-message counts [RD-5].
+  `
+  ALTER TABLE conversations ADD COLUMN activity BIGINT NOT NULL DEFAULT 0;
+  ALTER TABLE conversations ADD COLUMN changed BIGINT NOT NULL DEFAULT 0;
+  ALTER TABLE conversations ADD COLUMN last_time_ms BIGINT NOT NULL DEFAULT 0;
+  ALTER TABLE log_head ADD COLUMN change BIGINT NOT NULL DEFAULT 0;
+  -- Own messages in a range [RD-5] and the read count's sender [RD-7].
+  CREATE INDEX messages_by_sender ON messages (conv, sender_user, seq);
+  -- Time-anchored history [HIS-10].
+  CREATE INDEX messages_by_time ON messages (conv, ts, seq);
+  UPDATE conversations c SET last_time_ms = COALESCE((SELECT MAX(ts) FROM messages m WHERE m.conv = c.id), 0);
+  WITH ranked AS (SELECT id, ROW_NUMBER() OVER (ORDER BY last_time_ms, id) AS n FROM conversations)
+  UPDATE conversations c SET activity = ranked.n, changed = ranked.n FROM ranked WHERE ranked.id = c.id;
+  UPDATE log_head SET change = (SELECT COUNT(*) FROM conversations);
+  -- One row per (conversation, user) ever a member [RD-2]; member false is
+  -- a tombstone kept so that sync reports the removal [INB-5]. Written only
+  -- under the conversation's row lock (pg-runner.ts).
+  CREATE TABLE read_state (
+    conv           TEXT COLLATE "C" NOT NULL,
+    uid            TEXT COLLATE "C" NOT NULL,
+    read_seq       BIGINT NOT NULL,
+    own_after_read BIGINT NOT NULL,
+    changed        BIGINT NOT NULL,
+    member         BOOLEAN NOT NULL,
+    PRIMARY KEY (conv, uid)
+  );
+  -- Inbox and sync: a user's rows [INB-3] [INB-5].
+  CREATE INDEX read_state_by_user ON read_state (uid, conv);
+  INSERT INTO read_state (conv, uid, read_seq, own_after_read, changed, member)
+    SELECT m.conv, m.uid, 0,
+      (SELECT COUNT(*) FROM messages x WHERE x.conv = m.conv AND x.sender_user = m.uid), 0, TRUE
+    FROM members m;
+  `,
 ]
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length

@@ -14,6 +14,29 @@
 // small updates (top_seq, send_seq, cursors) in one statement each, with
 // GREATEST so that nothing moves one of them backwards.
 //
+// Change numbers [INB-2] [INB-4] [INB-5]: a sync point must never let a
+// change that commits later with a smaller number slip behind a client's
+// point, so numbers must be handed out in commit order across nodes, which a
+// sequence is not. They live in the log head row (log_head.change) and are
+// taken with an UPDATE of that row, the last lock of the documented order
+// (devices -> conversations -> log head, pg-runner.ts), held until COMMIT:
+// transaction B can take numbers only after A, which took smaller ones, has
+// committed (and become visible), so numbers are in commit order. A group
+// that only writes does not know its numbers while its operations run:
+// nextChange() hands out provisional ones (-1, -2, ...), and flush() takes
+// the real block in the head UPDATE and writes the conversation and read
+// rows with the provisional numbers mapped (base + k). Nothing in a
+// writing operation's result carries a change number, so nothing provisional
+// leaves the group. InboxRequest and SyncRequest, which report numbers, run
+// in a REPEATABLE READ snapshot of their own (begin(true), pg-runner.ts) and
+// read currentChange() from the head row in it: the snapshot holds the
+// transaction that set that value, hence every one that took smaller
+// numbers (each committed, and became visible, before the next could take
+// the head row), and none that took larger ones (the head shows the latest
+// committed taker, and a transaction's rows become visible at once). So the
+// page holds every change numbered up to its point and no other [INB-4],
+// without holding any lock.
+//
 // A new message's dedupe key was read by prepare() under the conversation
 // lock, but the same key may be inserted meanwhile by another node into
 // another conversation [DUP-3] [DUP-4]: flush()'s insert then skips it and
@@ -62,6 +85,8 @@ function toMessage(r: Row): StoredMessage {
   }
 }
 
+const CONV_COLS = 'id, kind, owner, title, epoch, top_seq, activity, changed, last_time_ms'
+
 function toConversation(r: Row): ConversationRow {
   return {
     id: r.id as string,
@@ -70,15 +95,19 @@ function toConversation(r: Row): ConversationRow {
     title: r.title as string,
     epoch: Number(r.epoch),
     topSeq: Number(r.top_seq),
-    // Not tracked by the cluster store yet (tracksChanges is false).
-    activity: 0,
-    changed: 0,
-    lastTimeMs: 0,
+    activity: Number(r.activity),
+    changed: Number(r.changed),
+    lastTimeMs: Number(r.last_time_ms),
   }
 }
 
-const notYet = (): never => {
-  throw new Error('not supported by the cluster store yet')
+function toReadRow(r: Row): ReadRow {
+  return {
+    readSeq: Number(r.read_seq),
+    ownAfterRead: Number(r.own_after_read),
+    changed: Number(r.changed),
+    member: r.member === true || r.member === 't',
+  }
 }
 
 /** What a group will touch, for prepare(). */
@@ -89,6 +118,8 @@ export interface GroupKeys {
   sendSeqs: [string, string, string][]
   /** (sender, client_msg_id) dedupe keys of its Sends. */
   dedupe: [string, Uint8Array][]
+  /** (conversation, user) read rows its Sends and MarkReads move. [RD-5] */
+  readRows: [string, string][]
 }
 
 export class PgTables implements Tables {
@@ -101,7 +132,17 @@ export class PgTables implements Tables {
   private readonly dedupe = new Map<string, StoredMessage | null>()
   /** Messages of this group, inserted by flush(). */
   private readonly fresh = new Map<string, StoredMessage>()
-  private readonly dirtyTop = new Map<string, number>()
+  /** Conversations whose top_seq, activity, changed or last_time_ms await flush(). */
+  private readonly dirtyConv = new Set<string>()
+  /** Read rows read or written in this group; null: none exists. */
+  private readonly readCache = new Map<string, ReadRow | null>()
+  private readonly dirtyRead = new Map<string, [string, string]>()
+  /** The group's block starts above this; null until flush() takes it (numbers taken are provisional). */
+  private changeBase: number | null = null
+  /** A read-only snapshot (InboxRequest, SyncRequest): currentChange() is the head's value in it. */
+  private snapshot = false
+  /** Change numbers taken in this group. */
+  private taken = 0
   private readonly dirtySendSeq = new Map<string, [string, string, string, number]>()
   private readonly dirtyCursor = new Map<string, [string, string, string, number]>()
   private numbers: { next: number; end: number } = { next: 0, end: 0 }
@@ -118,9 +159,14 @@ export class PgTables implements Tables {
   }
 
   /** A new group: forget everything (other nodes may have written since). */
-  begin(): void {
+  begin(snapshot = false): void {
+    this.snapshot = snapshot
     for (const m of [this.convs, this.memberCache, this.sendSeqs, this.cursors, this.dedupe, this.fresh]) m.clear()
-    this.dirtyTop.clear()
+    this.dirtyConv.clear()
+    this.readCache.clear()
+    this.dirtyRead.clear()
+    this.changeBase = null
+    this.taken = 0
     this.dirtySendSeq.clear()
     this.dirtyCursor.clear()
     this.generations.clear()
@@ -131,7 +177,7 @@ export class PgTables implements Tables {
     const ids = [...new Set(k.lock)].sort()
     if (ids.length > 0) {
       const rows = this.q(
-        'SELECT id, kind, owner, title, epoch, top_seq FROM conversations WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE',
+        `SELECT ${CONV_COLS} FROM conversations WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`,
         [textArray(ids)],
       )
       for (const r of rows) this.convs.set(r.id as string, toConversation(r))
@@ -169,18 +215,30 @@ export class PgTables implements Tables {
         this.dedupe.set(key(m.senderUserId, hex(m.clientMsgId)), m)
       }
     }
+    const pairs = [...new Map(k.readRows.map((p) => [key(...p), p])).values()]
+    if (pairs.length > 0) {
+      // Read under the conversations' locks, which every writer of a read row holds.
+      for (const p of pairs) this.readCache.set(key(...p), null)
+      const rows = this.q(
+        `SELECT r.conv, r.uid, r.read_seq, r.own_after_read, r.changed, r.member FROM read_state r
+         JOIN unnest($1::text[], $2::text[]) AS k(conv, uid) ON r.conv = k.conv AND r.uid = k.uid`,
+        [textArray(pairs.map((p) => p[0])), textArray(pairs.map((p) => p[1]))],
+      )
+      for (const r of rows) this.readCache.set(key(r.conv as string, r.uid as string), toReadRow(r))
+    }
   }
 
-  /** Write the group's messages and deferred updates; inside the transaction, before COMMIT. */
-  flush(): void {
+  /**
+   * Write the group's messages and deferred updates; inside the transaction,
+   * before COMMIT. When the group takes change numbers or `appendLog`, the
+   * log head is taken here (its UPDATE hands out the group's block of change
+   * numbers and, with `appendLog`, the next log position, returned), after
+   * every write that may wait on another transaction; what is written after
+   * it are rows this group already holds (conversations locked by prepare(),
+   * their read rows).
+   */
+  flush(appendLog: boolean): number | null {
     this.insertFresh()
-    if (this.dirtyTop.size > 0) {
-      this.q(
-        `UPDATE conversations c SET top_seq = GREATEST(c.top_seq, v.top)
-         FROM unnest($1::text[], $2::bigint[]) AS v(id, top) WHERE c.id = v.id`,
-        [textArray([...this.dirtyTop.keys()]), textArray([...this.dirtyTop.values()])],
-      )
-    }
     const upsert = (table: string, column: string, rows: [string, string, string, number][]) => {
       if (rows.length === 0) return
       this.q(
@@ -192,10 +250,81 @@ export class PgTables implements Tables {
     }
     upsert('send_seqs', 'last_send_seq', [...this.dirtySendSeq.values()])
     upsert('cursors', 'cursor', [...this.dirtyCursor.values()])
+    let pos: number | null = null
+    if (appendLog || this.taken > 0) {
+      const head = this.q('UPDATE log_head SET pos = pos + $1, change = change + $2 RETURNING pos, change', [
+        appendLog ? 1 : 0,
+        this.taken,
+      ])[0] as Row
+      if (appendLog) pos = Number(head.pos)
+      // Under the head lock: every number up to `change` is this group's or committed. [INB-4]
+      this.changeBase = Number(head.change) - this.taken
+    }
+    this.writeRows()
     this.fresh.clear()
-    this.dirtyTop.clear()
     this.dirtySendSeq.clear()
     this.dirtyCursor.clear()
+    return pos
+  }
+
+  /** A change number as written: a provisional one (-k) mapped into the group's block. */
+  private real(n: number): number {
+    if (n >= 0) return n
+    if (this.changeBase === null) throw new Error('a provisional change number before the log head was taken')
+    return this.changeBase - n
+  }
+
+  /**
+   * The deferred conversation and read-row writes, with real change numbers,
+   * at flush().
+   */
+  private writeRows(): void {
+    if (this.dirtyConv.size > 0) {
+      const cs = [...this.dirtyConv].map((id) => this.convs.get(id) as ConversationRow)
+      this.q(
+        `UPDATE conversations c SET top_seq = GREATEST(c.top_seq, v.top), activity = GREATEST(c.activity, v.activity),
+           changed = GREATEST(c.changed, v.changed), last_time_ms = GREATEST(c.last_time_ms, v.last)
+         FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) AS v(id, top, activity, changed, last)
+         WHERE c.id = v.id`,
+        [
+          textArray(cs.map((c) => c.id)),
+          textArray(cs.map((c) => c.topSeq)),
+          textArray(cs.map((c) => this.real(c.activity))),
+          textArray(cs.map((c) => this.real(c.changed))),
+          textArray(cs.map((c) => c.lastTimeMs)),
+        ],
+      )
+      this.dirtyConv.clear()
+    }
+    if (this.dirtyRead.size > 0) {
+      // Plain values, no GREATEST: own_after_read goes down on a MarkRead, and
+      // every writer of a read row holds its conversation's row lock (send,
+      // MarkRead and membership changes are locked by prepare()), so nothing
+      // else wrote the row since this group read it.
+      const rs = [...this.dirtyRead].map(([k, [conv, uid]]) => [conv, uid, this.readCache.get(k) as ReadRow] as const)
+      this.q(
+        `INSERT INTO read_state (conv, uid, read_seq, own_after_read, changed, member)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::boolean[])
+         ON CONFLICT (conv, uid) DO UPDATE SET read_seq = excluded.read_seq, own_after_read = excluded.own_after_read,
+           changed = excluded.changed, member = excluded.member`,
+        [
+          textArray(rs.map((r) => r[0])),
+          textArray(rs.map((r) => r[1])),
+          textArray(rs.map((r) => r[2].readSeq)),
+          textArray(rs.map((r) => r[2].ownAfterRead)),
+          textArray(rs.map((r) => this.real(r[2].changed))),
+          textArray(rs.map((r) => String(r[2].member))),
+        ],
+      )
+      this.dirtyRead.clear()
+    }
+  }
+
+  /** Change numbers are reported only from a snapshot that wrote nothing. [INB-4] */
+  private reporting(): void {
+    if (!this.snapshot || this.fresh.size + this.dirtyConv.size + this.dirtyRead.size > 0) {
+      throw new Error('change numbers reported outside a read-only snapshot')
+    }
   }
 
   /**
@@ -231,7 +360,7 @@ export class PgTables implements Tables {
   getConversation(id: string): ConversationRow | undefined {
     let c = this.convs.get(id)
     if (c === undefined) {
-      const r = this.q('SELECT id, kind, owner, title, epoch, top_seq FROM conversations WHERE id = $1', [id])[0]
+      const r = this.q(`SELECT ${CONV_COLS} FROM conversations WHERE id = $1`, [id])[0]
       if (r === undefined) return undefined
       c = toConversation(r)
       this.convs.set(id, c)
@@ -239,6 +368,7 @@ export class PgTables implements Tables {
     return { ...c }
   }
   insertConversation(row: ConversationRow): void {
+    // Change numbers are written by flush() (they may be provisional here).
     this.q('INSERT INTO conversations (id, kind, owner, title, epoch, top_seq) VALUES ($1, $2, $3, $4, $5, $6)', [
       row.id,
       row.kind,
@@ -248,12 +378,13 @@ export class PgTables implements Tables {
       row.topSeq,
     ])
     this.convs.set(row.id, { ...row })
+    this.dirtyConv.add(row.id)
     this.memberCache.set(row.id, { set: new Set(), sorted: [] })
   }
   setTopSeq(id: string, topSeq: number): void {
     if (this.getConversation(id) === undefined) return
     ;(this.convs.get(id) as ConversationRow).topSeq = topSeq
-    this.dirtyTop.set(id, topSeq)
+    this.dirtyConv.add(id)
   }
   setOwner(id: string, owner: string): void {
     this.q('UPDATE conversations SET owner = $1 WHERE id = $2', [owner, id])
@@ -430,39 +561,102 @@ export class PgTables implements Tables {
     return out
   }
 
-  // Features read-state, inbox and history-time: not kept by the cluster
-  // store yet, so the cluster server does not offer them and the engine
-  // never calls these (it checks tracksChanges).
-  readonly tracksChanges = false
+  // Features read-state, inbox and history-time (the rules: store/read-state.ts).
+  readonly tracksChanges = true
   currentChange(): number {
-    return notYet()
+    this.reporting()
+    this.changeBase ??= Number((this.q('SELECT change FROM log_head')[0] as Row).change)
+    return this.changeBase
   }
   nextChange(): number {
-    return notYet()
+    if (this.snapshot) throw new Error('a change in a read-only snapshot')
+    return -++this.taken
   }
-  setConversationChange(_id: string, _changed: number, _activity: number | null, _lastTimeMs: number | null): void {
-    notYet()
+  setConversationChange(id: string, changed: number, activity: number | null, lastTimeMs: number | null): void {
+    if (this.getConversation(id) === undefined) return
+    const c = this.convs.get(id) as ConversationRow
+    c.changed = changed
+    if (activity !== null) c.activity = activity
+    if (lastTimeMs !== null) c.lastTimeMs = lastTimeMs
+    this.dirtyConv.add(id)
   }
-  getReadRow(_conversationId: string, _userId: string): ReadRow | undefined {
-    return notYet()
+  getReadRow(conversationId: string, userId: string): ReadRow | undefined {
+    const k = key(conversationId, userId)
+    let r = this.readCache.get(k)
+    if (r === undefined) {
+      const row = this.q(
+        'SELECT read_seq, own_after_read, changed, member FROM read_state WHERE conv = $1 AND uid = $2',
+        [conversationId, userId],
+      )[0]
+      r = row === undefined ? null : toReadRow(row)
+      this.readCache.set(k, r)
+    }
+    return r === null ? undefined : { ...r }
   }
-  putReadRow(_conversationId: string, _userId: string, _row: ReadRow): void {
-    notYet()
+  putReadRow(conversationId: string, userId: string, row: ReadRow): void {
+    const k = key(conversationId, userId)
+    this.readCache.set(k, { ...row })
+    this.dirtyRead.set(k, [conversationId, userId])
   }
-  countOwnMessages(_conversationId: string, _userId: string, _afterSeq: number, _upToSeq: number): number {
-    return notYet()
+  countOwnMessages(conversationId: string, userId: string, afterSeq: number, upToSeq: number): number {
+    this.insertFresh()
+    const r = this.q(
+      'SELECT COUNT(*) AS n FROM messages WHERE conv = $1 AND sender_user = $2 AND seq > $3 AND seq <= $4',
+      [conversationId, userId, afterSeq, upToSeq],
+    )[0] as Row
+    return Number(r.n)
   }
-  countReaders(_conversationId: string, _seq: number, _excludeUserId: string): number {
-    return notYet()
+  countReaders(conversationId: string, seq: number, excludeUserId: string): number {
+    // Rows this group wrote and has not flushed count from memory, the rest
+    // from the table (one statement, whatever the group holds).
+    const mine: string[] = []
+    let n = 0
+    for (const [k, [conv, uid]] of this.dirtyRead) {
+      if (conv !== conversationId) continue
+      mine.push(uid)
+      const r = this.readCache.get(k) as ReadRow
+      if (r.member && r.readSeq >= seq && uid !== excludeUserId) n++
+    }
+    const r = this.q(
+      `SELECT COUNT(*) AS n FROM read_state WHERE conv = $1 AND member AND read_seq >= $2 AND uid <> $3
+       AND NOT (uid = ANY($4::text[]))`,
+      [conversationId, seq, excludeUserId, textArray(mine)],
+    )[0] as Row
+    return n + Number(r.n)
   }
-  inboxConversations(_userId: string, _beforeActivity: number, _limit: number): string[] {
-    return notYet()
+  inboxConversations(userId: string, beforeActivity: number, limit: number): string[] {
+    this.reporting()
+    const rows = this.q(
+      `SELECT c.id FROM read_state r JOIN conversations c ON c.id = r.conv
+       WHERE r.uid = $1 AND r.member AND ($2 = 0 OR c.activity < $2) ORDER BY c.activity DESC LIMIT $3`,
+      [userId, beforeActivity, Math.min(limit, 2 ** 31 - 1)],
+    )
+    return rows.map((r) => r.id as string)
   }
-  changedConversations(_userId: string, _since: number, _limit: number, _withTombstones: boolean): SyncItem[] {
-    return notYet()
+  changedConversations(userId: string, since: number, limit: number, withTombstones: boolean): SyncItem[] {
+    this.reporting()
+    const rows = this.q(
+      `SELECT conv, member, change FROM (
+         SELECT r.conv, r.member, CASE WHEN r.member THEN GREATEST(r.changed, c.changed) ELSE r.changed END AS change
+         FROM read_state r JOIN conversations c ON c.id = r.conv
+         WHERE r.uid = $1 AND (r.member OR $2)) AS i
+       WHERE change > $3 ORDER BY change LIMIT $4`,
+      [userId, withTombstones ? 'true' : 'false', since, Math.min(limit, 2 ** 31 - 1)],
+    )
+    return rows.map((r) => ({
+      conversationId: r.conv as string,
+      member: r.member === true || r.member === 't',
+      change: Number(r.change),
+    }))
   }
-  firstSeqAtOrAfter(_conversationId: string, _timeMs: number, _topSeq: number): number {
-    return notYet()
+  firstSeqAtOrAfter(conversationId: string, timeMs: number, topSeq: number): number {
+    this.insertFresh()
+    const r = this.q('SELECT seq FROM messages WHERE conv = $1 AND ts >= $2 ORDER BY ts, seq LIMIT 1', [
+      conversationId,
+      timeMs,
+    ])[0]
+    const seq = r === undefined ? undefined : Number(r.seq)
+    return seq === undefined || seq > topSeq ? topSeq + 1 : seq
   }
 }
 
