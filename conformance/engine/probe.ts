@@ -8,6 +8,7 @@ import { RUNNER_MAX_FRAME_BYTES } from '../drivers/tcp-transport.js'
 import { TargetUnreachable, type TransportKind } from '../drivers/transport.js'
 import { frameToJson } from '../judge/proto-json.js'
 import { ID_PREFIX, testToken } from './scope.js'
+import { FEATURES } from '../load/scenario-types.js'
 import type { Problem, Report } from '../report/report-types.js'
 import type { Target } from './target.js'
 
@@ -19,7 +20,7 @@ export interface ProbeResult {
   detail?: string
 }
 
-export const ALL_FEATURES = ['lz4']
+export const ALL_FEATURES: string[] = [...FEATURES]
 
 export async function probe(
   target: Target,

@@ -5,7 +5,9 @@
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json }
 export type JsonObject = { [k: string]: Json }
 
-export type Feature = 'lz4'
+/** The optional protocol features a scenario may need ([HS-5], spec section 22). */
+export const FEATURES = ['lz4', 'read-state', 'inbox', 'history-time'] as const
+export type Feature = (typeof FEATURES)[number]
 export type Need = 'restart' | 'tcp-only' | 'ws-only' | 'two-transports'
 export type HandshakeMode = 'full' | 'welcome' | 'none'
 

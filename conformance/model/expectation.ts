@@ -12,6 +12,8 @@ export interface Expectation {
   readonly lane: string
   /** The body case expected (`sendAck`, `deliver`, ...). */
   readonly body: string
+  /** Other body cases the matcher allows (an answer that may be a result or an Error). */
+  readonly orBodies?: readonly string[]
   /** Protobuf-JSON matcher (session-language operators), with `{$sym}` for server-chosen values. */
   matcher(): Json
   /** Extra judgement the matcher language cannot say; returns the problem or null. */

@@ -17,6 +17,13 @@ import { ENUM_NUMBER_BY_NAME } from '../judge/proto-json.js'
 import type { Json } from '../load/scenario-types.js'
 import type { Expectation, Violation } from './expectation.js'
 import {
+  ANSWER_OF_REQUEST,
+  FEATURE_OF_BODY,
+  featureAnswer,
+  featureRequirement,
+  LIVE_FEATURE_BODIES,
+} from './feature-frames.js'
+import {
   byteOrder,
   CONV_ID,
   type Conversation,
@@ -199,6 +206,10 @@ export class ImwireModel {
         this.membership(c, body, v)
         return
       default:
+        if (FEATURE_OF_BODY.has(body)) {
+          this.featureFrame(c, body, v)
+          return
+        }
         // server-only bodies from a client [FRM-10]
         this.expectClose(c, [3510], 'FRM-10')
         return
@@ -314,13 +325,21 @@ export class ImwireModel {
     const cands = this.candidates(c)
     let nearest: { e: Expectation; why: string } | null = null
     for (const e of cands) {
-      if (e.body !== body) continue
+      if (e.body !== body && !e.orBodies?.includes(body)) continue
       const why = this.tryMatch(e, frame)
       if (why === null) {
         this.consume(c, e, frame)
         return null
       }
       nearest ??= { e, why }
+    }
+    if (LIVE_FEATURE_BODIES.has(body)) {
+      // [RD-1] only with the feature; [RD-4] live traffic, after ReplayComplete
+      // (their content is not modelled: see feature-frames.ts)
+      if (!c.features.includes('read-state'))
+        return { conn: connName, requirement: 'RD-1', message: `${body} on a connection without read-state`, frame }
+      if (!c.replayDone) return { conn: connName, requirement: 'RD-4', message: `${body} before ReplayComplete`, frame }
+      return null
     }
     if (c.clientClosed && body === 'close') {
       // a Close that crossed the client's own [ERR-9]: the client discards it
@@ -662,6 +681,16 @@ export class ImwireModel {
       return
     }
     const conv = this.world.conversations.get(convId) as Conversation
+    if (c.features.includes('history-time') && String(v.anchorTimeMs ?? '0') !== '0') {
+      // [HIS-10] a page anchored at a time: message times are not modelled, only the answer's kind
+      this.push(c, 'free', {
+        body: 'historyPage',
+        req: 'HIS-10',
+        label: `HistoryPage ${requestId} of ${convId} from a time`,
+        matcher: () => ({ historyPage: { requestId, conversationId: convId, epoch: conv.epoch as unknown as Json } }),
+      })
+      return
+    }
     const page = this.world.page(
       convId,
       direction,
@@ -818,7 +847,46 @@ export class ImwireModel {
       memberUserIds: [...conv.members].sort(byteOrder),
       ownerUserId: conv.owner,
       title: conv.title,
+      // [RD-1] read fields only with read-state (their values are not modelled)
+      ...(c.features.includes('read-state') ? {} : { readSeq: { $absent: true }, unreadCount: { $absent: true } }),
     }
+  }
+
+  /** A body of a feature ([RD-1], [INB-1], Appendix F rows 25 to 34). */
+  private featureFrame(c: Conn, body: string, v: Obj): void {
+    const feature = FEATURE_OF_BODY.get(body) as string
+    if (!c.features.includes(feature)) {
+      this.expectClose(c, [3511], featureRequirement(feature))
+      return
+    }
+    if (!ANSWER_OF_REQUEST.has(body)) {
+      this.expectClose(c, [3510], 'FRM-10') // a server body from a client
+      return
+    }
+    const requestId = Number(v.requestId ?? 0)
+    if (requestId === 0) {
+      this.refuse(c, 0, { error: 'BAD_REQUEST', req: 'HIS-6' })
+      return
+    }
+    const convId = String(v.conversationId ?? '')
+    const conv = this.world.conversations.get(convId)
+    const member = conv !== undefined && this.world.isMember(c.user as string, convId)
+    const epoch = conv === undefined ? null : this.resolve(conv.epoch as unknown as Json)
+    const known = epoch === null || typeof epoch !== 'object' // an epoch no frame has shown yet is a capture matcher
+    const a = featureAnswer(body, v, { member, epoch: known ? String(epoch ?? 0) : null, top: this.world.top(convId) })
+    if (a !== null && 'error' in a) {
+      this.refuse(c, requestId, a)
+      return
+    }
+    const answer = ANSWER_OF_REQUEST.get(body) as string
+    this.push(c, 'free', {
+      body: answer,
+      // a SyncRequest's since may be above the server's change number, which the model does not know [INB-5]
+      ...(a === null ? { orBodies: ['error'] } : {}),
+      req: featureRequirement(feature),
+      label: `${answer} ${requestId}`,
+      matcher: () => ({ $oneOf: [{ [answer]: { requestId } }, ...(a === null ? [{ error: { requestId } }] : [])] }),
+    })
   }
 
   private refuse(c: Conn, requestId: number, r: Refusal): void {

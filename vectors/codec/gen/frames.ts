@@ -2,6 +2,7 @@
 // with typical and edge values, every enum including unknown numbers.
 import { CloseCode, ErrorCode } from '../../../src/gen/es/imwire/v1/control_pb.js'
 import { ConversationKind, HistoryDirection, UpdateReason } from '../../../src/gen/es/imwire/v1/conversation_pb.js'
+import { featureFrameCases } from './feature-frames.js'
 import { type VectorCase, bytes, frame, noise, utf8, valid } from './helpers.js'
 
 export const CID = bytes('00112233445566778899aabbccddeeff')
@@ -717,5 +718,6 @@ export function frameCases(): VectorCase[] {
       requirements: ['FRM-2', 'FRM-7'],
       frames: [frame()],
     }),
+    ...featureFrameCases(),
   ]
 }

@@ -399,6 +399,57 @@ export function invalidCases(): VectorCase[] {
       hex: ld(1, vf(1, 1), ld(4, utf8('lz4')), ld(4, 'fe')),
       code: 'MALFORMED_FRAME',
     }),
+    // The feature bodies (inbox.proto) are decoded whatever was negotiated,
+    // so their strings are checked at every depth too.
+    invalid({
+      id: 'invalid.frame.utf8-in-mark-read',
+      description: 'Invalid UTF-8 (a lone continuation byte 80) in MarkRead.conversation_id (body field 25).',
+      requirements: P,
+      hex: ld(25, vf(1, 1), ld(2, '67 80')),
+      code: 'MALFORMED_FRAME',
+    }),
+    invalid({
+      id: 'invalid.frame.utf8-in-read-state',
+      description: 'Invalid UTF-8 in ReadUpdated.state.conversation_id: a string two messages deep.',
+      requirements: P,
+      hex: ld(27, ld(1, ld(1, 'c3 28'), vf(2, 1))),
+      code: 'MALFORMED_FRAME',
+    }),
+    invalid({
+      id: 'invalid.frame.utf8-in-inbox-last-message',
+      description:
+        'Invalid UTF-8 in InboxPage.entries[1].last_message.sender_user_id: a string four messages deep, in the second element of a repeated message field.',
+      requirements: P,
+      hex: ld(
+        32,
+        vf(1, 1),
+        ld(2, ld(1, utf8('g1'))),
+        ld(2, ld(1, utf8('g2')), ld(13, ld(1, utf8('g2')), ld(4, 'ed a0 80'))),
+      ),
+      code: 'MALFORMED_FRAME',
+    }),
+    invalid({
+      id: 'invalid.frame.utf8-in-inbox-member-ids',
+      description:
+        'Invalid UTF-8 in one element of InboxPage.entries[0].member_user_ids (a repeated string in a repeated message).',
+      requirements: P,
+      hex: ld(32, vf(1, 1), ld(2, ld(1, utf8('g1')), ld(9, utf8('alice')), ld(9, 'f4 90 80 80'))),
+      code: 'MALFORMED_FRAME',
+    }),
+    invalid({
+      id: 'invalid.frame.utf8-in-sync-removed-ids',
+      description: 'Invalid UTF-8 in one element of SyncPage.removed_conversation_ids.',
+      requirements: P,
+      hex: ld(34, vf(1, 1), ld(3, utf8('g1')), ld(3, '61 c0 af')),
+      code: 'MALFORMED_FRAME',
+    }),
+    invalid({
+      id: 'invalid.frame.utf8-in-peer-read-user',
+      description: 'Invalid UTF-8 in PeerRead.user_id, after valid fields.',
+      requirements: P,
+      hex: ld(28, ld(1, utf8('d1')), vf(2, 1), ld(3, '61 e2 82')),
+      code: 'MALFORMED_FRAME',
+    }),
     invalid({
       id: 'invalid.frame.wrong-wire-type-string-as-varint',
       description: 'Send.conversation_id (a string) sent with the varint wire type.',

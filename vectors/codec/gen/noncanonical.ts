@@ -32,6 +32,14 @@ export function nonCanonicalCases(): VectorCase[] {
       hex: ld(100, vf(1, 1)),
     }),
     valid({
+      id: 'frame.unknown-body-field-35',
+      description:
+        'Body field 35, the first number above the bodies the features define (25 to 34), decodes to a Frame with no body; the session closes 3511 [FRM-7].',
+      requirements: ['FRM-6', 'FRM-7'],
+      frames: [frame()],
+      hex: ld(35, vf(1, 1)),
+    }),
+    valid({
       id: 'frame.unknown-body-field-max-number',
       description: 'The largest field number (2^29-1) as a varint field of the Frame is skipped.',
       requirements: ['FRM-6', 'FRM-7'],
