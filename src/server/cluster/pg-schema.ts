@@ -105,10 +105,11 @@ export const PG_MIGRATIONS: string[] = [
   ALTER TABLE conversations ADD COLUMN changed BIGINT NOT NULL DEFAULT 0;
   ALTER TABLE conversations ADD COLUMN last_time_ms BIGINT NOT NULL DEFAULT 0;
   ALTER TABLE log_head ADD COLUMN change BIGINT NOT NULL DEFAULT 0;
-  -- Own messages in a range [RD-5] and the read count's sender [RD-7].
-  CREATE INDEX messages_by_sender ON messages (conv, sender_user, seq);
-  -- Time-anchored history [HIS-10].
-  CREATE INDEX messages_by_time ON messages (conv, ts, seq);
+  -- No index on messages for read state or time: every message's insert
+  -- would pay for it. A MarkRead counts the user's own messages over the
+  -- range it marks on the primary key (conv, seq) [RD-5]; the read count's
+  -- sender and a time anchor's binary search are point reads by seq
+  -- [RD-7] [HIS-10] [HIS-11].
   UPDATE conversations c SET last_time_ms = COALESCE((SELECT MAX(ts) FROM messages m WHERE m.conv = c.id), 0);
   WITH ranked AS (SELECT id, ROW_NUMBER() OVER (ORDER BY last_time_ms, id) AS n FROM conversations)
   UPDATE conversations c SET activity = ranked.n, changed = ranked.n FROM ranked WHERE ranked.id = c.id;

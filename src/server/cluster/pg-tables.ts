@@ -45,14 +45,21 @@
 import type Client from 'pg-native'
 import type { ConversationKind } from '../../gen/es/imwire/v1/conversation_pb.js'
 import type { StoredMessage } from '../../session/store-ops.js'
-import type { ConversationRow, ReadRow, SyncItem, Tables } from '../store/tables.js'
+import {
+  type ConversationRow,
+  type ReadRow,
+  type SyncItem,
+  searchFirstAtOrAfter,
+  type Tables,
+} from '../store/tables.js'
 
 type Row = Record<string, unknown>
 const key = (...parts: string[]): string => parts.join('\u0000')
 const COLS = 'conv, seq, message_id, sender_user, sender_device, client_msg_id, ts, content_type, body'
 
 /** bytea parameter: libpq's text format, hex. */
-export const bytea = (b: Uint8Array): string => `\\x${Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex')}`
+export const bytea = (b: Uint8Array): string =>
+  `\\x${Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex')}`
 const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex')
 
 /** An array parameter literal (pg-native sends parameters as text). */
@@ -176,10 +183,9 @@ export class PgTables implements Tables {
   prepare(k: GroupKeys): void {
     const ids = [...new Set(k.lock)].sort()
     if (ids.length > 0) {
-      const rows = this.q(
-        `SELECT ${CONV_COLS} FROM conversations WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`,
-        [textArray(ids)],
-      )
+      const rows = this.q(`SELECT ${CONV_COLS} FROM conversations WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`, [
+        textArray(ids),
+      ])
       for (const r of rows) this.convs.set(r.id as string, toConversation(r))
       const found = rows.map((r) => r.id as string)
       for (const id of found) this.memberCache.set(id, { set: new Set(), sorted: null })
@@ -651,12 +657,11 @@ export class PgTables implements Tables {
   }
   firstSeqAtOrAfter(conversationId: string, timeMs: number, topSeq: number): number {
     this.insertFresh()
-    const r = this.q('SELECT seq FROM messages WHERE conv = $1 AND ts >= $2 ORDER BY ts, seq LIMIT 1', [
-      conversationId,
+    return searchFirstAtOrAfter(
+      (seq) => Number(this.q('SELECT ts FROM messages WHERE conv = $1 AND seq = $2', [conversationId, seq])[0]?.ts),
       timeMs,
-    ])[0]
-    const seq = r === undefined ? undefined : Number(r.seq)
-    return seq === undefined || seq > topSeq ? topSeq + 1 : seq
+      topSeq,
+    )
   }
 }
 

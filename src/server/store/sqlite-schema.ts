@@ -84,10 +84,11 @@ export const MIGRATIONS: string[] = [
   ALTER TABLE conversations ADD COLUMN activity INTEGER NOT NULL DEFAULT 0;
   ALTER TABLE conversations ADD COLUMN changed INTEGER NOT NULL DEFAULT 0;
   ALTER TABLE conversations ADD COLUMN last_time_ms INTEGER NOT NULL DEFAULT 0;
-  -- Own messages in a range [RD-5] and the read count's sender [RD-7].
-  CREATE INDEX messages_by_sender ON messages (conv, sender_user, seq);
-  -- Time-anchored history [HIS-10]: (conv, ts) entries carry seq (the key).
-  CREATE INDEX messages_by_time ON messages (conv, ts);
+  -- No index on messages for read state or time: every message's insert
+  -- would pay for it. A MarkRead counts the user's own messages over the
+  -- range it marks on the primary key (conv, seq) [RD-5]; the read count's
+  -- sender and a time anchor's binary search are point reads by seq
+  -- [RD-7] [HIS-10] [HIS-11].
   UPDATE conversations SET last_time_ms =
     COALESCE((SELECT MAX(ts) FROM messages m WHERE m.conv = conversations.id), 0);
   WITH ranked AS (SELECT id, ROW_NUMBER() OVER (ORDER BY last_time_ms, id) AS n FROM conversations)

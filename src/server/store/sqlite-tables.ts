@@ -5,7 +5,7 @@
 // in-transaction state; a rolled-back group calls reset().
 import type Database from 'better-sqlite3'
 import type { StoredMessage } from '../../session/store-ops.js'
-import type { ConversationRow, ReadRow, SyncItem, Tables } from './tables.js'
+import { type ConversationRow, type ReadRow, type SyncItem, searchFirstAtOrAfter, type Tables } from './tables.js'
 
 interface MessageRow {
   conv: string
@@ -90,7 +90,7 @@ export class SqliteTables implements Tables {
            WHERE r.user = ? AND (r.member = 1 OR ?))
          WHERE change > ? ORDER BY change LIMIT ?`,
       ),
-      firstAtOrAfter: p('SELECT seq FROM messages WHERE conv = ? AND ts >= ? ORDER BY ts, seq LIMIT 1').pluck(),
+      timeAt: p('SELECT ts FROM messages WHERE conv = ? AND seq = ?').pluck(),
       getChange: p("SELECT value FROM counters WHERE name = 'change'").pluck(),
       putChange: p(
         "INSERT INTO counters (name, value) VALUES ('change', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
@@ -357,7 +357,12 @@ export class SqliteTables implements Tables {
   }
   changedConversations(userId: string, since: number, limit: number, withTombstones: boolean): SyncItem[] {
     this.writeRows()
-    const rows = this.s.changedItems.all(userId, withTombstones ? 1 : 0, since, Math.min(limit, Number.MAX_SAFE_INTEGER))
+    const rows = this.s.changedItems.all(
+      userId,
+      withTombstones ? 1 : 0,
+      since,
+      Math.min(limit, Number.MAX_SAFE_INTEGER),
+    )
     return (rows as { conversationId: string; member: number; change: number }[]).map((r) => ({
       conversationId: r.conversationId,
       member: r.member === 1,
@@ -365,7 +370,6 @@ export class SqliteTables implements Tables {
     }))
   }
   firstSeqAtOrAfter(conversationId: string, timeMs: number, topSeq: number): number {
-    const seq = this.s.firstAtOrAfter.get(conversationId, timeMs) as number | undefined
-    return seq === undefined || seq > topSeq ? topSeq + 1 : seq
+    return searchFirstAtOrAfter((seq) => this.s.timeAt.get(conversationId, seq) as number, timeMs, topSeq)
   }
 }

@@ -131,6 +131,24 @@ export interface Tables {
 }
 
 /**
+ * [HIS-10] The lowest seq in 1..topSeq whose time is at or after `timeMs`, or
+ * topSeq + 1: a binary search over point reads by seq, which times never
+ * decreasing in seq [HIS-11] make exact. About log2(top_seq) reads per
+ * time-anchored page, instead of an index on (conversation, time) that every
+ * message's insert would pay for.
+ */
+export function searchFirstAtOrAfter(timeOf: (seq: number) => number, timeMs: number, topSeq: number): number {
+  let lo = 1
+  let hi = topSeq + 1
+  while (lo < hi) {
+    const mid = Math.floor((lo + hi) / 2)
+    if (timeOf(mid) >= timeMs) hi = mid
+    else lo = mid + 1
+  }
+  return lo
+}
+
+/**
  * message_id: "m" + a server-wide counter in base 36, never reused (the
  * counter commits with the message). Short, and within the id syntax of
  * [GEN-5] whatever the conversation id. [ACK-5]
