@@ -141,7 +141,10 @@ export class SqliteTables implements Tables {
     if (this.changeDirty) this.s.putChange.run(this.changeCounter)
     this.counterDirty = false
     this.changeDirty = false
-    this.readCache.clear()
+    // Read rows stay cached across commits like conversation rows (this
+    // thread is the database's only writer): a message's sender row is then
+    // read once, not once per commit group.
+    if (this.readCache.size > CACHE_MAX) this.readCache.clear()
     this.dirtySendSeq.clear()
     this.dirtyCursor.clear()
     if (this.convCache.size > CACHE_MAX) this.convCache.clear()
