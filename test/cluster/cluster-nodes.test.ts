@@ -3,11 +3,9 @@
 // `imwire serve --postgres … --redis …`. Takeover across nodes, traffic both
 // ways, a Redis outage, and a dead node's sessions released by its lease.
 // (libpq loads in one thread per process, so the second node is a process.)
-import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import pino from 'pino'
 import t from 'tap'
-import { type ServerChild, spawnServer, splitHostPort } from '../../bench/lib/child.js'
+import { type ServerChild, splitHostPort } from '../../bench/lib/child.js'
 import { type Engine, startPostgres, startRedis } from '../../src/cli/engines.js'
 import { ImwireClient } from '../../src/client/client.js'
 import type { DisconnectInfo } from '../../src/client/client-types.js'
@@ -17,8 +15,8 @@ import { type RunningServer, startServer } from '../../src/server/server.js'
 import { connectTcp } from '../../src/transport/index.js'
 import { ensureBuilt } from '../support/built.js'
 import { scaled } from '../support/time-scale.js'
+import { spawnChildNode } from './child-node.js'
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const SECRET = 'cluster-secret'
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
@@ -27,29 +25,7 @@ let redis: Engine
 let nodeA: RunningServer
 let nodeB: ServerChild
 
-const startB = () =>
-  spawnServer(
-    process.execPath,
-    [
-      path.join(ROOT, 'dist/src/cli/main.js'),
-      'serve',
-      '--postgres',
-      pg.url,
-      '--redis',
-      redis.url,
-      '--node-id',
-      'b',
-      '--tcp',
-      '127.0.0.1:0',
-      '--ws',
-      'off',
-      '--token-secret',
-      SECRET,
-      '--log-level',
-      'warn',
-    ],
-    { want: ['tcp'], timeoutMs: scaled(60_000) },
-  )
+const startB = () => spawnChildNode({ postgres: pg.url, redis: redis.url, nodeId: 'b', secret: SECRET })
 
 t.before(async () => {
   await ensureBuilt()

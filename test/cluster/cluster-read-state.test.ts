@@ -5,21 +5,18 @@
 // read-position order [RD-4]; change numbers are in commit order across
 // nodes, so a sync from a point taken mid-load misses nothing [INB-4]
 // [INB-5].
-import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import pino from 'pino'
 import t, { type Test } from 'tap'
-import { type ServerChild, spawnServer } from '../../bench/lib/child.js'
+import type { ServerChild } from '../../bench/lib/child.js'
 import { type Engine, startPostgres, startRedis } from '../../src/cli/engines.js'
 import { ConversationKind } from '../../src/gen/es/imwire/v1/conversation_pb.js'
 import type { Frame } from '../../src/gen/es/imwire/v1/frame_pb.js'
 import { ClusterStore } from '../../src/server/cluster/cluster-store.js'
 import { type RunningServer, startServer } from '../../src/server/server.js'
-import { ensureBuilt } from '../support/built.js'
-import { scaled } from '../support/time-scale.js'
 import { Peer, type Value } from '../server/peer.js'
+import { ensureBuilt } from '../support/built.js'
+import { spawnChildNode } from './child-node.js'
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const SECRET = 'cluster-read-secret'
 const FEATURES = ['read-state', 'inbox', 'history-time']
 
@@ -40,28 +37,7 @@ t.before(async () => {
     pollMs: 100,
   })
   nodeA = await startServer({ store, tokenSecret: SECRET, tcp: { host: '127.0.0.1', port: 0 }, ws: null })
-  nodeB = await spawnServer(
-    process.execPath,
-    [
-      path.join(ROOT, 'dist/src/cli/main.js'),
-      'serve',
-      '--postgres',
-      pg.url,
-      '--redis',
-      redis.url,
-      '--node-id',
-      'b',
-      '--tcp',
-      '127.0.0.1:0',
-      '--ws',
-      'off',
-      '--token-secret',
-      SECRET,
-      '--log-level',
-      'warn',
-    ],
-    { want: ['tcp'], timeoutMs: scaled(60_000) },
-  )
+  nodeB = await spawnChildNode({ postgres: pg.url, redis: redis.url, nodeId: 'b', secret: SECRET })
 })
 t.teardown(async () => {
   await nodeB?.stop(2000)
@@ -99,7 +75,11 @@ async function next<C extends NonNullable<Frame['body']['case']>>(
   for (;;) {
     const f = await p.next()
     if (f.body.case === kind) return f.body.value as Value<C>
-    if (!['deliver', 'conversationUpdated', 'readUpdated', 'peerRead', 'sendAck', 'markReadResult'].includes(f.body.case ?? '')) {
+    if (
+      !['deliver', 'conversationUpdated', 'readUpdated', 'peerRead', 'sendAck', 'markReadResult'].includes(
+        f.body.case ?? '',
+      )
+    ) {
       throw new Error(`unexpected ${f.body.case}`)
     }
     skipped.push(f)
@@ -121,79 +101,96 @@ async function collect<C extends 'readUpdated' | 'peerRead'>(p: Peer, kind: C, d
   return got
 }
 
-t.test('a MarkRead on node A reaches the other device on node B as ReadUpdated and the DIRECT peer on node B as PeerRead [RD-4]', async (t) => {
-  const a1 = await on(t, 'a', 'alice', 'a1')
-  const a2 = await on(t, 'b', 'alice', 'a2')
-  const bob = await on(t, 'b', 'bob', 'b1')
-  await create(bob, 'rd-d1', ConversationKind.DIRECT, ['alice'])
-  for (const p of [a1, a2]) await next(p, 'conversationUpdated')
-  for (const text of ['one', 'two', 'three']) {
-    bob.send(sendFrame('rd-d1', text))
-    await next(bob, 'sendAck')
-  }
-  a1.send(sendFrame('rd-d1', 'mine'))
-  await next(a1, 'sendAck')
-  a1.send({ case: 'markRead', value: { requestId: 2, conversationId: 'rd-d1', epoch: 1n, upToSeq: 2n } })
-  const r = await next(a1, 'markReadResult')
-  t.same([r.moved, r.state?.readSeq, r.state?.topSeq, r.state?.unreadCount], [true, 2n, 4n, 1n])
-  const u = await next(a2, 'readUpdated')
-  t.same([u.state?.conversationId, u.state?.readSeq, u.state?.unreadCount], ['rd-d1', 2n, 1n], 'ReadUpdated on node B')
-  const pr = await next(bob, 'peerRead')
-  t.same([pr.conversationId, pr.userId, pr.readSeq, pr.epoch], ['rd-d1', 'alice', 2n, 1n], 'PeerRead on node B')
-  // The other way round: bob's move on node B reaches alice's devices on both nodes.
-  bob.send({ case: 'markRead', value: { requestId: 3, conversationId: 'rd-d1', epoch: 1n, upToSeq: 4n } })
-  t.same((await next(bob, 'markReadResult')).state?.unreadCount, 0n, "bob's own messages are not unread for him")
-  for (const p of [a1, a2]) t.same((await next(p, 'peerRead')).readSeq, 4n)
-  // The inbox on node B sees what node A committed. [INB-3]
-  a2.send({ case: 'inboxRequest', value: { requestId: 4 } })
-  const e = (await next(a2, 'inboxPage')).entries[0]
-  t.same([e?.conversationId, e?.readSeq, e?.unreadCount, e?.peerReadSeq, e?.topSeq], ['rd-d1', 2n, 1n, 4n, 4n])
-})
+t.test(
+  'a MarkRead on node A reaches the other device on node B as ReadUpdated and the DIRECT peer on node B as PeerRead [RD-4]',
+  async (t) => {
+    const a1 = await on(t, 'a', 'alice', 'a1')
+    const a2 = await on(t, 'b', 'alice', 'a2')
+    const bob = await on(t, 'b', 'bob', 'b1')
+    await create(bob, 'rd-d1', ConversationKind.DIRECT, ['alice'])
+    for (const p of [a1, a2]) await next(p, 'conversationUpdated')
+    for (const text of ['one', 'two', 'three']) {
+      bob.send(sendFrame('rd-d1', text))
+      await next(bob, 'sendAck')
+    }
+    a1.send(sendFrame('rd-d1', 'mine'))
+    await next(a1, 'sendAck')
+    a1.send({ case: 'markRead', value: { requestId: 2, conversationId: 'rd-d1', epoch: 1n, upToSeq: 2n } })
+    const r = await next(a1, 'markReadResult')
+    t.same([r.moved, r.state?.readSeq, r.state?.topSeq, r.state?.unreadCount], [true, 2n, 4n, 1n])
+    const u = await next(a2, 'readUpdated')
+    t.same(
+      [u.state?.conversationId, u.state?.readSeq, u.state?.unreadCount],
+      ['rd-d1', 2n, 1n],
+      'ReadUpdated on node B',
+    )
+    const pr = await next(bob, 'peerRead')
+    t.same([pr.conversationId, pr.userId, pr.readSeq, pr.epoch], ['rd-d1', 'alice', 2n, 1n], 'PeerRead on node B')
+    // The other way round: bob's move on node B reaches alice's devices on both nodes.
+    bob.send({ case: 'markRead', value: { requestId: 3, conversationId: 'rd-d1', epoch: 1n, upToSeq: 4n } })
+    t.same((await next(bob, 'markReadResult')).state?.unreadCount, 0n, "bob's own messages are not unread for him")
+    for (const p of [a1, a2]) t.same((await next(p, 'peerRead')).readSeq, 4n)
+    // The inbox on node B sees what node A committed. [INB-3]
+    a2.send({ case: 'inboxRequest', value: { requestId: 4 } })
+    const e = (await next(a2, 'inboxPage')).entries[0]
+    t.same([e?.conversationId, e?.readSeq, e?.unreadCount, e?.peerReadSeq, e?.topSeq], ['rd-d1', 2n, 1n, 4n, 4n])
+  },
+)
 
-t.test('concurrent MarkReads from two nodes: every connection sees increasing read positions [RD-4] [RD-2]', async (t) => {
-  const m1 = await on(t, 'a', 'mia', 'm1')
-  const m2 = await on(t, 'b', 'mia', 'm2')
-  const m3 = await on(t, 'b', 'mia', 'm3')
-  const m4 = await on(t, 'a', 'mia', 'm4')
-  const ned = await on(t, 'a', 'ned', 'n1')
-  await create(ned, 'rd-d2', ConversationKind.DIRECT, ['mia'])
-  const N = 60
-  for (let i = 0; i < N; i++) ned.send(sendFrame('rd-d2', `m${i}`))
-  for (let i = 0; i < N; i++) await next(ned, 'sendAck')
-  // Both nodes mark at once, pipelined: m1 the odd seqs, m2 the even ones,
-  // each with a step back now and then (which moves nothing).
-  let id = 10
-  for (const [p, first] of [
-    [m1, 1],
-    [m2, 2],
-  ] as const) {
-    for (let up = first; up <= N; up += 2) {
-      for (const s of up % 10 === first ? [up, up - 4] : [up]) {
-        if (s < 1) continue
-        p.send({ case: 'markRead', value: { requestId: id++, conversationId: 'rd-d2', epoch: 1n, upToSeq: BigInt(s) } })
+t.test(
+  'concurrent MarkReads from two nodes: every connection sees increasing read positions [RD-4] [RD-2]',
+  async (t) => {
+    const m1 = await on(t, 'a', 'mia', 'm1')
+    const m2 = await on(t, 'b', 'mia', 'm2')
+    const m3 = await on(t, 'b', 'mia', 'm3')
+    const m4 = await on(t, 'a', 'mia', 'm4')
+    const ned = await on(t, 'a', 'ned', 'n1')
+    await create(ned, 'rd-d2', ConversationKind.DIRECT, ['mia'])
+    const N = 60
+    for (let i = 0; i < N; i++) ned.send(sendFrame('rd-d2', `m${i}`))
+    for (let i = 0; i < N; i++) await next(ned, 'sendAck')
+    // Both nodes mark at once, pipelined: m1 the odd seqs, m2 the even ones,
+    // each with a step back now and then (which moves nothing).
+    let id = 10
+    for (const [p, first] of [
+      [m1, 1],
+      [m2, 2],
+    ] as const) {
+      for (let up = first; up <= N; up += 2) {
+        for (const s of up % 10 === first ? [up, up - 4] : [up]) {
+          if (s < 1) continue
+          p.send({
+            case: 'markRead',
+            value: { requestId: id++, conversationId: 'rd-d2', epoch: 1n, upToSeq: BigInt(s) },
+          })
+        }
       }
     }
-  }
-  const upd = (got: { state?: { readSeq: bigint } }[]) => got.at(-1)?.state?.readSeq === BigInt(N)
-  const [u3, u4, peer] = await Promise.all([
-    collect(m3, 'readUpdated', upd),
-    collect(m4, 'readUpdated', upd),
-    collect(ned, 'peerRead', (got) => got.at(-1)?.readSeq === BigInt(N)),
-  ])
-  const increasing = (xs: bigint[]) => xs.every((x, i) => i === 0 || x > (xs[i - 1] as bigint))
-  for (const [name, seqs] of [
-    ['mia m3 (node B)', u3.map((u) => u.state?.readSeq ?? 0n)],
-    ['mia m4 (node A)', u4.map((u) => u.state?.readSeq ?? 0n)],
-    ['ned n1 (node A)', peer.map((p) => p.readSeq)],
-  ] as const) {
-    t.ok(increasing(seqs), `${name}: ${seqs.length} notices, increasing`)
-  }
-  // Both nodes' answers are consistent with one history: one notice per move.
-  t.same(u3.map((u) => u.state?.readSeq), u4.map((u) => u.state?.readSeq), 'both nodes saw the same moves')
-  m1.send({ case: 'inboxRequest', value: { requestId: 999 } })
-  const e = (await next(m1, 'inboxPage')).entries.find((x) => x.conversationId === 'rd-d2')
-  t.same([e?.readSeq, e?.unreadCount], [BigInt(N), 0n])
-})
+    const upd = (got: { state?: { readSeq: bigint } }[]) => got.at(-1)?.state?.readSeq === BigInt(N)
+    const [u3, u4, peer] = await Promise.all([
+      collect(m3, 'readUpdated', upd),
+      collect(m4, 'readUpdated', upd),
+      collect(ned, 'peerRead', (got) => got.at(-1)?.readSeq === BigInt(N)),
+    ])
+    const increasing = (xs: bigint[]) => xs.every((x, i) => i === 0 || x > (xs[i - 1] as bigint))
+    for (const [name, seqs] of [
+      ['mia m3 (node B)', u3.map((u) => u.state?.readSeq ?? 0n)],
+      ['mia m4 (node A)', u4.map((u) => u.state?.readSeq ?? 0n)],
+      ['ned n1 (node A)', peer.map((p) => p.readSeq)],
+    ] as const) {
+      t.ok(increasing(seqs), `${name}: ${seqs.length} notices, increasing`)
+    }
+    // Both nodes' answers are consistent with one history: one notice per move.
+    t.same(
+      u3.map((u) => u.state?.readSeq),
+      u4.map((u) => u.state?.readSeq),
+      'both nodes saw the same moves',
+    )
+    m1.send({ case: 'inboxRequest', value: { requestId: 999 } })
+    const e = (await next(m1, 'inboxPage')).entries.find((x) => x.conversationId === 'rd-d2')
+    t.same([e?.readSeq, e?.unreadCount], [BigInt(N), 0n])
+  },
+)
 
 /** A device's view of its conversation list, kept by syncs from its last point. [INB-5] */
 class Replica {
@@ -282,6 +279,9 @@ t.test('sync from points taken while two nodes commit misses no change [INB-4] [
       `watcher ${k + 1}: ${w.syncs} syncs during the load left no conversation behind`,
     )
     t.same(w.faults, [], 'every page within its point, points only grow')
-    t.equal([...truth.values()].reduce((n, top) => n + Number(top), 0), senders.length * PER_SENDER)
+    t.equal(
+      [...truth.values()].reduce((n, top) => n + Number(top), 0),
+      senders.length * PER_SENDER,
+    )
   }
 })

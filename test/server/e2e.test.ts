@@ -93,7 +93,7 @@ for (const kind of ['tcp', 'ws'] as Kind[]) {
     t.equal(await bad.expectClose(), CloseCode.MALFORMED_FRAME)
     // Unknown body field. [FRM-7]
     const unknown = await Peer.open(kind, server)
-    const bytes = Uint8Array.of(0xfa, 0x01, 0x00) // field 31, length 0
+    const bytes = Uint8Array.of(0x9a, 0x02, 0x00) // field 35 (the first no feature defines), length 0
     unknown.conn.sendRaw(kind === 'tcp' ? Uint8Array.of(bytes.length, ...bytes) : bytes)
     t.equal(await unknown.expectClose(), CloseCode.UNSUPPORTED_FRAME)
     if (kind === 'ws') {
