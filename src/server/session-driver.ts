@@ -10,6 +10,7 @@ import { ServerSession, type SessionConfig } from '../session/session.js'
 import type { ResultOf, StoreOp } from '../session/store-ops.js'
 import type { Connection } from '../transport/index.js'
 import type { Hub, HubMember } from './hub.js'
+import type { TimerWheel, WheelEntry } from './timer-wheel.js'
 
 export interface DriverContext {
   hub: Hub<SessionDriver>
@@ -18,6 +19,8 @@ export interface DriverContext {
   /** Frames are ignored while the server drains for shutdown. */
   readonly draining: boolean
   now(): number
+  /** The server's one timer for every session deadline (see timer-wheel.ts). */
+  timers: TimerWheel
   maxOutputBytes: number
   maxBatchBytes: number
   maxBatchFrames: number
@@ -27,11 +30,10 @@ export interface DriverContext {
   onHandshakeDone?(driver: SessionDriver): void
 }
 
-export class SessionDriver implements HubMember {
+export class SessionDriver implements HubMember, WheelEntry {
   readonly session: ServerSession
-  private timer: NodeJS.Timeout | null = null
-  /** The timer's step, deferred past this loop turn's socket reads (see setTimer). */
-  private timerCheck: NodeJS.Immediate | null = null
+  /** The session's one deadline, in the shared wheel (owned by ctx.timers). */
+  wheelTick = 0
   private ended = false
   private handshaking = true
   /** Store operations of this connection not answered yet. */
@@ -188,28 +190,19 @@ export class SessionDriver implements HubMember {
   }
 
   private setTimer(at: number): void {
-    this.clearTimer()
     if (this.ended) return
-    this.timer = setTimeout(
-      () => {
-        // Timers run before the event loop reads sockets: after a stall (a
-        // busy machine), frames may be waiting unread while an idle timer
-        // fires. Judge the timer after this turn's reads, so a peer whose
-        // frames arrived in time is not closed for silence. [HB-2]
-        this.timer = null
-        this.timerCheck = setImmediate(() => {
-          this.timerCheck = null
-          this.step({ type: 'timer' })
-        })
-      },
-      Math.max(0, at - this.ctx.now()),
-    )
+    // The wheel runs due entries after the loop turn's socket reads: after a
+    // stall (a busy machine), frames may be waiting unread while an idle
+    // deadline passes; judged after the reads, a peer whose frames arrived in
+    // time is not closed for silence. [HB-2]
+    this.ctx.timers.schedule(this, at)
+  }
+
+  onWheelTimer(): void {
+    this.step({ type: 'timer' })
   }
 
   private clearTimer(): void {
-    if (this.timer !== null) clearTimeout(this.timer)
-    if (this.timerCheck !== null) clearImmediate(this.timerCheck)
-    this.timer = null
-    this.timerCheck = null
+    this.ctx.timers.cancel(this)
   }
 }
