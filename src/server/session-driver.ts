@@ -8,7 +8,9 @@ import type { Effect, LiveMessage, SessionEvent } from '../session/effects.js'
 import type { ReadNotice } from '../session/frames.js'
 import { ServerSession, type SessionConfig } from '../session/session.js'
 import type { ResultOf, StoreOp } from '../session/store-ops.js'
-import type { Connection } from '../transport/index.js'
+import type { CodecError } from '../codec/index.js'
+import type { Frame } from '../gen/es/imwire/v1/frame_pb.js'
+import type { CloseInfo, Connection } from '../transport/index.js'
 import type { Hub, HubMember } from './hub.js'
 import type { TimerWheel, WheelEntry } from './timer-wheel.js'
 
@@ -30,6 +32,17 @@ export interface DriverContext {
   onHandshakeDone?(driver: SessionDriver): void
 }
 
+// Listeners shared by every connection: `this` is the connection, its owner the driver.
+function onConnFrame(this: Connection, frame: Frame): void {
+  ;(this.owner as SessionDriver).onFrame(frame)
+}
+function onConnCodecError(this: Connection, err: CodecError): void {
+  ;(this.owner as SessionDriver).step({ type: 'codecError', closeCode: err.closeCode, reason: err.code })
+}
+function onConnClose(this: Connection, info: CloseInfo): void {
+  ;(this.owner as SessionDriver).onClose(info)
+}
+
 export class SessionDriver implements HubMember, WheelEntry {
   readonly session: ServerSession
   /** The session's one deadline, in the shared wheel (owned by ctx.timers). */
@@ -47,22 +60,29 @@ export class SessionDriver implements HubMember, WheelEntry {
     private readonly ctx: DriverContext,
   ) {
     this.session = new ServerSession(config, ctx.now())
-    conn.on('frame', (frame) => {
-      if (!ctx.draining) this.step({ type: 'frame', frame })
-    })
+    conn.owner = this
+    conn.on('frame', onConnFrame)
     // Synchronous: the session's Close must go out before ws closes on its own.
-    conn.on('codecError', (err) => this.step({ type: 'codecError', closeCode: err.closeCode, reason: err.code }))
-    conn.on('close', (info) => {
-      this.step({ type: 'disconnected' })
-      this.clearTimer()
-      this.ended = true
-      ctx.logger.debug(
-        { session: config.sessionId, user: this.session.userId, local: info.local, ws: info.wsCode },
-        'connection closed',
-      )
-      ctx.onClosed(this)
-    })
+    conn.on('codecError', onConnCodecError)
+    conn.on('close', onConnClose)
     this.exec(this.session.start())
+  }
+
+  /** @internal (shared listener) */
+  onFrame(frame: Frame): void {
+    if (!this.ctx.draining) this.step({ type: 'frame', frame })
+  }
+
+  /** @internal (shared listener) */
+  onClose(info: CloseInfo): void {
+    this.step({ type: 'disconnected' })
+    this.clearTimer()
+    this.ended = true
+    this.ctx.logger.debug(
+      { session: this.session.sessionId, user: this.session.userId, local: info.local, ws: info.wsCode },
+      'connection closed',
+    )
+    this.ctx.onClosed(this)
   }
 
   step(event: SessionEvent): void {
