@@ -159,6 +159,7 @@ export class Hub<M extends HubMember = HubMember> {
     const e = this.users.get(userId)
     if (e === undefined) return
     for (const [deviceId, member] of e.active) if (deviceId !== exceptDeviceId) member.readNotice(notice)
+    if (e.pending === null) return
     for (const [member, deviceId] of e.pending) if (deviceId !== exceptDeviceId) member.readNotice(notice)
   }
 }
