@@ -340,7 +340,15 @@ async function idleRow(
     rss.sort((a, b) => a - b)
     const after = rss[rss.length >> 1] as number
     const st = await Promise.all(
-      f.gens.map((g) => g.request<{ open: number; codes: Record<string, number> }>({ cmd: 'stats' })),
+      f.gens.map((g) =>
+        g.request<{
+          open: number
+          codes: Record<string, number>
+          closedLate: number
+          closedMaxGap: number
+          tickLagMax: number
+        }>({ cmd: 'stats' }),
+      ),
     )
     const stillOpen = st.reduce((s, r) => s + r.open, 0)
     const codes: Record<string, number> = {}
@@ -358,8 +366,10 @@ async function idleRow(
       notes.push(
         `${c.ok - stillOpen} closed during the idle window (${Object.entries(codes)
           .map(([k, v]) => `${v}x ${k}`)
-          .join(', ')})`,
+          .join(', ')}; ${st.reduce((n, r) => n + r.closedLate, 0)} of them after the generator let 1.5 heartbeats pass ` +
+          `without a Ping, longest gap ${Math.max(...st.map((r) => r.closedMaxGap))} ms)`,
       )
+    notes.push(`generator tick late by at most ${Math.max(...st.map((r) => r.tickLagMax))} ms`)
     rows.push({
       server: name,
       test: `idle, heartbeat ${args.heartbeatMs / 1000} s`,

@@ -45,6 +45,12 @@ interface Slot {
   user: string
   kind: 'tcp' | 'ws'
   lastPing: number
+  /**
+   * Longest time this client let pass between two Pings it wrote, or from its
+   * last Ping to the server's Close: a close after a gap of 1.5 heartbeats or
+   * more is the generator's lateness, not the server's [HB-4].
+   */
+  maxGap: number
   /** Reconnect attempts that failed since the last Welcome ([RTY-3] n). */
   failures: number
   /** Date.now() of the Welcome after the last loss (storm). */
@@ -60,6 +66,8 @@ const BODY = new Uint8Array(64).fill(0x62)
 let cfg: Extract<ScaleCommand, { cmd: 'connect' }> | null = null
 const slots: Slot[] = []
 let policy: 'jitter' | 'immediate' | null = null
+/** Most the shared heartbeat tick ran late (ms): a busy generator shows here first. */
+let tickLagMax = 0
 const storm = { refused: 0, tryLater: 0, otherClose: 0, attempts: 0, codes: {} as Record<string, number> }
 
 const reply = (m: unknown): void => {
@@ -87,6 +95,7 @@ function watch(slot: Slot, p: Peer): void {
 
 /** A connection ended: during a storm, reconnect by the policy. */
 function lost(slot: Slot, p: RawImwirePeer): void {
+  if (slot.peer === p) slot.maxGap = Math.max(slot.maxGap, Date.now() - slot.lastPing)
   if (slot.peer !== p || policy === null) return // outside a storm the closed peer stays, with its close code
   slot.peer = null
   schedule(slot, p.closeRetryAfterMs)
@@ -137,12 +146,16 @@ async function reconnect(slot: Slot): Promise<void> {
 /** One shared tick: every connection pings once per heartbeat period, spread over the period. */
 function startHeartbeats(): void {
   const tick = 250
+  let last = Date.now()
   setInterval(() => {
+    const now = Date.now()
+    tickLagMax = Math.max(tickLagMax, now - last - tick)
+    last = now
     const c = cfg
     if (c === null) return
-    const now = Date.now()
     for (const s of slots) {
       if (s.peer === null || s.peer.closed || now - s.lastPing < c.heartbeatMs * 0.8) continue
+      s.maxGap = Math.max(s.maxGap, now - s.lastPing)
       s.lastPing = now
       s.peer.ping()
     }
@@ -160,6 +173,7 @@ async function connect(c: Extract<ScaleCommand, { cmd: 'connect' }>): Promise<un
       user: `${c.tag}x${slots.length + i}`,
       kind: i % 2 === 0 ? 'tcp' : 'ws',
       lastPing: 0,
+      maxGap: 0,
       failures: 0,
       backAt: 0,
       acked: 0,
@@ -190,14 +204,28 @@ function stats(): unknown {
   const u = process.cpuUsage()
   let open = 0
   const codes: Record<string, number> = {}
+  const hb = cfg?.heartbeatMs ?? Number.POSITIVE_INFINITY
+  let closedLate = 0
+  let closedMaxGap = 0
   for (const s of slots) {
     if (s.peer !== null && !s.peer.closed) open++
     else if (s.peer instanceof RawImwirePeer) {
       const k = `${s.kind}:${s.peer.closeCode}`
       codes[k] = (codes[k] ?? 0) + 1
+      if (s.maxGap >= 1.5 * hb) closedLate++
+      closedMaxGap = Math.max(closedMaxGap, s.maxGap)
     }
   }
-  return { cpuMs: (u.user + u.system) / 1000, rss: process.memoryUsage().rss, open, slots: slots.length, codes }
+  return {
+    cpuMs: (u.user + u.system) / 1000,
+    rss: process.memoryUsage().rss,
+    open,
+    slots: slots.length,
+    codes,
+    closedLate,
+    closedMaxGap,
+    tickLagMax,
+  }
 }
 
 /** The first `count` imwire slots each open a group and keep one Send in flight until their connection ends. */

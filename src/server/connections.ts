@@ -11,6 +11,7 @@ import { type Admission, sourceAddress } from './admission.js'
 import type { Hub } from './hub.js'
 import { type DriverContext, SessionDriver } from './session-driver.js'
 import type { StoreFanOut } from './store-fan-out.js'
+import { TimerWheel } from './timer-wheel.js'
 
 export interface ConnectionsOptions {
   config: Omit<SessionConfig, 'sessionId'>
@@ -39,6 +40,7 @@ export class Connections {
         return self.draining
       },
       now: o.now,
+      timers: new TimerWheel(o.now),
       maxOutputBytes: o.maxOutputBytes,
       maxBatchBytes: config.limits.maxBatchBytes,
       maxBatchFrames: config.limits.maxBatchFrames,

@@ -8,8 +8,11 @@ import type { Effect, LiveMessage, SessionEvent } from '../session/effects.js'
 import type { ReadNotice } from '../session/frames.js'
 import { ServerSession, type SessionConfig } from '../session/session.js'
 import type { ResultOf, StoreOp } from '../session/store-ops.js'
-import type { Connection } from '../transport/index.js'
+import type { CodecError } from '../codec/index.js'
+import type { Frame } from '../gen/es/imwire/v1/frame_pb.js'
+import type { CloseInfo, Connection } from '../transport/index.js'
 import type { Hub, HubMember } from './hub.js'
+import type { TimerWheel, WheelEntry } from './timer-wheel.js'
 
 export interface DriverContext {
   hub: Hub<SessionDriver>
@@ -18,6 +21,8 @@ export interface DriverContext {
   /** Frames are ignored while the server drains for shutdown. */
   readonly draining: boolean
   now(): number
+  /** The server's one timer for every session deadline (see timer-wheel.ts). */
+  timers: TimerWheel
   maxOutputBytes: number
   maxBatchBytes: number
   maxBatchFrames: number
@@ -27,11 +32,21 @@ export interface DriverContext {
   onHandshakeDone?(driver: SessionDriver): void
 }
 
-export class SessionDriver implements HubMember {
+// Listeners shared by every connection: `this` is the connection, its owner the driver.
+function onConnFrame(this: Connection, frame: Frame): void {
+  ;(this.owner as SessionDriver).onFrame(frame)
+}
+function onConnCodecError(this: Connection, err: CodecError): void {
+  ;(this.owner as SessionDriver).step({ type: 'codecError', closeCode: err.closeCode, reason: err.code })
+}
+function onConnClose(this: Connection, info: CloseInfo): void {
+  ;(this.owner as SessionDriver).onClose(info)
+}
+
+export class SessionDriver implements HubMember, WheelEntry {
   readonly session: ServerSession
-  private timer: NodeJS.Timeout | null = null
-  /** The timer's step, deferred past this loop turn's socket reads (see setTimer). */
-  private timerCheck: NodeJS.Immediate | null = null
+  /** The session's one deadline, in the shared wheel (owned by ctx.timers). */
+  wheelTick = 0
   private ended = false
   private handshaking = true
   /** Store operations of this connection not answered yet. */
@@ -45,22 +60,29 @@ export class SessionDriver implements HubMember {
     private readonly ctx: DriverContext,
   ) {
     this.session = new ServerSession(config, ctx.now())
-    conn.on('frame', (frame) => {
-      if (!ctx.draining) this.step({ type: 'frame', frame })
-    })
+    conn.owner = this
+    conn.on('frame', onConnFrame)
     // Synchronous: the session's Close must go out before ws closes on its own.
-    conn.on('codecError', (err) => this.step({ type: 'codecError', closeCode: err.closeCode, reason: err.code }))
-    conn.on('close', (info) => {
-      this.step({ type: 'disconnected' })
-      this.clearTimer()
-      this.ended = true
-      ctx.logger.debug(
-        { session: config.sessionId, user: this.session.userId, local: info.local, ws: info.wsCode },
-        'connection closed',
-      )
-      ctx.onClosed(this)
-    })
+    conn.on('codecError', onConnCodecError)
+    conn.on('close', onConnClose)
     this.exec(this.session.start())
+  }
+
+  /** @internal (shared listener) */
+  onFrame(frame: Frame): void {
+    if (!this.ctx.draining) this.step({ type: 'frame', frame })
+  }
+
+  /** @internal (shared listener) */
+  onClose(info: CloseInfo): void {
+    this.step({ type: 'disconnected' })
+    this.clearTimer()
+    this.ended = true
+    this.ctx.logger.debug(
+      { session: this.session.sessionId, user: this.session.userId, local: info.local, ws: info.wsCode },
+      'connection closed',
+    )
+    this.ctx.onClosed(this)
   }
 
   step(event: SessionEvent): void {
@@ -188,28 +210,19 @@ export class SessionDriver implements HubMember {
   }
 
   private setTimer(at: number): void {
-    this.clearTimer()
     if (this.ended) return
-    this.timer = setTimeout(
-      () => {
-        // Timers run before the event loop reads sockets: after a stall (a
-        // busy machine), frames may be waiting unread while an idle timer
-        // fires. Judge the timer after this turn's reads, so a peer whose
-        // frames arrived in time is not closed for silence. [HB-2]
-        this.timer = null
-        this.timerCheck = setImmediate(() => {
-          this.timerCheck = null
-          this.step({ type: 'timer' })
-        })
-      },
-      Math.max(0, at - this.ctx.now()),
-    )
+    // The wheel runs due entries after the loop turn's socket reads: after a
+    // stall (a busy machine), frames may be waiting unread while an idle
+    // deadline passes; judged after the reads, a peer whose frames arrived in
+    // time is not closed for silence. [HB-2]
+    this.ctx.timers.schedule(this, at)
+  }
+
+  onWheelTimer(): void {
+    this.step({ type: 'timer' })
   }
 
   private clearTimer(): void {
-    if (this.timer !== null) clearTimeout(this.timer)
-    if (this.timerCheck !== null) clearImmediate(this.timerCheck)
-    this.timer = null
-    this.timerCheck = null
+    this.ctx.timers.cancel(this)
   }
 }

@@ -72,6 +72,13 @@ export abstract class Connection extends EventEmitter<ConnectionEvents> {
   /** "host:port" of the peer (or a label for memory connections). */
   abstract readonly remoteAddress: string
 
+  /**
+   * Whoever runs this connection (the server's session driver). Listeners
+   * shared by every connection get the connection as `this` and find their
+   * owner here, instead of one closure per connection and event.
+   */
+  owner: unknown = null
+
   private queue: Uint8Array[] = []
   private queuedBytes = 0
   /** The first `plainCount` queued frames are never put into a batch. */

@@ -1,6 +1,7 @@
 // TCP adapter (node:net): varint-delimited frames on a byte stream. [FRM-1]
 import net from 'node:net'
 import { CodecError, DEFAULT_MAX_FRAME_BYTES, StreamDecoder, varintSize, writeVarint } from '../codec/index.js'
+import type { Frame } from '../gen/es/imwire/v1/frame_pb.js'
 import { Connection, DEFAULT_CONNECT_TIMEOUT_MS, type TransportKind } from './connection.js'
 
 export interface TcpOptions {
@@ -13,12 +14,34 @@ export interface ConnectTcpOptions extends TcpOptions {
   connectTimeoutMs?: number
 }
 
+/** The TcpConnection a socket belongs to, for the listeners below (shared by every socket: no closures per connection). */
+const kConn = Symbol('imwire.tcpConnection')
+type OwnedSocket = net.Socket & { [kConn]: TcpConnection }
+
+function onSocketData(this: OwnedSocket, chunk: Buffer): void {
+  this[kConn].onData(chunk)
+}
+function onSocketError(this: OwnedSocket, err: Error): void {
+  this[kConn].error ??= err
+}
+function onSocketDrain(this: OwnedSocket): void {
+  this[kConn].emit('drain')
+}
+function onSocketClose(this: OwnedSocket): void {
+  const c = this[kConn]
+  // [FRM-8] a partial frame at end of stream is discarded, never processed.
+  c.closedBySocket()
+}
+
 export class TcpConnection extends Connection {
   readonly kind: TransportKind = 'tcp'
   readonly remoteAddress: string
   private readonly socket: net.Socket
   private readonly decoder: StreamDecoder
-  private error: Error | undefined
+  /** @internal (set by the shared socket listeners) */
+  error: Error | undefined
+  /** Decoded frames go to receiveFrame; one bound function per connection instead of one closure per chunk. */
+  private readonly onFrame: (frame: Frame, bytes: Uint8Array) => boolean
 
   constructor(socket: net.Socket, opts: TcpOptions = {}) {
     super()
@@ -27,23 +50,26 @@ export class TcpConnection extends Connection {
     this.decoder = new StreamDecoder({ maxFrameBytes: opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES })
     // We coalesce writes ourselves; Nagle would only add latency.
     socket.setNoDelay(true)
-    socket.on('data', (chunk: Buffer) => this.onData(chunk))
-    socket.on('error', (err) => {
-      this.error ??= err
-    })
-    socket.on('drain', () => this.emit('drain'))
-    socket.on('close', () => {
-      // [FRM-8] a partial frame at end of stream is discarded, never processed.
-      this.transportClosed({ truncatedBytes: this.decoder.pending, error: this.error })
-    })
+    this.onFrame = this.receiveFrame.bind(this)
+    ;(socket as OwnedSocket)[kConn] = this
+    socket.on('data', onSocketData)
+    socket.on('error', onSocketError)
+    socket.on('drain', onSocketDrain)
+    socket.on('close', onSocketClose)
   }
 
-  private onData(chunk: Buffer): void {
+  /** @internal */
+  closedBySocket(): void {
+    this.transportClosed({ truncatedBytes: this.decoder.pending, error: this.error })
+  }
+
+  /** @internal */
+  onData(chunk: Buffer): void {
     if (this.readBroken || this.ended) return
     try {
       // Frames before a bad one in the same chunk are handed over first (a
       // server acks those), then the CodecError closes the connection. [FRM-4]
-      this.decoder.feed(chunk, (frame, bytes) => this.receiveFrame(frame, bytes))
+      this.decoder.feed(chunk, this.onFrame)
     } catch (err) {
       if (err instanceof CodecError) this.receiveCodecError(err)
       else throw err
