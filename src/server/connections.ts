@@ -14,7 +14,7 @@ import type { StoreFanOut } from './store-fan-out.js'
 import { TimerWheel } from './timer-wheel.js'
 
 export interface ConnectionsOptions {
-  config: Omit<SessionConfig, 'sessionId'>
+  config: SessionConfig
   admission: Admission
   hub: Hub<SessionDriver>
   fanOut: StoreFanOut
@@ -73,7 +73,7 @@ export class Connections {
     }
     // Unique per connection and per server run. [HS-10]
     const sessionId = `${this.sessionPrefix}-${(++this.sessionCounter).toString(36)}`
-    const driver = new SessionDriver(conn, { ...this.o.config, sessionId }, this.ctx)
+    const driver = new SessionDriver(conn, this.o.config, sessionId, this.ctx)
     this.drivers.add(driver)
     this.o.logger.debug({ session: sessionId, remote: conn.remoteAddress, transport: conn.kind }, 'connection accepted')
   }

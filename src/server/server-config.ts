@@ -20,7 +20,7 @@ import type { ServerOptions } from './server.js'
 export const DEFAULT_MAX_REQUESTS_IN_PROGRESS = 256
 
 /** Every session's configuration but its id. Throws RangeError on an option outside the spec's bounds. */
-export function sessionConfig(opts: ServerOptions): Omit<SessionConfig, 'sessionId'> {
+export function sessionConfig(opts: ServerOptions): SessionConfig {
   const limits: ServerLimits = { ...DEFAULT_LIMITS, ...opts.limits }
   const problems = checkLimits(limits) // [LIM-1]
   if (problems.length > 0) throw new RangeError(`invalid limits: ${problems.join('; ')}`)

@@ -57,9 +57,10 @@ export class SessionDriver implements HubMember, WheelEntry {
   constructor(
     readonly conn: Connection,
     config: SessionConfig,
+    sessionId: string,
     private readonly ctx: DriverContext,
   ) {
-    this.session = new ServerSession(config, ctx.now())
+    this.session = new ServerSession(config, ctx.now(), sessionId)
     conn.owner = this
     conn.on('frame', onConnFrame)
     // Synchronous: the session's Close must go out before ws closes on its own.

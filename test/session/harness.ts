@@ -36,14 +36,14 @@ export class World {
   /** When true, store ops wait for runStore(); otherwise they run after each step. */
   holdStore = false
   private readonly storeQueue: { client: Client; id: number; op: StoreOp }[] = []
-  private sessions = 0
+  /** Session ids handed out (Welcome.session_id s1, s2, ...). */
+  sessions = 0
   limits: ServerLimits = { ...DEFAULT_LIMITS }
   handshakeTimeoutMs = 10_000
   features = ['lz4']
 
   config(): SessionConfig {
     return {
-      sessionId: `s${++this.sessions}`,
       limits: this.limits,
       heartbeatDefaultMs: HEARTBEAT_DEFAULT_MS,
       heartbeatMinMs: HEARTBEAT_MIN_MS,
@@ -108,7 +108,7 @@ export class Client implements HubMember {
   attached = false
 
   constructor(readonly world: World) {
-    this.session = new ServerSession(world.config(), world.now)
+    this.session = new ServerSession(world.config(), world.now, `s${++world.sessions}`)
     this.exec(this.session.start())
   }
 
