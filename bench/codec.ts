@@ -1,6 +1,6 @@
 // `npm run bench:codec`: the codec against its peers, one table, one run.
 //
-//   frames  encode and decode of Send, SendAck, Deliver, DeliverAck frames:
+//   frames  encode and decode of Send, SendAck, Deliver, DeliverAck, Ping, Pong frames:
 //           imwire's codec (hand-written hot path), protobuf-es generic
 //           (toBinary/fromBinary), ts-proto, protobufjs (the .proto files
 //           loaded at run time with protobuf.load) and, as a yardstick,
@@ -154,6 +154,9 @@ const frames: Record<string, Frame> = {
   DeliverAck: create(FrameSchema, {
     body: { case: 'deliverAck', value: { conversationId: 'conv-3', upToSeq: 100042n } },
   }),
+  // Heartbeats: one Ping and one Pong per connection per heartbeat period.
+  Ping: create(FrameSchema, { body: { case: 'ping', value: { nonce: 1763800000123n } } }),
+  Pong: create(FrameSchema, { body: { case: 'pong', value: { nonce: 1763800000123n } } }),
 }
 
 // ---- peers ---------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 // Single-frame encode/decode. WebSocket form: the frame bytes alone [FRM-2];
 // TCP form: varint length prefix + frame bytes [FRM-1].
 //
-// Encoding: the hot frames (Send, SendAck, Deliver, DeliverAck) go through the
+// Encoding: the hot frames (Send, SendAck, Deliver, DeliverAck, Ping, Pong) go through the
 // hand-specialised encoder, everything else through protobuf-es; both give
 // the same bytes [FRM-11].
 // Decoding: canonical hot frames go through the hand-written decoder; every

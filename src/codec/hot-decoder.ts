@@ -1,5 +1,5 @@
 // Hand-written decoder for the canonical shape of the hot frames (Send,
-// SendAck, Deliver, DeliverAck): one body field spanning the whole frame,
+// SendAck, Deliver, DeliverAck, Ping, Pong): one body field spanning the whole frame,
 // known fields only. It builds exactly the objects protobuf-es's fromBinary
 // builds (plain objects with $typeName, proto3 defaults, bytes as views into
 // the input), so callers cannot tell which path decoded a frame.
@@ -10,6 +10,7 @@
 // returns undefined and the generic strict path decodes or rejects the frame.
 // Errors are rare and need not be fast; agreeing with the generic path on
 // every input matters more (test/codec checks it on arbitrary bytes).
+import type { Ping, Pong } from '../gen/es/imwire/v1/control_pb.js'
 import type { Frame } from '../gen/es/imwire/v1/frame_pb.js'
 import type { Deliver, DeliverAck, Message, Send, SendAck } from '../gen/es/imwire/v1/messaging_pb.js'
 import { FRAME_TAG } from './frame-tags.js'
@@ -23,6 +24,8 @@ const TAG_SEND = FRAME_TAG.send
 const TAG_SEND_ACK = FRAME_TAG.sendAck
 const TAG_DELIVER = FRAME_TAG.deliver
 const TAG_DELIVER_ACK = FRAME_TAG.deliverAck
+const TAG_PING = FRAME_TAG.ping
+const TAG_PONG = FRAME_TAG.pong
 
 /** Decoding cursor; `ok` turns false on anything the hot path does not handle. */
 class Cursor implements VarintCursor {
@@ -261,11 +264,22 @@ function readDeliverAck(c: Cursor, end: number): DeliverAck {
   return m
 }
 
+/** The nonce of a Ping or Pong (field 1, uint64). */
+function readNonce(c: Cursor, end: number): bigint {
+  let nonce = 0n
+  while (c.ok && c.pos < end) {
+    if (c.buf[c.pos++] === 0x08) nonce = c.u64(end)
+    else c.ok = false
+  }
+  return nonce
+}
+
 /** Decodes a canonical hot frame, or returns undefined (use the generic path). */
 export function decodeHotFrame(bytes: Uint8Array): Frame | undefined {
   const n = bytes.length
   if (n < 2) return undefined
   const tag = bytes[0]
+  if (tag === TAG_PING || tag === TAG_PONG) return decodeNonceFrame(bytes, tag)
   if (tag !== TAG_SEND && tag !== TAG_SEND_ACK && tag !== TAG_DELIVER && tag !== TAG_DELIVER_ACK) return undefined
   const c = new Cursor(bytes, 1)
   const end = c.ld(n)
@@ -279,4 +293,18 @@ export function decodeHotFrame(bytes: Uint8Array): Frame | undefined {
     frame = { $typeName: 'imwire.v1.Frame', body: { case: 'deliver', value: readDeliver(c, end) } }
   else frame = { $typeName: 'imwire.v1.Frame', body: { case: 'deliverAck', value: readDeliverAck(c, end) } }
   return c.ok && c.pos === end ? frame : undefined
+}
+
+function decodeNonceFrame(bytes: Uint8Array, tag: number): Frame | undefined {
+  const c = new Cursor(bytes, 1)
+  const end = c.ld(bytes.length)
+  if (end !== bytes.length) return undefined
+  const nonce = readNonce(c, end)
+  if (!c.ok || c.pos !== end) return undefined
+  if (tag === TAG_PING) {
+    const value: Ping = { $typeName: 'imwire.v1.Ping', nonce }
+    return { $typeName: 'imwire.v1.Frame', body: { case: 'ping', value } }
+  }
+  const value: Pong = { $typeName: 'imwire.v1.Pong', nonce }
+  return { $typeName: 'imwire.v1.Frame', body: { case: 'pong', value } }
 }

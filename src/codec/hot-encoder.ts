@@ -1,5 +1,6 @@
 // Hand-specialised encoder for the frames that carry traffic at volume: Send,
-// SendAck, Deliver, DeliverAck.
+// SendAck, Deliver, DeliverAck, and Ping / Pong (every connection, every
+// heartbeat period: at 100,000 idle connections they are the traffic).
 //
 // protobuf-es (and ts-proto, which shares its BinaryWriter) encode through a
 // growable writer with a fork/join per nested message: about 4x slower than
@@ -14,6 +15,7 @@
 // Anything unusual (a field of the wrong JS type, a value out of range,
 // unknown fields carried in $unknown) returns undefined and the caller falls
 // back to toBinary, which has the final word on such values.
+import type { Ping, Pong } from '../gen/es/imwire/v1/control_pb.js'
 import type { Frame } from '../gen/es/imwire/v1/frame_pb.js'
 import type { Deliver, DeliverAck, Message, Send, SendAck } from '../gen/es/imwire/v1/messaging_pb.js'
 import { FRAME_TAG } from './frame-tags.js'
@@ -25,7 +27,9 @@ const TAG_SEND = FRAME_TAG.send
 const TAG_SEND_ACK = FRAME_TAG.sendAck
 const TAG_DELIVER = FRAME_TAG.deliver
 const TAG_DELIVER_ACK = FRAME_TAG.deliverAck
-if (Math.max(TAG_SEND, TAG_SEND_ACK, TAG_DELIVER, TAG_DELIVER_ACK) > 0x7f)
+const TAG_PING = FRAME_TAG.ping
+const TAG_PONG = FRAME_TAG.pong
+if (Math.max(TAG_SEND, TAG_SEND_ACK, TAG_DELIVER, TAG_DELIVER_ACK, TAG_PING, TAG_PONG) > 0x7f)
   throw new Error('hot frame tags must be one byte')
 
 const alloc: (n: number) => Uint8Array =
@@ -221,6 +225,11 @@ function writeDeliverAck(buf: Uint8Array, pos: number, m: DeliverAck): number {
   return writeU64(buf, pos, 0x10, m.upToSeq, 0)
 }
 
+/** Ping and Pong: one uint64 nonce (field 1). */
+function nonceSize(m: Ping | Pong): number {
+  return hasUnknown(m) ? -1 : u64FieldSize(m.nonce, 0)
+}
+
 /**
  * Encodes a hot frame, with its varint length prefix when `delimited` (TCP
  * form). Returns undefined for any other frame or any value it does not
@@ -248,6 +257,14 @@ export function encodeHotFrame(frame: Frame, delimited: boolean): Uint8Array | u
       tag = TAG_DELIVER_ACK
       size = deliverAckSize(body.value)
       break
+    case 'ping':
+      tag = TAG_PING
+      size = nonceSize(body.value)
+      break
+    case 'pong':
+      tag = TAG_PONG
+      size = nonceSize(body.value)
+      break
     default:
       return undefined
   }
@@ -270,6 +287,10 @@ export function encodeHotFrame(frame: Frame, delimited: boolean): Uint8Array | u
       break
     case 'deliverAck':
       pos = writeDeliverAck(buf, pos, body.value)
+      break
+    case 'ping':
+    case 'pong':
+      pos = writeU64(buf, pos, 0x08, body.value.nonce, 0)
       break
   }
   // A mismatch here would be a bug in the size pass; never hand out a frame

@@ -149,8 +149,7 @@ export class Hub<M extends HubMember = HubMember> {
       if (e === undefined) continue
       // [DLV-5] [FAN-1] never back to the sending device.
       if (e.member !== null && !sender(userId, e.device as string)) e.member.live(live)
-      if (e.more !== null)
-        for (const [deviceId, member] of e.more) if (!sender(userId, deviceId)) member.live(live)
+      if (e.more !== null) for (const [deviceId, member] of e.more) if (!sender(userId, deviceId)) member.live(live)
       if (e.pending !== null)
         for (const [member, deviceId] of e.pending) if (!sender(userId, deviceId)) member.live(live)
     }

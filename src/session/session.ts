@@ -7,11 +7,10 @@
 // that need no data, the store snapshot is pending; nothing is sent [HS-2]
 // and client frames are held [HS-15]); replaying (Welcome sent); live
 // (ReplayComplete sent); closed (Close sent or received, or transport gone).
-import { create } from '@bufbuild/protobuf'
 import { decodeBatch, FEATURE_OF_BODY } from '../codec/index.js'
 import { CodecError } from '../codec/errors.js'
 import { CloseCode, ErrorCode } from '../gen/es/imwire/v1/control_pb.js'
-import { type Frame, FrameSchema } from '../gen/es/imwire/v1/frame_pb.js'
+import type { Frame } from '../gen/es/imwire/v1/frame_pb.js'
 import type { Hello } from '../gen/es/imwire/v1/handshake_pb.js'
 import { Deliveries, type DeliveryOut } from './delivery.js'
 import type { Effect, SessionEvent } from './effects.js'
@@ -154,7 +153,10 @@ export class ServerSession {
       case 'read':
         // [RD-1] [RD-4] only to connections that enabled "read-state", as live traffic.
         if (this.negotiated?.readState === true) {
-          this.deliveries?.frameNotice(event.notice.kind === 'updated' ? event.notice.state.conversationId : event.notice.conversationId, readNoticeFrame(event.notice))
+          this.deliveries?.frameNotice(
+            event.notice.kind === 'updated' ? event.notice.state.conversationId : event.notice.conversationId,
+            readNoticeFrame(event.notice),
+          )
         }
         break
       case 'takenOver':
@@ -417,8 +419,13 @@ export class ServerSession {
         req.sync(body.value)
         break
       case 'ping':
-        // [HB-1] [FLW-4] answered at once, outside any window.
-        this.send(create(FrameSchema, { body: { case: 'pong', value: { nonce: body.value.nonce } } }))
+        // [HB-1] [FLW-4] answered at once, outside any window. A complete
+        // literal rather than create() (which walks the schema): one Pong per
+        // connection per heartbeat period.
+        this.send({
+          $typeName: 'imwire.v1.Frame',
+          body: { case: 'pong', value: { $typeName: 'imwire.v1.Pong', nonce: body.value.nonce } },
+        })
         break
       case 'pong':
         break // [HB-5] unsolicited Pongs are ignored

@@ -1,6 +1,6 @@
 // The hand-written hot encoder and decoder against protobuf-es: same bytes,
-// same frames, on arbitrary Send, SendAck, Deliver and DeliverAck frames and
-// on arbitrary bytes. They are an optimisation and must be invisible.
+// same frames, on arbitrary Send, SendAck, Deliver, DeliverAck, Ping and Pong
+// frames and on arbitrary bytes. They are an optimisation and must be invisible.
 import { create, equals, toBinary } from '@bufbuild/protobuf'
 import fc from 'fast-check'
 import t from 'tap'
@@ -18,23 +18,29 @@ import { encodeHotFrame } from '../../src/codec/hot-encoder.js'
 import { FrameSchema } from '../../src/gen/es/imwire/v1/frame_pb.js'
 import { FRAME_KINDS, frameOfKindArb, fromHex, json, loadCodecVectors, toHex } from './helpers.js'
 
-const HOT = ['send', 'sendAck', 'deliver', 'deliverAck']
+const HOT = ['send', 'sendAck', 'deliver', 'deliverAck', 'ping', 'pong']
 const runs = { numRuns: 300, seed: 20261122 }
 
-t.test('the hot path takes exactly the four traffic frames; every other body falls back to the strict path', async (t) => {
-  t.ok(HOT.every((k) => FRAME_KINDS.includes(k)), 'the four traffic frames are Frame bodies')
-  for (const kind of FRAME_KINDS) {
-    const hot = HOT.includes(kind)
-    for (const f of fc.sample(frameOfKindArb(kind), { numRuns: 20, seed: 20261205 })) {
-      const bytes = toBinary(FrameSchema, f)
-      if ((encodeHotFrame(f, false) !== undefined) !== hot || (decodeHotFrame(bytes) !== undefined) !== hot) {
-        t.fail(`${kind}: hot path ${hot ? 'declined' : 'took'} ${toHex(bytes)}`)
-        return
+t.test(
+  'the hot path takes exactly the traffic and heartbeat frames; every other body falls back to the strict path',
+  async (t) => {
+    t.ok(
+      HOT.every((k) => FRAME_KINDS.includes(k)),
+      'the hot frames are Frame bodies',
+    )
+    for (const kind of FRAME_KINDS) {
+      const hot = HOT.includes(kind)
+      for (const f of fc.sample(frameOfKindArb(kind), { numRuns: 20, seed: 20261205 })) {
+        const bytes = toBinary(FrameSchema, f)
+        if ((encodeHotFrame(f, false) !== undefined) !== hot || (decodeHotFrame(bytes) !== undefined) !== hot) {
+          t.fail(`${kind}: hot path ${hot ? 'declined' : 'took'} ${toHex(bytes)}`)
+          return
+        }
       }
     }
-  }
-  t.pass(`${FRAME_KINDS.length} bodies, 20 arbitrary frames each`)
-})
+    t.pass(`${FRAME_KINDS.length} bodies, 20 arbitrary frames each`)
+  },
+)
 
 for (const kind of HOT) {
   t.test(`hot encoder writes the bytes protobuf-es writes for arbitrary ${kind} frames`, async (t) => {
@@ -97,7 +103,7 @@ t.test('the arbitrary frames also reach the native UTF-8 branch of the hot codec
 
 t.test('the hot decoder never disagrees with the strict path, on mutated hot frames', async (t) => {
   const seeds = loadCodecVectors()
-    .filter((c) => c.form === 'frame' && /^frame\.(send|send-ack|deliver|deliver-ack)\./.test(c.id))
+    .filter((c) => c.form === 'frame' && /^frame\.(send|send-ack|deliver|deliver-ack|ping|pong)\./.test(c.id))
     .map((c) => fromHex(c.hex))
     .filter((b) => b.length < 2048)
   t.ok(seeds.length >= 8, 'hot-frame vectors to mutate')
@@ -132,8 +138,19 @@ t.test('the hot decoder never disagrees with the strict path, on mutated hot fra
 })
 
 t.test('the hot path declines what it does not handle and protobuf-es takes over', async (t) => {
-  const ping = create(FrameSchema, { body: { case: 'ping', value: { nonce: 1n } } })
-  t.equal(encodeHotFrame(ping, false), undefined, 'not a hot frame')
+  const hello = create(FrameSchema, { body: { case: 'hello', value: { versions: [1] } } })
+  t.equal(encodeHotFrame(hello, false), undefined, 'not a hot frame')
+  const pingNumber = create(FrameSchema, { body: { case: 'ping', value: { nonce: 1n } } })
+  ;(pingNumber.body.value as { nonce: unknown }).nonce = 1
+  t.equal(encodeHotFrame(pingNumber, false), undefined, 'a Ping nonce that is not a bigint')
+  t.equal(decodeHotFrame(fromHex('42021001')), undefined, 'unknown field in a Ping')
+  // A field given twice: the last occurrence counts (protobuf-es and the spec's proto3 rules).
+  const twice = fromHex('420408010802')
+  t.same(
+    json(decodeHotFrame(twice) as ReturnType<typeof decodeFrameStrict>),
+    json(decodeFrameStrict(twice)),
+    'a Ping nonce given twice decodes as on the strict path',
+  )
   const withNumber = create(FrameSchema, { body: { case: 'send', value: { sendSeq: 1n } } })
   ;(withNumber.body.value as { sendSeq: unknown }).sendSeq = 5
   t.equal(encodeHotFrame(withNumber, false), undefined, 'a number where a bigint belongs')
