@@ -258,11 +258,8 @@ export function encodeHotFrame(frame: Frame, delimited: boolean): Uint8Array | u
       size = deliverAckSize(body.value)
       break
     case 'ping':
-      tag = TAG_PING
-      size = nonceSize(body.value)
-      break
     case 'pong':
-      tag = TAG_PONG
+      tag = body.case === 'ping' ? TAG_PING : TAG_PONG
       size = nonceSize(body.value)
       break
     default:
