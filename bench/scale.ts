@@ -41,7 +41,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type ServerChild, spawnServer } from './lib/child.js'
 import { cpuMsOf, sleep } from './lib/load.js'
-import type { ScaleCommand } from './lib/scale-client.js'
+import type { ScaleCommand, ScaleStats } from './lib/scale-client.js'
 import { fmtMs, formatTable, type Row } from './lib/stats.js'
 import { durableRows } from './server.js'
 
@@ -339,17 +339,7 @@ async function idleRow(
     const gen = genCpuMs(f) - g0
     rss.sort((a, b) => a - b)
     const after = rss[rss.length >> 1] as number
-    const st = await Promise.all(
-      f.gens.map((g) =>
-        g.request<{
-          open: number
-          codes: Record<string, number>
-          closedLate: number
-          closedMaxGap: number
-          tickLagMax: number
-        }>({ cmd: 'stats' }),
-      ),
-    )
+    const st = await Promise.all(f.gens.map((g) => g.request<ScaleStats>({ cmd: 'stats' })))
     const stillOpen = st.reduce((s, r) => s + r.open, 0)
     const codes: Record<string, number> = {}
     for (const r of st) for (const [k, v] of Object.entries(r.codes)) codes[k] = (codes[k] ?? 0) + v
@@ -362,13 +352,17 @@ async function idleRow(
     const notes: string[] = [`RSS ${mib(before)} -> ${mib(after)} MiB`]
     if (doesNotFit(asked, size) !== '') notes.push(doesNotFit(asked, size))
     if (c.failed > 0) notes.push(`${c.failed} failed to connect (${c.errors.join('; ')})`)
-    if (stillOpen < c.ok)
+    if (stillOpen < c.ok) {
+      const byCode = Object.entries(codes)
+        .map(([k, v]) => `${v}x ${k}`)
+        .join(', ')
+      const late = st.reduce((n, r) => n + r.closedLate, 0)
+      const longest = Math.max(...st.map((r) => r.closedMaxGap))
       notes.push(
-        `${c.ok - stillOpen} closed during the idle window (${Object.entries(codes)
-          .map(([k, v]) => `${v}x ${k}`)
-          .join(', ')}; ${st.reduce((n, r) => n + r.closedLate, 0)} of them after the generator let 1.5 heartbeats pass ` +
-          `without a Ping, longest gap ${Math.max(...st.map((r) => r.closedMaxGap))} ms)`,
+        `${c.ok - stillOpen} closed during the idle window (${byCode}; ${late} of them after the generator ` +
+          `let 1.5 heartbeats pass without a Ping, longest gap ${longest} ms)`,
       )
+    }
     notes.push(`generator tick late by at most ${Math.max(...st.map((r) => r.tickLagMax))} ms`)
     rows.push({
       server: name,
@@ -428,7 +422,7 @@ async function stormRow(
     for (;;) {
       await sleep(250)
       peak = Math.max(peak, server.rss())
-      const st = await Promise.all(f.gens.map((g) => g.request<{ open: number }>({ cmd: 'stats' })))
+      const st = await Promise.all(f.gens.map((g) => g.request<ScaleStats>({ cmd: 'stats' })))
       if (st.reduce((s, r) => s + r.open, 0) >= inStorm || Date.now() > deadline) break
     }
     const wall = Date.now() - t0

@@ -48,7 +48,7 @@ interface Slot {
   /**
    * Longest time this client let pass between two Pings it wrote, or from its
    * last Ping to the server's Close: a close after a gap of 1.5 heartbeats or
-   * more is the generator's lateness, not the server's [HB-4].
+   * more is the generator's lateness, not the server's [HB-2].
    */
   maxGap: number
   /** Reconnect attempts that failed since the last Welcome ([RTY-3] n). */
@@ -200,7 +200,21 @@ async function connect(c: Extract<ScaleCommand, { cmd: 'connect' }>): Promise<un
   return { ok: c.count - failed, failed, ms: Date.now() - t0, errors: [...errors.entries()] }
 }
 
-function stats(): unknown {
+/** What `stats` answers. */
+export interface ScaleStats {
+  cpuMs: number
+  rss: number
+  open: number
+  slots: number
+  /** Closed connections by `${transport}:${close code}`. */
+  codes: Record<string, number>
+  /** Closed connections whose client itself went 1.5 heartbeats without a Ping (see Slot.maxGap). */
+  closedLate: number
+  closedMaxGap: number
+  tickLagMax: number
+}
+
+function stats(): ScaleStats {
   const u = process.cpuUsage()
   let open = 0
   const codes: Record<string, number> = {}

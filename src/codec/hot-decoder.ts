@@ -279,8 +279,15 @@ export function decodeHotFrame(bytes: Uint8Array): Frame | undefined {
   const n = bytes.length
   if (n < 2) return undefined
   const tag = bytes[0]
-  if (tag === TAG_PING || tag === TAG_PONG) return decodeNonceFrame(bytes, tag)
-  if (tag !== TAG_SEND && tag !== TAG_SEND_ACK && tag !== TAG_DELIVER && tag !== TAG_DELIVER_ACK) return undefined
+  if (
+    tag !== TAG_SEND &&
+    tag !== TAG_SEND_ACK &&
+    tag !== TAG_DELIVER &&
+    tag !== TAG_DELIVER_ACK &&
+    tag !== TAG_PING &&
+    tag !== TAG_PONG
+  )
+    return undefined
   const c = new Cursor(bytes, 1)
   const end = c.ld(n)
   // The body must be the whole frame; anything after it goes the generic way.
@@ -291,20 +298,14 @@ export function decodeHotFrame(bytes: Uint8Array): Frame | undefined {
     frame = { $typeName: 'imwire.v1.Frame', body: { case: 'sendAck', value: readSendAck(c, end) } }
   else if (tag === TAG_DELIVER)
     frame = { $typeName: 'imwire.v1.Frame', body: { case: 'deliver', value: readDeliver(c, end) } }
-  else frame = { $typeName: 'imwire.v1.Frame', body: { case: 'deliverAck', value: readDeliverAck(c, end) } }
-  return c.ok && c.pos === end ? frame : undefined
-}
-
-function decodeNonceFrame(bytes: Uint8Array, tag: number): Frame | undefined {
-  const c = new Cursor(bytes, 1)
-  const end = c.ld(bytes.length)
-  if (end !== bytes.length) return undefined
-  const nonce = readNonce(c, end)
-  if (!c.ok || c.pos !== end) return undefined
-  if (tag === TAG_PING) {
-    const value: Ping = { $typeName: 'imwire.v1.Ping', nonce }
-    return { $typeName: 'imwire.v1.Frame', body: { case: 'ping', value } }
+  else if (tag === TAG_DELIVER_ACK)
+    frame = { $typeName: 'imwire.v1.Frame', body: { case: 'deliverAck', value: readDeliverAck(c, end) } }
+  else if (tag === TAG_PING) {
+    const value: Ping = { $typeName: 'imwire.v1.Ping', nonce: readNonce(c, end) }
+    frame = { $typeName: 'imwire.v1.Frame', body: { case: 'ping', value } }
+  } else {
+    const value: Pong = { $typeName: 'imwire.v1.Pong', nonce: readNonce(c, end) }
+    frame = { $typeName: 'imwire.v1.Frame', body: { case: 'pong', value } }
   }
-  const value: Pong = { $typeName: 'imwire.v1.Pong', nonce }
-  return { $typeName: 'imwire.v1.Frame', body: { case: 'pong', value } }
+  return c.ok && c.pos === end ? frame : undefined
 }

@@ -62,6 +62,13 @@ function deleteActive<M>(e: UserEntry<M>, deviceId: string): void {
   } else if (e.more?.delete(deviceId) === true && e.more.size === 0) e.more = null
 }
 
+/** Every session of the user, active ones first, then those in their handshake, except device `exceptDeviceId`'s. */
+function eachSession<M>(e: UserEntry<M>, exceptDeviceId: string | undefined, visit: (member: M) => void): void {
+  if (e.member !== null && e.device !== exceptDeviceId) visit(e.member)
+  if (e.more !== null) for (const [deviceId, member] of e.more) if (deviceId !== exceptDeviceId) visit(member)
+  if (e.pending !== null) for (const [member, deviceId] of e.pending) if (deviceId !== exceptDeviceId) visit(member)
+}
+
 function isEmpty<M>(e: UserEntry<M>): boolean {
   return e.device === null && e.more === null && e.pending === null
 }
@@ -142,16 +149,12 @@ export class Hub<M extends HubMember = HubMember> {
         return bytes
       },
     }
-    const sender = (userId: string, deviceId: string) =>
-      userId === message.senderUserId && deviceId === message.senderDeviceId
+    const toLive = (member: M) => member.live(live)
     for (const userId of members) {
       const e = this.users.get(userId)
       if (e === undefined) continue
       // [DLV-5] [FAN-1] never back to the sending device.
-      if (e.member !== null && !sender(userId, e.device as string)) e.member.live(live)
-      if (e.more !== null) for (const [deviceId, member] of e.more) if (!sender(userId, deviceId)) member.live(live)
-      if (e.pending !== null)
-        for (const [member, deviceId] of e.pending) if (!sender(userId, deviceId)) member.live(live)
+      eachSession(e, userId === message.senderUserId ? message.senderDeviceId : undefined, toLive)
     }
   }
 
@@ -164,17 +167,8 @@ export class Hub<M extends HubMember = HubMember> {
   ): void {
     for (const n of notices) {
       const e = this.users.get(n.userId)
-      if (e === undefined) continue
-      if (e.member !== null && e.device !== n.exceptDeviceId)
-        e.member.notice(conversationId, n.reason, epoch, topSeq, logPos)
-      if (e.more !== null)
-        for (const [deviceId, member] of e.more) {
-          if (deviceId !== n.exceptDeviceId) member.notice(conversationId, n.reason, epoch, topSeq, logPos)
-        }
-      if (e.pending === null) continue
-      for (const [member, deviceId] of e.pending) {
-        if (deviceId !== n.exceptDeviceId) member.notice(conversationId, n.reason, epoch, topSeq, logPos)
-      }
+      if (e !== undefined)
+        eachSession(e, n.exceptDeviceId, (member) => member.notice(conversationId, n.reason, epoch, topSeq, logPos))
     }
   }
 
@@ -193,11 +187,6 @@ export class Hub<M extends HubMember = HubMember> {
 
   private toUser(userId: string, exceptDeviceId: string | undefined, notice: ReadNotice): void {
     const e = this.users.get(userId)
-    if (e === undefined) return
-    if (e.member !== null && e.device !== exceptDeviceId) e.member.readNotice(notice)
-    if (e.more !== null)
-      for (const [deviceId, member] of e.more) if (deviceId !== exceptDeviceId) member.readNotice(notice)
-    if (e.pending === null) return
-    for (const [member, deviceId] of e.pending) if (deviceId !== exceptDeviceId) member.readNotice(notice)
+    if (e !== undefined) eachSession(e, exceptDeviceId, (member) => member.readNotice(notice))
   }
 }

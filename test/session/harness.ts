@@ -36,11 +36,15 @@ export class World {
   /** When true, store ops wait for runStore(); otherwise they run after each step. */
   holdStore = false
   private readonly storeQueue: { client: Client; id: number; op: StoreOp }[] = []
-  /** Session ids handed out (Welcome.session_id s1, s2, ...). */
-  sessions = 0
+  private sessions = 0
   limits: ServerLimits = { ...DEFAULT_LIMITS }
   handshakeTimeoutMs = 10_000
   features = ['lz4']
+
+  /** Welcome.session_id of the next session: s1, s2, ... */
+  nextSessionId(): string {
+    return `s${++this.sessions}`
+  }
 
   config(): SessionConfig {
     return {
@@ -108,7 +112,7 @@ export class Client implements HubMember {
   attached = false
 
   constructor(readonly world: World) {
-    this.session = new ServerSession(world.config(), world.now, `s${++world.sessions}`)
+    this.session = new ServerSession(world.config(), world.now, world.nextSessionId())
     this.exec(this.session.start())
   }
 
